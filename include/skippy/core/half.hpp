@@ -1,0 +1,92 @@
+#pragma once
+// IEEE binary16 and bfloat16 storage types with bit-exact conversions, usable on host and device
+// without cuda_fp16.h (the host build needs no CUDA). Layouts match ggml's ggml_fp16_t / ggml_bf16_t.
+
+#include <cstdint>
+#include <cstring>
+
+#include "config.hpp"
+
+namespace skippy {
+
+struct half_t {
+  std::uint16_t bits;
+};
+struct bf16_t {
+  std::uint16_t bits;
+};
+static_assert(sizeof(half_t) == 2 && sizeof(bf16_t) == 2, "16-bit storage types must be 2 bytes");
+
+SKIPPY_HD_INLINE std::uint32_t float_bits(float f) {
+#if SKIPPY_DEVICE_PASS
+  return __float_as_uint(f);
+#else
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+#endif
+}
+
+SKIPPY_HD_INLINE float bits_float(std::uint32_t u) {
+#if SKIPPY_DEVICE_PASS
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+#endif
+}
+
+// binary16 -> binary32, exact for every input (subnormals, infinities, NaN payloads kept).
+SKIPPY_HD_INLINE float to_float(half_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h.bits & 0x8000u) << 16;
+  const std::uint32_t exp = (h.bits >> 10) & 0x1fu;
+  std::uint32_t mant = h.bits & 0x3ffu;
+  if (exp == 0x1f) return bits_float(sign | 0x7f800000u | (mant << 13));
+  if (exp != 0) return bits_float(sign | ((exp + 112u) << 23) | (mant << 13));
+  if (mant == 0) return bits_float(sign);
+  // Subnormal: value = mant * 2^-24, normalise.
+  int e = -1;
+  do {
+    mant <<= 1;
+    ++e;
+  } while ((mant & 0x400u) == 0);
+  mant &= 0x3ffu;
+  return bits_float(sign | (static_cast<std::uint32_t>(112 - e) << 23) | (mant << 13));
+}
+
+// binary32 -> binary16, round to nearest even; overflow gives infinity; NaN stays (quiet) NaN.
+SKIPPY_HD_INLINE half_t to_half(float f) {
+  const std::uint32_t u = float_bits(f);
+  const std::uint16_t sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
+  const std::uint32_t abs = u & 0x7fffffffu;
+  if (abs > 0x7f800000u) return half_t{static_cast<std::uint16_t>(sign | 0x7e00u | ((abs >> 13) & 0x3ffu))};
+  if (abs >= 0x477ff000u) return half_t{static_cast<std::uint16_t>(sign | 0x7c00u)};  // rounds past 65504
+  if (abs < 0x38800000u) {                                                              // below 2^-14: subnormal
+    if (abs < 0x33000000u) return half_t{sign};                                         // below half of 2^-24
+    const std::uint32_t exp = abs >> 23;
+    const std::uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+    const std::uint32_t shift = 126u - exp;  // 14..24
+    std::uint32_t q = mant >> shift;
+    const std::uint32_t rem = mant & ((1u << shift) - 1u);
+    const std::uint32_t halfway = 1u << (shift - 1u);
+    if (rem > halfway || (rem == halfway && (q & 1u))) ++q;
+    return half_t{static_cast<std::uint16_t>(sign | q)};
+  }
+  std::uint32_t r = abs - 0x38000000u;  // rebias exponent 127 -> 15
+  const std::uint32_t rem = r & 0x1fffu;
+  r >>= 13;
+  if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) ++r;
+  return half_t{static_cast<std::uint16_t>(sign | r)};
+}
+
+SKIPPY_HD_INLINE float to_float(bf16_t b) { return bits_float(static_cast<std::uint32_t>(b.bits) << 16); }
+
+// binary32 -> bfloat16 as ggml rounds it: nearest even, NaN forced quiet.
+SKIPPY_HD_INLINE bf16_t to_bf16(float f) {
+  const std::uint32_t u = float_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return bf16_t{static_cast<std::uint16_t>((u >> 16) | 64u)};
+  return bf16_t{static_cast<std::uint16_t>((u + (0x7fffu + ((u >> 16) & 1u))) >> 16)};
+}
+
+}  // namespace skippy

@@ -1,0 +1,181 @@
+#pragma once
+// The host S3D decoder, composed from compile-time policies:
+//   host::Decoder<ModelView<quant::Q8_0>, SkipRange<3, 6>, Simultaneous<4>, accept::Greedy>
+// One step (DESIGN.md §1): draft with the kept layers (one mask-block pass or K single-token passes),
+// verify [x_t, d_1..d_K] with all layers, accept n drafts plus one token, move the cache length to t+n+1.
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "../accept/traits.hpp"
+#include "../decode/options.hpp"
+#include "../decode/stats.hpp"
+#include "../policy/predictor.hpp"
+#include "../policy/skip_range.hpp"
+#include "forward.hpp"
+
+namespace skippy::host {
+
+template <class Model, class Skip, class Predictor, class Accept>
+class Decoder {
+  static_assert(is_model_view<Model>::value, "Decoder<Model, ...>: Model must be skippy::ModelView<Q>");
+  static_assert(is_skip_range<Skip>::value, "Decoder<Model, Skip, ...>: Skip must be skippy::SkipRange<B, E>");
+  static_assert(is_predictor<Predictor>::value,
+                "Decoder<..., Predictor, ...>: Predictor must be Simultaneous<K>, Sequential<K> or Autoregressive");
+  static_assert(accept::is_acceptance_rule<Accept>::value,
+                "Decoder<..., Accept>: Accept must be accept::Greedy, accept::SpeculativeSampling or accept::Typical "
+                "(or a rule that specialises accept::is_acceptance_rule)");
+  static_assert(Predictor::mode != DraftMode::none || Skip::empty,
+                "Decoder<..., Autoregressive, ...>: autoregressive decoding drafts nothing, so its SkipRange must be "
+                "empty (use NoSkip)");
+
+ public:
+  using quant_type = typename Model::quant_type;
+  using skip_type = Skip;
+  using predictor_type = Predictor;
+  using accept_type = Accept;
+  static constexpr int K = Predictor::k;
+
+  Decoder(const Model& model, int cache_capacity, const typename Accept::Params& params = {}, std::uint64_t seed = 0)
+      : forward_(model),
+        cache_(forward_.make_cache(cache_capacity)),
+        rule_(params, model.config.vocab),
+        seed_(seed),
+        draft_logits_(static_cast<std::size_t>(std::max(K, 1)) * static_cast<std::size_t>(model.config.vocab)),
+        target_logits_(static_cast<std::size_t>(K + 1) * static_cast<std::size_t>(model.config.vocab)) {
+    const ModelConfig& c = model.config;
+    require(Skip::end <= c.n_layers, "SkipRange<", Skip::begin, ", ", Skip::end, "> reaches past the model's ",
+            c.n_layers, " layers");
+    require(Predictor::mode != DraftMode::simultaneous || c.mask_token_id >= 0,
+            "Simultaneous<", K, "> drafting needs a mask token, but the model config has mask_token_id = -1");
+  }
+
+  // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
+  void start(const std::vector<int>& prompt) {
+    require(!prompt.empty(), "decoder: the prompt must hold at least one token");
+    stats_ = DecodeStats{};
+    cache_.clear();
+    const auto t0 = clock::now();
+    if (prompt.size() > 1)
+      forward_.run(prompt.data(), static_cast<int>(prompt.size()) - 1, 0, cache_, LayerRange{}, nullptr);
+    cache_.set_length(static_cast<int>(prompt.size()) - 1);
+    stats_.prefill_seconds += seconds_since(t0);
+    pending_ = prompt.back();
+  }
+
+  // One decoding step emitting at most `budget` (>= 1) tokens into out (appended). Returns how many
+  // tokens the step produced (n + 1, possibly more than budget; only the first `budget` are meaningful).
+  int step(std::vector<int>& out, int budget = max_predictors + 1) {
+    const int t = cache_.length();
+    const int room = cache_.capacity() - t - 1;  // drafts that still fit: a step needs t + k + 1 slots
+    require(room >= 0, "decoder: the KV cache is full (", cache_.capacity(), " positions); no further token fits");
+    const int k = std::max(0, std::min({K, room, budget - 1}));
+    const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
+    const int vocab = forward_.config().vocab;
+
+    auto t0 = clock::now();
+    drafts_.assign(1, pending_);  // block = [x_t, d_1..d_k]
+    if (k > 0) draft(k, t, ctx, vocab);
+    stats_.draft_seconds += seconds_since(t0);
+
+    t0 = clock::now();
+    forward_.run(drafts_.data(), k + 1, t, cache_, LayerRange{}, target_logits_.data());
+    check_finite(target_logits_.data(), k + 1, vocab, "verify", t);
+    const accept::Verdict v = rule_.verify(target_logits_.data(), drafts_.data() + 1, k, ctx);
+    cache_.set_length(t + v.accepted + 1);
+    stats_.verify_seconds += seconds_since(t0);
+
+    stats_.steps += 1;
+    stats_.drafted += k;
+    stats_.accepted += v.accepted;
+    stats_.accept_count[static_cast<std::size_t>(v.accepted)] += 1;
+    for (int i = 0; i < k && i <= v.accepted; ++i) {
+      stats_.reached[static_cast<std::size_t>(i)] += 1;
+      if (i < v.accepted) stats_.accepted_at[static_cast<std::size_t>(i)] += 1;
+    }
+    out.insert(out.end(), drafts_.begin() + 1, drafts_.begin() + 1 + v.accepted);
+    out.push_back(v.next);
+    pending_ = v.next;
+    return v.accepted + 1;
+  }
+
+  // Generates up to opts.max_new_tokens tokens after the prompt, stopping right after an end token or
+  // when the callback returns false. Resets the statistics.
+  std::vector<int> generate(const std::vector<int>& prompt, const GenerateOptions& opts,
+                            const TokenCallback& on_token = {}) {
+    require(opts.max_new_tokens >= 0, "generate: max_new_tokens must be >= 0, got ", opts.max_new_tokens);
+    const long need = static_cast<long>(prompt.size()) + opts.max_new_tokens - 1;
+    require(need <= cache_.capacity(), "generate: a prompt of ", prompt.size(), " tokens plus ", opts.max_new_tokens,
+            " new tokens needs ", need, " KV cache positions, capacity is ", cache_.capacity());
+    start(prompt);
+    std::vector<int> result, block;
+    while (static_cast<int>(result.size()) < opts.max_new_tokens) {
+      block.clear();
+      step(block, opts.max_new_tokens - static_cast<int>(result.size()));
+      for (int token : block) {
+        result.push_back(token);
+        stats_.emitted += 1;
+        const bool go_on = on_token ? on_token(token) : true;
+        if (!go_on || opts.is_end(token) || static_cast<int>(result.size()) == opts.max_new_tokens) return result;
+      }
+    }
+    return result;
+  }
+
+  // The seed of the counter-based random stream (speculative sampling); a step's draws depend only on
+  // (seed, position), so the same seed replays the same output.
+  void set_seed(std::uint64_t seed) { seed_ = seed; }
+
+  const DecodeStats& stats() const { return stats_; }
+  const KvCache& cache() const { return cache_; }
+  int pending_token() const { return pending_; }
+  Accept& rule() { return rule_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static double seconds_since(clock::time_point t0) {
+    return std::chrono::duration<double>(clock::now() - t0).count();
+  }
+
+  void draft(int k, int t, const accept::StepContext& ctx, int vocab) {
+    constexpr LayerRange skip = layer_range<Skip>();
+    float* logits = draft_logits_.data();
+    if constexpr (Predictor::mode == DraftMode::simultaneous) {
+      block_.assign(static_cast<std::size_t>(k), forward_.config().mask_token_id);
+      block_[0] = pending_;
+      forward_.run(block_.data(), k, t, cache_, skip, logits);
+      check_finite(logits, k, vocab, "draft", t);
+      for (int i = 0; i < k; ++i) drafts_.push_back(rule_.propose(i, logits + static_cast<long>(i) * vocab, ctx));
+    } else {
+      for (int i = 0; i < k; ++i) {
+        forward_.run(&drafts_.back(), 1, t + i, cache_, skip, logits);
+        check_finite(logits, 1, vocab, "draft", t + i);
+        drafts_.push_back(rule_.propose(i, logits, ctx));
+      }
+    }
+  }
+
+  static void check_finite(const float* logits, int rows, int vocab, const char* pass, int t) {
+    for (int r = 0; r < rows; ++r)
+      for (int v = 0; v < vocab; ++v)
+        require(!std::isnan(logits[static_cast<long>(r) * vocab + v]), "decoder: NaN logit for token id ", v,
+                " in the ", pass, " pass at position ", t + r);
+  }
+
+  Forward<quant_type> forward_;
+  KvCache cache_;
+  Accept rule_;
+  std::uint64_t seed_;
+  int pending_ = 0;
+  DecodeStats stats_;
+  std::vector<float> draft_logits_, target_logits_;
+  std::vector<int> drafts_, block_;
+};
+
+// Plain autoregressive decoding: the K = 0 step.
+template <class Model, class Accept = accept::Greedy>
+using AutoregressiveDecoder = Decoder<Model, NoSkip, Autoregressive, Accept>;
+
+}  // namespace skippy::host

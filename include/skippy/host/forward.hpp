@@ -1,0 +1,98 @@
+#pragma once
+// Host reference forward pass of a LLaMA model over a block of m tokens at consecutive positions, with
+// a KV cache and an optional skipped layer range (the draft pass of S3D).
+
+#include <algorithm>
+#include <vector>
+
+#include "../math/activation.hpp"
+#include "../math/rmsnorm.hpp"
+#include "../math/rope.hpp"
+#include "../policy/skip_range.hpp"
+#include "../quant/dequantize.hpp"
+#include "attention.hpp"
+#include "kv_cache.hpp"
+#include "matmul.hpp"
+
+namespace skippy::host {
+
+template <class Q>
+class Forward {
+ public:
+  explicit Forward(ModelView<Q> model) : model_(std::move(model)) { model_.validate(); }
+
+  const ModelView<Q>& model() const { return model_; }
+  const ModelConfig& config() const { return model_.config; }
+
+  KvCache make_cache(int capacity) const {
+    return KvCache(config().n_layers, capacity, config().kv_dim());
+  }
+
+  // Runs tokens[0..m) at positions start..start+m-1. Layers in `skip` are not run; the others write their
+  // K/V into cache slots start..start+m-1 (see KvCache::reserve). logits receives m rows of vocab values,
+  // or is nullptr to skip the LM head (prefill).
+  void run(const int* tokens, int m, int start, KvCache& cache, LayerRange skip, float* logits) {
+    const ModelConfig& c = config();
+    require(cache.n_layers() == c.n_layers && cache.kv_dim() == c.kv_dim(),
+            "forward: KV cache shape (", cache.n_layers(), " layers, kv_dim ", cache.kv_dim(),
+            ") does not match the model (", c.n_layers, " layers, kv_dim ", c.kv_dim(), ")");
+    require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "forward: skip range [",
+            skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
+    for (int i = 0; i < m; ++i)
+      require(tokens[i] >= 0 && tokens[i] < c.vocab, "forward: token id ", tokens[i], " at block index ", i,
+              " is outside the vocabulary [0, ", c.vocab, ")");
+    cache.reserve(start, m);
+    grow(m, cache.capacity());
+
+    const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim, hd = c.head_dim();
+    float* x = x_.data();
+    for (int i = 0; i < m; ++i) quant::dequantize_row<Q>(model_.token_embd.row(tokens[i]), x + i * d, d);
+
+    for (int l = 0; l < c.n_layers; ++l) {
+      if (skip.contains(l)) continue;
+      const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
+      for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.attn_norm, xn_.data() + i * d, d, c.rms_eps);
+      matmul(L.wq, xn_.data(), m, q_.data());
+      matmul(L.wk, xn_.data(), m, k_.data());
+      matmul(L.wv, xn_.data(), m, v_.data());
+      for (int i = 0; i < m; ++i) {
+        const int pos = start + i;
+        for (int h = 0; h < c.n_heads; ++h) math::rope(q_.data() + i * d + h * hd, pos, hd, c.rope_theta);
+        for (int h = 0; h < c.n_kv_heads; ++h) math::rope(k_.data() + i * kv + h * hd, pos, hd, c.rope_theta);
+        std::copy_n(k_.data() + i * kv, kv, cache.k(l, pos));
+        std::copy_n(v_.data() + i * kv, kv, cache.v(l, pos));
+      }
+      for (int i = 0; i < m; ++i) attend(q_.data() + i * d, cache, l, start + i, c, att_.data() + i * d, scores_.data());
+      matmul(L.wo, att_.data(), m, xn_.data());
+      for (int j = 0; j < m * d; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
+
+      for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.ffn_norm, xn_.data() + i * d, d, c.rms_eps);
+      matmul(L.w_gate, xn_.data(), m, g_.data());
+      matmul(L.w_up, xn_.data(), m, u_.data());
+      for (int j = 0; j < m * f; ++j) g_[static_cast<std::size_t>(j)] = math::swiglu(g_[static_cast<std::size_t>(j)], u_[static_cast<std::size_t>(j)]);
+      matmul(L.w_down, g_.data(), m, xn_.data());
+      for (int j = 0; j < m * d; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
+    }
+
+    if (logits == nullptr) return;
+    for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, model_.output_norm, xn_.data() + i * d, d, c.rms_eps);
+    matmul(model_.output, xn_.data(), m, logits);
+  }
+
+ private:
+  void grow(int m, int capacity) {
+    const ModelConfig& c = config();
+    const auto need = [m](int width) { return static_cast<std::size_t>(m) * static_cast<std::size_t>(width); };
+    if (x_.size() < need(c.dim)) {
+      for (auto* b : {&x_, &xn_, &q_, &att_}) b->resize(need(c.dim));
+      for (auto* b : {&k_, &v_}) b->resize(need(c.kv_dim()));
+      for (auto* b : {&g_, &u_}) b->resize(need(c.ffn_dim));
+    }
+    if (scores_.size() < static_cast<std::size_t>(capacity)) scores_.resize(static_cast<std::size_t>(capacity));
+  }
+
+  ModelView<Q> model_;
+  std::vector<float> x_, xn_, q_, k_, v_, att_, g_, u_, scores_;
+};
+
+}  // namespace skippy::host

@@ -1,0 +1,26 @@
+#pragma once
+// Rotary position embedding in llama.cpp's `llama` convention: adjacent pairs (x[2i], x[2i+1]) of each
+// head rotate by angle pos * base^(-2i/head_dim).
+
+#include <cmath>
+
+#include "../core/config.hpp"
+
+namespace skippy::math {
+
+SKIPPY_HD_INLINE float rope_angle(int pos, int pair, int head_dim, float base) {
+  return static_cast<float>(pos) * powf(base, -2.0f * static_cast<float>(pair) / static_cast<float>(head_dim));
+}
+
+// Rotates one head vector of head_dim values in place.
+SKIPPY_HD_INLINE void rope(float* x, int pos, int head_dim, float base) {
+  for (int i = 0; i < head_dim / 2; ++i) {
+    const float a = rope_angle(pos, i, head_dim, base);
+    const float c = cosf(a), s = sinf(a);
+    const float x0 = x[2 * i], x1 = x[2 * i + 1];
+    x[2 * i] = x0 * c - x1 * s;
+    x[2 * i + 1] = x0 * s + x1 * c;
+  }
+}
+
+}  // namespace skippy::math

@@ -1,0 +1,28 @@
+#pragma once
+// Dequantisation of one block, shared by host and device.
+
+#include "types.hpp"
+
+namespace skippy::quant {
+
+// Value i (0 <= i < Q::block_size) of a block.
+SKIPPY_HD_INLINE float dequantize(const float& b, int) { return b; }
+SKIPPY_HD_INLINE float dequantize(const half_t& b, int) { return to_float(b); }
+SKIPPY_HD_INLINE float dequantize(const bf16_t& b, int) { return to_float(b); }
+SKIPPY_HD_INLINE float dequantize(const block_q8_0& b, int i) { return to_float(b.d) * static_cast<float>(b.qs[i]); }
+// Signed 4-bit value of element i: low nibbles hold elements 0..15, high nibbles 16..31.
+SKIPPY_HD_INLINE int q4_0_value(const block_q4_0& b, int i) {
+  return (i < qk / 2 ? (b.qs[i] & 0x0f) : (b.qs[i - qk / 2] >> 4)) - 8;
+}
+SKIPPY_HD_INLINE float dequantize(const block_q4_0& b, int i) {
+  return to_float(b.d) * static_cast<float>(q4_0_value(b, i));
+}
+
+// Dequantises a row of n values (n a multiple of Q::block_size) into out.
+template <class Q>
+SKIPPY_HD void dequantize_row(const typename Q::block* row, float* out, int n) {
+  for (int b = 0; b < n / Q::block_size; ++b)
+    for (int i = 0; i < Q::block_size; ++i) out[b * Q::block_size + i] = dequantize(row[b], i);
+}
+
+}  // namespace skippy::quant

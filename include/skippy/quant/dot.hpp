@@ -1,0 +1,56 @@
+#pragma once
+// Dot product of a stored weight row with a float activation row. The summation order is part of the
+// contract: per 32-value chunk, 8 lanes accumulate strided products, a fixed pairwise tree reduces them,
+// the chunk sum is scaled (quantized types) and added to the running total. A row's result therefore
+// never depends on how many activation rows are processed together (S3D's bit-exactness, DESIGN.md §1).
+
+#include "dequantize.hpp"
+
+namespace skippy::quant {
+
+inline constexpr int dot_chunk = 32;  // every supported row length is a multiple of this
+inline constexpr int dot_lanes = 8;
+
+SKIPPY_HD_INLINE float reduce_lanes(const float (&acc)[dot_lanes]) {
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+namespace detail {
+// Unscaled chunk sum for the 16-bit and 32-bit float types: `load(i)` gives weight i of the chunk.
+template <class Load>
+SKIPPY_HD_INLINE float chunk_dot(Load load, const float* x) {
+  float acc[dot_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < dot_chunk; i += dot_lanes)
+    for (int l = 0; l < dot_lanes; ++l) acc[l] += load(i + l) * x[i + l];
+  return reduce_lanes(acc);
+}
+}  // namespace detail
+
+SKIPPY_HD_INLINE float chunk_dot(const float* w, const float* x) {
+  return detail::chunk_dot([w](int i) { return w[i]; }, x);
+}
+SKIPPY_HD_INLINE float chunk_dot(const half_t* w, const float* x) {
+  return detail::chunk_dot([w](int i) { return to_float(w[i]); }, x);
+}
+SKIPPY_HD_INLINE float chunk_dot(const bf16_t* w, const float* x) {
+  return detail::chunk_dot([w](int i) { return to_float(w[i]); }, x);
+}
+SKIPPY_HD_INLINE float chunk_dot(const block_q8_0* w, const float* x) {
+  const block_q8_0& b = *w;
+  return to_float(b.d) * detail::chunk_dot([&b](int i) { return static_cast<float>(b.qs[i]); }, x);
+}
+SKIPPY_HD_INLINE float chunk_dot(const block_q4_0* w, const float* x) {
+  const block_q4_0& b = *w;
+  return to_float(b.d) * detail::chunk_dot([&b](int i) { return static_cast<float>(q4_0_value(b, i)); }, x);
+}
+
+// sum_i w[i] * x[i] over n values; n must be a multiple of dot_chunk.
+template <class Q>
+SKIPPY_HD float dot_row(const typename Q::block* row, const float* x, int n) {
+  constexpr int blocks_per_chunk = dot_chunk / Q::block_size;
+  float sum = 0.0f;
+  for (int c = 0; c < n / dot_chunk; ++c) sum += chunk_dot(row + c * blocks_per_chunk, x + c * dot_chunk);
+  return sum;
+}
+
+}  // namespace skippy::quant

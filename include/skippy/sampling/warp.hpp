@@ -1,0 +1,80 @@
+#pragma once
+// Logits -> warped probabilities: temperature, then top-k, then top-p (nucleus), renormalised.
+// Ranks are by probability descending with ties to the lowest id; top-p keeps a token while the mass
+// ranked strictly before it is below p (so the top token always stays). This is the reference
+// semantics the device kernels reproduce without sorting.
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "../core/error.hpp"
+
+namespace skippy::sampling {
+
+struct WarpParams {
+  float temperature = 1.0f;  // > 0 (temperature 0 is greedy and never warps)
+  int top_k = 0;             // 0: off
+  float top_p = 1.0f;        // 1: off
+
+  void validate() const {
+    require(std::isfinite(temperature) && temperature >= 0.0f, "temperature must be finite and >= 0, got ",
+            temperature);
+    require(top_k >= 0, "top_k must be >= 0 (0 disables it), got ", top_k);
+    require(top_p > 0.0f && top_p <= 1.0f, "top_p must be in (0, 1], got ", top_p);
+  }
+};
+
+// softmax(logits / temperature) into p (n values); returns nothing, p sums to 1.
+inline void softmax(const float* logits, float* p, int n, float temperature) {
+  const float inv_t = 1.0f / temperature;
+  float mx = logits[0] * inv_t;
+  for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i] * inv_t);
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    p[i] = std::exp(logits[i] * inv_t - mx);
+    sum += p[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int i = 0; i < n; ++i) p[i] *= inv;
+}
+
+// Full warp into p. `order` is scratch reused across calls.
+inline void warp(const float* logits, float* p, int n, const WarpParams& w, std::vector<int>& order) {
+  softmax(logits, p, n, w.temperature);
+  const bool use_k = w.top_k > 0 && w.top_k < n;
+  const bool use_p = w.top_p < 1.0f;
+  if (!use_k && !use_p) return;
+  order.resize(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  auto by_rank = [p](int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); };
+  const int keep_k = use_k ? w.top_k : n;
+  std::partial_sort(order.begin(), order.begin() + keep_k, order.end(), by_rank);
+  int keep = keep_k;
+  if (use_p) {
+    float before = 0.0f;
+    for (int r = 0; r < keep_k; ++r) {
+      if (before >= w.top_p) {
+        keep = r;
+        break;
+      }
+      before += p[order[static_cast<std::size_t>(r)]];
+    }
+  }
+  float sum = 0.0f;
+  for (int r = 0; r < keep; ++r) sum += p[order[static_cast<std::size_t>(r)]];
+  for (int r = keep; r < n; ++r) p[order[static_cast<std::size_t>(r)]] = 0.0f;
+  const float inv = 1.0f / sum;
+  for (int r = 0; r < keep; ++r) p[order[static_cast<std::size_t>(r)]] *= inv;
+}
+
+// Entropy in nats of a probability vector.
+inline float entropy(const float* p, int n) {
+  float h = 0.0f;
+  for (int i = 0; i < n; ++i)
+    if (p[i] > 0.0f) h -= p[i] * std::log(p[i]);
+  return h;
+}
+
+}  // namespace skippy::sampling

@@ -1,0 +1,101 @@
+// The central property (DESIGN.md §1): greedy S3D emits exactly the tokens of greedy autoregressive
+// decoding, for every skip range, K, drafting mode and quantization type.
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "../support/models.hpp"
+
+using namespace skippy;
+
+namespace {
+
+template <class... T>
+struct List {};
+
+using Quants = List<quant::F32, quant::F16, quant::BF16, quant::Q8_0, quant::Q4_0>;
+using Skips = List<NoSkip, SkipRange<1, 3>, SkipRange<1, 2>, SkipRange<2, 4>>;
+using Predictors = List<Simultaneous<1>, Simultaneous<2>, Simultaneous<4>, Simultaneous<7>, Sequential<1>,
+                        Sequential<2>, Sequential<4>, Sequential<7>>;
+
+const std::vector<std::vector<int>> prompts = {{1, 2, 3, 4, 5}, {40}, {7, 7, 9, 11, 30, 2, 8, 50}};
+constexpr int new_tokens = 32;
+
+struct Tally {
+  int combinations = 0;
+  // (K, mode) -> accepted counts n seen
+  std::map<std::pair<int, DraftMode>, std::set<int>> seen;
+};
+
+template <class Q>
+struct Case {
+  HostModel<Q> model;
+  std::vector<std::vector<int>> reference;  // greedy AR tokens per prompt
+};
+
+template <class Q>
+Case<Q> make_case(const FloatWeights& w) {
+  Case<Q> c{HostModel<Q>::from_float(w), {}};
+  host::AutoregressiveDecoder<ModelView<Q>> ar(c.model.view(), 64, {});
+  GenerateOptions opts;
+  opts.max_new_tokens = new_tokens;
+  for (const auto& p : prompts) c.reference.push_back(ar.generate(p, opts));
+  return c;
+}
+
+template <class Q, class Skip, class Pred>
+void check_combination(const std::vector<Case<Q>>& cases, Tally& tally) {
+  ++tally.combinations;
+  for (const auto& c : cases) {
+    host::Decoder<ModelView<Q>, Skip, Pred, accept::Greedy> dec(c.model.view(), 64, {});
+    GenerateOptions opts;
+    opts.max_new_tokens = new_tokens;
+    for (std::size_t p = 0; p < prompts.size(); ++p) {
+      const auto got = dec.generate(prompts[p], opts);
+      INFO(Q::name, " SkipRange<", Skip::begin, ",", Skip::end, "> K=", Pred::k,
+           Pred::mode == DraftMode::simultaneous ? " simultaneous" : " sequential", " prompt ", p);
+      REQUIRE(got == c.reference[p]);
+      const auto& s = dec.stats();
+      CHECK(s.emitted == new_tokens);
+      CHECK(s.accepted + s.steps >= s.emitted);
+      for (int n = 0; n <= Pred::k; ++n)
+        if (s.accept_count[static_cast<std::size_t>(n)] > 0) tally.seen[{Pred::k, Pred::mode}].insert(n);
+    }
+  }
+}
+
+template <class Q, class... S, class... P>
+void run_quant(List<S...>, List<P...>, Tally& tally) {
+  const std::vector<Case<Q>> cases = {make_case<Q>(test::random_weights(11)), make_case<Q>(test::damped_weights(12))};
+  auto per_skip = [&](auto skip) {
+    using Skip = decltype(skip);
+    (check_combination<Q, Skip, P>(cases, tally), ...);
+  };
+  (per_skip(S{}), ...);
+}
+
+template <class... Q>
+void run_all(List<Q...>, Tally& tally) {
+  (run_quant<Q>(Skips{}, Predictors{}, tally), ...);
+}
+
+}  // namespace
+
+TEST_CASE("greedy S3D equals greedy autoregressive decoding over the policy grid") {
+  Tally tally;
+  run_all(Quants{}, tally);
+  CHECK(tally.combinations == 5 * 4 * 8);  // quantization x skip range x (K, drafting mode)
+  MESSAGE("greedy-equality grid: ", tally.combinations, " policy combinations, 2 models x 3 prompts each");
+
+  // Acceptance and rollback are exercised: every accepted count 0..K occurs for every K and drafting mode.
+  for (int k : {1, 2, 4, 7})
+    for (auto mode : {DraftMode::simultaneous, DraftMode::sequential})
+      for (int n = 0; n <= k; ++n) {
+        INFO("K=", k, mode == DraftMode::simultaneous ? " simultaneous" : " sequential", " n=", n);
+        CHECK(tally.seen[{k, mode}].count(n) == 1);
+      }
+}

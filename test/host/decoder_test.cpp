@@ -1,0 +1,264 @@
+// Decoder behaviour around the central property: stopping rules, streaming, K shrinking at the end of
+// the cache, cache contents after rollback, statistics, sampling reproducibility and runtime errors.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <string>
+
+#include "../support/models.hpp"
+
+using namespace skippy;
+using Q = quant::F32;
+using Model = ModelView<Q>;
+using Ar = host::AutoregressiveDecoder<Model>;
+
+namespace {
+
+const std::vector<int> prompt = {3, 14, 15, 9, 26};
+
+std::vector<int> ar_tokens(const Model& m, int n, int capacity = 96) {
+  Ar ar(m, capacity, {});
+  GenerateOptions o;
+  o.max_new_tokens = n;
+  return ar.generate(prompt, o);
+}
+
+bool message_has(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    INFO("message: ", what);
+    CHECK(what.find(needle) != std::string::npos);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("generation stops exactly at max_new_tokens, even inside an accepted block") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(3));
+  // No skipping + sequential drafts: every draft is accepted, so steps emit K+1 = 5 tokens.
+  host::Decoder<Model, NoSkip, Sequential<4>, accept::Greedy> dec(hm.view(), 96, {});
+  for (int n : {1, 2, 3, 4, 5, 6, 7, 13, 40}) {
+    GenerateOptions o;
+    o.max_new_tokens = n;
+    const auto got = dec.generate(prompt, o);
+    CHECK(got == ar_tokens(hm.view(), n));
+    CHECK(dec.stats().emitted == n);
+    CHECK(dec.stats().steps == (n + 4) / 5);  // K shrinks for the last step, never overshoots
+  }
+}
+
+TEST_CASE("generation stops right after an end token inside an accepted block") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(4));
+  const auto ref = ar_tokens(hm.view(), 40);
+  host::Decoder<Model, NoSkip, Sequential<4>, accept::Greedy> dec(hm.view(), 96, {});
+  int inside = 0;
+  for (std::size_t j = 0; j < ref.size(); ++j) {
+    if (std::find(ref.begin(), ref.begin() + static_cast<long>(j), ref[j]) != ref.begin() + static_cast<long>(j))
+      continue;  // only first occurrences make a clean end token
+    GenerateOptions o;
+    o.max_new_tokens = 40;
+    o.end_tokens = {ref[j]};
+    const auto got = dec.generate(prompt, o);
+    CHECK(got == std::vector<int>(ref.begin(), ref.begin() + static_cast<long>(j) + 1));
+    if (j % 5 != 4) ++inside;  // not the step's last token: it stopped inside an accepted block
+  }
+  CHECK(inside >= 3);
+}
+
+TEST_CASE("tokens stream through the callback in order, and the callback can stop generation") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(5));
+  host::Decoder<Model, SkipRange<1, 3>, Simultaneous<4>, accept::Greedy> dec(hm.view(), 96, {});
+  GenerateOptions o;
+  o.max_new_tokens = 30;
+  std::vector<int> streamed;
+  const auto got = dec.generate(prompt, o, [&](int t) {
+    streamed.push_back(t);
+    return true;
+  });
+  CHECK(streamed == got);
+  streamed.clear();
+  const auto cut = dec.generate(prompt, o, [&](int t) {
+    streamed.push_back(t);
+    return streamed.size() < 7;
+  });
+  CHECK(cut.size() == 7);
+  CHECK(cut == std::vector<int>(got.begin(), got.begin() + 7));
+}
+
+TEST_CASE("K shrinks near the end of the cache so equality holds to the last token") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(6));
+  const int n = 20;
+  const int capacity = static_cast<int>(prompt.size()) + n - 1;  // exactly enough for AR
+  const auto ref = ar_tokens(hm.view(), n, capacity);
+  host::Decoder<Model, SkipRange<1, 3>, Sequential<7>, accept::Greedy> seq(hm.view(), capacity, {});
+  host::Decoder<Model, SkipRange<1, 2>, Simultaneous<7>, accept::Greedy> sim(hm.view(), capacity, {});
+  GenerateOptions o;
+  o.max_new_tokens = n;
+  CHECK(seq.generate(prompt, o) == ref);
+  CHECK(seq.stats().drafted < 7 * seq.stats().steps);  // some step drafted fewer than K
+  CHECK(sim.generate(prompt, o) == ref);
+  CHECK(seq.cache().length() <= capacity);
+
+  // One token more than fits: a clear error before any work, naming the cache.
+  o.max_new_tokens = n + 1;
+  CHECK(message_has([&] { seq.generate(prompt, o); }, "KV cache"));
+  // And step() on a full cache is an error, not corruption.
+  host::Decoder<Model, NoSkip, Sequential<2>, accept::Greedy> small(hm.view(), 6, {});
+  small.start(prompt);  // 4 prompt positions cached, the fifth pending
+  std::vector<int> out;
+  CHECK(message_has(
+      [&] {
+        for (int i = 0; i < 10; ++i) small.step(out);
+      },
+      "KV cache is full"));
+  CHECK(out.size() == 2);  // positions 4 and 5 fit, each yielding one token
+  CHECK(small.cache().length() == 6);
+}
+
+TEST_CASE("after rollback the cache holds exactly the autoregressive K/V") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(7));
+  Ar ar(hm.view(), 96, {});
+  host::Decoder<Model, SkipRange<1, 3>, Sequential<4>, accept::Greedy> s3d(hm.view(), 96, {});
+  GenerateOptions o;
+  o.max_new_tokens = 33;
+  REQUIRE(ar.generate(prompt, o) == s3d.generate(prompt, o));
+  CHECK(s3d.stats().accepted < s3d.stats().drafted);  // rejections happened, so rollbacks too
+  const auto& a = ar.cache();
+  const auto& b = s3d.cache();
+  // S3D may end a few positions further (its last block); compare the common committed prefix.
+  const int len = std::min(a.length(), b.length());
+  CHECK(len >= static_cast<int>(prompt.size()) + 30);
+  const std::size_t bytes = static_cast<std::size_t>(a.kv_dim()) * sizeof(float);
+  int mismatches = 0;
+  for (int l = 0; l < a.n_layers(); ++l)
+    for (int p = 0; p < len; ++p)
+      mismatches += std::memcmp(a.k(l, p), b.k(l, p), bytes) != 0 || std::memcmp(a.v(l, p), b.v(l, p), bytes) != 0;
+  CHECK(mismatches == 0);
+}
+
+TEST_CASE("statistics are consistent") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(8));
+  host::Decoder<Model, SkipRange<1, 3>, Sequential<4>, accept::Greedy> dec(hm.view(), 128, {});
+  GenerateOptions o;
+  o.max_new_tokens = 64;
+  dec.generate(prompt, o);
+  const DecodeStats& s = dec.stats();
+  long steps = 0, accepted = 0;
+  for (int n = 0; n <= 4; ++n) {
+    steps += s.accept_count[static_cast<std::size_t>(n)];
+    accepted += n * s.accept_count[static_cast<std::size_t>(n)];
+  }
+  CHECK(steps == s.steps);
+  CHECK(accepted == s.accepted);
+  CHECK(s.emitted == 64);
+  CHECK(s.tau() == doctest::Approx(64.0 / static_cast<double>(s.steps)));
+  CHECK(s.reached[0] == s.steps);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(s.accepted_at[static_cast<std::size_t>(i)] <= s.reached[static_cast<std::size_t>(i)]);
+    if (i == 0) continue;
+    // Position i is reached exactly when position i-1 was accepted, except in a last step whose K shrank.
+    const long prev = s.accepted_at[static_cast<std::size_t>(i - 1)];
+    CHECK(s.reached[static_cast<std::size_t>(i)] <= prev);
+    CHECK(s.reached[static_cast<std::size_t>(i)] >= prev - 1);
+  }
+  CHECK(s.draft_seconds > 0);
+  CHECK(s.verify_seconds > 0);
+}
+
+TEST_CASE("speculative sampling decoding is reproducible per seed and greedy at temperature 0") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(9));
+  using Dec = host::Decoder<Model, SkipRange<1, 3>, Simultaneous<3>, accept::SpeculativeSampling>;
+  GenerateOptions o;
+  o.max_new_tokens = 24;
+  Dec a(hm.view(), 96, {sampling::WarpParams{0.8f, 0, 0.95f}}, 42), b(hm.view(), 96, {sampling::WarpParams{0.8f, 0, 0.95f}}, 42);
+  const auto x = a.generate(prompt, o);
+  CHECK(x == b.generate(prompt, o));
+  int differs = 0;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    b.set_seed(seed);
+    differs += b.generate(prompt, o) != x;
+  }
+  CHECK(differs >= 6);  // other seeds give other samples
+  Dec greedy(hm.view(), 96, {sampling::WarpParams{0.0f, 0, 1.0f}}, 7);
+  CHECK(greedy.generate(prompt, o) == ar_tokens(hm.view(), 24));
+}
+
+TEST_CASE("end-to-end: S3D speculative sampling draws the model's own next-token distribution") {
+  // Exact p(first token | prompt) from a full forward pass, against 20000 seeded S3D generations whose
+  // first step drafts with skipped layers and accepts or resamples.
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(10));
+  const int V = hm.config().vocab;
+  host::Forward<Q> fwd(hm.view());
+  auto cache = fwd.make_cache(16);
+  std::vector<float> logits(prompt.size() * static_cast<std::size_t>(V));
+  fwd.run(prompt.data(), static_cast<int>(prompt.size()), 0, cache, LayerRange{}, logits.data());
+  const sampling::WarpParams w{1.5f, 0, 1.0f};  // flattened so many tokens carry mass
+  std::vector<float> p(static_cast<std::size_t>(V));
+  std::vector<int> order;
+  sampling::warp(logits.data() + (prompt.size() - 1) * static_cast<std::size_t>(V), p.data(), V, w, order);
+
+  host::Decoder<Model, SkipRange<1, 3>, Sequential<2>, accept::SpeculativeSampling> dec(hm.view(), 16, {w});
+  const int runs = 20000;
+  std::vector<long> counts(static_cast<std::size_t>(V));
+  GenerateOptions o;
+  o.max_new_tokens = 1;
+  for (int r = 0; r < runs; ++r) {
+    dec.set_seed(1000 + static_cast<std::uint64_t>(r));
+    counts[static_cast<std::size_t>(dec.generate(prompt, o).at(0))] += 1;
+  }
+  // Chi-square with cells of expected count < 20 pooled.
+  double chi2 = 0, pooled_e = 0, pooled_o = 0;
+  int df = -1;
+  for (int v = 0; v < V; ++v) {
+    const double e = runs * static_cast<double>(p[static_cast<std::size_t>(v)]);
+    if (e < 20) {
+      pooled_e += e;
+      pooled_o += static_cast<double>(counts[static_cast<std::size_t>(v)]);
+      continue;
+    }
+    chi2 += (static_cast<double>(counts[static_cast<std::size_t>(v)]) - e) * (static_cast<double>(counts[static_cast<std::size_t>(v)]) - e) / e;
+    ++df;
+  }
+  if (pooled_e > 0) {
+    chi2 += (pooled_o - pooled_e) * (pooled_o - pooled_e) / pooled_e;
+    ++df;
+  }
+  const double z = (chi2 - df) / std::sqrt(2.0 * df);
+  MESSAGE("end-to-end first-token chi-square ", chi2, " on ", df, " df (standardised ", z, ")");
+  CHECK(df >= 10);
+  CHECK(z < 5.0);
+}
+
+TEST_CASE("runtime errors name what is wrong") {
+  const auto hm = HostModel<Q>::from_float(test::random_weights(13));
+  CHECK(message_has([&] { host::Decoder<Model, SkipRange<2, 6>, Sequential<2>, accept::Greedy> d(hm.view(), 32, {}); },
+                    "SkipRange<2, 6>"));
+  auto no_mask = test::random_weights(13);
+  no_mask.config.mask_token_id = -1;
+  const auto hm2 = HostModel<Q>::from_float(no_mask);
+  CHECK(message_has([&] { host::Decoder<Model, SkipRange<1, 2>, Simultaneous<2>, accept::Greedy> d(hm2.view(), 32, {}); },
+                    "mask"));
+  Ar ar(hm.view(), 32, {});
+  GenerateOptions o;
+  o.max_new_tokens = 4;
+  CHECK(message_has([&] { ar.generate({}, o); }, "prompt"));
+  CHECK(message_has([&] { ar.generate({1, 64}, o); }, "token id 64"));
+  o.max_new_tokens = -1;
+  CHECK(message_has([&] { ar.generate({1}, o); }, "max_new_tokens"));
+
+  auto nan = test::random_weights(14);
+  nan.output[5] = std::numeric_limits<float>::quiet_NaN();
+  const auto hm3 = HostModel<Q>::from_float(nan);
+  Ar ar3(hm3.view(), 32, {});
+  o.max_new_tokens = 2;
+  CHECK(message_has([&] { ar3.generate({1, 2}, o); }, "NaN logit"));
+}

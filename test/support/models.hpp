@@ -1,0 +1,33 @@
+#pragma once
+// Small models shared by the decoder tests.
+
+#include <skippy/skippy.hpp>
+
+namespace skippy::test {
+
+// 4 layers, GQA 4:2, vocabulary of 64 with the mask token 63.
+inline ModelConfig tiny_config() {
+  ModelConfig c;
+  c.n_layers = 4;
+  c.dim = 64;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.ffn_dim = 128;
+  c.vocab = 64;
+  c.mask_token_id = 63;
+  return c;
+}
+
+// Random weights: drafts with skipped layers are rarely right.
+inline FloatWeights random_weights(std::uint64_t seed) { return FloatWeights::random(tiny_config(), seed); }
+
+// Layers 1 and 2 contribute little to the residual stream, so a draft that skips them is often, but not
+// always, right: every accepted count 0..K occurs, exercising acceptance and rollback.
+inline FloatWeights damped_weights(std::uint64_t seed) {
+  FloatWeights w = random_weights(seed);
+  w.damp_layer(1, 0.05f);
+  w.damp_layer(2, 0.05f);
+  return w;
+}
+
+}  // namespace skippy::test
