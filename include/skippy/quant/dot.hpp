@@ -15,33 +15,32 @@ SKIPPY_HD_INLINE float reduce_lanes(const float (&acc)[dot_lanes]) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-namespace detail {
-// Unscaled chunk sum for the 16-bit and 32-bit float types: `load(i)` gives weight i of the chunk.
-template <class Load>
-SKIPPY_HD_INLINE float chunk_dot(Load load, const float* x) {
+// The contract for one chunk of 32 decoded weights.
+SKIPPY_HD_INLINE float chunk_dot(const float (&w)[dot_chunk], const float* x) {
   float acc[dot_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (int i = 0; i < dot_chunk; i += dot_lanes)
-    for (int l = 0; l < dot_lanes; ++l) acc[l] += load(i + l) * x[i + l];
+    for (int l = 0; l < dot_lanes; ++l) acc[l] += w[i + l] * x[i + l];
   return reduce_lanes(acc);
 }
-}  // namespace detail
 
-SKIPPY_HD_INLINE float chunk_dot(const float* w, const float* x) {
-  return detail::chunk_dot([w](int i) { return w[i]; }, x);
-}
-SKIPPY_HD_INLINE float chunk_dot(const half_t* w, const float* x) {
-  return detail::chunk_dot([w](int i) { return to_float(w[i]); }, x);
-}
-SKIPPY_HD_INLINE float chunk_dot(const bf16_t* w, const float* x) {
-  return detail::chunk_dot([w](int i) { return to_float(w[i]); }, x);
+// Decodes the 32 values of a chunk (unscaled for the block types) into registers, then scales the sum.
+template <class Block>
+SKIPPY_HD_INLINE float chunk_dot(const Block* w, const float* x) {
+  float v[dot_chunk];
+  for (int i = 0; i < dot_chunk; ++i) v[i] = dequantize(w[i], 0);
+  return chunk_dot(v, x);
 }
 SKIPPY_HD_INLINE float chunk_dot(const block_q8_0* w, const float* x) {
-  const block_q8_0& b = *w;
-  return to_float(b.d) * detail::chunk_dot([&b](int i) { return static_cast<float>(b.qs[i]); }, x);
+  float v[dot_chunk];
+  for (int i = 0; i < qk; ++i) v[i] = static_cast<float>(w->qs[i]);
+  return to_float(w->d) * chunk_dot(v, x);
 }
 SKIPPY_HD_INLINE float chunk_dot(const block_q4_0* w, const float* x) {
-  const block_q4_0& b = *w;
-  return to_float(b.d) * detail::chunk_dot([&b](int i) { return static_cast<float>(q4_0_value(b, i)); }, x);
+  float v[dot_chunk];
+  // Two loops so each has a fixed nibble half and vectorises.
+  for (int i = 0; i < qk / 2; ++i) v[i] = static_cast<float>(q4_0_value(*w, i));
+  for (int i = qk / 2; i < qk; ++i) v[i] = static_cast<float>(q4_0_value(*w, i));
+  return to_float(w->d) * chunk_dot(v, x);
 }
 
 // sum_i w[i] * x[i] over n values; n must be a multiple of dot_chunk.

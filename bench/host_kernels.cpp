@@ -1,0 +1,113 @@
+// Host reference kernels under Google Benchmark: the weight matrix-vector product per storage type
+// (bytes/s and % of this machine's memcpy bandwidth, measured in the same binary) and whole decoding
+// runs (tokens/s) for autoregressive vs S3D. The host backend is a reference, not a fast path: these
+// numbers are the baseline the CUDA kernels are compared with.
+
+#include <benchmark/benchmark.h>
+
+#include <skippy/skippy.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+using namespace skippy;
+
+namespace {
+
+// (bytes read + bytes written) / s of a 256 MiB memcpy, best of 5.
+double copy_bandwidth() {
+  static const double bw = [] {
+    const std::size_t n = 256u << 20;
+    std::vector<char> a(n, 1), b(n, 2);
+    double best = 0;
+    for (int r = 0; r < 5; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::memcpy(b.data(), a.data(), n);
+      benchmark::DoNotOptimize(b.data());
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, 2.0 * static_cast<double>(n) / s);
+    }
+    return best;
+  }();
+  return bw;
+}
+
+template <class Q>
+void BM_matvec(benchmark::State& state) {
+  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+  const int m = static_cast<int>(state.range(2));
+  std::vector<float> wf(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
+  for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = std::sin(static_cast<float>(i) * 0.001f);
+  const auto w = quant::quantize<Q>(wf);
+  const MatrixView<Q> view{w.data(), rows, cols};
+  std::vector<float> x(static_cast<std::size_t>(m) * static_cast<std::size_t>(cols), 0.5f),
+      y(static_cast<std::size_t>(m) * static_cast<std::size_t>(rows));
+  const double copy_bw = copy_bandwidth();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    host::matmul(view, x.data(), m, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double bytes = (static_cast<double>(view.bytes()) + 4.0 * static_cast<double>(x.size() + y.size())) *
+                       static_cast<double>(state.iterations());
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
+  state.counters["pct_of_copy_bw"] = 100.0 * bytes / seconds / copy_bw;
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  for (int m : {1, 5}) b->Args({4096, 4096, m});
+  b->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK_TEMPLATE(BM_matvec, quant::F32)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_matvec, quant::F16)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_matvec, quant::BF16)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_matvec, quant::Q8_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_matvec, quant::Q4_0)->Apply(shapes);
+
+// Decoding on a small random model with damped middle layers (see examples/demo.cpp).
+const HostModel<quant::Q8_0>& bench_model() {
+  static const HostModel<quant::Q8_0> m = [] {
+    ModelConfig c;
+    c.n_layers = 8;
+    c.dim = 256;
+    c.n_heads = 8;
+    c.n_kv_heads = 2;
+    c.ffn_dim = 768;
+    c.vocab = 512;
+    c.mask_token_id = 511;
+    FloatWeights w = FloatWeights::random(c, 1);
+    for (int l = 2; l < 6; ++l) w.damp_layer(l, 0.05f);
+    return HostModel<quant::Q8_0>::from_float(w);
+  }();
+  return m;
+}
+
+template <class Dec>
+void BM_decode(benchmark::State& state) {
+  Dec dec(bench_model().view(), 160, {});
+  GenerateOptions o;
+  o.max_new_tokens = 128;
+  long tokens = 0;
+  double tau = 0;
+  for (auto _ : state) {
+    tokens += static_cast<long>(dec.generate({1, 17, 42, 99}, o).size());
+    tau = dec.stats().tau();
+  }
+  state.counters["tokens_per_second"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
+  state.counters["tau"] = tau;
+}
+
+using M = ModelView<quant::Q8_0>;
+BENCHMARK_TEMPLATE(BM_decode, host::AutoregressiveDecoder<M>)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_decode, host::Decoder<M, SkipRange<2, 6>, Sequential<4>, accept::Greedy>)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_decode, host::Decoder<M, SkipRange<2, 6>, Simultaneous<4>, accept::Greedy>)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
