@@ -160,8 +160,8 @@ class Decoder {
   static void check_finite(const float* logits, int rows, int vocab, const char* pass, int t) {
     for (int r = 0; r < rows; ++r)
       for (int v = 0; v < vocab; ++v)
-        require(!std::isnan(logits[static_cast<long>(r) * vocab + v]), "decoder: NaN logit for token id ", v,
-                " in the ", pass, " pass at position ", t + r);
+        require(std::isfinite(logits[static_cast<long>(r) * vocab + v]), "decoder: NaN or infinite logit for token id ",
+                v, " in the ", pass, " pass at position ", t + r);
   }
 
   Forward<quant_type> forward_;

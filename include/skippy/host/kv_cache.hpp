@@ -5,6 +5,7 @@
 // `length` are overwritten later, never copied (DESIGN.md §1).
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -40,8 +41,8 @@ class KvCache {
     require(m > 0, "KV cache: block size must be > 0, got ", m);
     require(start >= 0 && start <= filled_, "KV cache: block at position ", start,
             " would leave a gap (positions below ", filled_, " are filled)");
-    require(static_cast<long>(start) + m <= capacity_, "KV cache overflow: block of ", m, " tokens at position ",
-            start, " needs ", static_cast<long>(start) + m, " slots, capacity is ", capacity_);
+    require(static_cast<std::int64_t>(start) + m <= capacity_, "KV cache overflow: block of ", m, " tokens at position ",
+            start, " needs ", static_cast<std::int64_t>(start) + m, " slots, capacity is ", capacity_);
     filled_ = start + m;
     if (length_ > start) length_ = start;
   }

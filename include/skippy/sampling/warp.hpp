@@ -1,7 +1,7 @@
 #pragma once
 // Logits -> warped probabilities: temperature, then top-k, then top-p (nucleus), renormalised.
-// Ranks are by probability descending with ties to the lowest id; top-p keeps a token while the mass
-// ranked strictly before it is below p (so the top token always stays). This is the reference
+// Ranks are by probability descending with ties to the lowest id; top-p then keeps a token while the
+// renormalised top-k mass ranked strictly before it is below p (so the top token always stays). This is the reference
 // semantics the device kernels reproduce without sorting.
 
 #include <algorithm>
@@ -53,9 +53,13 @@ inline void warp(const float* logits, float* p, int n, const WarpParams& w, std:
   std::partial_sort(order.begin(), order.begin() + keep_k, order.end(), by_rank);
   int keep = keep_k;
   if (use_p) {
+    // top-p acts on top-k's output: mass is measured against the renormalised top-k distribution.
+    float kept_mass = 0.0f;
+    for (int r = 0; r < keep_k; ++r) kept_mass += p[order[static_cast<std::size_t>(r)]];
+    const float limit = w.top_p * kept_mass;
     float before = 0.0f;
     for (int r = 0; r < keep_k; ++r) {
-      if (before >= w.top_p) {
+      if (before >= limit) {
         keep = r;
         break;
       }

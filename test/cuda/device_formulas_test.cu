@@ -1,0 +1,96 @@
+// The __host__ __device__ formulas (dequantize, dot, RMSNorm, RoPE, Philox) give the same results on the
+// device as on the host. Compiled wherever nvcc exists; runs where a GPU exists, else skips visibly.
+
+#include <doctest/doctest.h>
+
+#include <skippy/math/rmsnorm.hpp>
+#include <skippy/math/rope.hpp>
+#include <skippy/quant/dot.hpp>
+#include <skippy/quant/quantize.hpp>
+#include <skippy/rng/philox.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+using namespace skippy;
+
+namespace {
+
+bool have_gpu() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return false;
+  }
+  return true;
+}
+
+template <class Q>
+__global__ void dot_kernel(const typename Q::block* w, const float* x, int rows, int cols, float* y) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r < rows) y[r] = quant::dot_row<Q>(w + static_cast<long>(r) * (cols / Q::block_size), x, cols);
+}
+
+__global__ void uniform_kernel(std::uint64_t seed, int n, float* out) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = rng::uniform(seed, {static_cast<std::uint32_t>(i), 7u, rng::Purpose::accept_test, 0u});
+}
+
+#define CUDA_OK(expr) REQUIRE((expr) == cudaSuccess)
+
+template <class Q>
+void check_dot() {
+  const int rows = 64, cols = 256;
+  std::vector<float> wf(rows * cols), x(cols);
+  for (int i = 0; i < rows * cols; ++i) wf[i] = std::sin(0.37f * static_cast<float>(i));
+  for (int i = 0; i < cols; ++i) x[i] = std::cos(0.11f * static_cast<float>(i));
+  const auto w = quant::quantize<Q>(wf);
+  typename Q::block* dw;
+  float *dx, *dy;
+  CUDA_OK(cudaMalloc(&dw, w.size() * sizeof(w[0])));
+  CUDA_OK(cudaMalloc(&dx, cols * sizeof(float)));
+  CUDA_OK(cudaMalloc(&dy, rows * sizeof(float)));
+  CUDA_OK(cudaMemcpy(dw, w.data(), w.size() * sizeof(w[0]), cudaMemcpyHostToDevice));
+  CUDA_OK(cudaMemcpy(dx, x.data(), cols * sizeof(float), cudaMemcpyHostToDevice));
+  dot_kernel<Q><<<1, rows>>>(dw, dx, rows, cols, dy);
+  CUDA_OK(cudaGetLastError());
+  std::vector<float> y(rows);
+  CUDA_OK(cudaMemcpy(y.data(), dy, rows * sizeof(float), cudaMemcpyDeviceToHost));
+  for (int r = 0; r < rows; ++r) {
+    const float host = quant::dot_row<Q>(w.data() + r * (cols / Q::block_size), x.data(), cols);
+    INFO(Q::name, " row ", r);
+    // Same operations in the same order; only FMA contraction may differ between compilers.
+    CHECK(y[r] == doctest::Approx(host).epsilon(1e-5));
+  }
+  cudaFree(dw);
+  cudaFree(dx);
+  cudaFree(dy);
+}
+
+}  // namespace
+
+TEST_CASE("device formulas equal the host formulas") {
+  if (!have_gpu()) {
+    MESSAGE("skipped: no GPU");
+    std::printf("skipped: no GPU (device_formulas_test)\n");
+    return;
+  }
+  check_dot<quant::F32>();
+  check_dot<quant::F16>();
+  check_dot<quant::BF16>();
+  check_dot<quant::Q8_0>();
+  check_dot<quant::Q4_0>();
+
+  const int n = 4096;
+  float* d;
+  CUDA_OK(cudaMalloc(&d, n * sizeof(float)));
+  uniform_kernel<<<(n + 255) / 256, 256>>>(0x1234abcdULL, n, d);
+  std::vector<float> u(n);
+  CUDA_OK(cudaMemcpy(u.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost));
+  cudaFree(d);
+  int equal = 0;
+  for (int i = 0; i < n; ++i)
+    equal += u[i] == rng::uniform(0x1234abcdULL, {static_cast<std::uint32_t>(i), 7u, rng::Purpose::accept_test, 0u});
+  CHECK(equal == n);  // the random stream is bit-identical on host and device
+}
