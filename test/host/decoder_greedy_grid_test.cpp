@@ -22,7 +22,9 @@ using Skips = List<NoSkip, SkipRange<1, 3>, SkipRange<1, 2>, SkipRange<2, 4>>;
 using Predictors = List<Simultaneous<1>, Simultaneous<2>, Simultaneous<4>, Simultaneous<7>, Sequential<1>,
                         Sequential<2>, Sequential<4>, Sequential<7>>;
 
-const std::vector<std::vector<int>> prompts = {{1, 2, 3, 4, 5}, {40}, {7, 7, 9, 11, 30, 2, 8, 50}};
+const std::vector<std::vector<int>> prompts =
+    test::sanitized_build ? std::vector<std::vector<int>>{{7, 7, 9, 11, 30, 2, 8, 50}}
+                          : std::vector<std::vector<int>>{{1, 2, 3, 4, 5}, {40}, {7, 7, 9, 11, 30, 2, 8, 50}};
 constexpr int new_tokens = 32;
 
 struct Tally {
@@ -89,9 +91,12 @@ TEST_CASE("greedy S3D equals greedy autoregressive decoding over the policy grid
   Tally tally;
   run_all(Quants{}, tally);
   CHECK(tally.combinations == 5 * 4 * 8);  // quantization x skip range x (K, drafting mode)
-  MESSAGE("greedy-equality grid: ", tally.combinations, " policy combinations, 2 models x 3 prompts each");
+  MESSAGE("greedy-equality grid: ", tally.combinations, " policy combinations, 2 models x ", prompts.size(),
+          " prompts each");
 
-  // Acceptance and rollback are exercised: every accepted count 0..K occurs for every K and drafting mode.
+  // Acceptance and rollback are exercised: every accepted count 0..K occurs for every K and drafting mode
+  // (asserted on the full prompt set; the sanitizer build runs a subset).
+  if (test::sanitized_build) return;
   for (int k : {1, 2, 4, 7})
     for (auto mode : {DraftMode::simultaneous, DraftMode::sequential})
       for (int n = 0; n <= k; ++n) {

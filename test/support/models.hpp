@@ -5,6 +5,14 @@
 
 namespace skippy::test {
 
+// Sanitizer builds exist to find memory and UB errors, not to add statistical power: the heaviest
+// property tests run a smaller (still asserted) sample there so CI stays short.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool sanitized_build = true;
+#else
+inline constexpr bool sanitized_build = false;
+#endif
+
 // 4 layers, GQA 4:2, vocabulary of 64 with the mask token 63.
 inline ModelConfig tiny_config() {
   ModelConfig c;
