@@ -7,6 +7,8 @@
 
 #include <skippy/skippy.hpp>
 
+#include "../examples/demo_model.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -70,19 +72,7 @@ BENCHMARK_TEMPLATE(BM_matvec, quant::Q4_0)->Apply(shapes);
 
 // Decoding on a small random model with damped middle layers (see examples/demo.cpp).
 const HostModel<quant::Q8_0>& bench_model() {
-  static const HostModel<quant::Q8_0> m = [] {
-    ModelConfig c;
-    c.n_layers = 8;
-    c.dim = 256;
-    c.n_heads = 8;
-    c.n_kv_heads = 2;
-    c.ffn_dim = 768;
-    c.vocab = 512;
-    c.mask_token_id = 511;
-    FloatWeights w = FloatWeights::random(c, 1);
-    for (int l = 2; l < 6; ++l) w.damp_layer(l, 0.05f);
-    return HostModel<quant::Q8_0>::from_float(w);
-  }();
+  static const HostModel<quant::Q8_0> m = HostModel<quant::Q8_0>::from_float(examples::damped_demo_weights(1, 0.05f));
   return m;
 }
 

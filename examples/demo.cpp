@@ -6,6 +6,8 @@
 
 #include <skippy/skippy.hpp>
 
+#include "demo_model.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -72,16 +74,8 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    ModelConfig c;
-    c.n_layers = 8;
-    c.dim = 256;
-    c.n_heads = 8;
-    c.n_kv_heads = 2;
-    c.ffn_dim = 768;
-    c.vocab = 512;
-    c.mask_token_id = 511;
-    FloatWeights w = FloatWeights::random(c, opt.seed);
-    for (int l = 2; l < 6; ++l) w.damp_layer(l, opt.damping);
+    const FloatWeights w = examples::damped_demo_weights(opt.seed, opt.damping);
+    const ModelConfig& c = w.config;
     using Q = quant::Q8_0;
     const auto model = HostModel<Q>::from_float(w);
     const auto view = model.view();
