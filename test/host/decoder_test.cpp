@@ -121,6 +121,7 @@ TEST_CASE("K shrinks near the end of the cache so equality holds to the last tok
       },
       "KV cache is full"));
   CHECK(out.size() == 2);  // positions 4 and 5 fit, each yielding one token
+  CHECK(small.stats().emitted == 2);  // step() alone keeps the statistics too
   CHECK(small.cache().length() == 6);
 }
 

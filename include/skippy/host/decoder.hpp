@@ -88,6 +88,7 @@ class Decoder {
     stats_.verify_seconds += seconds_since(t0);
 
     stats_.steps += 1;
+    stats_.emitted += v.accepted + 1;
     stats_.drafted += k;
     stats_.accepted += v.accepted;
     stats_.accept_count[static_cast<std::size_t>(v.accepted)] += 1;
@@ -114,11 +115,13 @@ class Decoder {
     while (static_cast<int>(result.size()) < opts.max_new_tokens) {
       block.clear();
       step(block, opts.max_new_tokens - static_cast<int>(result.size()));
-      for (int token : block) {
-        result.push_back(token);
-        stats_.emitted += 1;
-        const bool go_on = on_token ? on_token(token) : true;
-        if (!go_on || opts.is_end(token) || static_cast<int>(result.size()) == opts.max_new_tokens) return result;
+      for (std::size_t i = 0; i < block.size(); ++i) {
+        result.push_back(block[i]);
+        const bool go_on = on_token ? on_token(block[i]) : true;
+        if (!go_on || opts.is_end(block[i]) || static_cast<int>(result.size()) == opts.max_new_tokens) {
+          stats_.emitted -= static_cast<long>(block.size() - i - 1);  // produced but never handed out
+          return result;
+        }
       }
     }
     return result;
