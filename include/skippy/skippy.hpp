@@ -35,3 +35,4 @@
 #include "sampling/argmax.hpp"
 #include "sampling/categorical.hpp"
 #include "sampling/warp.hpp"
+#include "theory/speedup.hpp"

@@ -1,0 +1,113 @@
+#pragma once
+// The S3D speed-up model of DESIGN.md §1, usable at compile time:
+//   E[tau] = 1 + sum_i prod_{j<=i} a_j                      (a_j: acceptance of draft position j given reached)
+//   IF     = E[tau] * T_AR / (T_draft + T_verify(K+1))
+// with times either measured or from the weight-byte cost model of a memory-bound device, where a step
+// reads every weight once to verify (T_verify(K+1) ~ T_AR) and the draft reads the kept layers' weights
+// once (simultaneous) or K times (sequential): IF = E[tau] / (1 + c).
+
+#include <array>
+#include <cstddef>
+
+#include "../decode/stats.hpp"
+#include "../policy/predictor.hpp"
+#include "../policy/skip_range.hpp"
+
+namespace skippy::theory {
+
+// Per-position acceptance probabilities a_1..a_K (conditional on the position being reached).
+struct Acceptance {
+  std::array<double, max_predictors> a{};
+  int k = 0;
+};
+
+constexpr double expected_tau(const Acceptance& acc) {
+  double tau = 1.0, reach = 1.0;
+  for (int i = 0; i < acc.k; ++i) {
+    reach *= acc.a[static_cast<std::size_t>(i)];
+    tau += reach;
+  }
+  return tau;
+}
+
+// E[tau] * T_AR / (T_draft + T_verify).
+constexpr double improvement_factor(double tau, double t_ar, double t_draft, double t_verify) {
+  return tau * t_ar / (t_draft + t_verify);
+}
+
+// The fraction of a full pass's weight bytes that one step's drafting reads. Layers are taken as equal
+// in size; `head_fraction` is the share of the embedding + LM head bytes in a full pass, which the draft
+// reads too (once per draft pass).
+constexpr double draft_fraction(int n_layers, int skip_begin, int skip_end, int k, DraftMode mode,
+                                double head_fraction = 0.0) {
+  const double layer_share = 1.0 - head_fraction;
+  const double kept = static_cast<double>(n_layers - (skip_end - skip_begin)) / static_cast<double>(n_layers);
+  const double pass = head_fraction + layer_share * kept;
+  switch (mode) {
+    case DraftMode::none:
+      return 0.0;
+    case DraftMode::simultaneous:
+      return pass;
+    case DraftMode::sequential:
+      return static_cast<double>(k) * pass;
+  }
+  return 0.0;
+}
+
+// IF = E[tau] / (1 + c) under the weight-byte cost model.
+constexpr double predicted_speedup(const Acceptance& acc, int n_layers, int skip_begin, int skip_end, DraftMode mode,
+                                   double head_fraction = 0.0) {
+  return expected_tau(acc) / (1.0 + draft_fraction(n_layers, skip_begin, skip_end, acc.k, mode, head_fraction));
+}
+
+template <class Skip, class Predictor>
+constexpr double predicted_speedup(const Acceptance& acc, int n_layers, double head_fraction = 0.0) {
+  static_assert(is_skip_range<Skip>::value && is_predictor<Predictor>::value,
+                "predicted_speedup<Skip, Predictor>: expected a SkipRange<B, E> and a predictor policy");
+  return predicted_speedup(acc, n_layers, Skip::begin, Skip::end, Predictor::mode, head_fraction);
+}
+
+// Calibration: the per-position acceptance a run measured (accepted_i / reached_i).
+inline Acceptance calibrate(const DecodeStats& s, int k) {
+  Acceptance acc;
+  acc.k = k;
+  for (int i = 0; i < k; ++i) acc.a[static_cast<std::size_t>(i)] = s.acceptance(i);
+  return acc;
+}
+
+// A candidate configuration with its (calibrated or assumed) acceptance.
+struct Candidate {
+  int skip_begin = 0;
+  int skip_end = 0;
+  DraftMode mode = DraftMode::none;
+  Acceptance acceptance{};
+};
+
+// Index of the candidate with the highest predicted speed-up (ties to the lowest index).
+template <std::size_t N>
+constexpr std::size_t best_index(const std::array<Candidate, N>& c, int n_layers, double head_fraction = 0.0) {
+  static_assert(N > 0, "best_index: no candidates");
+  std::size_t best = 0;
+  double best_if = -1.0;
+  for (std::size_t i = 0; i < N; ++i) {
+    const double f = predicted_speedup(c[i].acceptance, n_layers, c[i].skip_begin, c[i].skip_end, c[i].mode,
+                                       head_fraction);
+    if (f > best_if) {
+      best_if = f;
+      best = i;
+    }
+  }
+  return best;
+}
+
+// A configuration as a type, and the candidate it describes.
+template <class Skip, class Predictor>
+struct Config {
+  using skip = Skip;
+  using predictor = Predictor;
+  static constexpr Candidate candidate(const Acceptance& acc) {
+    return Candidate{Skip::begin, Skip::end, Predictor::mode, acc};
+  }
+};
+
+}  // namespace skippy::theory
