@@ -1,0 +1,26 @@
+#pragma once
+// The configurations the sweep instantiates: edit this list to run a different experiment. Each entry
+// is a (SkipRange, predictor) pair; every one becomes its own fully specialised decoder type.
+
+#include <skippy/skippy.hpp>
+
+namespace skippy::examples {
+
+template <class Skip, class Pred>
+struct SweepConfig {
+  using skip = Skip;
+  using predictor = Pred;
+};
+
+template <class... C>
+struct SweepList {};
+
+using Sweep = SweepList<
+    SweepConfig<SkipRange<3, 5>, Sequential<2>>, SweepConfig<SkipRange<3, 5>, Sequential<4>>,
+    SweepConfig<SkipRange<2, 6>, Sequential<2>>, SweepConfig<SkipRange<2, 6>, Sequential<4>>,
+    SweepConfig<SkipRange<2, 6>, Sequential<6>>, SweepConfig<SkipRange<1, 7>, Sequential<2>>,
+    SweepConfig<SkipRange<1, 7>, Sequential<4>>, SweepConfig<SkipRange<3, 5>, Simultaneous<2>>,
+    SweepConfig<SkipRange<3, 5>, Simultaneous<4>>, SweepConfig<SkipRange<2, 6>, Simultaneous<2>>,
+    SweepConfig<SkipRange<2, 6>, Simultaneous<4>>, SweepConfig<SkipRange<1, 7>, Simultaneous<4>>>;
+
+}  // namespace skippy::examples
