@@ -1,0 +1,108 @@
+// CUDA weight kernel at LLM shapes: GB/s and % of the device-to-device copy bandwidth measured in this
+// binary, with L2 flushed between iterations (timed with CUDA events, manual time).
+
+#include <benchmark/benchmark.h>
+
+#include <skippy/cuda/check.cuh>
+#include <skippy/cuda/gemv.cuh>
+
+#include <vector>
+
+using namespace skippy;
+
+namespace {
+
+struct Device {
+  bool ok = cuda::device_available();
+  int l2_bytes = 0;
+  void* flush = nullptr;
+  double copy_bw = 0;  // (read + written) bytes / s of a 1 GiB device-to-device copy
+  Device() {
+    if (!ok) return;
+    cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0);
+    cudaMalloc(&flush, static_cast<std::size_t>(l2_bytes) * 2);
+    const std::size_t n = std::size_t{1} << 30;
+    void *a, *b;
+    cudaMalloc(&a, n);
+    cudaMalloc(&b, n);
+    cudaEvent_t t0, t1;
+    cudaEventCreate(&t0);
+    cudaEventCreate(&t1);
+    float best = 1e30f;
+    for (int r = 0; r < 5; ++r) {
+      cudaEventRecord(t0);
+      cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice);
+      cudaEventRecord(t1);
+      cudaEventSynchronize(t1);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, t0, t1);
+      best = ms < best ? ms : best;
+    }
+    copy_bw = 2.0 * static_cast<double>(n) / (best * 1e-3);
+    cudaFree(a);
+    cudaFree(b);
+  }
+  void flush_l2() const { cudaMemsetAsync(flush, 0, static_cast<std::size_t>(l2_bytes) * 2); }
+};
+
+const Device& device() {
+  static const Device d;
+  return d;
+}
+
+template <class Q>
+void BM_gemv(benchmark::State& state) {
+  const Device& dev = device();
+  if (!dev.ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+  const int m = static_cast<int>(state.range(2));
+  const std::size_t wbytes = static_cast<std::size_t>(rows) * quant::row_bytes<Q>(static_cast<std::size_t>(cols));
+  void* w;
+  float *x, *y;
+  cuda::check(cudaMalloc(&w, wbytes), "cudaMalloc");
+  cuda::check(cudaMalloc(&x, sizeof(float) * static_cast<std::size_t>(m) * cols), "cudaMalloc");
+  cuda::check(cudaMalloc(&y, sizeof(float) * static_cast<std::size_t>(m) * rows), "cudaMalloc");
+  cudaMemset(w, 0, wbytes);
+  cudaMemset(x, 0, sizeof(float) * static_cast<std::size_t>(m) * cols);
+  const MatrixView<Q> view{static_cast<const typename Q::block*>(w), rows, cols};
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0);
+  cudaEventCreate(&t1);
+  double bytes = 0;
+  for (auto _ : state) {
+    dev.flush_l2();
+    cudaEventRecord(t0);
+    cuda::check(cuda::gemv(view, x, m, y), "gemv");
+    cudaEventRecord(t1);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    state.SetIterationTime(ms * 1e-3);
+    bytes += static_cast<double>(wbytes) + 4.0 * m * (static_cast<double>(cols) + rows);
+  }
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
+  state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
+  cudaFree(w);
+  cudaFree(x);
+  cudaFree(y);
+}
+
+void shapes(benchmark::internal::Benchmark* b) {
+  for (auto [r, c] : std::vector<std::pair<int, int>>{{4096, 4096}, {11008, 4096}, {4096, 11008}, {14336, 4096},
+                                                      {4096, 14336}, {32000, 4096}, {128256, 4096}})
+    for (int m : {1, 2, 4, 5, 8}) b->Args({r, c, m});
+  b->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK_TEMPLATE(BM_gemv, quant::F32)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv, quant::F16)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv, quant::BF16)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv, quant::Q8_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv, quant::Q4_0)->Apply(shapes);
+
+}  // namespace
+
+BENCHMARK_MAIN();
