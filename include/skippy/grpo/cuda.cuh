@@ -1,0 +1,412 @@
+#pragma once
+// CUDA kernels of group-robust preference optimization: the same formulas as host.hpp and
+// sequence_logprob.hpp (formulas.hpp), on device memory.
+//
+// Entry points take raw device pointers and a stream and return cudaError_t (launch errors only). Bad data
+// (a group id out of range, a non-finite log-probability, a target id out of range, non-finite logits) is
+// recorded on the device in a DeviceStatus (the first one found wins); check_status() reads it back on the
+// host and throws skippy::Error with the sample/position and value, as the host kernels do. Lengths are the
+// caller's sizes here, so "mismatched lengths" cannot arise below this boundary.
+//
+// Reductions are deterministic: per-group sums use one block per group (cub::BlockReduce over a fixed
+// thread-to-sample mapping), the group-weight update runs in one block, and a response's log-probability is
+// summed over its positions in order by one block. Results differ from the host's sequential sums only by
+// rounding (the summation order differs).
+
+#include <cuda_runtime.h>
+
+#include <cub/block/block_reduce.cuh>
+
+#include <cstdint>
+
+#include "../core/error.hpp"
+#include "formulas.hpp"
+#include "policy.hpp"
+
+// Namespace `device` (not `cuda`, which would clash with libcu++'s ::cuda under using-directives).
+namespace skippy::grpo::device {
+
+enum StatusCode : int {
+  status_ok = 0,
+  status_group_out_of_range = 1,
+  status_nonfinite_logprob = 2,
+  status_target_out_of_range = 3,
+  status_nonfinite_logits = 4,
+};
+
+// Written by the kernels; zero it (reset_status) before a step.
+struct DeviceStatus {
+  int code;   // StatusCode
+  int index;  // sample index, or response index for the sequence kernels
+  int value;  // the bad group/target id, the field (0 policy_chosen, 1 policy_rejected, 2 reference_chosen,
+              // 3 reference_rejected), or the position of non-finite logits
+  int extra;  // position for target errors
+};
+
+inline constexpr int block_threads = 256;
+
+namespace detail {
+
+__device__ inline void report(DeviceStatus* s, int code, int index, int value, int extra) {
+  if (s && atomicCAS(&s->code, 0, code) == 0) {
+    s->index = index;
+    s->value = value;
+    s->extra = extra;
+  }
+}
+
+struct MaxOp {
+  template <class T>
+  __device__ T operator()(const T& a, const T& b) const {
+    return a > b ? a : b;
+  }
+};
+
+template <class Loss, class Real>
+__global__ void sample_losses_kernel(const Real* pc, const Real* pr, const Real* rc, const Real* rr, const int* group,
+                                     int n, int groups, Real beta, Real* margin, Real* loss, DeviceStatus* status) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const int g = group[i];
+    if (g < 0 || g >= groups) report(status, status_group_out_of_range, i, g, 0);
+    const Real v[4] = {pc[i], pr[i], rc[i], rr[i]};
+    for (int f = 0; f < 4; ++f)
+      if (!formula::finite(v[f])) report(status, status_nonfinite_logprob, i, f, 0);
+    const Real h = formula::margin(v[0], v[2], v[1], v[3]);
+    margin[i] = h;
+    loss[i] = formula::loss<Loss>(h, beta);
+  }
+}
+
+template <class Real>
+__global__ void __launch_bounds__(block_threads) group_reduce_kernel(const int* group, const Real* loss, int n,
+                                                                     Real* group_sum, int* group_count,
+                                                                     Real* group_loss) {
+  using ReduceR = cub::BlockReduce<Real, block_threads>;
+  using ReduceI = cub::BlockReduce<int, block_threads>;
+  __shared__ typename ReduceR::TempStorage tmp_r;
+  __shared__ typename ReduceI::TempStorage tmp_i;
+  const int g = blockIdx.x;
+  Real s = Real(0);
+  int c = 0;
+  for (int i = threadIdx.x; i < n; i += block_threads)
+    if (group[i] == g) {
+      s += loss[i];
+      ++c;
+    }
+  const Real total = ReduceR(tmp_r).Sum(s);
+  const int count = ReduceI(tmp_i).Sum(c);
+  if (threadIdx.x == 0) {
+    group_sum[g] = total;
+    group_count[g] = count;
+    group_loss[g] = formula::group_mean(total, count);
+  }
+}
+
+// One block: the mirror-ascent step (GroupRobust), the weights and the objective.
+template <class Weighting, class Real>
+__global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, const Real* group_loss,
+                                                                const int* group_count, int groups, Real chi, Real eta,
+                                                                int absent_mode, Real* weight, Real* objective) {
+  using ReduceR = cub::BlockReduce<Real, block_threads>;
+  using ReduceI = cub::BlockReduce<int, block_threads>;
+  __shared__ typename ReduceR::TempStorage tmp_r;
+  __shared__ typename ReduceI::TempStorage tmp_i;
+  __shared__ Real shared_r;
+  __shared__ Real shared_sum;
+  __shared__ int shared_i;
+  const int t = threadIdx.x;
+  const auto updated = [&](int g) { return absent_mode == 1 || group_count[g] > 0; };
+
+  int c = 0;
+  for (int g = t; g < groups; g += block_threads) c += group_count[g];
+  const int total_count = ReduceI(tmp_i).Sum(c);
+  if (t == 0) shared_i = total_count;
+  __syncthreads();
+  const int count = shared_i;
+
+  if constexpr (Weighting::adaptive) {
+    // any updated group? and the largest exponent among them
+    int any = 0;
+    Real lmax = Real(0);
+    bool have = false;
+    for (int g = t; g < groups; g += block_threads)
+      if (updated(g)) {
+        lmax = have ? (group_loss[g] > lmax ? group_loss[g] : lmax) : group_loss[g];
+        have = true;
+        any = 1;
+      }
+    __syncthreads();
+    const int n_any = ReduceI(tmp_i).Sum(any);
+    __syncthreads();
+    // Threads without an updated group contribute a value no larger than the true maximum.
+    Real mine = have ? lmax : Real(0);
+    const Real reduced = ReduceR(tmp_r).Reduce(mine, MaxOp{});
+    if (t == 0) {
+      shared_r = reduced;
+      shared_i = n_any;
+    }
+    __syncthreads();
+    const Real loss_max = shared_r;
+    const bool any_updated = shared_i > 0;
+    __syncthreads();
+    if (any_updated) {
+      // The host takes the max over updated groups only; when every updated loss is negative the host's max is
+      // negative while this one may be 0, which changes nothing after normalisation (losses are >= 0 anyway).
+      Real m = Real(0), u = Real(0);
+      for (int g = t; g < groups; g += block_threads)
+        if (updated(g)) {
+          m += alpha[g];
+          u += formula::mirror_unnormalised(alpha[g], eta, group_loss[g], loss_max);
+        }
+      const Real mass = ReduceR(tmp_r).Sum(m);
+      __syncthreads();
+      const Real sum = ReduceR(tmp_r).Sum(u);
+      if (t == 0) {
+        shared_r = mass;
+        shared_sum = sum;
+      }
+      __syncthreads();
+      for (int g = t; g < groups; g += block_threads)
+        if (updated(g))
+          alpha[g] = formula::mirror_normalise(formula::mirror_unnormalised(alpha[g], eta, group_loss[g], loss_max),
+                                               shared_r, shared_sum);
+      __syncthreads();
+    }
+  }
+
+  Real j = Real(0);
+  for (int g = t; g < groups; g += block_threads) {
+    const Real a = Weighting::adaptive ? alpha[g] : Real(0);
+    const Real w = formula::group_weight<Weighting>(a, chi, group_count[g], count, groups);
+    weight[g] = w;
+    j += w * group_loss[g];
+  }
+  const Real jt = ReduceR(tmp_r).Sum(j);
+  if (t == 0) *objective = jt;
+}
+
+template <class Loss, class Real>
+__global__ void coefficients_kernel(const Real* margin, const int* group, int n, int groups, const Real* weight,
+                                    const int* group_count, Real beta, Real* d_chosen, Real* d_rejected) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+    const int g = group[i];
+    Real c = Real(0);
+    if (g >= 0 && g < groups) c = formula::sample_scale(weight[g], group_count[g]) * formula::dloss<Loss>(margin[i], beta);
+    d_chosen[i] = c;
+    d_rejected[i] = -c;
+  }
+}
+
+// One block per response: positions in order, max and sum over the vocabulary with cub::BlockReduce.
+template <class Real>
+__global__ void __launch_bounds__(block_threads) sequence_logprob_kernel(const Real* logits, const int* targets,
+                                                                         const std::uint8_t* mask, int length,
+                                                                         int vocab, Real* logprob, Real* lse,
+                                                                         DeviceStatus* status) {
+  using ReduceR = cub::BlockReduce<Real, block_threads>;
+  __shared__ typename ReduceR::TempStorage tmp;
+  __shared__ Real shared;
+  const int b = blockIdx.x;
+  Real total = Real(0);
+  for (int t = 0; t < length; ++t) {
+    const long p = static_cast<long>(b) * length + t;
+    if (!mask[p]) {
+      if (threadIdx.x == 0) lse[p] = Real(0);
+      continue;
+    }
+    const Real* z = logits + p * vocab;
+    Real m = z[0];
+    for (int v = threadIdx.x; v < vocab; v += block_threads) m = z[v] > m ? z[v] : m;
+    const Real mr = ReduceR(tmp).Reduce(m, MaxOp{});
+    if (threadIdx.x == 0) shared = mr;
+    __syncthreads();
+    const Real mx = shared;
+    Real s = Real(0);
+    for (int v = threadIdx.x; v < vocab; v += block_threads) s += formula::exp_shifted(z[v], mx);
+    const Real sr = ReduceR(tmp).Sum(s);
+    if (threadIdx.x == 0) {
+      const Real l = formula::logsumexp_finish(mx, sr);
+      lse[p] = l;
+      const int y = targets[p];
+      if (y < 0 || y >= vocab) {
+        report(status, status_target_out_of_range, b, y, t);
+      } else {
+        if (!formula::finite(l) || !formula::finite(z[y])) report(status, status_nonfinite_logits, b, t, 0);
+        total += z[y] - l;
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) logprob[b] = total;
+}
+
+// One block per position: dlogits = coef * mask * (onehot - softmax).
+template <class Real>
+__global__ void __launch_bounds__(block_threads) sequence_logprob_backward_kernel(
+    const Real* logits, const int* targets, const std::uint8_t* mask, const Real* lse, const Real* coef, int length,
+    int vocab, Real* dlogits) {
+  const long p = blockIdx.x;
+  const int b = static_cast<int>(p / length);
+  Real* d = dlogits + p * vocab;
+  const int y = targets[p];
+  if (!mask[p] || y < 0 || y >= vocab) {
+    for (int v = threadIdx.x; v < vocab; v += block_threads) d[v] = Real(0);
+    return;
+  }
+  const Real* z = logits + p * vocab;
+  const Real c = coef[b], l = lse[p];
+  for (int v = threadIdx.x; v < vocab; v += block_threads) d[v] = formula::dlogit(z[v], l, v == y, c);
+}
+
+inline int grid_for(int n) {
+  const int blocks = (n + block_threads - 1) / block_threads;
+  return blocks < 1 ? 1 : (blocks > 4096 ? 4096 : blocks);
+}
+
+}  // namespace detail
+
+// ---- entry points ---------------------------------------------------------------------------------------------
+
+inline cudaError_t reset_status(DeviceStatus* status, cudaStream_t stream) {
+  return cudaMemsetAsync(status, 0, sizeof(DeviceStatus), stream);
+}
+
+// Synchronises the stream, reads the status and throws skippy::Error if a kernel recorded bad data (or a CUDA
+// call failed).
+inline void check_status(const DeviceStatus* status, cudaStream_t stream) {
+  DeviceStatus s{};
+  cudaError_t e = cudaMemcpyAsync(&s, status, sizeof s, cudaMemcpyDeviceToHost, stream);
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream);
+  require(e == cudaSuccess, "grpo::device: ", cudaGetErrorString(e));
+  static const char* fields[4] = {"policy_chosen", "policy_rejected", "reference_chosen", "reference_rejected"};
+  switch (s.code) {
+    case status_ok:
+      return;
+    case status_group_out_of_range:
+      skippy::detail::fail("grpo: group id ", s.value, " of sample ", s.index, " is out of range (device)");
+    case status_nonfinite_logprob:
+      skippy::detail::fail("grpo: ", fields[s.value & 3], "[", s.index, "] is not finite (device)");
+    case status_target_out_of_range:
+      skippy::detail::fail("grpo: target id ", s.value, " of response ", s.index, " position ", s.extra,
+                           " is out of range (device)");
+    case status_nonfinite_logits:
+      skippy::detail::fail("grpo: non-finite logits in response ", s.index, " position ", s.value, " (device)");
+    default:
+      skippy::detail::fail("grpo: unknown device status ", s.code);
+  }
+}
+
+// Step 1: margins and losses of n samples.
+template <class Loss, class Real>
+cudaError_t sample_losses(const Real* policy_chosen, const Real* policy_rejected, const Real* reference_chosen,
+                          const Real* reference_rejected, const int* group, int n, int groups, Real beta, Real* margin,
+                          Real* loss, DeviceStatus* status, cudaStream_t stream) {
+  static_assert(is_loss_policy_v<Loss>, "grpo::device::sample_losses<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
+  if (n <= 0) return cudaSuccess;
+  detail::sample_losses_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
+      policy_chosen, policy_rejected, reference_chosen, reference_rejected, group, n, groups, beta, margin, loss,
+      status);
+  return cudaGetLastError();
+}
+
+// Step 2: per-group sums, counts and means (one block per group).
+template <class Real>
+cudaError_t group_reduce(const int* group, const Real* loss, int n, int groups, Real* group_sum, int* group_count,
+                         Real* group_loss, cudaStream_t stream) {
+  if (groups <= 0) return cudaErrorInvalidValue;
+  detail::group_reduce_kernel<Real><<<groups, block_threads, 0, stream>>>(group, loss, n, group_sum, group_count,
+                                                                          group_loss);
+  return cudaGetLastError();
+}
+
+// Steps 3-5: mirror ascent of alpha (GroupRobust; alpha may be null otherwise), weights, objective (one value).
+template <class Weighting, class Real>
+cudaError_t update_weights(Real* alpha, const Real* group_loss, const int* group_count, int groups,
+                           const typename Weighting::Params& params, Real* weight, Real* objective,
+                           cudaStream_t stream) {
+  static_assert(is_weighting_policy_v<Weighting>,
+                "grpo::device::update_weights<Weighting>: Weighting must be UniformWeights, BalancedWeights or GroupRobust");
+  if (groups <= 0) return cudaErrorInvalidValue;
+  Real chi = Real(0), eta = Real(0);
+  int absent = 0;
+  if constexpr (Weighting::adaptive) {
+    chi = static_cast<Real>(params.chi);
+    eta = static_cast<Real>(params.eta_alpha);
+    absent = params.absent == AbsentGroups::zero_exponent ? 1 : 0;
+  } else {
+    (void)params;
+  }
+  detail::weights_kernel<Weighting, Real><<<1, block_threads, 0, stream>>>(alpha, group_loss, group_count, groups, chi,
+                                                                           eta, absent, weight, objective);
+  return cudaGetLastError();
+}
+
+// Step 6: dJ/dlog pi(y_w) and dJ/dlog pi(y_l) per sample.
+template <class Loss, class Real>
+cudaError_t gradient_coefficients(const Real* margin, const int* group, int n, int groups, const Real* weight,
+                                  const int* group_count, Real beta, Real* d_chosen, Real* d_rejected,
+                                  cudaStream_t stream) {
+  static_assert(is_loss_policy_v<Loss>, "grpo::device::gradient_coefficients<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
+  if (n <= 0) return cudaSuccess;
+  detail::coefficients_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
+      margin, group, n, groups, weight, group_count, beta, d_chosen, d_rejected);
+  return cudaGetLastError();
+}
+
+// Device buffers of one step (all device pointers; sizes n or groups).
+template <class Real>
+struct DeviceStep {
+  Real *margin, *loss;                 // [n]
+  Real *group_sum, *group_loss;        // [groups]
+  int* group_count;                    // [groups]
+  Real* weight;                        // [groups]
+  Real* objective;                     // [1]
+  Real *d_chosen, *d_rejected;         // [n]
+};
+
+// Steps 1-6 for Method = Objective<Loss, Weighting>; alpha (device, [groups]) is updated in place for GroupRobust.
+template <class Method, class Real>
+cudaError_t step(const Real* policy_chosen, const Real* policy_rejected, const Real* reference_chosen,
+                 const Real* reference_rejected, const int* group, int n, int groups,
+                 const typename Method::Params& params, Real* alpha, const DeviceStep<Real>& out, DeviceStatus* status,
+                 cudaStream_t stream) {
+  static_assert(is_objective<Method>::value, "grpo::device::step<Method>: Method must be grpo::Objective<Loss, Weighting>");
+  using Loss = typename Method::loss;
+  using Weighting = typename Method::weighting;
+  const auto beta = static_cast<Real>(params.loss.beta);
+  cudaError_t e = sample_losses<Loss>(policy_chosen, policy_rejected, reference_chosen, reference_rejected, group, n,
+                                      groups, beta, out.margin, out.loss, status, stream);
+  if (e == cudaSuccess) e = group_reduce(group, out.loss, n, groups, out.group_sum, out.group_count, out.group_loss, stream);
+  if (e == cudaSuccess)
+    e = update_weights<Weighting>(alpha, out.group_loss, out.group_count, groups, params.weighting, out.weight,
+                                  out.objective, stream);
+  if (e == cudaSuccess)
+    e = gradient_coefficients<Loss>(out.margin, group, n, groups, out.weight, out.group_count, beta, out.d_chosen,
+                                    out.d_rejected, stream);
+  return e;
+}
+
+// Fused forward: logprob [batch] and lse [batch*length] from logits [batch][length][vocab].
+template <class Real>
+cudaError_t sequence_logprob(const Real* logits, const int* targets, const std::uint8_t* mask, int batch, int length,
+                             int vocab, Real* logprob, Real* lse, DeviceStatus* status, cudaStream_t stream) {
+  if (batch <= 0) return cudaSuccess;
+  if (length < 0 || vocab < 1) return cudaErrorInvalidValue;
+  detail::sequence_logprob_kernel<Real><<<batch, block_threads, 0, stream>>>(logits, targets, mask, length, vocab,
+                                                                            logprob, lse, status);
+  return cudaGetLastError();
+}
+
+// Fused backward: dlogits = coef[b] * mask * (onehot(target) - softmax), from forward's lse.
+template <class Real>
+cudaError_t sequence_logprob_backward(const Real* logits, const int* targets, const std::uint8_t* mask, const Real* lse,
+                                      const Real* coef, int batch, int length, int vocab, Real* dlogits,
+                                      cudaStream_t stream) {
+  if (batch <= 0 || length <= 0) return cudaSuccess;
+  if (vocab < 1) return cudaErrorInvalidValue;
+  detail::sequence_logprob_backward_kernel<Real><<<batch * length, block_threads, 0, stream>>>(
+      logits, targets, mask, lse, coef, length, vocab, dlogits);
+  return cudaGetLastError();
+}
+
+}  // namespace skippy::grpo::device

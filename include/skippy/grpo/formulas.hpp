@@ -1,0 +1,140 @@
+#pragma once
+// The GRPO formulas, written once as __host__ __device__ code and used by the host kernels (host.hpp,
+// sequence_logprob.hpp) and the CUDA kernels (cuda.cuh). Real is float or double.
+
+#include <math.h>
+
+#include "../core/config.hpp"
+#include "policy.hpp"
+
+namespace skippy::grpo::formula {
+
+// Precision-matched elementary functions (the C names exist on host and device alike).
+SKIPPY_HD_INLINE float exp_(float x) { return expf(x); }
+SKIPPY_HD_INLINE double exp_(double x) { return exp(x); }
+SKIPPY_HD_INLINE float log_(float x) { return logf(x); }
+SKIPPY_HD_INLINE double log_(double x) { return log(x); }
+SKIPPY_HD_INLINE float log1p_(float x) { return log1pf(x); }
+SKIPPY_HD_INLINE double log1p_(double x) { return log1p(x); }
+// x is finite (not NaN, not +-inf); written without isfinite so fast-math builds keep one definition.
+template <class Real>
+SKIPPY_HD_INLINE bool finite(Real x) {
+  return x == x && x - x == x - x;
+}
+
+// ---- per sample ---------------------------------------------------------------------------------------
+
+// h = (log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l)); dh/dlogpi(y_w) = 1, dh/dlogpi(y_l) = -1.
+template <class Real>
+SKIPPY_HD_INLINE Real margin(Real policy_chosen, Real reference_chosen, Real policy_rejected,
+                             Real reference_rejected) {
+  return (policy_chosen - reference_chosen) - (policy_rejected - reference_rejected);
+}
+
+// log sigmoid(x) = -log(1 + e^-x), without overflow for either sign.
+template <class Real>
+SKIPPY_HD_INLINE Real log_sigmoid(Real x) {
+  return x >= Real(0) ? -log1p_(exp_(-x)) : x - log1p_(exp_(x));
+}
+
+// sigmoid(x) without overflow for either sign.
+template <class Real>
+SKIPPY_HD_INLINE Real sigmoid(Real x) {
+  if (x >= Real(0)) return Real(1) / (Real(1) + exp_(-x));
+  const Real e = exp_(x);
+  return e / (Real(1) + e);
+}
+
+// Per-sample loss l(h).
+template <class Loss, class Real>
+SKIPPY_HD_INLINE Real loss(Real h, Real beta) {
+  static_assert(is_loss_policy_v<Loss>, "formula::loss<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
+  if constexpr (Loss::kind == LossKind::dpo) {
+    return -log_sigmoid(beta * h);
+  } else {
+    const Real d = h - Real(1) / (Real(2) * beta);
+    return d * d;
+  }
+}
+
+// dl/dh.  DPO: -beta * sigmoid(-beta h).  IPO: 2 (h - 1/(2 beta)).
+template <class Loss, class Real>
+SKIPPY_HD_INLINE Real dloss(Real h, Real beta) {
+  static_assert(is_loss_policy_v<Loss>, "formula::dloss<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
+  if constexpr (Loss::kind == LossKind::dpo) {
+    return -beta * sigmoid(-beta * h);
+  } else {
+    return Real(2) * (h - Real(1) / (Real(2) * beta));
+  }
+}
+
+// ---- per group ----------------------------------------------------------------------------------------
+
+// L_g = mean loss of group g's samples; 0 for a group absent from the batch (it contributes nothing).
+template <class Real>
+SKIPPY_HD_INLINE Real group_mean(Real sum, int count) {
+  return count > 0 ? sum / static_cast<Real>(count) : Real(0);
+}
+
+// w_g of the weighting policy. alpha, chi are ignored by the fixed weightings.
+//   UniformWeights: N_g/N.   BalancedWeights: 1/G.   GroupRobust: (1-chi) N_g/N + chi alpha_g.
+template <class Weighting, class Real>
+SKIPPY_HD_INLINE Real group_weight(Real alpha_g, Real chi, int count_g, int count, int groups) {
+  static_assert(is_weighting_policy_v<Weighting>,
+                "formula::group_weight<Weighting>: Weighting must be UniformWeights, BalancedWeights or GroupRobust");
+  const Real share = count > 0 ? static_cast<Real>(count_g) / static_cast<Real>(count) : Real(0);
+  if constexpr (Weighting::kind == WeightingKind::uniform) {
+    (void)alpha_g, (void)chi, (void)groups;
+    return share;
+  } else if constexpr (Weighting::kind == WeightingKind::balanced) {
+    (void)alpha_g, (void)chi, (void)share;
+    return Real(1) / static_cast<Real>(groups);
+  } else {
+    (void)groups;
+    return (Real(1) - chi) * share + chi * alpha_g;
+  }
+}
+
+// Mirror ascent, one group: the unnormalised new alpha, alpha_g * exp(eta (L_g - L_max)). Subtracting the
+// largest exponent L_max of the groups being updated keeps every factor in (0, 1]: no overflow for any
+// eta * L, and the normalisation (divide by the sum over those groups) cancels the shift exactly.
+template <class Real>
+SKIPPY_HD_INLINE Real mirror_unnormalised(Real alpha_g, Real eta, Real loss_g, Real loss_max) {
+  return alpha_g * exp_(eta * (loss_g - loss_max));
+}
+
+// The renormalised alpha: unnormalised_g * mass / sum, where mass is the total alpha of the updated groups
+// before the step (1 when every group is updated) and sum the total of their unnormalised values.
+template <class Real>
+SKIPPY_HD_INLINE Real mirror_normalise(Real unnormalised_g, Real mass, Real sum) {
+  return sum > Real(0) ? unnormalised_g * (mass / sum) : unnormalised_g;
+}
+
+// d objective / d l_i for a sample of group g: w_g / N_g (objective = sum_g w_g * mean_{i in g} l_i).
+template <class Real>
+SKIPPY_HD_INLINE Real sample_scale(Real weight_g, int count_g) {
+  return count_g > 0 ? weight_g / static_cast<Real>(count_g) : Real(0);
+}
+
+// ---- sequence log-probability (the fused step) ----------------------------------------------------------
+// log p_t(y_t) = z_t[y_t] - logsumexp_v z_t[v];  logsumexp = m + log(sum_v exp(z_v - m)), m = max_v z_v.
+// d/dz_t[v] of sum_t mask_t log p_t(y_t) = mask_t (1[v == y_t] - softmax_t[v]).
+
+template <class Real>
+SKIPPY_HD_INLINE Real logsumexp_finish(Real max, Real sum_exp_shifted) {
+  return max + log_(sum_exp_shifted);
+}
+
+template <class Real>
+SKIPPY_HD_INLINE Real exp_shifted(Real z, Real max) {
+  return exp_(z - max);
+}
+
+// coef * mask * (onehot - softmax) for one logit; lse is the position's logsumexp.
+template <class Real>
+SKIPPY_HD_INLINE Real dlogit(Real z, Real lse, bool is_target, Real coef) {
+  const Real p = exp_(z - lse);
+  return coef * ((is_target ? Real(1) : Real(0)) - p);
+}
+
+}  // namespace skippy::grpo::formula

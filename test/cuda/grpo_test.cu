@@ -1,0 +1,205 @@
+// The GRPO CUDA kernels give the host kernels' results (same formulas; only the summation order differs).
+// Compiled wherever nvcc exists; runs where a GPU exists, else skips visibly.
+
+#include <doctest/doctest.h>
+
+#include <skippy/grpo/cuda.cuh>
+#include <skippy/grpo/grpo.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace skippy;
+using namespace skippy::grpo;
+
+namespace {
+
+bool have_gpu() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return false;
+  }
+  return true;
+}
+
+#define CUDA_OK(expr) REQUIRE((expr) == cudaSuccess)
+
+template <class T>
+struct Dev {
+  T* p = nullptr;
+  std::size_t n = 0;
+  explicit Dev(std::size_t count) : n(count) { REQUIRE(cudaMalloc(&p, (count ? count : 1) * sizeof(T)) == cudaSuccess); }
+  explicit Dev(const std::vector<T>& v) : Dev(v.size()) {
+    if (n) REQUIRE(cudaMemcpy(p, v.data(), n * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+  }
+  ~Dev() { cudaFree(p); }
+  Dev(const Dev&) = delete;
+  Dev& operator=(const Dev&) = delete;
+  std::vector<T> get() const {
+    std::vector<T> v(n);
+    if (n) REQUIRE(cudaMemcpy(v.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost) == cudaSuccess);
+    return v;
+  }
+};
+
+struct Batch {
+  std::vector<float> pc, pr, rc, rr;
+  std::vector<int> group;
+};
+
+Batch make(int n, int groups, int skip_group) {
+  Batch b;
+  for (int i = 0; i < n; ++i) {
+    const float x = static_cast<float>(i);
+    b.pc.push_back(-3.0f - 1.1f * std::sin(0.9f * x));
+    b.pr.push_back(-3.2f + 0.8f * std::cos(1.3f * x));
+    b.rc.push_back(-3.1f + 0.4f * std::sin(2.3f * x));
+    b.rr.push_back(-3.0f - 0.3f * std::cos(0.4f * x));
+    int g = (i * 7 + i / 5) % groups;
+    if (g == skip_group) g = (g + 1) % groups;  // leave one group absent
+    b.group.push_back(g);
+  }
+  return b;
+}
+
+template <class Method>
+void check_step(typename Method::Params params, int n, int groups, int skip_group, bool absent_kept = true) {
+  const Batch b = make(n, groups, skip_group);
+  GroupState<float> host_state(groups);
+  host_state.alpha[0] = 0.5f / static_cast<float>(groups);
+  host_state.alpha[1] += 0.5f / static_cast<float>(groups);
+  const std::vector<float> alpha0 = host_state.alpha;
+  std::vector<StepResult<float>> host;
+  for (int it = 0; it < 3; ++it)
+    host.push_back(step<Method>(PreferenceBatch<float>{b.pc, b.pr, b.rc, b.rr, b.group}, params, host_state));
+
+  Dev<float> pc(b.pc), pr(b.pr), rc(b.rc), rr(b.rr), alpha(alpha0);
+  Dev<int> group(b.group);
+  const auto un = static_cast<std::size_t>(n), ug = static_cast<std::size_t>(groups);
+  Dev<float> margin(un), loss(un), gsum(ug), gloss(ug), weight(ug), obj(1), dc(un), dr(un);
+  Dev<int> gcount(ug);
+  Dev<device::DeviceStatus> status(1);
+  const device::DeviceStep<float> out{margin.p, loss.p, gsum.p, gloss.p, gcount.p, weight.p, obj.p, dc.p, dr.p};
+  for (int it = 0; it < 3; ++it) {
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::step<Method>(pc.p, pr.p, rc.p, rr.p, group.p, n, groups, params, alpha.p, out, status.p, nullptr));
+    device::check_status(status.p, nullptr);
+    const StepResult<float>& h = host[static_cast<std::size_t>(it)];
+    const auto d_loss = loss.get(), d_gloss = gloss.get(), d_w = weight.get(), d_dc = dc.get(), d_dr = dr.get();
+    const auto d_count = gcount.get();
+    const auto d_alpha = alpha.get();
+    for (std::size_t i = 0; i < un; ++i) {
+      CHECK(d_loss[i] == doctest::Approx(h.loss[i]).epsilon(1e-5));
+      CHECK(d_dc[i] == doctest::Approx(h.d_chosen[i]).epsilon(1e-4).scale(1e-6));
+      CHECK(d_dr[i] == doctest::Approx(h.d_rejected[i]).epsilon(1e-4).scale(1e-6));
+    }
+    for (std::size_t g = 0; g < ug; ++g) {
+      CHECK(d_count[g] == h.group_count[g]);
+      CHECK(d_gloss[g] == doctest::Approx(h.group_loss[g]).epsilon(1e-5));
+      CHECK(d_w[g] == doctest::Approx(h.weight[g]).epsilon(1e-5));
+      if (Method::adaptive) CHECK(d_alpha[g] == doctest::Approx(host_state.alpha[g]).epsilon(1e-4));
+    }
+    CHECK(obj.get()[0] == doctest::Approx(h.objective).epsilon(1e-5));
+  }
+  if (Method::adaptive && skip_group >= 0 && absent_kept) CHECK(alpha.get()[static_cast<std::size_t>(skip_group)] == alpha0[static_cast<std::size_t>(skip_group)]);
+}
+
+}  // namespace
+
+TEST_CASE("grpo CUDA kernels equal the host kernels") {
+  if (!have_gpu()) {
+    MESSAGE("skipped: no GPU");
+    std::printf("skipped: no GPU (grpo_test)\n");
+    return;
+  }
+  ObjectiveParams<UniformWeights> u;
+  u.loss.beta = 0.5;
+  check_step<DpoMethod>(u, 1000, 3, -1);
+  check_step<IpoMethod>(u, 777, 5, 2);
+  ObjectiveParams<BalancedWeights> bal;
+  check_step<IsDpoMethod>(bal, 513, 4, -1);
+  ObjectiveParams<GroupRobust> gr;
+  gr.loss.beta = 0.3;
+  gr.weighting.chi = 0.8;
+  gr.weighting.eta_alpha = 0.7;
+  check_step<GrDpoMethod>(gr, 1000, 3, -1);
+  check_step<GrDpoMethod>(gr, 999, 6, 4);  // absent group keeps its alpha
+  check_step<GrIpoMethod>(gr, 300, 300, -1);  // more groups than threads in the block
+  gr.weighting.absent = AbsentGroups::zero_exponent;
+  check_step<GrDpoMethod>(gr, 640, 4, 1, false);
+
+  // Sequence log-probability forward and backward.
+  const int B = 3, T = 7, V = 1000;
+  const SequenceShape shape{B, T, V};
+  std::vector<float> logits(shape.logits());
+  for (std::size_t k = 0; k < logits.size(); ++k) logits[k] = 3.0f * std::sin(0.013f * static_cast<float>(k * (k % 13)));
+  std::vector<int> targets(shape.positions());
+  std::vector<std::uint8_t> mask(shape.positions());
+  for (std::size_t p = 0; p < targets.size(); ++p) {
+    targets[p] = static_cast<int>((p * 131) % V);
+    mask[p] = p % T < 2 ? 0 : 1;
+  }
+  std::vector<float> lp(B), lse(shape.positions()), coef{0.5f, -1.25f, 2.0f}, dl(shape.logits());
+  sequence_logprob(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask), shape,
+                   Span<float>(lp), Span<float>(lse));
+  sequence_logprob_backward(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask),
+                            Span<const float>(lse), Span<const float>(coef), shape, Span<float>(dl));
+  Dev<float> d_logits(logits), d_lp(static_cast<std::size_t>(B)), d_lse(shape.positions()), d_coef(coef),
+      d_dl(shape.logits());
+  Dev<int> d_targets(targets);
+  Dev<std::uint8_t> d_mask(mask);
+  Dev<device::DeviceStatus> status(1);
+  CUDA_OK(device::reset_status(status.p, nullptr));
+  CUDA_OK(device::sequence_logprob(d_logits.p, d_targets.p, d_mask.p, B, T, V, d_lp.p, d_lse.p, status.p, nullptr));
+  CUDA_OK(device::sequence_logprob_backward(d_logits.p, d_targets.p, d_mask.p, d_lse.p, d_coef.p, B, T, V, d_dl.p, nullptr));
+  device::check_status(status.p, nullptr);
+  const auto g_lp = d_lp.get(), g_lse = d_lse.get(), g_dl = d_dl.get();
+  for (std::size_t b = 0; b < static_cast<std::size_t>(B); ++b) CHECK(g_lp[b] == doctest::Approx(lp[b]).epsilon(1e-5));
+  for (std::size_t p = 0; p < lse.size(); ++p) CHECK(g_lse[p] == doctest::Approx(lse[p]).epsilon(1e-5));
+  for (std::size_t k = 0; k < dl.size(); ++k) CHECK(g_dl[k] == doctest::Approx(dl[k]).epsilon(1e-4).scale(1e-6));
+}
+
+TEST_CASE("grpo CUDA kernels report bad input through check_status") {
+  if (!have_gpu()) {
+    MESSAGE("skipped: no GPU");
+    std::printf("skipped: no GPU (grpo_test errors)\n");
+    return;
+  }
+  const auto message = [](auto&& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  Batch b = make(64, 3, -1);
+  b.group[17] = 9;
+  b.rr[5] = std::numeric_limits<float>::quiet_NaN();
+  {
+    Batch one = b;
+    one.rr[5] = 0.0f;
+    Dev<float> pc(one.pc), pr(one.pr), rc(one.rc), rr(one.rr), margin(64), loss(64);
+    Dev<int> group(one.group);
+    Dev<device::DeviceStatus> status(1);
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::sample_losses<Dpo>(pc.p, pr.p, rc.p, rr.p, group.p, 64, 3, 0.1f, margin.p, loss.p, status.p, nullptr));
+    CHECK(message([&] { device::check_status(status.p, nullptr); }).find("group id 9 of sample 17") != std::string::npos);
+  }
+  {
+    Batch one = b;
+    one.group[17] = 0;
+    Dev<float> pc(one.pc), pr(one.pr), rc(one.rc), rr(one.rr), margin(64), loss(64);
+    Dev<int> group(one.group);
+    Dev<device::DeviceStatus> status(1);
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::sample_losses<Dpo>(pc.p, pr.p, rc.p, rr.p, group.p, 64, 3, 0.1f, margin.p, loss.p, status.p, nullptr));
+    CHECK(message([&] { device::check_status(status.p, nullptr); }).find("reference_rejected[5] is not finite") !=
+          std::string::npos);
+  }
+}
