@@ -1,6 +1,6 @@
 # Installs the build tree into a scratch prefix, then configures, builds and runs the consumer project
 # of test/install_consumer against it with find_package(skippy CONFIG). Run with cmake -P and
-# -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DGENERATOR=.
+# -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DGENERATOR= [-DCONFIG=] [-DCXX_COMPILER=].
 
 foreach(var BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR)
   if(NOT DEFINED ${var})
@@ -14,13 +14,29 @@ set(prefix "${WORK_DIR}/prefix")
 function(run)
   execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "command failed (${rc}): ${ARGV}\n${out}\n${err}")
+    message(NOTICE "${out}${err}")
+    message(FATAL_ERROR "command failed (${rc}): ${ARGV}")
   endif()
 endfunction()
 
-run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
-run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/test/install_consumer" -B "${WORK_DIR}/build" -G "${GENERATOR}"
-    "-DCMAKE_PREFIX_PATH=${prefix}")
-run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
-run("${WORK_DIR}/build/consumer")
+set(config_args)
+set(configure_args)
+if(DEFINED CONFIG AND NOT CONFIG STREQUAL "")
+  set(config_args --config "${CONFIG}")
+  list(APPEND configure_args "-DCMAKE_BUILD_TYPE=${CONFIG}")
+endif()
+if(DEFINED CXX_COMPILER AND NOT CXX_COMPILER STREQUAL "")
+  list(APPEND configure_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
+endif()
+
+run("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}" ${config_args})
+# The consumer must find skippy only in the prefix, never in the user's package registry or the tree.
+run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/test/install_consumer" -B "${WORK_DIR}/build" -G "${GENERATOR}"
+    "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF ${configure_args})
+run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build" ${config_args})
+find_program(consumer consumer PATHS "${WORK_DIR}/build" "${WORK_DIR}/build/${CONFIG}" NO_DEFAULT_PATH NO_CACHE)
+if(NOT consumer)
+  message(FATAL_ERROR "consumer executable not found under ${WORK_DIR}/build")
+endif()
+run("${consumer}")
 message(STATUS "installed package found and used by a consumer project")

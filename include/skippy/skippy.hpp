@@ -12,6 +12,8 @@
 #include "core/version.hpp"
 #include "decode/options.hpp"
 #include "decode/stats.hpp"
+#include "gguf/gguf.hpp"
+#include "grpo/grpo.hpp"
 #include "host/attention.hpp"
 #include "host/decoder.hpp"
 #include "host/forward.hpp"

@@ -1,0 +1,336 @@
+// Malformed GGUF input is rejected with a skippy::Error whose message names the key or tensor and what
+// is wrong: one test per kind of rejection. Files are made by the writer, then corrupted byte-wise.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <skippy/gguf/gguf.hpp>
+
+#include "../support/models.hpp"
+
+using namespace skippy;
+
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+
+Bytes small_file() {
+  static const float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  static std::uint8_t q[68] = {};
+  gguf::Writer w;
+  w.set("general.architecture", "test");
+  w.set("aaa", std::uint32_t{1});
+  w.set("aab", std::uint32_t{2});
+  w.set_array("arr", std::vector<std::uint32_t>{1, 2, 3});
+  w.add_tensor("t0", quant::GgmlType::F32, {8}, v);
+  w.add_tensor("t1", quant::GgmlType::F32, {8}, v);
+  w.add_tensor("q", quant::GgmlType::Q8_0, {32, 2}, q);
+  return w.bytes();
+}
+
+// Position just after the length-prefixed string s (a key or a tensor name).
+std::size_t after(const Bytes& b, const std::string& s) {
+  Bytes pat(8);
+  const std::uint64_t n = s.size();
+  std::memcpy(pat.data(), &n, 8);
+  pat.insert(pat.end(), s.begin(), s.end());
+  const auto it = std::search(b.begin(), b.end(), pat.begin(), pat.end());
+  REQUIRE(it != b.end());
+  return static_cast<std::size_t>(it - b.begin()) + pat.size();
+}
+
+template <class T>
+void poke(Bytes& b, std::size_t pos, T v) {
+  REQUIRE(pos + sizeof(T) <= b.size());
+  std::memcpy(b.data() + pos, &v, sizeof(T));
+}
+
+// Tensor info fields after the name: n_dims (4), dims (8 each), type (4), offset (8).
+std::size_t dims_at(const Bytes& b, const std::string& name) { return after(b, name) + 4; }
+std::size_t type_at(const Bytes& b, const std::string& name, int n_dims) { return dims_at(b, name) + 8 * static_cast<std::size_t>(n_dims); }
+std::size_t offset_at(const Bytes& b, const std::string& name, int n_dims) { return type_at(b, name, n_dims) + 4; }
+
+void rejects(const Bytes& b, const std::string& message) {
+  CHECK_THROWS_WITH_AS(gguf::File::from_memory(b), doctest::Contains(message.c_str()), Error);
+}
+
+// A tiny llama model file, optionally edited: drop tensors, change metadata, replace tensors.
+struct ModelFile {
+  HostModel<quant::Q8_0> model = HostModel<quant::Q8_0>::from_float(test::random_weights(31));
+  Bytes bytes = gguf::model_bytes(model.view());
+
+  Bytes edit(const std::function<void(gguf::Writer&)>& meta, const std::string& drop = "",
+             const std::function<bool(gguf::Writer&, const gguf::TensorInfo&)>& replace = {}) const {
+    const gguf::File f = gguf::File::from_memory(bytes);
+    gguf::Writer w;
+    for (const auto& kv : f.metadata()) w.set_value(kv.first, kv.second);
+    if (meta) meta(w);
+    for (const auto& t : f.tensors()) {
+      if (t.name == drop) continue;
+      if (replace && replace(w, t)) continue;
+      w.add_tensor(t.name, t.type, t.dims, t.data);
+    }
+    return w.bytes();
+  }
+};
+
+template <class Q = quant::Q8_0>
+void view_rejects(const Bytes& b, const std::string& message) {
+  const gguf::File f = gguf::File::from_memory(b);
+  CHECK_THROWS_WITH_AS(gguf::view<Q>(f), doctest::Contains(message.c_str()), Error);
+}
+
+}  // namespace
+
+TEST_CASE("gguf rejects: the unmodified files parse") {
+  CHECK_NOTHROW(gguf::File::from_memory(small_file()));
+  ModelFile m;
+  const gguf::File f = gguf::File::from_memory(m.bytes);
+  CHECK_NOTHROW(gguf::view<quant::Q8_0>(f));
+  CHECK_NOTHROW(gguf::File::from_memory(m.edit({})));
+}
+
+TEST_CASE("gguf rejects: bad magic") {
+  Bytes b = small_file();
+  b[0] = 'X';
+  rejects(b, "bad magic");
+  rejects(Bytes{}, "truncated file: magic");
+}
+
+TEST_CASE("gguf rejects: unsupported version") {
+  for (std::uint32_t v : {0u, 1u, 4u, 0xffffffffu}) {
+    Bytes b = small_file();
+    poke(b, 4, v);
+    rejects(b, "unsupported version " + std::to_string(v));
+  }
+}
+
+TEST_CASE("gguf rejects: truncation anywhere before the end of the last tensor's data") {
+  const Bytes full = small_file();
+  const gguf::File f = gguf::File::from_memory(full);
+  const auto& last = f.tensor("q");
+  const std::size_t end = static_cast<std::size_t>(f.data_offset() + last.offset + last.n_bytes);
+  for (std::size_t n = 0; n < end; ++n) {
+    INFO("prefix of ", n, " bytes");
+    CHECK_THROWS_WITH_AS(gguf::File::from_memory(full.data(), n), doctest::Contains("truncated file"), Error);
+  }
+  CHECK_NOTHROW(gguf::File::from_memory(full.data(), end));  // the final padding is optional
+}
+
+TEST_CASE("gguf rejects: counts that cannot fit in the file") {
+  Bytes b = small_file();
+  poke(b, 8, std::uint64_t{1} << 62);
+  rejects(b, "tensor count 4611686018427387904 cannot fit");
+  b = small_file();
+  poke(b, 16, ~std::uint64_t{0});
+  rejects(b, "metadata count 18446744073709551615 cannot fit");
+}
+
+TEST_CASE("gguf rejects: string and array lengths past the end (overflow-safe)") {
+  Bytes b = small_file();
+  poke(b, 24, ~std::uint64_t{0});  // first key's length
+  rejects(b, "truncated file: metadata entry 0 key");
+  b = small_file();
+  poke(b, after(b, "arr") + 8, std::uint64_t{1} << 62);  // array length: 2^62 uint32 would overflow 2^64 bytes
+  rejects(b, "metadata key 'arr' array of 4611686018427387904 uint32 values needs more than");
+  b = small_file();
+  poke(b, after(b, "general.architecture") + 4, std::uint64_t{1} << 40);  // string value length
+  rejects(b, "truncated file: metadata key 'general.architecture'");
+}
+
+TEST_CASE("gguf rejects: duplicate keys") {
+  Bytes b = small_file();
+  b[after(b, "aab") - 1] = 'a';
+  rejects(b, "duplicate metadata key 'aaa'");
+}
+
+TEST_CASE("gguf rejects: duplicate tensors") {
+  Bytes b = small_file();
+  b[after(b, "t1") - 1] = '0';
+  rejects(b, "duplicate tensor 't0'");
+}
+
+TEST_CASE("gguf rejects: unknown value types, unknown array element types, arrays of arrays") {
+  Bytes b = small_file();
+  poke(b, after(b, "aaa"), std::uint32_t{13});
+  rejects(b, "metadata key 'aaa' has unknown value type 13");
+  b = small_file();
+  poke(b, after(b, "arr") + 4, std::uint32_t{77});
+  rejects(b, "metadata key 'arr' is an array of unknown value type 77");
+  b = small_file();
+  poke(b, after(b, "arr") + 4, std::uint32_t{9});
+  rejects(b, "metadata key 'arr' is an array of arrays");
+}
+
+TEST_CASE("gguf rejects: unknown tensor types") {
+  for (std::uint32_t t : {4u, 31u, 36u, 1000u}) {
+    Bytes b = small_file();
+    poke(b, type_at(b, "t1", 1), t);
+    rejects(b, "tensor 't1' has unknown tensor type " + std::to_string(t));
+  }
+}
+
+TEST_CASE("gguf rejects: a first dimension not divisible by the block size") {
+  Bytes b = small_file();
+  poke(b, dims_at(b, "q"), std::uint64_t{48});
+  rejects(b, "tensor 'q' has type Q8_0 whose block size 32 does not divide its first dimension 48");
+}
+
+TEST_CASE("gguf rejects: bad dimension counts and element-count overflow") {
+  Bytes b = small_file();
+  poke(b, after(b, "q"), std::uint32_t{5});
+  rejects(b, "tensor 'q' has 5 dimensions");
+  b = small_file();
+  poke(b, after(b, "q"), std::uint32_t{0});
+  rejects(b, "tensor 'q' has 0 dimensions");
+  b = small_file();
+  poke(b, dims_at(b, "q") + 8, std::uint64_t{1} << 60);  // 32 * 2^60 elements
+  rejects(b, "tensor 'q' element count overflows");
+}
+
+TEST_CASE("gguf rejects: misaligned tensor data and bad general.alignment") {
+  Bytes b = small_file();
+  poke(b, offset_at(b, "t1", 1), std::uint64_t{36});
+  rejects(b, "tensor 't1' data offset 36 is misaligned (alignment 32)");
+  for (std::uint32_t a : {0u, 3u, 48u}) {
+    gguf::Writer w(64);
+    Bytes c = w.bytes();
+    poke(c, after(c, "general.alignment") + 4, a);
+    rejects(c, "'general.alignment' is " + std::to_string(a) + ", not a power of two");
+  }
+  gguf::Writer w;
+  w.set("general.alignment", std::uint32_t{32});
+  Bytes c = w.bytes();
+  poke(c, after(c, "general.alignment"), std::uint32_t{10});  // uint64 instead of uint32
+  c.insert(c.end(), 4, 0);
+  rejects(c, "'general.alignment' has type uint64, expected uint32");
+}
+
+TEST_CASE("gguf rejects: overlapping tensor data") {
+  Bytes b = small_file();
+  poke(b, offset_at(b, "t1", 1), std::uint64_t{0});
+  rejects(b, "tensor 't1' data at offset 0 overlaps tensor 't0'");
+}
+
+TEST_CASE("gguf rejects: tensor data beyond the end of the file") {
+  Bytes b = small_file();
+  poke(b, offset_at(b, "t1", 1), std::uint64_t{1} << 20);
+  rejects(b, "truncated file: tensor 't1' data [1048576, +32)");
+  b = small_file();
+  poke(b, offset_at(b, "t1", 1), ~std::uint64_t{0} & ~std::uint64_t{31});  // offset + size overflows
+  rejects(b, "tensor 't1' data");
+}
+
+TEST_CASE("gguf rejects: empty and over-long tensor names") {
+  Bytes b = small_file();
+  const std::size_t p = after(b, "t1") - 2 - 8;
+  poke(b, p, std::uint64_t{0});
+  rejects(b, "has an empty name");
+  gguf::Writer w;
+  CHECK_THROWS_WITH_AS(w.add_tensor(std::string(64, 'x'), quant::GgmlType::F32, {1}, "abcd"),
+                       doctest::Contains("must be 1..63 bytes"), Error);
+}
+
+TEST_CASE("gguf rejects: missing required tensors") {
+  ModelFile m;
+  view_rejects(m.edit({}, "blk.1.ffn_up.weight"), "missing required tensor 'blk.1.ffn_up.weight'");
+  view_rejects(m.edit({}, "output_norm.weight"), "missing required tensor 'output_norm.weight'");
+  view_rejects(m.edit({}, "token_embd.weight"), "missing required tensor 'token_embd.weight'");
+}
+
+TEST_CASE("gguf rejects: missing or mistyped required keys, other architectures") {
+  ModelFile m;
+  auto drop = [&](const std::string& key) { return m.edit([&](gguf::Writer& w) { w.erase(key); }); };
+  view_rejects(drop("llama.block_count"), "missing metadata key 'llama.block_count'");
+  view_rejects(drop("llama.attention.layer_norm_rms_epsilon"), "'llama.attention.layer_norm_rms_epsilon'");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.block_count", "four"); }),
+               "'llama.block_count' has type string, expected an integer");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.block_count", std::int32_t{-4}); }),
+               "'llama.block_count' is -4");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set_array("llama.attention.head_count", std::vector<std::uint32_t>{4, 4, 4, 4}); }),
+               "per-layer values are not supported");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("general.architecture", "gpt2"); }),
+               "'general.architecture' is 'gpt2', only 'llama'");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.rope.scaling.type", "yarn"); }), "RoPE scaling");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.rope.dimension_count", std::uint32_t{8}); }),
+               "'llama.rope.dimension_count' is 8");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("skippy.mask_token_id", std::uint32_t{64}); }),
+               "mask_token_id 64 is outside the vocabulary");
+}
+
+TEST_CASE("gguf rejects: shapes inconsistent with the configuration") {
+  ModelFile m;
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.attention.head_count_kv", std::uint32_t{4}); }),
+               "tensor 'blk.0.attn_k.weight' has shape (64, 32), the configuration needs (64, 64)");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.feed_forward_length", std::uint32_t{96}); }),
+               "tensor 'blk.0.ffn_gate.weight' has shape (64, 128), the configuration needs (64, 96)");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.block_count", std::uint32_t{3}); }),
+               "unexpected tensor 'blk.3.");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.block_count", std::uint32_t{5}); }),
+               "'llama.block_count' is 5, which needs at least 47 tensors, the file has 39");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.block_count", std::uint32_t{2000000000}); }),
+               "'llama.block_count' is 2000000000, which needs at least 18000000002 tensors");
+  const Bytes renamed = m.edit({}, "", [](gguf::Writer& w, const gguf::TensorInfo& t) {
+    if (t.name != "blk.1.attn_q.weight") return false;
+    w.add_tensor("blk.01.attn_q.weight", t.type, t.dims, t.data);
+    return true;
+  });
+  view_rejects(renamed, "unexpected tensor 'blk.01.attn_q.weight'");
+  // A vocabulary of 65 tokens against a 64-row embedding.
+  view_rejects(m.edit([](gguf::Writer& w) {
+                 auto v = gguf::Vocabulary::placeholder(65);
+                 v.write(w);
+               }),
+               "tensor 'token_embd.weight' has shape (64, 64), the configuration needs (64, 65)");
+}
+
+TEST_CASE("gguf rejects: unsupported tensor types name the tensor and its type") {
+  ModelFile m;
+  const std::vector<std::uint8_t> junk(64 * 128 / 32 * 22, 0);  // Q5_0: blocks of 32 values in 22 bytes
+  const Bytes b = m.edit({}, "", [&](gguf::Writer& w, const gguf::TensorInfo& t) {
+    if (t.name != "blk.2.ffn_up.weight") return false;
+    w.add_tensor(t.name, 6u, t.dims, junk.data());
+    return true;
+  });
+  view_rejects(b, "tensor 'blk.2.ffn_up.weight' has unsupported type Q5_0");
+  const gguf::File f = gguf::File::from_memory(b);
+  CHECK_THROWS_WITH_AS(gguf::load_float_weights(f), doctest::Contains("'blk.2.ffn_up.weight' has unsupported type Q5_0"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gguf::requantize<quant::Q4_0>(f), doctest::Contains("unsupported type Q5_0"), Error);
+}
+
+TEST_CASE("gguf rejects: a view whose storage type differs from the file's") {
+  ModelFile m;
+  view_rejects<quant::Q4_0>(m.bytes, "tensor 'token_embd.weight' has type Q8_0, but view<Q4_0> needs every matrix in Q4_0");
+  const Bytes b = m.edit({}, "", [&](gguf::Writer& w, const gguf::TensorInfo& t) {
+    if (t.name != "blk.0.ffn_norm.weight") return false;
+    static std::uint16_t h[64] = {};
+    w.add_tensor(t.name, quant::GgmlType::F16, t.dims, h);
+    return true;
+  });
+  view_rejects(b, "tensor 'blk.0.ffn_norm.weight' has type F16, norm weights must be F32");
+}
+
+TEST_CASE("gguf rejects: unsupported extra tensors and inconsistent S3D metadata and vocabularies") {
+  ModelFile m;
+  const Bytes b = m.edit({}, "", [&](gguf::Writer& w, const gguf::TensorInfo& t) {
+    if (t.name == "output_norm.weight") {
+      static const float x[4] = {};
+      w.add_tensor("rope_freqs.weight", quant::GgmlType::F32, {4}, x);
+    }
+    return false;
+  });
+  view_rejects(b, "'rope_freqs.weight' (RoPE frequency scaling) is not supported");
+  const gguf::File s3d = gguf::File::from_memory(m.edit([](gguf::Writer& w) {
+    w.set("skippy.skip_begin", std::uint32_t{2});
+    w.set("skippy.skip_end", std::uint32_t{9});
+    w.set("skippy.predictors", std::uint32_t{4});
+  }));
+  CHECK_THROWS_WITH_AS(gguf::load_s3d(s3d), doctest::Contains("is not a range inside the 4 layers"), Error);
+  const gguf::File partial = gguf::File::from_memory(m.edit([](gguf::Writer& w) { w.set("skippy.skip_begin", std::uint32_t{2}); }));
+  CHECK_THROWS_WITH_AS(gguf::load_s3d(partial), doctest::Contains("missing metadata key 'skippy.skip_end'"), Error);
+  const gguf::File voc = gguf::File::from_memory(m.edit([](gguf::Writer& w) { w.set_array("tokenizer.ggml.scores", std::vector<float>{1.0f}); }));
+  CHECK_THROWS_WITH_AS(gguf::Vocabulary::load(voc), doctest::Contains("'tokenizer.ggml.scores' has 1 entries"), Error);
+}
