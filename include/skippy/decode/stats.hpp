@@ -26,6 +26,23 @@ struct DecodeStats {
   }
   double decode_seconds() const { return draft_seconds + verify_seconds; }
   double tokens_per_second() const { return decode_seconds() > 0 ? static_cast<double>(emitted) / decode_seconds() : 0.0; }
+
+  // Sums another run's counts and times into this one (evaluation over many independent starts).
+  DecodeStats& operator+=(const DecodeStats& o) {
+    steps += o.steps;
+    drafted += o.drafted;
+    accepted += o.accepted;
+    emitted += o.emitted;
+    for (std::size_t i = 0; i < reached.size(); ++i) {
+      reached[i] += o.reached[i];
+      accepted_at[i] += o.accepted_at[i];
+    }
+    for (std::size_t i = 0; i < accept_count.size(); ++i) accept_count[i] += o.accept_count[i];
+    prefill_seconds += o.prefill_seconds;
+    draft_seconds += o.draft_seconds;
+    verify_seconds += o.verify_seconds;
+    return *this;
+  }
 };
 
 }  // namespace skippy

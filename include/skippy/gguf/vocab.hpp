@@ -119,6 +119,27 @@ struct Vocabulary {
     }
     return out;
   }
+  // The token ids of `bytes`, one "<0xXX>" byte token per byte (the byte-level tokenizer; prepend bos
+  // yourself). Throws when the vocabulary lacks a byte token.
+  std::vector<int> encode_bytes(const std::string& bytes) const {
+    std::vector<int> byte_id(256, -1);
+    for (int id = 0; id < size(); ++id) {
+      const std::string& t = tokens[static_cast<std::size_t>(id)];
+      if (t.size() == 6 && t[0] == '<' && t[1] == '0' && t[2] == 'x' && t[5] == '>' && hex(t[3]) >= 0 &&
+          hex(t[4]) >= 0 && byte_id[static_cast<std::size_t>(hex(t[3]) * 16 + hex(t[4]))] < 0)
+        byte_id[static_cast<std::size_t>(hex(t[3]) * 16 + hex(t[4]))] = id;
+    }
+    std::vector<int> ids;
+    ids.reserve(bytes.size());
+    for (const char ch : bytes) {
+      const int id = byte_id[static_cast<unsigned char>(ch)];
+      require(id >= 0, "vocabulary: no byte token <0x", "0123456789ABCDEF"[static_cast<unsigned char>(ch) >> 4],
+              "0123456789ABCDEF"[static_cast<unsigned char>(ch) & 15], "> to encode the text with");
+      ids.push_back(id);
+    }
+    return ids;
+  }
+
   std::string text(const std::vector<int>& ids) const {
     std::string s;
     for (int id : ids) s += text(id);

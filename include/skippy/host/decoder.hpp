@@ -65,6 +65,19 @@ class Decoder {
     pending_ = prompt.back();
   }
 
+  // Moves the committed length back to `length` (<= the current length) with `token` pending, keeping
+  // cache slots < length as they are: the caller vouches that they hold the full-model K/V of the prefix
+  // it means (evaluation from true prefixes prefills a text once and steps from its positions in
+  // descending order, since a step only writes slots >= its start). Statistics are kept.
+  void rewind(int length, int token) {
+    require(length >= 0 && length <= cache_.length(), "decoder: rewind to ", length, " outside [0, ",
+            cache_.length(), "]");
+    require(token >= 0 && token < forward_.config().vocab, "decoder: pending token id ", token, " is outside [0, ",
+            forward_.config().vocab, ")");
+    cache_.set_length(length);
+    pending_ = token;
+  }
+
   // One decoding step emitting at most `budget` (>= 1) tokens into out (appended). Returns how many
   // tokens the step produced (n + 1, possibly more than budget; only the first `budget` are meaningful).
   int step(std::vector<int>& out, int budget = max_predictors + 1) {

@@ -1,6 +1,9 @@
 #pragma once
-// y[i][r] = W[r] . x[i] for m activation rows: one pass over the weights serves every row, and each
-// (r, i) product is the same dot_row call whatever m is.
+// y[i][r] = W[r] . x[i] for m activation rows: one pass over the weights serves every row, each chunk of
+// a weight row is decoded once per tile of activation rows, and each (r, i) result is accumulated with
+// exactly dot_row's operations, so it is the same whatever m is (S3D's bit-exactness, DESIGN.md §1).
+
+#include <algorithm>
 
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
@@ -9,10 +12,23 @@ namespace skippy::host {
 
 template <class Q>
 void matmul(const MatrixView<Q>& w, const float* x, int m, float* y) {
+  constexpr int tile = 8;
+  constexpr int blocks_per_chunk = quant::dot_chunk / Q::block_size;
+  const int chunks = w.cols / quant::dot_chunk;
   for (int r = 0; r < w.rows; ++r) {
     const auto* row = w.row(r);
-    for (int i = 0; i < m; ++i)
-      y[static_cast<long>(i) * w.rows + r] = quant::dot_row<Q>(row, x + static_cast<long>(i) * w.cols, w.cols);
+    for (int i0 = 0; i0 < m; i0 += tile) {
+      const int n = std::min(tile, m - i0);
+      const float* xt = x + static_cast<long>(i0) * w.cols;
+      float sum[tile] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int c = 0; c < chunks; ++c) {
+        float v[quant::dot_chunk];
+        const float scale = quant::decode_chunk(row + c * blocks_per_chunk, v);
+        for (int t = 0; t < n; ++t)
+          sum[t] += scale * quant::chunk_dot(v, xt + static_cast<long>(t) * w.cols + c * quant::dot_chunk);
+      }
+      for (int t = 0; t < n; ++t) y[static_cast<long>(i0 + t) * w.rows + r] = sum[t];
+    }
   }
 }
 

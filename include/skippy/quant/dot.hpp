@@ -23,24 +23,30 @@ SKIPPY_HD_INLINE float chunk_dot(const float (&w)[dot_chunk], const float* x) {
   return reduce_lanes(acc);
 }
 
-// Decodes the 32 values of a chunk (unscaled for the block types) into registers, then scales the sum.
+// Decodes the 32 values of a chunk (unscaled for the block types) and returns the chunk's scale (1 for
+// the float types: the product by 1 is exact), so chunk_dot(w, x) == scale * chunk_dot(v, x) and a caller
+// may decode once for several activation rows without changing any row's result.
 template <class Block>
-SKIPPY_HD_INLINE float chunk_dot(const Block* w, const float* x) {
-  float v[dot_chunk];
+SKIPPY_HD_INLINE float decode_chunk(const Block* w, float (&v)[dot_chunk]) {
   for (int i = 0; i < dot_chunk; ++i) v[i] = dequantize(w[i], 0);
-  return chunk_dot(v, x);
+  return 1.0f;
 }
-SKIPPY_HD_INLINE float chunk_dot(const block_q8_0* w, const float* x) {
-  float v[dot_chunk];
+SKIPPY_HD_INLINE float decode_chunk(const block_q8_0* w, float (&v)[dot_chunk]) {
   for (int i = 0; i < qk; ++i) v[i] = static_cast<float>(w->qs[i]);
-  return to_float(w->d) * chunk_dot(v, x);
+  return to_float(w->d);
 }
-SKIPPY_HD_INLINE float chunk_dot(const block_q4_0* w, const float* x) {
-  float v[dot_chunk];
+SKIPPY_HD_INLINE float decode_chunk(const block_q4_0* w, float (&v)[dot_chunk]) {
   // Two loops so each has a fixed nibble half and vectorises.
   for (int i = 0; i < qk / 2; ++i) v[i] = static_cast<float>(q4_0_value(*w, i));
   for (int i = qk / 2; i < qk; ++i) v[i] = static_cast<float>(q4_0_value(*w, i));
-  return to_float(w->d) * chunk_dot(v, x);
+  return to_float(w->d);
+}
+
+template <class Block>
+SKIPPY_HD_INLINE float chunk_dot(const Block* w, const float* x) {
+  float v[dot_chunk];
+  const float scale = decode_chunk(w, v);
+  return scale * chunk_dot(v, x);
 }
 
 // sum_i w[i] * x[i] over n values; n must be a multiple of dot_chunk.

@@ -43,7 +43,7 @@ SKIPPY_HD_INLINE Philox4x32 philox4x32_10(Philox4x32 ctr, std::uint32_t k0, std:
   return ctr;
 }
 
-enum class Purpose : std::uint32_t { draft_sample = 1, accept_test = 2, final_sample = 3 };
+enum class Purpose : std::uint32_t { draft_sample = 1, accept_test = 2, final_sample = 3, evaluation = 4 };
 
 struct DrawId {
   std::uint32_t index;

@@ -1,0 +1,86 @@
+#pragma once
+// tau on held-out text (DESIGN.md §1): every draft block starts from the true prefix and is compared with
+// the full model's own greedy continuation, so no feedback loop (a model repeating itself) can inflate it.
+//
+// A window of the text is prefilled once; then, for sampled positions p in descending order, the decoder
+// rewinds to length p with x_p pending and takes one step. A step only writes cache slots >= p, which later
+// (smaller) positions never read, so each step sees exactly the full-model K/V of its true prefix.
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../decode/stats.hpp"
+#include "../rng/philox.hpp"
+
+namespace skippy::host {
+
+struct HeldOutOptions {
+  int positions = 1000;    // draft blocks evaluated in all
+  int window = 256;        // tokens prefilled per window (the decoder's capacity must be >= window + K)
+  int per_window = 32;     // positions sampled per window
+  int min_context = 16;    // positions p >= min_context: every block has some prefix
+  std::uint64_t seed = 1;  // window offsets and positions are a function of (seed, index)
+};
+
+// One evaluated block: the draft started at text[offset + position] with text[offset .. offset+position)
+// as its prefix, and `accepted` drafts matched the full model's greedy continuation.
+struct HeldOutBlock {
+  std::size_t offset;
+  int position;
+  int accepted;
+};
+
+// Runs the evaluation with `dec` (greedy acceptance gives the DESIGN's definition) and returns the summed
+// statistics: tau() is the mean tokens per step, acceptance(i) the conditional acceptance per position.
+// `blocks`, when given, receives every block evaluated.
+template <class Dec>
+DecodeStats evaluate_held_out(Dec& dec, const std::vector<int>& text, const HeldOutOptions& o = {},
+                              std::vector<HeldOutBlock>* blocks = nullptr) {
+  require(o.positions > 0 && o.per_window > 0, "held-out evaluation: positions and per_window must be > 0");
+  require(o.min_context >= 1 && o.window > o.min_context + 1, "held-out evaluation: window ", o.window,
+          " must exceed min_context + 1 = ", o.min_context + 1);
+  require(static_cast<long>(text.size()) > o.window, "held-out evaluation: the text has ", text.size(),
+          " tokens, fewer than one window of ", o.window);
+  require(dec.cache().capacity() >= o.window + Dec::K, "held-out evaluation: the decoder's KV cache holds ",
+          dec.cache().capacity(), " positions, a window of ", o.window, " with K = ", Dec::K, " needs ",
+          o.window + Dec::K);
+  const int per = std::min(o.per_window, o.window - 1 - o.min_context);
+  const auto span = static_cast<std::uint64_t>(text.size()) - static_cast<std::uint64_t>(o.window);
+  DecodeStats total;
+  std::vector<int> out, candidates;
+  for (std::uint32_t w = 0, done = 0; done < static_cast<std::uint32_t>(o.positions); ++w) {
+    const auto draw = [&](std::uint32_t i) { return rng::uniform(o.seed, {i, w, rng::Purpose::evaluation, 0}); };
+    const auto off = static_cast<std::size_t>(std::min<std::uint64_t>(
+        span, static_cast<std::uint64_t>(draw(0) * static_cast<float>(span + 1))));
+    const std::vector<int> win(text.begin() + static_cast<long>(off), text.begin() + static_cast<long>(off) + o.window);
+    // Partial Fisher-Yates over [min_context, window - 1): `per` distinct positions.
+    candidates.clear();
+    for (int p = o.min_context; p < o.window - 1; ++p) candidates.push_back(p);
+    const int take = std::min(per, o.positions - static_cast<int>(done));
+    for (int i = 0; i < take; ++i) {
+      const int range = static_cast<int>(candidates.size()) - i;
+      const int j = i + std::min(range - 1, static_cast<int>(draw(1u + static_cast<std::uint32_t>(i)) *
+                                                              static_cast<float>(range)));
+      std::swap(candidates[static_cast<std::size_t>(i)], candidates[static_cast<std::size_t>(j)]);
+    }
+    std::sort(candidates.begin(), candidates.begin() + take, std::greater<int>());
+    dec.start(win);
+    total.prefill_seconds += dec.stats().prefill_seconds;
+    for (int i = 0; i < take; ++i) {
+      const int p = candidates[static_cast<std::size_t>(i)];
+      dec.rewind(p, win[static_cast<std::size_t>(p)]);
+      out.clear();
+      const int emitted = dec.step(out);
+      if (blocks) blocks->push_back({off, p, emitted - 1});
+    }
+    DecodeStats s = dec.stats();
+    s.prefill_seconds = 0;
+    total += s;
+    done += static_cast<std::uint32_t>(take);
+  }
+  return total;
+}
+
+}  // namespace skippy::host

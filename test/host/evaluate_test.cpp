@@ -1,0 +1,60 @@
+#include <doctest/doctest.h>
+
+#include <skippy/host/evaluate.hpp>
+
+#include "../support/models.hpp"
+
+using namespace skippy;
+
+TEST_CASE("held-out evaluation: every block equals a fresh start from its true prefix") {
+  const auto model = HostModel<quant::F32>::from_float(test::damped_weights(3));
+  const auto view = model.view();
+  using Dec = host::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Sequential<3>, accept::Greedy>;
+  std::vector<int> text;
+  for (std::uint32_t i = 0; i < 300; ++i)
+    text.push_back(static_cast<int>(rng::uniform(11, {i, 0, rng::Purpose::evaluation, 9}) * 63.0f));
+  host::HeldOutOptions o;
+  o.positions = 45;
+  o.window = 40;
+  o.per_window = 10;
+  o.min_context = 4;
+  Dec dec(view, o.window + Dec::K, {});
+  std::vector<host::HeldOutBlock> blocks;
+  const DecodeStats s = host::evaluate_held_out(dec, text, o, &blocks);
+  REQUIRE(blocks.size() == 45);
+  CHECK(s.steps == 45);
+  long accepted = 0;
+  std::vector<int> seen(Dec::K + 1, 0);
+  for (const auto& b : blocks) {
+    CHECK(b.position >= o.min_context);
+    CHECK(b.position < o.window - 1);
+    const std::vector<int> prompt(text.begin() + static_cast<long>(b.offset),
+                                  text.begin() + static_cast<long>(b.offset) + b.position + 1);
+    Dec fresh(view, o.window + Dec::K, {});
+    fresh.start(prompt);
+    std::vector<int> out;
+    CHECK(fresh.step(out) - 1 == b.accepted);
+    accepted += b.accepted;
+    seen[static_cast<std::size_t>(b.accepted)] += 1;
+  }
+  CHECK(s.accepted == accepted);
+  CHECK(s.tau() == doctest::Approx(1.0 + static_cast<double>(accepted) / 45.0));
+  // The damped model makes both outcomes occur, so the comparison above has something to compare.
+  CHECK(seen[0] > 0);
+  CHECK(seen[Dec::K] > 0);
+}
+
+TEST_CASE("held-out evaluation: bad options and a short text are rejected") {
+  const auto model = HostModel<quant::F32>::from_float(test::damped_weights(3));
+  host::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Sequential<3>, accept::Greedy> dec(model.view(), 20, {});
+  const std::vector<int> text(100, 5);
+  host::HeldOutOptions o;
+  o.window = 40;
+  CHECK_THROWS_WITH(host::evaluate_held_out(dec, text, o), doctest::Contains("needs 43"));
+  o.window = 10;
+  o.min_context = 9;
+  CHECK_THROWS_WITH(host::evaluate_held_out(dec, text, o), doctest::Contains("must exceed min_context"));
+  o.window = 200;
+  o.min_context = 4;
+  CHECK_THROWS_WITH(host::evaluate_held_out(dec, text, o), doctest::Contains("fewer than one window"));
+}
