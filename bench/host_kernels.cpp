@@ -7,7 +7,7 @@
 
 #include <skippy/skippy.hpp>
 
-#include "../examples/demo_model.hpp"
+#include "stand_in_model.hpp"
 
 #include <chrono>
 #include <cmath>

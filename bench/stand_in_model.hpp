@@ -1,5 +1,5 @@
 #pragma once
-// The stand-in model of the demo and the host benchmarks until the trained model ships: seeded random
+// The stand-in model of the host benchmarks (any size, no file needed): seeded random
 // weights with layers 2..5 damped, so a draft that skips them is usually, not always, right.
 
 #include <skippy/skippy.hpp>

@@ -15,12 +15,14 @@ struct SweepConfig {
 template <class... C>
 struct SweepList {};
 
+// The bundled model was trained for SkipRange<2, 6> with K = 4 mask predictors; the neighbours show what
+// skipping more or fewer layers, other K and sequential drafting give on it.
 using Sweep = SweepList<
-    SweepConfig<SkipRange<3, 5>, Sequential<2>>, SweepConfig<SkipRange<3, 5>, Sequential<4>>,
-    SweepConfig<SkipRange<2, 6>, Sequential<2>>, SweepConfig<SkipRange<2, 6>, Sequential<4>>,
-    SweepConfig<SkipRange<2, 6>, Sequential<6>>, SweepConfig<SkipRange<1, 7>, Sequential<2>>,
-    SweepConfig<SkipRange<1, 7>, Sequential<4>>, SweepConfig<SkipRange<3, 5>, Simultaneous<2>>,
-    SweepConfig<SkipRange<3, 5>, Simultaneous<4>>, SweepConfig<SkipRange<2, 6>, Simultaneous<2>>,
-    SweepConfig<SkipRange<2, 6>, Simultaneous<4>>, SweepConfig<SkipRange<1, 7>, Simultaneous<4>>>;
+    SweepConfig<SkipRange<3, 5>, Simultaneous<4>>, SweepConfig<SkipRange<2, 5>, Simultaneous<4>>,
+    SweepConfig<SkipRange<2, 6>, Simultaneous<2>>, SweepConfig<SkipRange<2, 6>, Simultaneous<3>>,
+    SweepConfig<SkipRange<2, 6>, Simultaneous<4>>, SweepConfig<SkipRange<2, 6>, Simultaneous<6>>,
+    SweepConfig<SkipRange<1, 7>, Simultaneous<4>>, SweepConfig<SkipRange<3, 5>, Sequential<2>>,
+    SweepConfig<SkipRange<3, 5>, Sequential<4>>, SweepConfig<SkipRange<2, 6>, Sequential<2>>,
+    SweepConfig<SkipRange<2, 6>, Sequential<4>>>;
 
 }  // namespace skippy::examples

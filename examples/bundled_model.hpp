@@ -1,0 +1,40 @@
+#pragma once
+// Loading the bundled model (or a GGUF file given) in a chosen storage type, for the examples.
+
+#include <skippy/skippy.hpp>
+
+#include <memory>
+#include <string>
+
+#ifndef SKIPPY_BUNDLED_MODEL
+#error "SKIPPY_BUNDLED_MODEL (the path of examples/models/skippy-byte.gguf) is defined by examples/CMakeLists.txt"
+#endif
+
+namespace skippy::examples {
+
+inline std::string bundled_model_path() { return SKIPPY_BUNDLED_MODEL; }
+
+// A model in storage type Q: views the mapped file in place when its matrices are already Q, otherwise
+// converts (F16 -> Q8_0/Q4_0 quantises, as skippy_gguf_convert would) into an owned HostModel.
+template <class Q>
+struct LoadedModel {
+  explicit LoadedModel(const std::string& path) : file(gguf::File::open(path)) {
+    const gguf::TensorInfo* t = file.find_tensor("blk.0.attn_q.weight");
+    if (t != nullptr && t->type == static_cast<std::uint32_t>(Q::ggml_type)) {
+      view = gguf::view<Q>(file);
+    } else {
+      owned = std::make_unique<HostModel<Q>>(gguf::load_host_model<Q>(file));
+      view = owned->view();
+    }
+    const auto s3d = gguf::load_s3d(file);
+    if (s3d) trained = *s3d;
+  }
+  bool converted() const { return owned != nullptr; }
+
+  gguf::File file;
+  std::unique_ptr<HostModel<Q>> owned;
+  ModelView<Q> view;
+  gguf::S3dMetadata trained;  // the skip range and K the model was trained for (zeros when absent)
+};
+
+}  // namespace skippy::examples

@@ -1,0 +1,401 @@
+#!/usr/bin/python3
+"""S3D training recipe: a small LLaMA-architecture byte model trained jointly for next-token prediction
+and for self-speculative drafting (DESIGN.md section 3).
+
+The draft objective is the inference computation: for sampled positions t, the kept layers (all but
+[skip_begin, skip_end)) run over the block [x_t, m, ..., m] (K tokens, m the mask token) at positions
+t..t+K-1, attending to the full model's K/V of positions < t and causally inside the block, and the block
+predicts x_{t+1}..x_{t+K}.
+
+Commands (see examples/train/README.md):
+  /usr/bin/python3 examples/train/s3d_train.py train    --out build/train   (resumes from its checkpoint)
+  /usr/bin/python3 examples/train/s3d_train.py evaluate --out build/train   (held-out loss and draft accuracy)
+  /usr/bin/python3 examples/train/s3d_train.py export   --out build/train
+The export writes raw float tensors (raw.txt + raw.bin); skippy_import_raw turns them into GGUF, so the
+project keeps one GGUF writer.
+"""
+
+import argparse
+import glob
+import math
+import os
+import random
+import struct
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+# Byte vocabulary as in skippy::gguf::Vocabulary::bytes: <unk>=0, <s>=1, </s>=2, byte b = 3 + b, mask = 259.
+BOS, EOS, BYTE0, MASK = 1, 2, 3, 259
+VOCAB = 260
+
+CORPUS_GLOB = "/usr/share/doc/python3.11/html/_sources/**/*.rst.txt"
+
+# Prompts of the fidelity fixture (written for this project).
+FIXTURE_PROMPTS = [
+    "The list type is a mutable sequence.",
+    "def add(a, b):\n    return a + b\n",
+    "To install a package, run the following command:",
+    "Ünïcödé text: naïve café – ok.",
+]
+
+
+def encode(text):
+    return [BYTE0 + b for b in text.encode("utf-8")]
+
+
+# ---- data -------------------------------------------------------------------------------------------
+
+def load_corpus(held_out_every):
+    files = sorted(glob.glob(CORPUS_GLOB, recursive=True))
+    if not files:
+        sys.exit("no corpus: install the Debian package python3.11-doc (%s matched nothing)" % CORPUS_GLOB)
+    train, held = [], []
+    for i, path in enumerate(files):
+        with open(path, "rb") as f:
+            doc = [BOS] + [BYTE0 + b for b in f.read()] + [EOS]
+        (held if i % held_out_every == 0 else train).append(doc)
+    flat = lambda docs: torch.tensor([t for d in docs for t in d], dtype=torch.long)
+    return flat(train), flat(held), len(files)
+
+
+def batch(data, batch_size, seq_len, gen):
+    starts = torch.randint(0, data.numel() - seq_len - 1, (batch_size,), generator=gen)
+    idx = starts[:, None] + torch.arange(seq_len + 1)[None, :]
+    w = data[idx]
+    return w[:, :-1], w[:, 1:]
+
+
+# ---- model ------------------------------------------------------------------------------------------
+
+class Config:
+    def __init__(self, a):
+        self.n_layers, self.dim, self.n_heads, self.n_kv_heads = a.layers, a.dim, a.heads, a.kv_heads
+        self.ffn_dim, self.vocab, self.rope_theta, self.rms_eps = a.ffn, VOCAB, 10000.0, 1e-5
+        self.head_dim = self.dim // self.n_heads
+
+
+def rmsnorm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rope_tables(positions, head_dim, theta):
+    # Adjacent pairs (x[2i], x[2i+1]) rotate by pos * theta^(-2i/head_dim), as llama.cpp's `llama` does.
+    inv = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim)
+    ang = positions.to(torch.float32)[..., None] * inv
+    return torch.cos(ang), torch.sin(ang)
+
+
+def rope(x, cos, sin):
+    # x: [..., T, heads, head_dim]; cos/sin: [..., T, head_dim/2]
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    c, s = cos[..., None, :], sin[..., None, :]
+    return torch.stack((x0 * c - x1 * s, x0 * s + x1 * c), dim=-1).flatten(-2)
+
+
+class Layer(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        d, kv = c.dim, c.n_kv_heads * c.head_dim
+        lin = lambda i, o: torch.nn.Linear(i, o, bias=False)
+        self.attn_norm = torch.nn.Parameter(torch.ones(d))
+        self.wq, self.wk, self.wv, self.wo = lin(d, d), lin(d, kv), lin(d, kv), lin(d, d)
+        self.ffn_norm = torch.nn.Parameter(torch.ones(d))
+        self.w_gate, self.w_up, self.w_down = lin(d, c.ffn_dim), lin(d, c.ffn_dim), lin(c.ffn_dim, d)
+
+    def qkv(self, c, h, cos, sin):
+        B, T, _ = h.shape
+        x = rmsnorm(h, self.attn_norm, c.rms_eps)
+        q = rope(self.wq(x).view(B, T, c.n_heads, c.head_dim), cos, sin)
+        k = rope(self.wk(x).view(B, T, c.n_kv_heads, c.head_dim), cos, sin)
+        v = self.wv(x).view(B, T, c.n_kv_heads, c.head_dim)
+        return q, k, v
+
+    def ffn(self, c, h):
+        x = rmsnorm(h, self.ffn_norm, c.rms_eps)
+        return self.w_down(F.silu(self.w_gate(x)) * self.w_up(x))
+
+
+class Model(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.token_embd = torch.nn.Embedding(c.vocab, c.dim)
+        torch.nn.init.normal_(self.token_embd.weight, std=0.5)
+        self.layers = torch.nn.ModuleList(Layer(c) for _ in range(c.n_layers))
+        self.output_norm = torch.nn.Parameter(torch.ones(c.dim))
+        self.output = torch.nn.Linear(c.dim, c.vocab, bias=False)
+        # Residual projections start small so the residual stream stays near unit scale (GPT-2 style).
+        for L in self.layers:
+            for w in (L.wo.weight, L.w_down.weight):
+                w.data.mul_(1.0 / math.sqrt(2 * c.n_layers))
+
+    def expand(self, x):  # GQA: KV head g serves query heads g*r .. g*r+r-1, i.e. query head h uses h / r
+        return x.repeat_interleave(self.c.n_heads // self.c.n_kv_heads, dim=2)
+
+    def forward(self, tokens, keep_kv=False):
+        """Full model over [B, T] tokens at positions 0..T-1; returns logits and per-layer (K, V)."""
+        c = self.c
+        B, T = tokens.shape
+        dev = tokens.device
+        cos, sin = rope_tables(torch.arange(T, device=dev), c.head_dim, c.rope_theta)
+        causal = torch.ones(T, T, dtype=torch.bool, device=dev).tril()
+        h = self.token_embd(tokens)
+        kvs = []
+        for L in self.layers:
+            q, k, v = L.qkv(c, h, cos, sin)
+            if keep_kv:
+                kvs.append((k, v))
+            qh, kh, vh = q.transpose(1, 2), self.expand(k).transpose(1, 2), self.expand(v).transpose(1, 2)
+            s = (qh @ kh.transpose(-1, -2)) / math.sqrt(c.head_dim)
+            a = torch.softmax(s.masked_fill(~causal, float("-inf")), dim=-1) @ vh
+            h = h + L.wo(a.transpose(1, 2).reshape(B, T, c.dim))
+            h = h + L.ffn(c, h)
+        return self.output(rmsnorm(h, self.output_norm, c.rms_eps)), kvs
+
+    def draft(self, tokens, kvs, starts, K, skip):
+        """Draft blocks [x_t, m..m] for every start t in starts [B, P]: logits [B, P, K, vocab]."""
+        c = self.c
+        B, T = tokens.shape
+        P = starts.shape[1]
+        dev = tokens.device
+        block = torch.full((B, P, K), MASK, dtype=torch.long, device=dev)
+        block[:, :, 0] = torch.gather(tokens, 1, starts)
+        pos = starts[:, :, None] + torch.arange(K, device=dev)  # [B, P, K]
+        cos, sin = rope_tables(pos.reshape(B, P * K), c.head_dim, c.rope_theta)
+        prefix_ok = torch.arange(T, device=dev)[None, None, :] < starts[:, :, None]  # [B, P, T]: key j < t
+        prefix_ok = prefix_ok[:, None, :, None, :]  # [B, 1, P, 1, T]
+        causal = torch.ones(K, K, dtype=torch.bool, device=dev).tril()
+        h = self.token_embd(block).reshape(B, P * K, c.dim)
+        scale = 1.0 / math.sqrt(c.head_dim)
+        for l, L in enumerate(self.layers):
+            if skip[0] <= l < skip[1]:
+                continue
+            q, k, v = L.qkv(c, h, cos, sin)  # [B, P*K, heads, hd]
+            H, hd = c.n_heads, c.head_dim
+            qh = q.view(B, P, K, H, hd).permute(0, 3, 1, 2, 4)  # [B, H, P, K, hd]
+            kb = self.expand(k).view(B, P, K, H, hd).permute(0, 3, 1, 2, 4)
+            vb = self.expand(v).view(B, P, K, H, hd).permute(0, 3, 1, 2, 4)
+            kp, vp = (self.expand(x.detach()).transpose(1, 2) for x in kvs[l])  # [B, H, T, hd]
+            sp = torch.einsum("bhpkd,bhtd->bhpkt", qh, kp) * scale
+            sp = sp.masked_fill(~prefix_ok, float("-inf"))
+            sb = torch.einsum("bhpkd,bhpjd->bhpkj", qh, kb) * scale
+            sb = sb.masked_fill(~causal, float("-inf"))
+            w = torch.softmax(torch.cat((sp, sb), dim=-1), dim=-1)
+            a = torch.einsum("bhpkt,bhtd->bhpkd", w[..., :T], vp) + torch.einsum("bhpkj,bhpjd->bhpkd", w[..., T:], vb)
+            h = h + L.wo(a.permute(0, 2, 3, 1, 4).reshape(B, P * K, c.dim))
+            h = h + L.ffn(c, h)
+        return self.output(rmsnorm(h, self.output_norm, c.rms_eps)).view(B, P, K, c.vocab)
+
+
+def losses(model, x, y, a, gen, with_accuracy=False):
+    """Full-model next-token loss and the draft loss per draft position."""
+    B, T = x.shape
+    K = a.predictors
+    logits, kvs = model(x, keep_kv=True)
+    full = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+    # Starts t in [0, T-K]: the block predicts y[t..t+K-1] = x_{t+1..t+K}.
+    starts = torch.stack([torch.randperm(T - K + 1, generator=gen)[: a.draft_positions] for _ in range(B)])
+    starts = starts.to(x.device)
+    d = model.draft(x, kvs, starts, K, (a.skip_begin, a.skip_end))
+    tgt = torch.gather(y, 1, (starts[:, :, None] + torch.arange(K, device=x.device)).reshape(B, -1)).view(B, -1, K)
+    per_pos = F.cross_entropy(d.reshape(-1, VOCAB), tgt.reshape(-1), reduction="none").view(B, -1, K).mean((0, 1))
+    if with_accuracy:  # top-1 accuracy of the draft per position against the true text
+        return full, per_pos, (d.argmax(-1) == tgt).float().mean((0, 1))
+    return full, per_pos
+
+
+# ---- training ---------------------------------------------------------------------------------------
+
+def lr_at(step, a):
+    if step < a.warmup:
+        return a.lr * (step + 1) / a.warmup
+    p = (step - a.warmup) / max(1, a.steps - a.warmup)
+    return a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+
+def checkpoint_path(a):
+    return os.path.join(a.out, "checkpoint.pt")
+
+
+@torch.no_grad()
+def evaluate(model, held, a, gen, batches):
+    model.eval()
+    tot_full, tot_pos, tot_acc = 0.0, torch.zeros(a.predictors), torch.zeros(a.predictors)
+    for _ in range(batches):
+        x, y = (t.to(a.device) for t in batch(held, a.batch, a.seq, gen))
+        f, p, acc = losses(model, x, y, a, gen, with_accuracy=True)
+        tot_full += f.item()
+        tot_pos += p.cpu()
+        tot_acc += acc.cpu()
+    model.train()
+    return tot_full / batches, tot_pos / batches, tot_acc / batches
+
+
+def train(a):
+    os.makedirs(a.out, exist_ok=True)
+    torch.manual_seed(a.seed)
+    data, held, n_files = load_corpus(a.held_out_every)
+    with open(os.path.join(a.out, "heldout.txt"), "wb") as f:  # for the C++ evaluation (never committed)
+        f.write(bytes(t - BYTE0 for t in held.tolist() if BYTE0 <= t < BYTE0 + 256))
+    model = Model(Config(a)).to(a.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    gen = torch.Generator().manual_seed(a.seed)
+    step, elapsed = 0, 0.0
+    if os.path.exists(checkpoint_path(a)):
+        ck = torch.load(checkpoint_path(a), map_location="cpu")  # optimizer state follows its params
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        gen.set_state(ck["gen"])
+        torch.set_rng_state(ck["torch_rng"])
+        step, elapsed = ck["step"], ck["elapsed"]
+        print("resumed at step %d (%.0f s trained)" % (step, elapsed), flush=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    print("corpus: %d files, %d train / %d held-out bytes; model %.2fM parameters; %d steps of %d tokens"
+          % (n_files, data.numel(), held.numel(), n_params / 1e6, a.steps, a.batch * a.seq), flush=True)
+    log = open(os.path.join(a.out, "train_log.csv"), "a")
+    t0, last_save = time.time(), time.time()
+    while step < a.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a)
+        x, y = (t.to(a.device) for t in batch(data, a.batch, a.seq, gen))
+        full, per_pos = losses(model, x, y, a, gen)
+        loss = full + a.draft_weight * per_pos.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        now = time.time()
+        if step % a.log_every == 0 or step == a.steps:
+            total = elapsed + now - t0
+            eta = (a.steps - step) * total / step if step else 0
+            print("step %5d/%d  full %.3f  draft %s  lr %.2e  %.2f s/step  %.0f s, eta %.0f s"
+                  % (step, a.steps, full.item(), " ".join("%.2f" % v for v in per_pos.tolist()), lr_at(step, a),
+                     total / step, total, eta), flush=True)
+            log.write("%d,%.4f,%s\n" % (step, full.item(), ",".join("%.4f" % v for v in per_pos.tolist())))
+            log.flush()
+        if now - last_save > a.save_every or step == a.steps:
+            save(model, opt, gen, step, elapsed + now - t0, a)
+            last_save = now
+    f, p, acc = evaluate(model, held, a, torch.Generator().manual_seed(a.seed + 1), 32)
+    print("held-out: full %.3f nats/byte (perplexity %.2f), draft loss by position %s, draft top-1 accuracy vs the"
+          " text by position %s" % (f, math.exp(f), " ".join("%.2f" % v for v in p.tolist()),
+                                    " ".join("%.3f" % v for v in acc.tolist())), flush=True)
+
+
+def load_trained(a):
+    ck = torch.load(checkpoint_path(a), map_location="cpu")
+    ta = argparse.Namespace(**ck["args"])
+    model = Model(Config(ta))
+    model.load_state_dict(ck["model"])
+    return model, ta, ck
+
+
+def evaluate_checkpoint(a):
+    model, ta, ck = load_trained(a)
+    ta.device = "cpu"
+    _, held, _ = load_corpus(ta.held_out_every)
+    f, p, acc = evaluate(model, held, ta, torch.Generator().manual_seed(ta.seed + 1), 32)
+    print("step %d, held-out (%d x %d bytes): full %.3f nats/byte (perplexity %.2f); draft loss by position %s;"
+          " draft top-1 accuracy vs the text by position %s"
+          % (ck["step"], 32 * ta.batch, ta.seq, f, math.exp(f), " ".join("%.2f" % v for v in p.tolist()),
+             " ".join("%.3f" % v for v in acc.tolist())))
+
+
+def save(model, opt, gen, step, elapsed, a):
+    tmp = checkpoint_path(a) + ".tmp"
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed, "args": vars(a)}, tmp)
+    os.replace(tmp, checkpoint_path(a))
+
+
+# ---- export -----------------------------------------------------------------------------------------
+
+def write_raw(path, meta, tensors):
+    """raw.txt lists metadata and tensors (name rows cols); raw.bin holds them as float32 little-endian."""
+    with open(path + ".txt", "w") as m, open(path + ".bin", "wb") as b:
+        m.write("skippy-raw 1\n")
+        for k, v in meta:
+            m.write("meta %s %s\n" % (k, v))
+        for name, t in tensors:
+            t = t.detach().to(torch.float32).contiguous()
+            rows, cols = (t.shape[0], t.shape[1]) if t.dim() == 2 else (1, t.shape[0])
+            m.write("tensor %s %d %d\n" % (name, rows, cols))
+            b.write(struct.pack("<%df" % t.numel(), *t.flatten().tolist()))
+
+
+def export(a):
+    model, ta, ck = load_trained(a)
+    c = model.c
+    # The shipped model is F16: round every weight once, so the fixture is the logits of exactly those weights.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.to(torch.float16).to(torch.float32))
+    meta = [("n_layers", c.n_layers), ("dim", c.dim), ("n_heads", c.n_heads), ("n_kv_heads", c.n_kv_heads),
+            ("ffn_dim", c.ffn_dim), ("vocab", c.vocab), ("rope_theta", c.rope_theta), ("rms_eps", c.rms_eps),
+            ("mask_token_id", MASK), ("skip_begin", ta.skip_begin), ("skip_end", ta.skip_end),
+            ("predictors", ta.predictors), ("train_steps", ck["step"]), ("train_seconds", int(ck["elapsed"]))]
+    tensors = [("token_embd.weight", model.token_embd.weight)]
+    for l, L in enumerate(model.layers):
+        p = "blk.%d." % l
+        tensors += [(p + "attn_norm.weight", L.attn_norm), (p + "attn_q.weight", L.wq.weight),
+                    (p + "attn_k.weight", L.wk.weight), (p + "attn_v.weight", L.wv.weight),
+                    (p + "attn_output.weight", L.wo.weight), (p + "ffn_norm.weight", L.ffn_norm),
+                    (p + "ffn_gate.weight", L.w_gate.weight), (p + "ffn_up.weight", L.w_up.weight),
+                    (p + "ffn_down.weight", L.w_down.weight)]
+    tensors += [("output_norm.weight", model.output_norm), ("output.weight", model.output.weight)]
+    write_raw(os.path.join(a.out, "raw"), meta, tensors)
+    # Fidelity fixture: full-model logits at every position of each prompt (BOS first).
+    fmeta, ftensors = [("prompts", len(FIXTURE_PROMPTS))], []
+    with torch.no_grad():
+        for i, text in enumerate(FIXTURE_PROMPTS):
+            ids = [BOS] + encode(text)
+            logits, _ = model(torch.tensor([ids]))
+            fmeta.append(("prompt.%d" % i, ",".join(map(str, ids))))
+            ftensors.append(("logits.%d" % i, logits[0]))
+    write_raw(os.path.join(a.out, "fixture"), fmeta, ftensors)
+    print("wrote %s/raw.{txt,bin} (%d tensors, step %d) and %s/fixture.{txt,bin}"
+          % (a.out, len(tensors), ck["step"], a.out))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["train", "evaluate", "export"])
+    p.add_argument("--out", default="build/train", help="checkpoint and export directory")
+    p.add_argument("--layers", type=int, default=8)
+    p.add_argument("--dim", type=int, default=256)
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--ffn", type=int, default=512)
+    p.add_argument("--skip-begin", type=int, default=2)
+    p.add_argument("--skip-end", type=int, default=6)
+    p.add_argument("--predictors", type=int, default=4, help="K: draft block length")
+    p.add_argument("--draft-positions", type=int, default=32, help="draft blocks per sequence and step")
+    p.add_argument("--draft-weight", type=float, default=1.0)
+    p.add_argument("--steps", type=int, default=800)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--held-out-every", type=int, default=40, help="every N-th corpus file is held out")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--save-every", type=float, default=120.0, help="seconds between checkpoints")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    a.device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    if a.command == "train":
+        train(a)
+    elif a.command == "evaluate":
+        evaluate_checkpoint(a)
+    else:
+        export(a)
+
+
+if __name__ == "__main__":
+    main()
