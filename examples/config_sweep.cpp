@@ -74,9 +74,7 @@ std::vector<Row> sweep(examples::SweepList<C...>, const M& m, const gguf::Vocabu
                        const std::vector<int>& text, const Options& opt, const DecodeStats& ar) {
   const double ar_step = ar.decode_seconds() / static_cast<double>(ar.steps);
   const ModelConfig& c = m.config;
-  // The LM head's share of a full pass's weight bytes (the draft reads it too); the embedding reads a row.
-  const double layer_params = 2.0 * c.dim * c.dim + 2.0 * c.kv_dim() * c.dim + 3.0 * c.dim * c.ffn_dim;
-  const double head = static_cast<double>(c.vocab) * c.dim / (static_cast<double>(c.vocab) * c.dim + c.n_layers * layer_params);
+  const double head = theory::head_fraction(c);
   std::vector<Row> rows;
   auto one = [&](auto cfg) {
     using Cfg = decltype(cfg);

@@ -170,11 +170,11 @@ int demo(const examples::LoadedModel<Q>& m, const gguf::Vocabulary& vocab, const
   if (std::is_same_v<Rule, accept::Greedy>)
     std::printf("greedy S3D %s the autoregressive tokens.\n",
                 s.tokens == a.tokens ? "emitted exactly" : "DIFFERS FROM (a bug:) ");
-  const double c_frac =
-      static_cast<double>(c.n_layers - Skip::skipped) / c.n_layers * (Pred::mode == DraftMode::simultaneous ? 1 : Pred::k);
+  const double c_frac = theory::draft_fraction(c.n_layers, Skip::begin, Skip::end, Pred::k, Pred::mode,
+                                               theory::head_fraction(c));
   std::printf("On a memory-bound GPU a step costs ~(1 + c) AR steps, c = %.2f the draft's share of weight bytes:\n"
-              "expected speed-up tau/(1+c) = %.2fx. On this CPU the model is compute-bound: verifying K+1 tokens\n"
-              "costs about K+1 single-token passes, which is what limits the measured ratio above.\n",
+              "expected speed-up tau/(1+c) = %.2fx. On this CPU the model is compute-bound: drafting and verifying\n"
+              "K+1 tokens costs several AR steps, which is what limits the measured ratio above.\n",
               c_frac, s.stats.tau() / (1 + c_frac));
   return (std::is_same_v<Rule, accept::Greedy> && s.tokens != a.tokens) ? 3 : 0;
 }

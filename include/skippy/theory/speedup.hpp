@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "../decode/stats.hpp"
+#include "../model/config.hpp"
 #include "../policy/predictor.hpp"
 #include "../policy/skip_range.hpp"
 
@@ -38,6 +39,14 @@ constexpr double improvement_factor(double tau, double t_ar, double t_draft, dou
 // The fraction of a full pass's weight bytes that one step's drafting reads. Layers are taken as equal
 // in size; `head_fraction` is the share of the embedding + LM head bytes in a full pass, which the draft
 // reads too (once per draft pass).
+// The LM head's share of a full pass's weight bytes for a model (every pass reads all of it; the
+// embedding lookup reads one row, so it is left out).
+inline double head_fraction(const ModelConfig& c) {
+  const double layer = 2.0 * c.dim * c.dim + 2.0 * c.kv_dim() * c.dim + 3.0 * c.dim * c.ffn_dim;
+  const double head = static_cast<double>(c.vocab) * c.dim;
+  return head / (head + c.n_layers * layer);
+}
+
 constexpr double draft_fraction(int n_layers, int skip_begin, int skip_end, int k, DraftMode mode,
                                 double head_fraction = 0.0) {
   const double layer_share = 1.0 - head_fraction;
