@@ -10,6 +10,7 @@
 #include <limits>
 #include <string>
 
+#include "../support/chi_square.hpp"
 #include "../support/models.hpp"
 
 using namespace skippy;
@@ -216,27 +217,10 @@ TEST_CASE("end-to-end: S3D speculative sampling draws the model's own next-token
     dec.set_seed(1000 + static_cast<std::uint64_t>(r));
     counts[static_cast<std::size_t>(dec.generate(prompt, o).at(0))] += 1;
   }
-  // Chi-square with cells of expected count < 20 pooled.
-  double chi2 = 0, pooled_e = 0, pooled_o = 0;
-  int df = -1;
-  for (int v = 0; v < V; ++v) {
-    const double e = runs * static_cast<double>(p[static_cast<std::size_t>(v)]);
-    if (e < 20) {
-      pooled_e += e;
-      pooled_o += static_cast<double>(counts[static_cast<std::size_t>(v)]);
-      continue;
-    }
-    chi2 += (static_cast<double>(counts[static_cast<std::size_t>(v)]) - e) * (static_cast<double>(counts[static_cast<std::size_t>(v)]) - e) / e;
-    ++df;
-  }
-  if (pooled_e > 0) {
-    chi2 += (pooled_o - pooled_e) * (pooled_o - pooled_e) / pooled_e;
-    ++df;
-  }
-  const double z = (chi2 - df) / std::sqrt(2.0 * df);
-  MESSAGE("end-to-end first-token chi-square ", chi2, " on ", df, " df (standardised ", z, ")");
-  CHECK(df >= 10);
-  CHECK(z < 5.0);
+  const test::ChiSquare fit = test::chi_square(counts, p, runs);
+  MESSAGE("end-to-end first-token chi-square ", fit.chi2, " on ", fit.df, " df (standardised ", fit.z(), ")");
+  CHECK(fit.df >= 10);
+  CHECK(fit.z() < 5.0);
 }
 
 TEST_CASE("runtime errors name what is wrong") {

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "../accept/traits.hpp"
+#include "../decode/loop.hpp"
 #include "../decode/options.hpp"
+#include "../decode/policies.hpp"
 #include "../decode/stats.hpp"
 #include "../policy/predictor.hpp"
 #include "../policy/skip_range.hpp"
@@ -20,16 +22,7 @@ namespace skippy::host {
 
 template <class Model, class Skip, class Predictor, class Accept>
 class Decoder {
-  static_assert(is_model_view<Model>::value, "Decoder<Model, ...>: Model must be skippy::ModelView<Q>");
-  static_assert(is_skip_range<Skip>::value, "Decoder<Model, Skip, ...>: Skip must be skippy::SkipRange<B, E>");
-  static_assert(is_predictor<Predictor>::value,
-                "Decoder<..., Predictor, ...>: Predictor must be Simultaneous<K>, Sequential<K> or Autoregressive");
-  static_assert(accept::is_acceptance_rule<Accept>::value,
-                "Decoder<..., Accept>: Accept must be accept::Greedy, accept::SpeculativeSampling or accept::Typical "
-                "(or a rule that specialises accept::is_acceptance_rule)");
-  static_assert(Predictor::mode != DraftMode::none || Skip::empty,
-                "Decoder<..., Autoregressive, ...>: autoregressive decoding drafts nothing, so its SkipRange must be "
-                "empty (use NoSkip)");
+  static_assert(decode::CheckPolicies<Model, Skip, Predictor, Accept>::ok);
 
  public:
   using quant_type = typename Model::quant_type;
@@ -45,11 +38,7 @@ class Decoder {
         seed_(seed),
         draft_logits_(static_cast<std::size_t>(std::max(K, 1)) * static_cast<std::size_t>(model.config.vocab)),
         target_logits_(static_cast<std::size_t>(K + 1) * static_cast<std::size_t>(model.config.vocab)) {
-    const ModelConfig& c = model.config;
-    require(Skip::end <= c.n_layers, "SkipRange<", Skip::begin, ", ", Skip::end, "> reaches past the model's ",
-            c.n_layers, " layers");
-    require(Predictor::mode != DraftMode::simultaneous || c.mask_token_id >= 0,
-            "Simultaneous<", K, "> drafting needs a mask token, but the model config has mask_token_id = -1");
+    decode::require_runnable<Skip, Predictor>(model.config);
   }
 
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
@@ -82,9 +71,7 @@ class Decoder {
   // tokens the step produced (n + 1, possibly more than budget; only the first `budget` are meaningful).
   int step(std::vector<int>& out, int budget = max_predictors + 1) {
     const int t = cache_.length();
-    const int room = cache_.capacity() - t - 1;  // drafts that still fit: a step needs t + k + 1 slots
-    require(room >= 0, "decoder: the KV cache is full (", cache_.capacity(), " positions); no further token fits");
-    const int k = std::max(0, std::min({K, room, budget - 1}));
+    const int k = decode::step_drafts(K, t, cache_.capacity(), budget);
     const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
     const int vocab = forward_.config().vocab;
 
@@ -95,20 +82,12 @@ class Decoder {
 
     t0 = clock::now();
     forward_.run(drafts_.data(), k + 1, t, cache_, LayerRange{}, target_logits_.data());
-    check_finite(target_logits_.data(), k + 1, vocab, "verify", t);
+    decode::require_finite_logits(target_logits_.data(), k + 1, vocab, "verify", t);
     const accept::Verdict v = rule_.verify(target_logits_.data(), drafts_.data() + 1, k, ctx);
     cache_.set_length(t + v.accepted + 1);
     stats_.verify_seconds += seconds_since(t0);
 
-    stats_.steps += 1;
-    stats_.emitted += v.accepted + 1;
-    stats_.drafted += k;
-    stats_.accepted += v.accepted;
-    stats_.accept_count[static_cast<std::size_t>(v.accepted)] += 1;
-    for (int i = 0; i < k && i <= v.accepted; ++i) {
-      stats_.reached[static_cast<std::size_t>(i)] += 1;
-      if (i < v.accepted) stats_.accepted_at[static_cast<std::size_t>(i)] += 1;
-    }
+    decode::record_step(stats_, k, v.accepted);
     out.insert(out.end(), drafts_.begin() + 1, drafts_.begin() + 1 + v.accepted);
     out.push_back(v.next);
     pending_ = v.next;
@@ -119,25 +98,7 @@ class Decoder {
   // when the callback returns false. Resets the statistics.
   std::vector<int> generate(const std::vector<int>& prompt, const GenerateOptions& opts,
                             const TokenCallback& on_token = {}) {
-    require(opts.max_new_tokens >= 0, "generate: max_new_tokens must be >= 0, got ", opts.max_new_tokens);
-    const long need = static_cast<long>(prompt.size()) + opts.max_new_tokens - 1;
-    require(need <= cache_.capacity(), "generate: a prompt of ", prompt.size(), " tokens plus ", opts.max_new_tokens,
-            " new tokens needs ", need, " KV cache positions, capacity is ", cache_.capacity());
-    start(prompt);
-    std::vector<int> result, block;
-    while (static_cast<int>(result.size()) < opts.max_new_tokens) {
-      block.clear();
-      step(block, opts.max_new_tokens - static_cast<int>(result.size()));
-      for (std::size_t i = 0; i < block.size(); ++i) {
-        result.push_back(block[i]);
-        const bool go_on = on_token ? on_token(block[i]) : true;
-        if (!go_on || opts.is_end(block[i]) || static_cast<int>(result.size()) == opts.max_new_tokens) {
-          stats_.emitted -= static_cast<long>(block.size() - i - 1);  // produced but never handed out
-          return result;
-        }
-      }
-    }
-    return result;
+    return decode::generate(*this, stats_, cache_.capacity(), prompt, opts, on_token);
   }
 
   // The seed of the counter-based random stream (speculative sampling); a step's draws depend only on
@@ -162,22 +123,15 @@ class Decoder {
       block_.assign(static_cast<std::size_t>(k), forward_.config().mask_token_id);
       block_[0] = pending_;
       forward_.run(block_.data(), k, t, cache_, skip, logits);
-      check_finite(logits, k, vocab, "draft", t);
+      decode::require_finite_logits(logits, k, vocab, "draft", t);
       for (int i = 0; i < k; ++i) drafts_.push_back(rule_.propose(i, logits + static_cast<long>(i) * vocab, ctx));
     } else {
       for (int i = 0; i < k; ++i) {
         forward_.run(&drafts_.back(), 1, t + i, cache_, skip, logits);
-        check_finite(logits, 1, vocab, "draft", t + i);
+        decode::require_finite_logits(logits, 1, vocab, "draft", t + i);
         drafts_.push_back(rule_.propose(i, logits, ctx));
       }
     }
-  }
-
-  static void check_finite(const float* logits, int rows, int vocab, const char* pass, int t) {
-    for (int r = 0; r < rows; ++r)
-      for (int v = 0; v < vocab; ++v)
-        require(std::isfinite(logits[static_cast<long>(r) * vocab + v]), "decoder: NaN or infinite logit for token id ",
-                v, " in the ", pass, " pass at position ", t + r);
   }
 
   Forward<quant_type> forward_;

@@ -1,26 +1,37 @@
 #pragma once
-// Fixed-order reductions: the order is part of the result, so it is written down once.
+// Fixed-order reductions: the order is part of the result, so it is written down once. Lane l of 8
+// accumulates elements l, l+8, l+16, ... in order; a fixed pairwise tree joins the lanes. A device
+// kernel may give each lane to its own thread and get the same bits as the host's interleaved loop.
 
 #include "../core/config.hpp"
 
 namespace skippy::math {
 
-// sum_i x[i]^2 with 8 strided lanes and a pairwise tree (tail elements go to lane i % 8).
-SKIPPY_HD_INLINE float sum_squares(const float* x, int n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int i = 0; i < n; ++i) acc[i % 8] += x[i] * x[i];
+inline constexpr int reduce_lanes = 8;
+
+SKIPPY_HD_INLINE float join_lanes(const float (&acc)[reduce_lanes]) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-}  // namespace skippy::math
+// Lane `lane` of sum_squares: x[lane]^2 + x[lane+8]^2 + ... in that order.
+SKIPPY_HD_INLINE float lane_sum_squares(const float* x, int n, int lane) {
+  float s = 0.0f;
+  for (int i = lane; i < n; i += reduce_lanes) s += x[i] * x[i];
+  return s;
+}
 
-namespace skippy::math {
+// sum_i x[i]^2 (tail elements go to lane i % 8).
+SKIPPY_HD_INLINE float sum_squares(const float* x, int n) {
+  float acc[reduce_lanes];
+  for (int l = 0; l < reduce_lanes; ++l) acc[l] = lane_sum_squares(x, n, l);
+  return join_lanes(acc);
+}
 
 // sum_i a[i] * b[i] with the same lane layout as sum_squares.
 SKIPPY_HD_INLINE float dot(const float* a, const float* b, int n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int i = 0; i < n; ++i) acc[i % 8] += a[i] * b[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  float acc[reduce_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < n; ++i) acc[i % reduce_lanes] += a[i] * b[i];
+  return join_lanes(acc);
 }
 
 }  // namespace skippy::math

@@ -12,15 +12,18 @@ SKIPPY_HD_INLINE float rope_angle(int pos, int pair, int head_dim, float base) {
   return static_cast<float>(pos) * powf(base, -2.0f * static_cast<float>(pair) / static_cast<float>(head_dim));
 }
 
+// Rotates pair i (x[2i], x[2i+1]) of one head vector in place: a device thread may take one pair.
+SKIPPY_HD_INLINE void rope_pair(float* x, int i, int pos, int head_dim, float base) {
+  const float a = rope_angle(pos, i, head_dim, base);
+  const float c = cosf(a), s = sinf(a);
+  const float x0 = x[2 * i], x1 = x[2 * i + 1];
+  x[2 * i] = x0 * c - x1 * s;
+  x[2 * i + 1] = x0 * s + x1 * c;
+}
+
 // Rotates one head vector of head_dim values in place.
 SKIPPY_HD_INLINE void rope(float* x, int pos, int head_dim, float base) {
-  for (int i = 0; i < head_dim / 2; ++i) {
-    const float a = rope_angle(pos, i, head_dim, base);
-    const float c = cosf(a), s = sinf(a);
-    const float x0 = x[2 * i], x1 = x[2 * i + 1];
-    x[2 * i] = x0 * c - x1 * s;
-    x[2 * i + 1] = x0 * s + x1 * c;
-  }
+  for (int i = 0; i < head_dim / 2; ++i) rope_pair(x, i, pos, head_dim, base);
 }
 
 }  // namespace skippy::math

@@ -53,23 +53,23 @@ class HostModel {
 
   ModelView<Q> view() const {
     const ModelConfig& c = config_;
-    const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim;
+    const auto mat = [](const std::vector<block>& b, int rows, int cols) { return MatrixView<Q>{b.data(), rows, cols}; };
     ModelView<Q> v;
     v.config = c;
-    v.token_embd = {token_embd_.data(), c.vocab, d};
-    v.output = {output_.data(), c.vocab, d};
+    v.token_embd = mat(token_embd_, c.vocab, c.dim);
+    v.output = mat(output_, c.vocab, c.dim);
     v.output_norm = output_norm_.data();
     for (const auto& H : layers_) {
       LayerView<Q> L;
       L.attn_norm = H.attn_norm.data();
       L.ffn_norm = H.ffn_norm.data();
-      L.wq = {H.wq.data(), d, d};
-      L.wk = {H.wk.data(), kv, d};
-      L.wv = {H.wv.data(), kv, d};
-      L.wo = {H.wo.data(), d, d};
-      L.w_gate = {H.w_gate.data(), f, d};
-      L.w_up = {H.w_up.data(), f, d};
-      L.w_down = {H.w_down.data(), d, f};
+      L.wq = mat(H.wq, c.dim, c.dim);
+      L.wk = mat(H.wk, c.kv_dim(), c.dim);
+      L.wv = mat(H.wv, c.kv_dim(), c.dim);
+      L.wo = mat(H.wo, c.dim, c.dim);
+      L.w_gate = mat(H.w_gate, c.ffn_dim, c.dim);
+      L.w_up = mat(H.w_up, c.ffn_dim, c.dim);
+      L.w_down = mat(H.w_down, c.dim, c.ffn_dim);
       v.layers.push_back(L);
     }
     return v;

@@ -4,23 +4,20 @@
 // the chunk sum is scaled (quantized types) and added to the running total. A row's result therefore
 // never depends on how many activation rows are processed together (S3D's bit-exactness, DESIGN.md §1).
 
+#include "../math/reduce.hpp"
 #include "dequantize.hpp"
 
 namespace skippy::quant {
 
 inline constexpr int dot_chunk = 32;  // every supported row length is a multiple of this
-inline constexpr int dot_lanes = 8;
-
-SKIPPY_HD_INLINE float reduce_lanes(const float (&acc)[dot_lanes]) {
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
+inline constexpr int dot_lanes = math::reduce_lanes;
 
 // The contract for one chunk of 32 decoded weights.
 SKIPPY_HD_INLINE float chunk_dot(const float (&w)[dot_chunk], const float* x) {
   float acc[dot_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (int i = 0; i < dot_chunk; i += dot_lanes)
     for (int l = 0; l < dot_lanes; ++l) acc[l] += w[i + l] * x[i + l];
-  return reduce_lanes(acc);
+  return math::join_lanes(acc);
 }
 
 // Decodes the 32 values of a chunk (unscaled for the block types) and returns the chunk's scale (1 for

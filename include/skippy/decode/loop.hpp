@@ -1,0 +1,82 @@
+#pragma once
+// The parts of a decoder that do not depend on the backend: the runtime checks of a configuration, the
+// statistics of one step, and the generate() loop over start()/step().
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../model/config.hpp"
+#include "../policy/predictor.hpp"
+#include "options.hpp"
+#include "stats.hpp"
+
+namespace skippy::decode {
+
+// Checks that a model can run the policies (a runtime fact: the config is data).
+template <class Skip, class Predictor>
+void require_runnable(const ModelConfig& c) {
+  require(Skip::end <= c.n_layers, "SkipRange<", Skip::begin, ", ", Skip::end, "> reaches past the model's ",
+          c.n_layers, " layers");
+  require(Predictor::mode != DraftMode::simultaneous || c.mask_token_id >= 0, "Simultaneous<", Predictor::k,
+          "> drafting needs a mask token, but the model config has mask_token_id = -1");
+}
+
+// Drafts the next step may make: K, shrunk near the end of the cache (a step needs t + k + 1 slots) and
+// to the caller's token budget.
+inline int step_drafts(int K, int length, int capacity, int budget) {
+  const int room = capacity - length - 1;
+  require(room >= 0, "decoder: the KV cache is full (", capacity, " positions); no further token fits");
+  return std::max(0, std::min({K, room, budget - 1}));
+}
+
+// NaN logits are an error the decoder reports, not a token (DESIGN.md §1).
+inline void require_finite_logits(const float* logits, int rows, int vocab, const char* pass, int t) {
+  for (int r = 0; r < rows; ++r)
+    for (int v = 0; v < vocab; ++v)
+      require(std::isfinite(logits[static_cast<long>(r) * vocab + v]), "decoder: NaN or infinite logit for token id ",
+              v, " in the ", pass, " pass at position ", t + r);
+}
+
+// Counts one step that drafted k tokens and accepted n of them.
+inline void record_step(DecodeStats& s, int k, int n) {
+  s.steps += 1;
+  s.emitted += n + 1;
+  s.drafted += k;
+  s.accepted += n;
+  s.accept_count[static_cast<std::size_t>(n)] += 1;
+  for (int i = 0; i < k && i <= n; ++i) {
+    s.reached[static_cast<std::size_t>(i)] += 1;
+    if (i < n) s.accepted_at[static_cast<std::size_t>(i)] += 1;
+  }
+}
+
+// generate() for any decoder with start(prompt), step(out, budget), a stats() it lets this loop correct,
+// and capacity(): up to opts.max_new_tokens tokens after the prompt, stopping right after an end token
+// or when the callback returns false. Resets the statistics (start() does).
+template <class Decoder>
+std::vector<int> generate(Decoder& dec, DecodeStats& stats, int capacity, const std::vector<int>& prompt,
+                          const GenerateOptions& opts, const TokenCallback& on_token) {
+  require(opts.max_new_tokens >= 0, "generate: max_new_tokens must be >= 0, got ", opts.max_new_tokens);
+  const long need = static_cast<long>(prompt.size()) + opts.max_new_tokens - 1;
+  require(need <= capacity, "generate: a prompt of ", prompt.size(), " tokens plus ", opts.max_new_tokens,
+          " new tokens needs ", need, " KV cache positions, capacity is ", capacity);
+  dec.start(prompt);
+  std::vector<int> result, block;
+  while (static_cast<int>(result.size()) < opts.max_new_tokens) {
+    block.clear();
+    dec.step(block, opts.max_new_tokens - static_cast<int>(result.size()));
+    for (std::size_t i = 0; i < block.size(); ++i) {
+      result.push_back(block[i]);
+      const bool go_on = on_token ? on_token(block[i]) : true;
+      if (!go_on || opts.is_end(block[i]) || static_cast<int>(result.size()) == opts.max_new_tokens) {
+        stats.emitted -= static_cast<long>(block.size() - i - 1);  // produced but never handed out
+        return result;
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace skippy::decode
