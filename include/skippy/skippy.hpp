@@ -10,7 +10,10 @@
 #include "core/error.hpp"
 #include "core/half.hpp"
 #include "core/version.hpp"
+#include "decode/kv_positions.hpp"
+#include "decode/loop.hpp"
 #include "decode/options.hpp"
+#include "decode/policies.hpp"
 #include "decode/repetition.hpp"
 #include "decode/stats.hpp"
 #include "gguf/gguf.hpp"
@@ -42,3 +45,18 @@
 #include "sampling/warp.hpp"
 #include "text/utf8.hpp"
 #include "theory/speedup.hpp"
+
+// The CUDA backend, in CUDA translation units (compiled by nvcc).
+#if defined(__CUDACC__)
+#include "cuda/buffer.cuh"
+#include "cuda/check.cuh"
+#include "cuda/decoder.cuh"
+#include "cuda/device_model.cuh"
+#include "cuda/forward.cuh"
+#include "cuda/gemv.cuh"
+#include "cuda/kernels/attention.cuh"
+#include "cuda/kernels/elementwise.cuh"
+#include "cuda/kernels/select.cuh"
+#include "cuda/kv_cache.cuh"
+#include "grpo/cuda.cuh"
+#endif

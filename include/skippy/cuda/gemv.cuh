@@ -9,6 +9,8 @@
 
 #include <cuda_runtime.h>
 
+#include <utility>
+
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
 

@@ -1,0 +1,261 @@
+#pragma once
+// The CUDA S3D decoder, composed from the same compile-time policies as host::Decoder and with its
+// interface:
+//   cuda::Decoder<ModelView<quant::Q8_0>, SkipRange<3, 6>, Simultaneous<4>, accept::Greedy>
+// The model view's pointers are device memory (cuda::DeviceModel uploads a host model). One step runs
+// on one stream: draft pass, device argmax into the verify block, verify pass, and for greedy rules
+// (accept::Greedy, SpeculativeSampling at temperature 0) the fused acceptance kernel, so the host reads
+// the verdict and the drafts once per step and nothing else. Other rules (sampling, typical) run their
+// host implementation on logits copied back — exact, but with a round trip per pass.
+
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "../accept/traits.hpp"
+#include "../decode/loop.hpp"
+#include "../decode/options.hpp"
+#include "../decode/policies.hpp"
+#include "../decode/stats.hpp"
+#include "forward.cuh"
+#include "kernels/select.cuh"
+
+namespace skippy::cuda {
+
+template <class Model, class Skip, class Predictor, class Accept>
+class Decoder {
+  static_assert(decode::CheckPolicies<Model, Skip, Predictor, Accept>::ok);
+
+ public:
+  using quant_type = typename Model::quant_type;
+  using skip_type = Skip;
+  using predictor_type = Predictor;
+  using accept_type = Accept;
+  static constexpr int K = Predictor::k;
+  // Prompt tokens per prefill pass (the forward's largest block is max(K + 1, this)).
+  static constexpr int prefill_block = 16;
+  static constexpr int max_block = K + 1 > prefill_block ? K + 1 : prefill_block;
+
+  // model: device pointers. cache_capacity: positions of the KV cache the decoder owns.
+  Decoder(const Model& model, int cache_capacity, const typename Accept::Params& params = {}, std::uint64_t seed = 0,
+          cudaStream_t stream = nullptr)
+      : forward_(model, max_block, cache_capacity),
+        cache_(forward_.make_cache()),
+        rule_(params, model.config.vocab),
+        seed_(seed),
+        stream_(stream),
+        state_(static_cast<std::size_t>(state_ints)),
+        host_state_(static_cast<std::size_t>(state_ints)),
+        draft_logits_(static_cast<std::size_t>(K > 0 ? K : 1) * static_cast<std::size_t>(model.config.vocab)),
+        target_logits_(static_cast<std::size_t>(K + 1) * static_cast<std::size_t>(model.config.vocab)) {
+    decode::require_runnable<Skip, Predictor>(model.config);
+    std::vector<int> init(static_cast<std::size_t>(state_ints), 0);
+    if constexpr (Predictor::mode == DraftMode::simultaneous)
+      for (int i = 1; i < K; ++i) init[static_cast<std::size_t>(draft_in + i)] = model.config.mask_token_id;
+    state_.upload(init.data(), init.size());
+    for (auto& e : events_) check(cudaEventCreate(&e), "cudaEventCreate");
+  }
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+  ~Decoder() {
+    for (auto& e : events_) cudaEventDestroy(e);
+  }
+
+  // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
+  void start(const std::vector<int>& prompt) {
+    require(!prompt.empty(), "decoder: the prompt must hold at least one token");
+    const int vocab = forward_.config().vocab;
+    for (std::size_t i = 0; i < prompt.size(); ++i)
+      require(prompt[i] >= 0 && prompt[i] < vocab, "decoder: prompt token id ", prompt[i], " at index ", i,
+              " is outside the vocabulary [0, ", vocab, ")");
+    require(static_cast<long>(prompt.size()) <= cache_.capacity(), "decoder: a prompt of ", prompt.size(),
+            " tokens does not fit the KV cache of ", cache_.capacity(), " positions");
+    stats_ = DecodeStats{};
+    cache_.clear();
+    const auto t0 = clock::now();
+    if (prompt_.size() < prompt.size()) prompt_ = DeviceBuffer<int>(prompt.size());
+    prompt_.upload(prompt.data(), prompt.size());
+    const int n = static_cast<int>(prompt.size()) - 1;
+    for (int at = 0; at < n; at += max_block)
+      forward_.run(prompt_.data() + at, n - at < max_block ? n - at : max_block, at, cache_, LayerRange{}, nullptr,
+                   stream_);
+    cache_.set_length(n);
+    set_pending(prompt.back());
+    check(cudaStreamSynchronize(stream_), "prefill");
+    stats_.prefill_seconds += seconds_since(t0);
+  }
+
+  // As host::Decoder::rewind: committed length back to `length`, `token` pending, cache slots kept.
+  void rewind(int length, int token) {
+    require(length >= 0 && length <= cache_.length(), "decoder: rewind to ", length, " outside [0, ",
+            cache_.length(), "]");
+    require(token >= 0 && token < forward_.config().vocab, "decoder: pending token id ", token, " is outside [0, ",
+            forward_.config().vocab, ")");
+    cache_.set_length(length);
+    set_pending(token);
+  }
+
+  // One decoding step emitting at most `budget` (>= 1) tokens into out (appended); returns n + 1.
+  int step(std::vector<int>& out, int budget = max_predictors + 1) {
+    const int t = cache_.length();
+    const int k = decode::step_drafts(K, t, cache_.capacity(), budget);
+    const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
+    check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
+    accept::Verdict v{};
+    if (device_greedy()) {
+      if (k > 0) draft_on_device(k, t);
+      check(cudaEventRecord(events_[1], stream_), "cudaEventRecord");
+      forward_.run(ints(block), k + 1, t, cache_, LayerRange{}, target_logits_.data(), stream_);
+      select(target_logits_.data(), k + 1, ints(target));
+      kernels::greedy_accept<<<1, 1, 0, stream_>>>(ints(block), ints(target), k, ints(verdict), ints(block),
+                                                   Predictor::mode == DraftMode::simultaneous ? ints(draft_in) : nullptr);
+      check(cudaGetLastError(), "greedy acceptance");
+      check(cudaEventRecord(events_[2], stream_), "cudaEventRecord");
+      read_state(block + 1 + k);
+      require(host_state_[bad] == 0, "decoder: NaN or infinite logit in the draft or verify pass of the step at "
+                                     "position ", t);
+      v = {host_state_[verdict], host_state_[verdict + 1]};
+      pending_ = v.next;
+      drafts_.assign(host_state_.begin() + block + 1, host_state_.begin() + block + 1 + k);
+    } else {
+      drafts_.clear();
+      if (k > 0) draft_on_host(k, t, ctx);
+      check(cudaEventRecord(events_[1], stream_), "cudaEventRecord");
+      forward_.run(ints(block), k + 1, t, cache_, LayerRange{}, target_logits_.data(), stream_);
+      download(target_logits_.data(), k + 1);
+      check(cudaEventRecord(events_[2], stream_), "cudaEventRecord");
+      decode::require_finite_logits(host_logits_.data(), k + 1, vocab(), "verify", t);
+      v = rule_.verify(host_logits_.data(), drafts_.data(), k, ctx);
+      set_pending(v.next);
+      check(cudaStreamSynchronize(stream_), "step");
+    }
+    cache_.set_length(t + v.accepted + 1);
+    float draft_ms = 0, verify_ms = 0;
+    check(cudaEventElapsedTime(&draft_ms, events_[0], events_[1]), "cudaEventElapsedTime");
+    check(cudaEventElapsedTime(&verify_ms, events_[1], events_[2]), "cudaEventElapsedTime");
+    stats_.draft_seconds += 1e-3 * draft_ms;
+    stats_.verify_seconds += 1e-3 * verify_ms;
+    decode::record_step(stats_, k, v.accepted);
+    out.insert(out.end(), drafts_.begin(), drafts_.begin() + v.accepted);
+    out.push_back(v.next);
+    return v.accepted + 1;
+  }
+
+  std::vector<int> generate(const std::vector<int>& prompt, const GenerateOptions& opts,
+                            const TokenCallback& on_token = {}) {
+    return decode::generate(*this, stats_, cache_.capacity(), prompt, opts, on_token);
+  }
+
+  void set_seed(std::uint64_t seed) { seed_ = seed; }
+  const DecodeStats& stats() const { return stats_; }
+  const KvCache& cache() const { return cache_; }
+  Accept& rule() { return rule_; }
+  int pending_token() const { return pending_; }
+  cudaStream_t stream() const { return stream_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  static double seconds_since(clock::time_point t0) {
+    return std::chrono::duration<double>(clock::now() - t0).count();
+  }
+
+  // Device int state, one allocation: [verdict n, next, bad flag, pad | block x_t d_1..d_K | target
+  // argmax of the K+1 verify rows | draft input x_t m..m]. The host reads [0, block + 1 + k) per step.
+  static constexpr int verdict = 0, bad = 2, block = 4, target = block + K + 1, draft_in = target + K + 1,
+                       state_ints = draft_in + (K > 0 ? K : 1);
+
+  bool device_greedy() const {
+    if constexpr (std::is_same_v<Accept, accept::Greedy>) return true;
+    else if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) return rule_.greedy();
+    else return false;
+  }
+  int vocab() const { return forward_.config().vocab; }
+  int* ints(int offset) const { return state_.data() + offset; }
+
+  void select(const float* logits, int rows, int* out) {
+    kernels::argmax_rows<<<static_cast<unsigned>(rows), kernels::select_threads, 0, stream_>>>(logits, vocab(), out, 1,
+                                                                                             ints(bad));
+    check(cudaGetLastError(), "argmax");
+  }
+
+  void draft_on_device(int k, int t) {
+    constexpr LayerRange skip = layer_range<Skip>();
+    if constexpr (Predictor::mode == DraftMode::simultaneous) {
+      forward_.run(ints(draft_in), k, t, cache_, skip, draft_logits_.data(), stream_);
+      select(draft_logits_.data(), k, ints(block + 1));
+    } else if constexpr (Predictor::mode == DraftMode::sequential) {
+      for (int i = 0; i < k; ++i) {
+        forward_.run(ints(block + i), 1, t + i, cache_, skip, draft_logits_.data(), stream_);
+        select(draft_logits_.data(), 1, ints(block + 1 + i));
+      }
+    }
+  }
+
+  // Drafts proposed by the host rule from copied logits; drafts_ receives them, the device block too.
+  void draft_on_host(int k, int t, const accept::StepContext& ctx) {
+    constexpr LayerRange skip = layer_range<Skip>();
+    if constexpr (Predictor::mode == DraftMode::simultaneous) {
+      forward_.run(ints(draft_in), k, t, cache_, skip, draft_logits_.data(), stream_);
+      download(draft_logits_.data(), k);
+      decode::require_finite_logits(host_logits_.data(), k, vocab(), "draft", t);
+      for (int i = 0; i < k; ++i) drafts_.push_back(rule_.propose(i, host_logits_.data() + static_cast<long>(i) * vocab(), ctx));
+      check(cudaMemcpyAsync(ints(block + 1), drafts_.data(), static_cast<std::size_t>(k) * sizeof(int),
+                            cudaMemcpyHostToDevice, stream_), "upload drafts");
+    } else if constexpr (Predictor::mode == DraftMode::sequential) {
+      for (int i = 0; i < k; ++i) {
+        forward_.run(ints(block + i), 1, t + i, cache_, skip, draft_logits_.data(), stream_);
+        download(draft_logits_.data(), 1);
+        decode::require_finite_logits(host_logits_.data(), 1, vocab(), "draft", t + i);
+        drafts_.push_back(rule_.propose(i, host_logits_.data(), ctx));
+        check(cudaMemcpyAsync(ints(block + 1 + i), &drafts_.back(), sizeof(int), cudaMemcpyHostToDevice, stream_),
+              "upload draft");
+      }
+    }
+    check(cudaStreamSynchronize(stream_), "upload drafts");  // drafts_ may move before an async copy reads it
+  }
+
+  // Copies `rows` logits rows to host_logits_ and waits for them.
+  void download(const float* logits, int rows) {
+    const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(vocab());
+    if (host_logits_.size() < n) host_logits_.resize(n);
+    check(cudaMemcpyAsync(host_logits_.data(), logits, n * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+          "download logits");
+    check(cudaStreamSynchronize(stream_), "download logits");
+  }
+
+  // Copies state [0, n) to host_state_ and waits; a set bad flag is cleared on the device for next time.
+  void read_state(int n) {
+    check(cudaMemcpyAsync(host_state_.data(), state_.data(), static_cast<std::size_t>(n) * sizeof(int),
+                          cudaMemcpyDeviceToHost, stream_), "read verdict");
+    check(cudaStreamSynchronize(stream_), "step");
+    if (host_state_[bad] != 0) check(cudaMemset(ints(bad), 0, sizeof(int)), "clear flag");
+  }
+
+  void set_pending(int token) {
+    pending_ = token;
+    check(cudaMemcpyAsync(ints(block), &pending_, sizeof(int), cudaMemcpyHostToDevice, stream_), "pending token");
+    if constexpr (Predictor::mode == DraftMode::simultaneous)
+      check(cudaMemcpyAsync(ints(draft_in), &pending_, sizeof(int), cudaMemcpyHostToDevice, stream_), "pending token");
+  }
+
+  Forward<quant_type> forward_;
+  KvCache cache_;
+  Accept rule_;
+  std::uint64_t seed_;
+  cudaStream_t stream_;
+  int pending_ = 0;  // host mirror; also the source of set_pending's copies, so it outlives them
+  DecodeStats stats_;
+  DeviceBuffer<int> state_, prompt_;
+  std::vector<int> host_state_, drafts_;
+  DeviceBuffer<float> draft_logits_, target_logits_;
+  std::vector<float> host_logits_;
+  cudaEvent_t events_[3] = {};
+};
+
+template <class Model, class Accept = accept::Greedy>
+using AutoregressiveDecoder = Decoder<Model, NoSkip, Autoregressive, Accept>;
+
+}  // namespace skippy::cuda

@@ -1,0 +1,162 @@
+#pragma once
+// CUDA forward pass of a LLaMA model over a block of m tokens at consecutive positions, the device
+// counterpart of host::Forward: the same layer sequence, each step a kernel over the host's formula.
+// Token ids, activations, logits and the cache live in device memory; every launch goes to one stream
+// and nothing synchronises, so a caller may capture a pass in a CUDA Graph.
+//
+// Workspace: caller-owned device memory of workspace_bytes(config, max_block, capacity) bytes, or owned
+// when none is given. max_block bounds m per call (K + 1 for decoding; prefill goes in chunks of it).
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+#include "../model/view.hpp"
+#include "../policy/skip_range.hpp"
+#include "buffer.cuh"
+#include "gemv.cuh"
+#include "kernels/attention.cuh"
+#include "kernels/elementwise.cuh"
+#include "kv_cache.cuh"
+
+namespace skippy::cuda {
+
+template <class Q>
+class Forward {
+ public:
+  // Bytes of device workspace for blocks of up to max_block tokens and a cache of `capacity` positions.
+  static std::size_t workspace_bytes(const ModelConfig& c, int max_block, int capacity) {
+    return Layout(c, max_block, capacity).floats * sizeof(float);
+  }
+
+  // model: a ModelView whose pointers are device memory (see DeviceModel). workspace: nullptr to own it.
+  Forward(ModelView<Q> model, int max_block, int capacity, void* workspace = nullptr)
+      : model_(std::move(model)), max_block_(max_block), capacity_(capacity) {
+    model_.validate();
+    require(max_block >= 1, "CUDA forward: max_block must be >= 1, got ", max_block);
+    require(capacity >= 1, "CUDA forward: capacity must be >= 1, got ", capacity);
+    const ModelConfig& c = model_.config;
+    require(kernels::attention_smem(c.head_dim()) <= 48 * 1024, "CUDA forward: head_dim ", c.head_dim(),
+            " needs more shared memory than the attention kernel may use");
+    const Layout L(c, max_block, capacity);
+    if (workspace == nullptr) {
+      owned_ = DeviceBuffer<float>(L.floats);
+      workspace = owned_.data();
+    }
+    float* base = static_cast<float*>(workspace);
+    x_ = base + L.x;
+    xn_ = base + L.xn;
+    q_ = base + L.q;
+    att_ = base + L.att;
+    k_ = base + L.k;
+    v_ = base + L.v;
+    g_ = base + L.g;
+    u_ = base + L.u;
+    scores_ = base + L.scores;
+  }
+
+  const ModelView<Q>& model() const { return model_; }
+  const ModelConfig& config() const { return model_.config; }
+  int max_block() const { return max_block_; }
+
+  KvCache make_cache() const { return KvCache(config().n_layers, capacity_, config().kv_dim()); }
+
+  // Runs the device token ids tokens[0..m) at positions start..start+m-1 (ids must be in the vocabulary:
+  // the caller checks ids that come from the host). Layers in `skip` are not run; the others write K/V into
+  // cache slots start..start+m-1. logits (device) receives m rows of vocab values, or is nullptr (prefill).
+  void run(const int* tokens, int m, int start, KvCache& cache, LayerRange skip, float* logits, cudaStream_t stream) {
+    const ModelConfig& c = config();
+    require(m >= 1 && m <= max_block_, "CUDA forward: block of ", m, " tokens, this forward takes 1..", max_block_);
+    require(cache.n_layers() == c.n_layers && cache.kv_dim() == c.kv_dim() && cache.capacity() <= capacity_,
+            "CUDA forward: KV cache shape (", cache.n_layers(), " layers, kv_dim ", cache.kv_dim(), ", capacity ",
+            cache.capacity(), ") does not fit the model and workspace (", c.n_layers, ", ", c.kv_dim(), ", ",
+            capacity_, ")");
+    require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "CUDA forward: skip range [",
+            skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
+    cache.reserve(start, m);
+
+    const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim, hd = c.head_dim();
+    const dim3 rows_d(blocks(d), static_cast<unsigned>(m));
+    kernels::embed<Q><<<rows_d, kernels::elementwise_threads, 0, stream>>>(model_.token_embd.data, tokens, d, x_);
+    launched("embedding");
+    for (int l = 0; l < c.n_layers; ++l) {
+      if (skip.contains(l)) continue;
+      const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
+      norm(L.attn_norm, m, stream);
+      gemm(L.wq, xn_, m, q_, stream);
+      gemm(L.wk, xn_, m, k_, stream);
+      gemm(L.wv, xn_, m, v_, stream);
+      const dim3 pairs(blocks((d > kv ? d : kv) / 2), static_cast<unsigned>(m));
+      kernels::rope_store<<<pairs, kernels::elementwise_threads, 0, stream>>>(q_, k_, v_, d, kv, hd, c.rope_theta,
+                                                                             start, cache.k(l), cache.v(l));
+      launched("rope_store");
+      const dim3 heads(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m));
+      kernels::attention<<<heads, kernels::attention_threads, kernels::attention_smem(hd), stream>>>(
+          q_, cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, cache.capacity(),
+          1.0f / sqrtf(static_cast<float>(hd)), scores_, att_);
+      launched("attention");
+      gemm(L.wo, att_, m, xn_, stream);
+      add(m * d, stream);
+      norm(L.ffn_norm, m, stream);
+      gemm(L.w_gate, xn_, m, g_, stream);
+      gemm(L.w_up, xn_, m, u_, stream);
+      kernels::swiglu<<<blocks(m * f), kernels::elementwise_threads, 0, stream>>>(g_, u_, static_cast<long>(m) * f);
+      launched("swiglu");
+      gemm(L.w_down, g_, m, xn_, stream);
+      add(m * d, stream);
+    }
+    if (logits == nullptr) return;
+    norm(model_.output_norm, m, stream);
+    gemm(model_.output, xn_, m, logits, stream);
+  }
+
+ private:
+  // Offsets (in floats) of the workspace's buffers.
+  struct Layout {
+    std::size_t x, xn, q, att, k, v, g, u, scores, floats;
+    Layout(const ModelConfig& c, int max_block, int capacity) {
+      c.validate();
+      const auto rows = [max_block](int width) { return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(width); };
+      std::size_t at = 0;
+      const auto take = [&at](std::size_t n) {
+        const std::size_t here = at;
+        at += (n + 63) / 64 * 64;  // 256-byte alignment for every buffer
+        return here;
+      };
+      x = take(rows(c.dim));
+      xn = take(rows(c.dim));
+      q = take(rows(c.dim));
+      att = take(rows(c.dim));
+      k = take(rows(c.kv_dim()));
+      v = take(rows(c.kv_dim()));
+      g = take(rows(c.ffn_dim));
+      u = take(rows(c.ffn_dim));
+      scores = take(rows(c.n_heads) * static_cast<std::size_t>(capacity));
+      floats = at;
+    }
+  };
+
+  static unsigned blocks(long n) {
+    return static_cast<unsigned>((n + kernels::elementwise_threads - 1) / kernels::elementwise_threads);
+  }
+  static void launched(const char* what) { check(cudaGetLastError(), what); }
+
+  void norm(const float* w, int m, cudaStream_t stream) {
+    kernels::rmsnorm<<<static_cast<unsigned>(m), 32, 0, stream>>>(x_, w, xn_, config().dim, config().rms_eps);
+    launched("rmsnorm");
+  }
+  void add(long n, cudaStream_t stream) {
+    kernels::add<<<blocks(n), kernels::elementwise_threads, 0, stream>>>(x_, xn_, n);
+    launched("residual add");
+  }
+  static void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
+    check(gemv(w, x, m, y, stream), "weight kernel");
+  }
+
+  ModelView<Q> model_;
+  int max_block_, capacity_;
+  DeviceBuffer<float> owned_;
+  float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *scores_;
+};
+
+}  // namespace skippy::cuda

@@ -1,0 +1,86 @@
+#pragma once
+// The per-element steps of a layer on the device, each a thin kernel over a host formula: embedding
+// rows (quant::dequantize), RMSNorm (math's 8 fixed lanes, one thread per lane), RoPE with the K/V cache
+// write (math::rope_pair), SwiGLU and the residual add. Every row is computed independently of the
+// others, so a token's row is the same bits alone or inside a block.
+
+#include <cuda_runtime.h>
+
+#include "../../math/activation.hpp"
+#include "../../math/rmsnorm.hpp"
+#include "../../math/rope.hpp"
+#include "../../quant/dequantize.hpp"
+
+namespace skippy::cuda::kernels {
+
+inline constexpr int elementwise_threads = 256;
+
+// x[i] = dequantised row tokens[i] of the embedding (m rows of d values); grid (ceil(d / threads), m).
+template <class Q>
+__global__ void embed(const typename Q::block* __restrict__ table, const int* __restrict__ tokens, int d,
+                      float* __restrict__ x) {
+  const int i = static_cast<int>(blockIdx.y);
+  const int e = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (e >= d) return;
+  const typename Q::block* row = table + static_cast<long>(tokens[i]) * (d / Q::block_size);
+  x[static_cast<long>(i) * d + e] = quant::dequantize(row[e / Q::block_size], e % Q::block_size);
+}
+
+// y = rmsnorm(x) * w per row; one block of 32 threads per row. Threads 0..7 each sum one of
+// math::sum_squares' lanes, so the scale is the host formula's, bit for bit.
+// (Kernels are templates so that a header-only library can define them in every translation unit.)
+template <int Threads = 32>
+__global__ void __launch_bounds__(Threads)
+    rmsnorm(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y, int d, float eps) {
+  __shared__ float lanes[math::reduce_lanes];
+  __shared__ float scale;
+  const float* xr = x + static_cast<long>(blockIdx.x) * d;
+  float* yr = y + static_cast<long>(blockIdx.x) * d;
+  const int t = static_cast<int>(threadIdx.x);
+  if (t < math::reduce_lanes) lanes[t] = math::lane_sum_squares(xr, d, t);
+  __syncthreads();
+  if (t == 0) scale = math::rms_scale(math::join_lanes(lanes), d, eps);
+  __syncthreads();
+  for (int e = t; e < d; e += Threads) yr[e] = math::rms_apply(xr[e], w[e], scale);
+}
+
+// Rotates the m query rows and key rows in place (row i at position start + i), then writes the keys
+// and values into the cache slots start..start+m-1 of one layer. grid (ceil(max(d, kv) / 2 / threads), m).
+template <int Threads = elementwise_threads>
+__global__ void __launch_bounds__(Threads) rope_store(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v, int d,
+                           int kv, int head_dim, float theta, int start, float* __restrict__ k_cache,
+                           float* __restrict__ v_cache) {
+  const int i = static_cast<int>(blockIdx.y);
+  const int p = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);  // pair index across heads
+  const int pos = start + i;
+  const int half = head_dim / 2;
+  if (2 * p < d) {
+    float* head = q + static_cast<long>(i) * d + (p / half) * head_dim;
+    math::rope_pair(head, p % half, pos, head_dim, theta);
+  }
+  if (2 * p < kv) {
+    float* head = k + static_cast<long>(i) * kv + (p / half) * head_dim;
+    math::rope_pair(head, p % half, pos, head_dim, theta);
+    const long src = static_cast<long>(i) * kv + 2 * p, dst = static_cast<long>(pos) * kv + 2 * p;
+    k_cache[dst] = k[src];  // this thread's own pair: no other thread touches it
+    k_cache[dst + 1] = k[src + 1];
+    v_cache[dst] = v[src];
+    v_cache[dst + 1] = v[src + 1];
+  }
+}
+
+// g[j] = swiglu(g[j], u[j]) over n values.
+template <int Threads = elementwise_threads>
+__global__ void __launch_bounds__(Threads) swiglu(float* __restrict__ g, const float* __restrict__ u, long n) {
+  const long j = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (j < n) g[j] = math::swiglu(g[j], u[j]);
+}
+
+// x[j] += y[j] over n values (the residual connection).
+template <int Threads = elementwise_threads>
+__global__ void __launch_bounds__(Threads) add(float* __restrict__ x, const float* __restrict__ y, long n) {
+  const long j = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (j < n) x[j] += y[j];
+}
+
+}  // namespace skippy::cuda::kernels

@@ -1,0 +1,121 @@
+// skippy::cuda::Forward against host::Forward for every storage type (full and skipped-layer passes), a row's
+// bits independent of the block it comes in (DESIGN.md §1), caller-owned workspace, and the argmax kernel.
+
+#include <doctest/doctest.h>
+
+#include <skippy/skippy.hpp>
+
+#include "../support/gpu.hpp"
+#include "../support/models.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+using namespace skippy;
+
+namespace {
+
+const std::vector<int> tokens = {5, 17, 3, 3, 40, 22, 9, 61, 0};
+
+// Largest relative L2 difference over rows of n values.
+double row_error(const std::vector<float>& got, const std::vector<float>& want, int n) {
+  double worst = 0;
+  for (std::size_t r = 0; r * static_cast<std::size_t>(n) < want.size(); ++r) {
+    double num = 0, den = 0;
+    for (int v = 0; v < n; ++v) {
+      const double a = got[r * static_cast<std::size_t>(n) + static_cast<std::size_t>(v)];
+      const double b = want[r * static_cast<std::size_t>(n) + static_cast<std::size_t>(v)];
+      num += (a - b) * (a - b);
+      den += b * b;
+    }
+    worst = std::max(worst, std::sqrt(num / den));
+  }
+  return worst;
+}
+
+template <class Q>
+void check_against_host(LayerRange skip) {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(21));
+  const int V = hm.config().vocab, m = static_cast<int>(tokens.size()), cap = 24;
+  host::Forward<Q> hf(hm.view());
+  auto hc = hf.make_cache(cap);
+  std::vector<float> want(static_cast<std::size_t>(m) * V);
+  hf.run(tokens.data(), m, 0, hc, skip, want.data());
+
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  // Caller-owned workspace of the size the query names.
+  skippy::cuda::DeviceBuffer<char> ws(skippy::cuda::Forward<Q>::workspace_bytes(hm.config(), 16, cap));
+  skippy::cuda::Forward<Q> cf(dm.view(), 16, cap, ws.data());
+  auto cc = cf.make_cache();
+  skippy::cuda::DeviceBuffer<int> dt(tokens.size());
+  dt.upload(tokens.data(), tokens.size());
+  skippy::cuda::DeviceBuffer<float> dl(want.size());
+  cf.run(dt.data(), m, 0, cc, skip, dl.data(), nullptr);
+  std::vector<float> got(want.size());
+  dl.download(got.data(), got.size());
+  const double e = row_error(got, want, V);
+  INFO(Q::name, " skip [", skip.begin, ", ", skip.end, "): relative error ", e);
+  // Same weights on both sides; only summation order and expf/sqrtf ulps differ.
+  CHECK(e <= 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("skippy::cuda::Forward equals host::Forward", Q, quant::F32, quant::F16, quant::BF16, quant::Q8_0,
+                   quant::Q4_0) {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward vs host");
+  check_against_host<Q>(LayerRange{});
+  check_against_host<Q>(LayerRange{1, 3});
+}
+
+TEST_CASE_TEMPLATE("skippy::cuda::Forward: a row's logits are the same bits alone or inside a block", Q, quant::F32,
+                   quant::Q4_0) {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward block independence");
+  const auto hm = HostModel<Q>::from_float(test::random_weights(22));
+  const int V = hm.config().vocab, cap = 24;
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  skippy::cuda::Forward<Q> cf(dm.view(), 8, cap);
+  auto cc = cf.make_cache();
+  skippy::cuda::DeviceBuffer<int> dt(tokens.size());
+  dt.upload(tokens.data(), tokens.size());
+  skippy::cuda::DeviceBuffer<float> dl(static_cast<std::size_t>(5) * V);
+  cf.run(dt.data(), 4, 0, cc, LayerRange{}, nullptr, nullptr);
+  cf.run(dt.data() + 4, 5, 4, cc, LayerRange{}, dl.data(), nullptr);
+  std::vector<float> block(static_cast<std::size_t>(5) * V), one(static_cast<std::size_t>(V));
+  dl.download(block.data(), block.size());
+  cc.set_length(4);
+  for (int i = 0; i < 5; ++i) {
+    cf.run(dt.data() + 4 + i, 1, 4 + i, cc, LayerRange{}, dl.data(), nullptr);
+    dl.download(one.data(), one.size());
+    INFO(Q::name, " row ", i);
+    CHECK(std::memcmp(one.data(), block.data() + static_cast<std::size_t>(i) * V, one.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise the flag") {
+  SKIPPY_SKIP_WITHOUT_GPU("argmax kernel");
+  const int n = 32000, rows = 6;
+  std::vector<float> x(static_cast<std::size_t>(rows) * n);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i)) * 4.0f;
+  for (int r = 0; r < rows; ++r) {  // a tie between two ids far apart in every row
+    const std::size_t base = static_cast<std::size_t>(r) * n;
+    x[base + static_cast<std::size_t>(31999 - 977 * r)] = 9.0f;
+    x[base + static_cast<std::size_t>(1000 + 300 * r)] = 9.0f;
+  }
+  skippy::cuda::DeviceBuffer<float> dx(x.size());
+  dx.upload(x.data(), x.size());
+  skippy::cuda::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
+  skippy::cuda::check(cudaMemset(out.data(), 0, (rows + 1) * sizeof(int)), "memset");
+  skippy::cuda::kernels::argmax_rows<<<rows, skippy::cuda::kernels::select_threads>>>(dx.data(), n, out.data(), 1, out.data() + rows);
+  skippy::cuda::check(cudaGetLastError(), "argmax");
+  std::vector<int> got(static_cast<std::size_t>(rows) + 1);
+  out.download(got.data(), got.size());
+  for (int r = 0; r < rows; ++r) CHECK(got[static_cast<std::size_t>(r)] == sampling::argmax(x.data() + static_cast<std::size_t>(r) * n, n));
+  CHECK(got[static_cast<std::size_t>(rows)] == 0);
+  x[12345] = NAN;
+  dx.upload(x.data(), x.size());
+  skippy::cuda::kernels::argmax_rows<<<rows, skippy::cuda::kernels::select_threads>>>(dx.data(), n, out.data(), 1, out.data() + rows);
+  out.download(got.data(), got.size());
+  CHECK(got[static_cast<std::size_t>(rows)] == 1);
+}
