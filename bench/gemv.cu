@@ -6,49 +6,16 @@
 #include <skippy/cuda/check.cuh>
 #include <skippy/cuda/gemv.cuh>
 
+#include "device.hpp"
+
 #include <vector>
 
 using namespace skippy;
 
 namespace {
 
-struct Device {
-  bool ok = cuda::device_available();
-  int l2_bytes = 0;
-  void* flush = nullptr;
-  double copy_bw = 0;  // (read + written) bytes / s of a 1 GiB device-to-device copy
-  Device() {
-    if (!ok) return;
-    cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0);
-    cudaMalloc(&flush, static_cast<std::size_t>(l2_bytes) * 2);
-    const std::size_t n = std::size_t{1} << 30;
-    void *a, *b;
-    cudaMalloc(&a, n);
-    cudaMalloc(&b, n);
-    cudaEvent_t t0, t1;
-    cudaEventCreate(&t0);
-    cudaEventCreate(&t1);
-    float best = 1e30f;
-    for (int r = 0; r < 5; ++r) {
-      cudaEventRecord(t0);
-      cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice);
-      cudaEventRecord(t1);
-      cudaEventSynchronize(t1);
-      float ms = 0;
-      cudaEventElapsedTime(&ms, t0, t1);
-      best = ms < best ? ms : best;
-    }
-    copy_bw = 2.0 * static_cast<double>(n) / (best * 1e-3);
-    cudaFree(a);
-    cudaFree(b);
-  }
-  void flush_l2() const { cudaMemsetAsync(flush, 0, static_cast<std::size_t>(l2_bytes) * 2); }
-};
-
-const Device& device() {
-  static const Device d;
-  return d;
-}
+using bench::Device;
+using bench::device;
 
 template <class Q>
 void BM_gemv(benchmark::State& state) {
@@ -85,6 +52,7 @@ void BM_gemv(benchmark::State& state) {
   }
   state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
   state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
+  state.counters["pct_of_copy_bw"] = benchmark::Counter(100.0 * bytes / dev.copy_bw, benchmark::Counter::kIsRate);
   cudaFree(w);
   cudaFree(x);
   cudaFree(y);

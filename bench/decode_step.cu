@@ -1,0 +1,222 @@
+// CUDA decoding at 7B-class dimensions with random weights (32 layers, hidden 4096, 32 heads, 8 KV heads,
+// FFN 14336, vocabulary 128256): a whole AR step, draft step (SkipRange<8, 24>, one simultaneous pass of
+// K = 4) and verify step (K + 1 = 5 tokens), each forward plus the device argmax, at a context of 512;
+// plus attention over contexts 128..32k and the argmax over 32k / 128k vocabularies. Figures are
+// tokens/s and % of the bandwidth roofline: bytes of weights and KV read per step over the copy
+// bandwidth measured in this binary (bench/device.hpp). No CUDA Graphs yet: launch gaps count.
+
+#include <benchmark/benchmark.h>
+
+#include <skippy/skippy.hpp>
+
+#include "device.hpp"
+
+#include <memory>
+#include <vector>
+
+using namespace skippy;
+namespace sc = skippy::cuda;
+
+namespace {
+
+using bench::device;
+
+ModelConfig llama_7b_class() {
+  ModelConfig c;
+  c.n_layers = 32;
+  c.dim = 4096;
+  c.n_heads = 32;
+  c.n_kv_heads = 8;
+  c.ffn_dim = 14336;
+  c.vocab = 128256;
+  c.mask_token_id = 128255;
+  return c;
+}
+
+// A device model of random weights: one host-quantised tile of valid blocks copied over every matrix
+// (values repeat, bytes are all read: bandwidth is what is measured).
+template <class Q>
+class RandomDeviceModel {
+ public:
+  explicit RandomDeviceModel(const ModelConfig& c) {
+    std::vector<float> tile_f(std::size_t{1} << 20);
+    std::uint64_t s = 88172645463325252ull;
+    for (float& v : tile_f) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      v = (static_cast<float>(s >> 40) / static_cast<float>(1 << 24) - 0.5f) * 0.05f;
+    }
+    tile_ = quant::quantize<Q>(tile_f);
+    view_.config = c;
+    const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim;
+    view_.token_embd = matrix(c.vocab, d);
+    view_.output = matrix(c.vocab, d);
+    view_.output_norm = ones(d);
+    for (int l = 0; l < c.n_layers; ++l) {
+      LayerView<Q> L;
+      L.attn_norm = ones(d);
+      L.ffn_norm = ones(d);
+      L.wq = matrix(d, d);
+      L.wk = matrix(kv, d);
+      L.wv = matrix(kv, d);
+      L.wo = matrix(d, d);
+      L.w_gate = matrix(f, d);
+      L.w_up = matrix(f, d);
+      L.w_down = matrix(d, f);
+      view_.layers.push_back(L);
+    }
+  }
+  const ModelView<Q>& view() const { return view_; }
+
+ private:
+  MatrixView<Q> matrix(int rows, int cols) {
+    const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols / Q::block_size);
+    buffers_.emplace_back(n);
+    for (std::size_t at = 0; at < n; at += tile_.size()) {
+      const std::size_t m = std::min(tile_.size(), n - at);
+      sc::check(cudaMemcpy(buffers_.back().data() + at, tile_.data(), m * sizeof(tile_[0]), cudaMemcpyHostToDevice),
+                "fill weights");
+    }
+    return {buffers_.back().data(), rows, cols};
+  }
+  const float* ones(int n) {
+    floats_.emplace_back(static_cast<std::size_t>(n));
+    const std::vector<float> one(static_cast<std::size_t>(n), 1.0f);
+    floats_.back().upload(one.data(), one.size());
+    return floats_.back().data();
+  }
+  std::vector<typename Q::block> tile_;
+  ModelView<Q> view_;
+  std::vector<sc::DeviceBuffer<typename Q::block>> buffers_;
+  std::vector<sc::DeviceBuffer<float>> floats_;
+};
+
+enum Step { ar = 0, draft = 1, verify = 2 };
+constexpr int K = 4, context = 512, skip_begin = 8, skip_end = 24;
+
+template <class Q>
+void BM_step(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const auto kind = static_cast<Step>(state.range(0));
+  const ModelConfig c = llama_7b_class();
+  static std::unique_ptr<RandomDeviceModel<Q>> model;  // built once per storage type (minutes of copies)
+  if (!model) model = std::make_unique<RandomDeviceModel<Q>>(c);
+  sc::Forward<Q> fwd(model->view(), 16, context + K + 1);
+  sc::KvCache cache = fwd.make_cache();
+  std::vector<int> ids(static_cast<std::size_t>(context + K + 1), 7);
+  sc::DeviceBuffer<int> tokens(ids.size()), out(static_cast<std::size_t>(K + 2));
+  tokens.upload(ids.data(), ids.size());
+  for (int at = 0; at < context; at += 16) fwd.run(tokens.data() + at, 16, at, cache, LayerRange{}, nullptr, nullptr);
+  cache.set_length(context);
+  const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
+  const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
+  sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0);
+  cudaEventCreate(&t1);
+  for (auto _ : state) {
+    device().flush_l2();
+    cudaEventRecord(t0);
+    fwd.run(tokens.data() + context, m, context, cache, skip, logits.data(), nullptr);
+    sc::kernels::argmax_rows<<<m, sc::kernels::select_threads>>>(logits.data(), c.vocab, out.data(), 1,
+                                                                  out.data() + K + 1);
+    cudaEventRecord(t1);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    state.SetIterationTime(ms * 1e-3);
+    cache.set_length(context);
+  }
+  sc::check(cudaGetLastError(), "step");
+  const int layers = c.n_layers - (skip.end - skip.begin);
+  const ModelView<Q>& v = model->view();
+  const double layer_bytes = static_cast<double>(v.layers[0].wq.bytes() + v.layers[0].wk.bytes() + v.layers[0].wv.bytes() +
+                                                 v.layers[0].wo.bytes() + v.layers[0].w_gate.bytes() +
+                                                 v.layers[0].w_up.bytes() + v.layers[0].w_down.bytes());
+  const double kv_bytes = 2.0 * 4.0 * c.kv_dim() * (context + m) * layers;
+  const double step_bytes = layers * layer_bytes + static_cast<double>(v.output.bytes()) + kv_bytes;
+  if (kind != draft)  // tokens through the full model per second (AR: tokens/s of plain decoding)
+    state.counters["tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["steps_per_second"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes_per_second"] = benchmark::Counter(step_bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_roofline"] =
+      benchmark::Counter(100.0 * step_bytes / device().copy_bw, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))" : "verify step (5 tokens)");
+}
+
+void BM_attention(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int ctx = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
+  const ModelConfig c = llama_7b_class();
+  const int d = c.dim, kv = c.kv_dim(), hd = c.head_dim();
+  sc::DeviceBuffer<float> q(static_cast<std::size_t>(m) * d), k(static_cast<std::size_t>(ctx + m) * kv),
+      v(k.size()), scores(static_cast<std::size_t>(m) * c.n_heads * (ctx + m)), out(q.size());
+  cudaMemset(q.data(), 0, q.size() * sizeof(float));
+  cudaMemset(k.data(), 0, k.size() * sizeof(float));
+  cudaMemset(v.data(), 0, v.size() * sizeof(float));
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0);
+  cudaEventCreate(&t1);
+  for (auto _ : state) {
+    device().flush_l2();
+    cudaEventRecord(t0);
+    sc::kernels::attention<<<dim3(c.n_heads, m), sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
+        q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), ctx, ctx + m, 0.088f, scores.data(), out.data());
+    cudaEventRecord(t1);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    state.SetIterationTime(ms * 1e-3);
+  }
+  sc::check(cudaGetLastError(), "attention");
+  const double bytes = 2.0 * 4.0 * kv * (ctx + m);  // K and V of one layer
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_copy_bw"] =
+      benchmark::Counter(100.0 * bytes / device().copy_bw, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_argmax(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
+  sc::DeviceBuffer<float> x(static_cast<std::size_t>(rows) * n);
+  sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
+  cudaMemset(x.data(), 0, x.size() * sizeof(float));
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0);
+  cudaEventCreate(&t1);
+  for (auto _ : state) {
+    device().flush_l2();
+    cudaEventRecord(t0);
+    sc::kernels::argmax_rows<<<rows, sc::kernels::select_threads>>>(x.data(), n, out.data(), 1, out.data() + rows);
+    cudaEventRecord(t1);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    state.SetIterationTime(ms * 1e-3);
+  }
+  const double bytes = 4.0 * rows * n;
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_copy_bw"] =
+      benchmark::Counter(100.0 * bytes / device().copy_bw, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK_TEMPLATE(BM_step, quant::F16)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_attention)
+    ->ArgsProduct({{128, 1024, 4096, 16384, 32768}, {1, 5}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_argmax)->ArgsProduct({{32000, 128256}, {1, 5}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
