@@ -36,9 +36,6 @@ constexpr double improvement_factor(double tau, double t_ar, double t_draft, dou
   return tau * t_ar / (t_draft + t_verify);
 }
 
-// The fraction of a full pass's weight bytes that one step's drafting reads. Layers are taken as equal
-// in size; `head_fraction` is the share of the embedding + LM head bytes in a full pass, which the draft
-// reads too (once per draft pass).
 // The LM head's share of a full pass's weight bytes for a model (every pass reads all of it; the
 // embedding lookup reads one row, so it is left out).
 inline double head_fraction(const ModelConfig& c) {
@@ -47,6 +44,9 @@ inline double head_fraction(const ModelConfig& c) {
   return head / (head + c.n_layers * layer);
 }
 
+// The fraction of a full pass's weight bytes that one step's drafting reads. Layers are taken as equal
+// in size; `head_fraction` is the LM head's share of a full pass, which the draft reads too (once per
+// draft pass).
 constexpr double draft_fraction(int n_layers, int skip_begin, int skip_end, int k, DraftMode mode,
                                 double head_fraction = 0.0) {
   const double layer_share = 1.0 - head_fraction;
