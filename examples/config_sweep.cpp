@@ -31,6 +31,7 @@ struct Options {
   std::string text_file;  // empty: examples/eval_text.hpp
   int positions = 1000, tokens = 128;
   std::string csv = "sweep.csv";
+  std::string only;  // run only configurations whose name contains this
 };
 
 struct Row {
@@ -87,6 +88,7 @@ std::vector<Row> sweep(examples::SweepList<C...>, const M& m, const gguf::Vocabu
     r.simultaneous = Pred::mode == DraftMode::simultaneous;
     r.name = "SkipRange<" + std::to_string(Skip::begin) + "," + std::to_string(Skip::end) + "> " +
              (r.simultaneous ? "Simultaneous<" : "Sequential<") + std::to_string(Pred::k) + ">";
+    if (!opt.only.empty() && r.name.find(opt.only) == std::string::npos) return;
     std::fprintf(stderr, "  %s ...\n", r.name.c_str());
     host::HeldOutOptions ho;
     ho.positions = opt.positions;
@@ -131,13 +133,15 @@ int main(int argc, char** argv) {
           "                   the training recipe writes its held-out split to build/train/heldout.txt)\n"
           "  --positions N    draft blocks measured from true prefixes per configuration (default 1000)\n"
           "  --tokens N       tokens per prompt in free generation, which is timed (default 128)\n"
-          "  --csv PATH       table as CSV (default sweep.csv; a plot beside it when gnuplot is installed)\n");
+          "  --csv PATH       table as CSV (default sweep.csv; a plot beside it when gnuplot is installed)\n"
+          "  --only NAME      run only the configurations whose name contains NAME, e.g. \"<2,6> Simultaneous<4>\"\n");
       return 0;
     } else if (a == "--model" && v) opt.model = argv[++i];
     else if (a == "--text" && v) opt.text_file = argv[++i];
     else if (a == "--positions" && v) opt.positions = std::atoi(argv[++i]);
     else if (a == "--tokens" && v) opt.tokens = std::atoi(argv[++i]);
     else if (a == "--csv" && v) opt.csv = argv[++i];
+    else if (a == "--only" && v) opt.only = argv[++i];
     else {
       std::fprintf(stderr, "skippy_config_sweep: unknown or incomplete option %s (see --help)\n", a.c_str());
       return 2;
@@ -158,6 +162,7 @@ int main(int argc, char** argv) {
                 opt.tokens, prompts.size(), ar.stats.tokens_per_second(),
                 1e3 * ar.stats.decode_seconds() / static_cast<double>(ar.stats.steps), 100 * ar.repeats);
     const auto rows = sweep(examples::Sweep{}, m, vocab, text, opt, ar.stats);
+    require(!rows.empty(), "--only '", opt.only, "' matches no configuration of examples/sweep_configs.hpp");
     std::printf("%-28s %-24s %5s %5s %5s %7s %7s %7s %6s %7s\n", "configuration", "held-out acceptance", "tau",
                 "free", "rep8", "ms/step", "meas.", "theory", "error", "GPU-pred");
     std::FILE* csv = std::fopen(opt.csv.c_str(), "w");
