@@ -113,23 +113,12 @@ void BM_step(benchmark::State& state) {
   const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
   const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
   sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
-  cudaEvent_t t0, t1;
-  cudaEventCreate(&t0);
-  cudaEventCreate(&t1);
-  for (auto _ : state) {
-    device().flush_l2();
-    cudaEventRecord(t0);
+  bench::time_iterations(state, [&] {
+    // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
     fwd.run(tokens.data() + context, m, context, cache, skip, logits.data(), nullptr);
     sc::kernels::argmax_rows<<<m, sc::kernels::select_threads>>>(logits.data(), c.vocab, out.data(), 1,
                                                                   out.data() + K + 1);
-    cudaEventRecord(t1);
-    cudaEventSynchronize(t1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, t0, t1);
-    state.SetIterationTime(ms * 1e-3);
-    cache.set_length(context);
-  }
-  sc::check(cudaGetLastError(), "step");
+  });
   const int layers = c.n_layers - (skip.end - skip.begin);
   const ModelView<Q>& v = model->view();
   const double layer_bytes = static_cast<double>(v.layers[0].wq.bytes() + v.layers[0].wk.bytes() + v.layers[0].wv.bytes() +
@@ -140,9 +129,7 @@ void BM_step(benchmark::State& state) {
   if (kind != draft)  // tokens through the full model per second (AR: tokens/s of plain decoding)
     state.counters["tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["steps_per_second"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["bytes_per_second"] = benchmark::Counter(step_bytes, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_of_roofline"] =
-      benchmark::Counter(100.0 * step_bytes / device().copy_bw, benchmark::Counter::kIsIterationInvariantRate);
+  bench::bandwidth_counters(state, step_bytes);  // pct_of_copy_bw here is the % of the bandwidth roofline
   state.SetLabel(kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))" : "verify step (5 tokens)");
 }
 
@@ -159,25 +146,11 @@ void BM_attention(benchmark::State& state) {
   cudaMemset(q.data(), 0, q.size() * sizeof(float));
   cudaMemset(k.data(), 0, k.size() * sizeof(float));
   cudaMemset(v.data(), 0, v.size() * sizeof(float));
-  cudaEvent_t t0, t1;
-  cudaEventCreate(&t0);
-  cudaEventCreate(&t1);
-  for (auto _ : state) {
-    device().flush_l2();
-    cudaEventRecord(t0);
+  bench::time_iterations(state, [&] {
     sc::kernels::attention<<<dim3(c.n_heads, m), sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
         q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), ctx, ctx + m, 0.088f, scores.data(), out.data());
-    cudaEventRecord(t1);
-    cudaEventSynchronize(t1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, t0, t1);
-    state.SetIterationTime(ms * 1e-3);
-  }
-  sc::check(cudaGetLastError(), "attention");
-  const double bytes = 2.0 * 4.0 * kv * (ctx + m);  // K and V of one layer
-  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_of_copy_bw"] =
-      benchmark::Counter(100.0 * bytes / device().copy_bw, benchmark::Counter::kIsIterationInvariantRate);
+  });
+  bench::bandwidth_counters(state, 2.0 * 4.0 * kv * (ctx + m));  // K and V of one layer
 }
 
 void BM_argmax(benchmark::State& state) {
@@ -189,23 +162,10 @@ void BM_argmax(benchmark::State& state) {
   sc::DeviceBuffer<float> x(static_cast<std::size_t>(rows) * n);
   sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
   cudaMemset(x.data(), 0, x.size() * sizeof(float));
-  cudaEvent_t t0, t1;
-  cudaEventCreate(&t0);
-  cudaEventCreate(&t1);
-  for (auto _ : state) {
-    device().flush_l2();
-    cudaEventRecord(t0);
+  bench::time_iterations(state, [&] {
     sc::kernels::argmax_rows<<<rows, sc::kernels::select_threads>>>(x.data(), n, out.data(), 1, out.data() + rows);
-    cudaEventRecord(t1);
-    cudaEventSynchronize(t1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, t0, t1);
-    state.SetIterationTime(ms * 1e-3);
-  }
-  const double bytes = 4.0 * rows * n;
-  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_of_copy_bw"] =
-      benchmark::Counter(100.0 * bytes / device().copy_bw, benchmark::Counter::kIsIterationInvariantRate);
+  });
+  bench::bandwidth_counters(state, 4.0 * rows * n);
 }
 
 BENCHMARK_TEMPLATE(BM_step, quant::F16)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);

@@ -2,6 +2,8 @@
 // What the CUDA benchmarks share: whether a device exists, its device-to-device copy bandwidth (the
 // roofline every figure is a percentage of), and an L2 flush between timed iterations.
 
+#include <benchmark/benchmark.h>
+
 #include <skippy/cuda/check.cuh>
 
 #include <cstddef>
@@ -44,6 +46,35 @@ struct Device {
 const Device& device() {
   static const Device d;
   return d;
+}
+
+// Runs the benchmark loop: each iteration flushes L2, then times launch() between two CUDA events
+// (manual time: host overhead outside the launches does not count).
+template <class Launch>
+void time_iterations(benchmark::State& state, Launch&& launch) {
+  cudaEvent_t t0, t1;
+  skippy::cuda::check(cudaEventCreate(&t0), "cudaEventCreate");
+  skippy::cuda::check(cudaEventCreate(&t1), "cudaEventCreate");
+  for (auto _ : state) {
+    device().flush_l2();
+    cudaEventRecord(t0);
+    launch();
+    cudaEventRecord(t1);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    state.SetIterationTime(ms * 1e-3);
+  }
+  skippy::cuda::check(cudaGetLastError(), "benchmarked launch");
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+}
+
+// bytes_per_second and pct_of_copy_bw counters for `bytes` moved per iteration.
+inline void bandwidth_counters(benchmark::State& state, double bytes) {
+  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_of_copy_bw"] =
+      benchmark::Counter(100.0 * bytes / device().copy_bw, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 }  // namespace skippy::bench

@@ -35,24 +35,11 @@ void BM_gemv(benchmark::State& state) {
   cudaMemset(w, 0, wbytes);
   cudaMemset(x, 0, sizeof(float) * static_cast<std::size_t>(m) * cols);
   const MatrixView<Q> view{static_cast<const typename Q::block*>(w), rows, cols};
-  cudaEvent_t t0, t1;
-  cudaEventCreate(&t0);
-  cudaEventCreate(&t1);
-  double bytes = 0;
-  for (auto _ : state) {
-    dev.flush_l2();
-    cudaEventRecord(t0);
+  bench::time_iterations(state, [&] {
     cuda::check(cuda::gemv(view, x, m, y), "gemv");
-    cudaEventRecord(t1);
-    cudaEventSynchronize(t1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, t0, t1);
-    state.SetIterationTime(ms * 1e-3);
-    bytes += static_cast<double>(wbytes) + 4.0 * m * (static_cast<double>(cols) + rows);
-  }
-  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
+  });
+  bench::bandwidth_counters(state, static_cast<double>(wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
   state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
-  state.counters["pct_of_copy_bw"] = benchmark::Counter(100.0 * bytes / dev.copy_bw, benchmark::Counter::kIsRate);
   cudaFree(w);
   cudaFree(x);
   cudaFree(y);

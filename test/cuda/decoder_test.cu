@@ -8,6 +8,7 @@
 
 #include "../../examples/eval_text.hpp"
 #include "../support/chi_square.hpp"
+#include "../support/first_token.hpp"
 #include "../support/gpu.hpp"
 #include "../support/models.hpp"
 
@@ -171,22 +172,11 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
       dm.view(), 32, {sampling::WarpParams{0.0f, 0, 1.0f}});
   CHECK(cold.generate(prompt, o) == ar.generate(prompt, o));
 
-  host::Forward<Q> fwd(hm.view());
-  auto cache = fwd.make_cache(16);
-  std::vector<float> logits(prompt.size() * static_cast<std::size_t>(V));
-  fwd.run(prompt.data(), static_cast<int>(prompt.size()), 0, cache, LayerRange{}, logits.data());
   const sampling::WarpParams w{1.5f, 0, 1.0f};
-  std::vector<float> p(static_cast<std::size_t>(V));
-  std::vector<int> order;
-  sampling::warp(logits.data() + (prompt.size() - 1) * static_cast<std::size_t>(V), p.data(), V, w, order);
+  const std::vector<float> p = test::warped_next_token(hm.view(), prompt, w);
   skippy::cuda::Decoder<Model, SkipRange<1, 3>, Sequential<2>, accept::SpeculativeSampling> dec(dm.view(), 16, {w});
   const long runs = 8000;
-  std::vector<long> counts(static_cast<std::size_t>(V));
-  o.max_new_tokens = 1;
-  for (long r = 0; r < runs; ++r) {
-    dec.set_seed(5000 + static_cast<std::uint64_t>(r));
-    counts[static_cast<std::size_t>(dec.generate(prompt, o).at(0))] += 1;
-  }
+  const std::vector<long> counts = test::first_token_counts(dec, prompt, V, runs, 5000);
   const test::ChiSquare fit = test::chi_square(counts, p, runs);
   MESSAGE("cuda first-token chi-square ", fit.chi2, " on ", fit.df, " df (standardised ", fit.z(), ")");
   CHECK(fit.df >= 10);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../support/chi_square.hpp"
+#include "../support/first_token.hpp"
 #include "../support/models.hpp"
 
 using namespace skippy;
@@ -198,25 +199,11 @@ TEST_CASE("end-to-end: S3D speculative sampling draws the model's own next-token
   // Exact p(first token | prompt) from a full forward pass, against 20000 seeded S3D generations whose
   // first step drafts with skipped layers and accepts or resamples.
   const auto hm = HostModel<Q>::from_float(test::damped_weights(10));
-  const int V = hm.config().vocab;
-  host::Forward<Q> fwd(hm.view());
-  auto cache = fwd.make_cache(16);
-  std::vector<float> logits(prompt.size() * static_cast<std::size_t>(V));
-  fwd.run(prompt.data(), static_cast<int>(prompt.size()), 0, cache, LayerRange{}, logits.data());
   const sampling::WarpParams w{1.5f, 0, 1.0f};  // flattened so many tokens carry mass
-  std::vector<float> p(static_cast<std::size_t>(V));
-  std::vector<int> order;
-  sampling::warp(logits.data() + (prompt.size() - 1) * static_cast<std::size_t>(V), p.data(), V, w, order);
-
+  const std::vector<float> p = test::warped_next_token(hm.view(), prompt, w);
   host::Decoder<Model, SkipRange<1, 3>, Sequential<2>, accept::SpeculativeSampling> dec(hm.view(), 16, {w});
   const int runs = test::sanitized_build ? 4000 : 20000;
-  std::vector<long> counts(static_cast<std::size_t>(V));
-  GenerateOptions o;
-  o.max_new_tokens = 1;
-  for (int r = 0; r < runs; ++r) {
-    dec.set_seed(1000 + static_cast<std::uint64_t>(r));
-    counts[static_cast<std::size_t>(dec.generate(prompt, o).at(0))] += 1;
-  }
+  const std::vector<long> counts = test::first_token_counts(dec, prompt, hm.config().vocab, runs, 1000);
   const test::ChiSquare fit = test::chi_square(counts, p, runs);
   MESSAGE("end-to-end first-token chi-square ", fit.chi2, " on ", fit.df, " df (standardised ", fit.z(), ")");
   CHECK(fit.df >= 10);

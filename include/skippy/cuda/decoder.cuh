@@ -90,10 +90,7 @@ class Decoder {
 
   // As host::Decoder::rewind: committed length back to `length`, `token` pending, cache slots kept.
   void rewind(int length, int token) {
-    require(length >= 0 && length <= cache_.length(), "decoder: rewind to ", length, " outside [0, ",
-            cache_.length(), "]");
-    require(token >= 0 && token < forward_.config().vocab, "decoder: pending token id ", token, " is outside [0, ",
-            forward_.config().vocab, ")");
+    decode::require_rewind(length, cache_.length(), token, forward_.config().vocab);
     cache_.set_length(length);
     set_pending(token);
   }

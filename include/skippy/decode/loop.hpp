@@ -31,6 +31,12 @@ inline int step_drafts(int K, int length, int capacity, int budget) {
   return std::max(0, std::min({K, room, budget - 1}));
 }
 
+// Checks a rewind to `length` (<= the committed length) with `token` pending.
+inline void require_rewind(int length, int committed, int token, int vocab) {
+  require(length >= 0 && length <= committed, "decoder: rewind to ", length, " outside [0, ", committed, "]");
+  require(token >= 0 && token < vocab, "decoder: pending token id ", token, " is outside [0, ", vocab, ")");
+}
+
 // NaN logits are an error the decoder reports, not a token (DESIGN.md §1).
 inline void require_finite_logits(const float* logits, int rows, int vocab, const char* pass, int t) {
   for (int r = 0; r < rows; ++r)

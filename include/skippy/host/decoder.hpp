@@ -59,10 +59,7 @@ class Decoder {
   // it means (evaluation from true prefixes prefills a text once and steps from its positions in
   // descending order, since a step only writes slots >= its start). Statistics are kept.
   void rewind(int length, int token) {
-    require(length >= 0 && length <= cache_.length(), "decoder: rewind to ", length, " outside [0, ",
-            cache_.length(), "]");
-    require(token >= 0 && token < forward_.config().vocab, "decoder: pending token id ", token, " is outside [0, ",
-            forward_.config().vocab, ")");
+    decode::require_rewind(length, cache_.length(), token, forward_.config().vocab);
     cache_.set_length(length);
     pending_ = token;
   }
