@@ -1,7 +1,8 @@
 // CUDA decoding at 7B-class dimensions with random weights (32 layers, hidden 4096, 32 heads, 8 KV heads,
 // FFN 14336, vocabulary 128256): a whole AR step, draft step (SkipRange<8, 24>, one simultaneous pass of
 // K = 4) and verify step (K + 1 = 5 tokens), each forward plus the device argmax, at a context of 512;
-// plus attention over contexts 128..32k and the argmax over 32k / 128k vocabularies. Figures are
+// plus attention over contexts 128..32k, and the argmax, the sampling warp and draw, and speculative
+// sampling's verification over 32k / 128k vocabularies. Figures are
 // tokens/s and % of the bandwidth roofline: bytes of weights and KV read per step over the copy
 // bandwidth measured in this binary (bench/device.hpp). No CUDA Graphs yet: launch gaps count.
 
@@ -12,6 +13,7 @@
 #include "device.hpp"
 
 #include <memory>
+#include <random>
 #include <vector>
 
 using namespace skippy;
@@ -142,13 +144,17 @@ void BM_attention(benchmark::State& state) {
   const ModelConfig c = llama_7b_class();
   const int d = c.dim, kv = c.kv_dim(), hd = c.head_dim();
   sc::DeviceBuffer<float> q(static_cast<std::size_t>(m) * d), k(static_cast<std::size_t>(ctx + m) * kv),
-      v(k.size()), scores(static_cast<std::size_t>(m) * c.n_heads * (ctx + m)), out(q.size());
+      v(k.size()), partial(sc::kernels::attention_partial_floats(m, c.n_heads, hd, ctx + m)), out(q.size());
+  sc::DeviceBuffer<unsigned> counters(sc::kernels::attention_counters(m, c.n_heads));
+  cudaMemset(counters.data(), 0, counters.size() * sizeof(unsigned));
   cudaMemset(q.data(), 0, q.size() * sizeof(float));
   cudaMemset(k.data(), 0, k.size() * sizeof(float));
   cudaMemset(v.data(), 0, v.size() * sizeof(float));
   bench::time_iterations(state, [&] {
-    sc::kernels::attention<<<dim3(c.n_heads, m), sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
-        q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), ctx, ctx + m, 0.088f, scores.data(), out.data());
+    const dim3 grid(c.n_heads, m, (ctx + m - 1) / sc::kernels::attention_chunk + 1);
+    sc::kernels::attention<<<grid, sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
+        q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), ctx, sc::kernels::attention_splits(ctx + m), 0.088f,
+        partial.data(), counters.data(), out.data());
   });
   bench::bandwidth_counters(state, 2.0 * 4.0 * kv * (ctx + m));  // K and V of one layer
 }
@@ -168,6 +174,64 @@ void BM_argmax(benchmark::State& state) {
   bench::bandwidth_counters(state, 4.0 * rows * n);
 }
 
+// Gaussian logits (scale 2), rows x n, on the device.
+sc::DeviceBuffer<float> random_logits(int rows, int n, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  std::vector<float> h(static_cast<std::size_t>(rows) * static_cast<std::size_t>(n));
+  for (float& v : h) v = g(rng);
+  sc::DeviceBuffer<float> d(h.size());
+  d.upload(h.data(), h.size());
+  return d;
+}
+
+// The warp parameters of a benchmark argument: 0 = temperature only, 1 = top-k 40 and top-p 0.95.
+sampling::WarpParams warp_of(long mode) {
+  return mode == 0 ? sampling::WarpParams{0.8f, 0, 1.0f} : sampling::WarpParams{0.8f, 40, 0.95f};
+}
+
+// Draft draws: warp each of `rows` rows and draw a token (kernels::warp_sample_rows).
+void BM_sample(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
+  const auto x = random_logits(rows, n, 5);
+  sc::DeviceBuffer<float> q(x.size());
+  sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
+  const sampling::WarpParams w = warp_of(state.range(2));
+  bench::time_iterations(state, [&] {
+    sc::kernels::warp_sample_rows<<<rows, sc::kernels::sample_threads>>>(x.data(), n, w, q.data(), 0, 7, 100,
+                                                                         out.data(), out.data() + rows);
+  });
+  bench::bandwidth_counters(state, 8.0 * rows * n);  // logits read + probabilities written, once
+}
+
+// Speculative sampling's verification of K = 4 drafts: warp the 5 target rows, then the acceptance
+// kernel (tests, residual on rejection, final draw).
+void BM_speculative_verify(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int n = static_cast<int>(state.range(0)), k = 4;
+  const auto draft = random_logits(k, n, 6), target = random_logits(k + 1, n, 7);
+  sc::DeviceBuffer<float> p(target.size()), q(draft.size()), q0(draft.size());
+  sc::DeviceBuffer<int> state_ints(16);
+  const sampling::WarpParams w = warp_of(state.range(1));
+  sc::kernels::warp_sample_rows<<<k, sc::kernels::sample_threads>>>(draft.data(), n, w, q0.data(), 0, 7, 100,
+                                                                    state_ints.data() + 5, state_ints.data() + 2);
+  bench::time_iterations(state, [&] {
+    cudaMemcpyAsync(q.data(), q0.data(), q0.size() * sizeof(float), cudaMemcpyDeviceToDevice);  // rejection overwrites q
+    sc::kernels::warp_rows<<<k + 1, sc::kernels::sample_threads>>>(target.data(), n, w, p.data(), state_ints.data() + 2);
+    sc::kernels::speculative_accept<<<1, sc::kernels::sample_threads>>>(p.data(), q.data(), state_ints.data() + 4, k, n,
+                                                                        7, 100, state_ints.data(), state_ints.data() + 4,
+                                                                        nullptr);
+  });
+  bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);
+}
+
 BENCHMARK_TEMPLATE(BM_step, quant::F16)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
@@ -176,6 +240,8 @@ BENCHMARK(BM_attention)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_argmax)->ArgsProduct({{32000, 128256}, {1, 5}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample)->ArgsProduct({{32000, 128256}, {1, 4}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_speculative_verify)->ArgsProduct({{32000, 128256}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -181,6 +181,41 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
   MESSAGE("cuda first-token chi-square ", fit.chi2, " on ", fit.df, " df (standardised ", fit.z(), ")");
   CHECK(fit.df >= 10);
   CHECK(fit.z() < 5.0);
+
+  // Simultaneous drafts with top-k and top-p: the device warp's cut, draws and residuals.
+  const sampling::WarpParams cut{1.2f, 24, 0.9f};
+  const std::vector<float> pc = test::warped_next_token(hm.view(), prompt, cut);
+  skippy::cuda::Decoder<Model, SkipRange<1, 3>, Simultaneous<4>, accept::SpeculativeSampling> sim(dm.view(), 16, {cut});
+  const test::ChiSquare fit_cut = test::chi_square(test::first_token_counts(sim, prompt, V, runs, 9000), pc, runs);
+  MESSAGE("cuda first-token chi-square with top-k 24, top-p 0.9: ", fit_cut.chi2, " on ", fit_cut.df, " df");
+  CHECK(fit_cut.df >= 10);
+  CHECK(fit_cut.z() < 5.0);
+  long outside = 0;  // tokens top-k/top-p removed are never drawn
+  const std::vector<long> counts_cut = test::first_token_counts(sim, prompt, V, 2000, 20000);
+  for (int v = 0; v < V; ++v) outside += pc[static_cast<std::size_t>(v)] == 0.0f ? counts_cut[static_cast<std::size_t>(v)] : 0;
+  CHECK(outside == 0);
+}
+
+TEST_CASE("cuda: typical acceptance runs on the device: a threshold of 1 rejects every draft, a tiny one "
+          "accepts them all") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda typical acceptance");
+  using Q = quant::F32;
+  using Model = ModelView<Q>;
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(14));
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  GenerateOptions o;
+  o.max_new_tokens = 24;
+  skippy::cuda::AutoregressiveDecoder<Model> ar(dm.view(), capacity);
+  using Typical = skippy::cuda::Decoder<Model, SkipRange<1, 3>, Simultaneous<4>, accept::Typical>;
+  for (const auto& p : prompts) {
+    // eps = 1: p(d) > 1 never holds, so each step emits the target argmax of row 0: greedy AR.
+    Typical never(dm.view(), capacity, {1.0f, 1.0f, 1e30f});
+    CHECK(never.generate(p, o) == ar.generate(p, o));
+    CHECK(never.stats().accept_count[0] == never.stats().steps);
+    Typical always(dm.view(), capacity, {1.0f, 1e-30f, 1e-30f});
+    always.generate(p, o);
+    CHECK(always.stats().accept_count[4] >= always.stats().steps - 1);
+  }
 }
 
 TEST_CASE("cuda: the bundled model decodes losslessly and drafts as well as on the host") {

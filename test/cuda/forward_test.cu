@@ -93,6 +93,44 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward: a row's logits are the same bits alon
   }
 }
 
+TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals the host's, and a row's bits "
+          "do not depend on its block across a chunk boundary") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward long context");
+  using Q = quant::F32;
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(23));
+  const int V = hm.config().vocab, n = 2 * skippy::cuda::kernels::attention_chunk + 3, cap = n + 8, m = 5;
+  const int at = n - m;  // the block's rows straddle the chunk boundary at 2 * attention_chunk
+  std::vector<int> seq(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) seq[static_cast<std::size_t>(i)] = (i * 37 + 11) % V;
+  host::Forward<Q> hf(hm.view());
+  auto hc = hf.make_cache(cap);
+  std::vector<float> want(static_cast<std::size_t>(n) * V);
+  hf.run(seq.data(), n, 0, hc, LayerRange{}, want.data());
+
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  skippy::cuda::Forward<Q> cf(dm.view(), 16, cap);
+  auto cc = cf.make_cache();
+  skippy::cuda::DeviceBuffer<int> dt(seq.size());
+  dt.upload(seq.data(), seq.size());
+  for (int p = 0; p < at; p += 16)
+    cf.run(dt.data() + p, at - p < 16 ? at - p : 16, p, cc, LayerRange{}, nullptr, nullptr);
+  skippy::cuda::DeviceBuffer<float> dl(static_cast<std::size_t>(m) * V);
+  cf.run(dt.data() + at, m, at, cc, LayerRange{}, dl.data(), nullptr);
+  std::vector<float> block(static_cast<std::size_t>(m) * V), one(static_cast<std::size_t>(V));
+  dl.download(block.data(), block.size());
+  const std::vector<float> host_rows(want.end() - static_cast<long>(m) * V, want.end());
+  const double e = row_error(block, host_rows, V);
+  INFO("relative error against the host at positions ", at, "..", n - 1, ": ", e);
+  CHECK(e <= 1e-4);
+  cc.set_length(at);
+  for (int i = 0; i < m; ++i) {
+    cf.run(dt.data() + at + i, 1, at + i, cc, LayerRange{}, dl.data(), nullptr);
+    dl.download(one.data(), one.size());
+    INFO("position ", at + i);
+    CHECK(std::memcmp(one.data(), block.data() + static_cast<std::size_t>(i) * V, one.size() * sizeof(float)) == 0);
+  }
+}
+
 TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise the flag") {
   SKIPPY_SKIP_WITHOUT_GPU("argmax kernel");
   const int n = 32000, rows = 6;

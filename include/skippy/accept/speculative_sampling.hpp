@@ -31,6 +31,7 @@ class SpeculativeSampling {
   }
 
   bool greedy() const { return params_.warp.temperature == 0.0f; }
+  const Params& params() const { return params_; }
 
   int propose(int i, const float* draft_logits, const StepContext& ctx) {
     if (greedy()) return greedy_.propose(i, draft_logits, ctx);

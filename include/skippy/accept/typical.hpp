@@ -6,15 +6,16 @@
 #include <cmath>
 #include <vector>
 
+#include "../core/config.hpp"
 #include "../sampling/argmax.hpp"
 #include "../sampling/warp.hpp"
 #include "verdict.hpp"
 
 namespace skippy::accept {
 
-// The acceptance threshold as a formula of its own, so tests and kernels share it.
-inline float typical_threshold(float entropy, float eps, float delta) {
-  return std::fmin(eps, delta * std::exp(-entropy));
+// The acceptance threshold as a formula of its own, so tests and the device kernel share it.
+SKIPPY_HD_INLINE float typical_threshold(float entropy, float eps, float delta) {
+  return fminf(eps, delta * expf(-entropy));
 }
 
 struct TypicalParams {
@@ -35,6 +36,8 @@ class Typical {
     require(params.eps > 0.0f && params.eps <= 1.0f, "typical acceptance: eps must be in (0, 1], got ", params.eps);
     require(params.delta > 0.0f, "typical acceptance: delta must be > 0, got ", params.delta);
   }
+
+  const Params& params() const { return params_; }
 
   int propose(int /*i*/, const float* draft_logits, const StepContext&) const {
     return sampling::argmax(draft_logits, vocab_);

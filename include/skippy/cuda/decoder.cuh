@@ -3,10 +3,11 @@
 // interface:
 //   cuda::Decoder<ModelView<quant::Q8_0>, SkipRange<3, 6>, Simultaneous<4>, accept::Greedy>
 // The model view's pointers are device memory (cuda::DeviceModel uploads a host model). One step runs
-// on one stream: draft pass, device argmax into the verify block, verify pass, and for greedy rules
-// (accept::Greedy, SpeculativeSampling at temperature 0) the fused acceptance kernel, so the host reads
-// the verdict and the drafts once per step and nothing else. Other rules (sampling, typical) run their
-// host implementation on logits copied back — exact, but with a round trip per pass.
+// on one stream: draft pass, drafts chosen on the device (argmax, or warp and draw for speculative
+// sampling) into the verify block, verify pass, and the rule's fused acceptance kernel, so the host
+// reads the verdict and the drafts once per step and nothing else. The library's three rules run on the
+// device; a user-defined rule runs its host implementation on logits copied back (exact, but with a
+// round trip per pass).
 
 #include <cuda_runtime.h>
 
@@ -21,6 +22,7 @@
 #include "../decode/policies.hpp"
 #include "../decode/stats.hpp"
 #include "forward.cuh"
+#include "kernels/sample.cuh"
 #include "kernels/select.cuh"
 
 namespace skippy::cuda {
@@ -51,6 +53,11 @@ class Decoder {
         host_state_(static_cast<std::size_t>(state_ints)),
         draft_logits_(static_cast<std::size_t>(K > 0 ? K : 1) * static_cast<std::size_t>(model.config.vocab)),
         target_logits_(static_cast<std::size_t>(K + 1) * static_cast<std::size_t>(model.config.vocab)) {
+    if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
+      // The warped target rows and the warped draft rows the drafts were drawn from.
+      p_ = DeviceBuffer<float>(target_logits_.size());
+      q_ = DeviceBuffer<float>(draft_logits_.size());
+    }
     decode::require_runnable<Skip, Predictor>(model.config);
     std::vector<int> init(static_cast<std::size_t>(state_ints), 0);
     if constexpr (Predictor::mode == DraftMode::simultaneous)
@@ -102,14 +109,12 @@ class Decoder {
     const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
     check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
     accept::Verdict v{};
-    if (device_greedy()) {
-      if (k > 0) draft_on_device(k, t);
+    const Rule r = rule_kind();
+    if (r != Rule::host) {
+      if (k > 0) draft_on_device(r, k, t);
       check(cudaEventRecord(events_[1], stream_), "cudaEventRecord");
       forward_.run(ints(block), k + 1, t, cache_, LayerRange{}, target_logits_.data(), stream_);
-      select(target_logits_.data(), k + 1, ints(target));
-      kernels::greedy_accept<<<1, 1, 0, stream_>>>(ints(block), ints(target), k, ints(verdict), ints(block),
-                                                   Predictor::mode == DraftMode::simultaneous ? ints(draft_in) : nullptr);
-      check(cudaGetLastError(), "greedy acceptance");
+      accept_on_device(r, k, t);
       check(cudaEventRecord(events_[2], stream_), "cudaEventRecord");
       read_state(block + 1 + k);
       require(host_state_[bad] == 0, "decoder: NaN or infinite logit in the draft or verify pass of the step at "
@@ -164,10 +169,14 @@ class Decoder {
   static constexpr int verdict = 0, bad = 2, block = 4, target = block + K + 1, draft_in = target + K + 1,
                        state_ints = draft_in + (K > 0 ? K : 1);
 
-  bool device_greedy() const {
-    if constexpr (std::is_same_v<Accept, accept::Greedy>) return true;
-    else if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) return rule_.greedy();
-    else return false;
+  // Where a step's acceptance runs: the library's rules on the device, any other rule on the host.
+  enum class Rule { greedy, sampling, typical, host };
+  Rule rule_kind() const {
+    if constexpr (std::is_same_v<Accept, accept::Greedy>) return Rule::greedy;
+    else if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>)
+      return rule_.greedy() ? Rule::greedy : Rule::sampling;
+    else if constexpr (std::is_same_v<Accept, accept::Typical>) return Rule::typical;
+    else return Rule::host;
   }
   int vocab() const { return forward_.config().vocab; }
   int* ints(int offset) const { return state_.data() + offset; }
@@ -178,17 +187,51 @@ class Decoder {
     check(cudaGetLastError(), "argmax");
   }
 
-  void draft_on_device(int k, int t) {
+  // Drafts d_1..d_k into the device block: the draft argmax, or for speculative sampling a draw from the
+  // warped draft row (kept in q_ for the acceptance test).
+  void draft_on_device(Rule r, int k, int t) {
     constexpr LayerRange skip = layer_range<Skip>();
+    const auto choose = [&](int rows, int first) {
+      if (r != Rule::sampling) return select(draft_logits_.data(), rows, ints(block + 1 + first));
+      if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
+        kernels::warp_sample_rows<<<static_cast<unsigned>(rows), kernels::sample_threads, 0, stream_>>>(
+            draft_logits_.data(), vocab(), rule_.params().warp, q_.data(), first, seed_, static_cast<std::uint32_t>(t),
+            ints(block + 1 + first), ints(bad));
+        check(cudaGetLastError(), "draft sampling");
+      }
+    };
     if constexpr (Predictor::mode == DraftMode::simultaneous) {
       forward_.run(ints(draft_in), k, t, cache_, skip, draft_logits_.data(), stream_);
-      select(draft_logits_.data(), k, ints(block + 1));
+      choose(k, 0);
     } else if constexpr (Predictor::mode == DraftMode::sequential) {
       for (int i = 0; i < k; ++i) {
         forward_.run(ints(block + i), 1, t + i, cache_, skip, draft_logits_.data(), stream_);
-        select(draft_logits_.data(), 1, ints(block + 1 + i));
+        choose(1, i);
       }
     }
+  }
+
+  // The rule's fused acceptance kernel over the k + 1 verify rows: the verdict, and the next token
+  // written where the next step reads its pending token.
+  void accept_on_device(Rule r, int k, int t) {
+    int* pending1 = Predictor::mode == DraftMode::simultaneous ? ints(draft_in) : nullptr;
+    const float* logits = target_logits_.data();
+    if (r == Rule::greedy) {
+      select(logits, k + 1, ints(target));
+      kernels::greedy_accept<<<1, 32, 0, stream_>>>(ints(block), ints(target), k, ints(verdict), ints(block), pending1);
+    } else if constexpr (std::is_same_v<Accept, accept::Typical>) {
+      select(logits, k + 1, ints(target));
+      kernels::typical_accept<<<1, kernels::sample_threads, 0, stream_>>>(
+          logits, ints(target), ints(block), k, vocab(), rule_.params(), ints(verdict), ints(block), pending1);
+    } else if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
+      kernels::warp_rows<<<static_cast<unsigned>(k + 1), kernels::sample_threads, 0, stream_>>>(
+          logits, vocab(), rule_.params().warp, p_.data(), ints(bad));
+      check(cudaGetLastError(), "target warp");
+      kernels::speculative_accept<<<1, kernels::sample_threads, 0, stream_>>>(
+          p_.data(), q_.data(), ints(block), k, vocab(), seed_, static_cast<std::uint32_t>(t), ints(verdict),
+          ints(block), pending1);
+    }
+    check(cudaGetLastError(), "acceptance");
   }
 
   // Drafts proposed by the host rule from copied logits; drafts_ receives them, the device block too.
@@ -247,7 +290,7 @@ class Decoder {
   DecodeStats stats_;
   DeviceBuffer<int> state_, prompt_;
   std::vector<int> host_state_, drafts_;
-  DeviceBuffer<float> draft_logits_, target_logits_;
+  DeviceBuffer<float> draft_logits_, target_logits_, p_, q_;
   std::vector<float> host_logits_;
   cudaEvent_t events_[3] = {};
 };

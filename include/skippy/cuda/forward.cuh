@@ -6,6 +6,7 @@
 //
 // Workspace: caller-owned device memory of workspace_bytes(config, max_block, capacity) bytes, or owned
 // when none is given. max_block bounds m per call (K + 1 for decoding; prefill goes in chunks of it).
+// The constructor zeroes the split attention's counters in it (one synchronous memset).
 
 #include <cuda_runtime.h>
 
@@ -52,7 +53,11 @@ class Forward {
     v_ = base + L.v;
     g_ = base + L.g;
     u_ = base + L.u;
-    scores_ = base + L.scores;
+    partial_ = base + L.partial;
+    counters_ = reinterpret_cast<unsigned*>(base + L.counters);
+    // The split attention's arrival counters start at zero; every launch leaves them so.
+    check(cudaMemset(counters_, 0, kernels::attention_counters(max_block, c.n_heads) * sizeof(unsigned)),
+          "CUDA forward: clear the attention counters");
   }
 
   const ModelView<Q>& model() const { return model_; }
@@ -90,10 +95,11 @@ class Forward {
       kernels::rope_store<<<pairs, kernels::elementwise_threads, 0, stream>>>(q_, k_, v_, d, kv, hd, c.rope_theta,
                                                                              start, cache.k(l), cache.v(l));
       launched("rope_store");
-      const dim3 heads(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m));
-      kernels::attention<<<heads, kernels::attention_threads, kernels::attention_smem(hd), stream>>>(
-          q_, cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, cache.capacity(),
-          1.0f / sqrtf(static_cast<float>(hd)), scores_, att_);
+      const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m),
+                        static_cast<unsigned>((start + m - 1) / kernels::attention_chunk + 1));
+      kernels::attention<<<splits, kernels::attention_threads, kernels::attention_smem(hd), stream>>>(
+          q_, cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, kernels::attention_splits(capacity_),
+          1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_);
       launched("attention");
       gemm(L.wo, att_, m, xn_, stream);
       add(m * d, stream);
@@ -113,7 +119,7 @@ class Forward {
  private:
   // Offsets (in floats) of the workspace's buffers.
   struct Layout {
-    std::size_t x, xn, q, att, k, v, g, u, scores, floats;
+    std::size_t x, xn, q, att, k, v, g, u, partial, counters, floats;
     Layout(const ModelConfig& c, int max_block, int capacity) {
       c.validate();
       const auto rows = [max_block](int width) { return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(width); };
@@ -131,7 +137,8 @@ class Forward {
       v = take(rows(c.kv_dim()));
       g = take(rows(c.ffn_dim));
       u = take(rows(c.ffn_dim));
-      scores = take(rows(c.n_heads) * static_cast<std::size_t>(capacity));
+      partial = take(kernels::attention_partial_floats(max_block, c.n_heads, c.head_dim(), capacity));
+      counters = take(kernels::attention_counters(max_block, c.n_heads));  // unsigned, float-sized
       floats = at;
     }
   };
@@ -156,7 +163,8 @@ class Forward {
   ModelView<Q> model_;
   int max_block_, capacity_;
   DeviceBuffer<float> owned_;
-  float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *scores_;
+  float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
+  unsigned* counters_;
 };
 
 }  // namespace skippy::cuda

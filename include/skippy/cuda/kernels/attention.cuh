@@ -1,22 +1,36 @@
 #pragma once
-// Causal grouped-query attention of a block of m query rows over the device KV cache: one thread block
-// per (head, row). Scores use math::dot (the host's lane order); the softmax sums and the weighted value
-// sums split keys by absolute position (key j goes to thread j mod Threads, value partial j mod groups),
-// so a row's result depends on its position only, never on m (DESIGN.md §1).
+// Causal grouped-query attention of a block of m query rows over the device KV cache, with the sequence
+// split across thread blocks (flash-decoding): block (head, row, split) takes the keys of one chunk of
+// attention_chunk absolute positions, writes its softmax partial (max, sum, unnormalised value sum), and
+// the last split of a (head, row) to finish merges the partials in split order. Chunk boundaries sit at
+// absolute key positions and every sum inside a chunk splits keys by absolute position (key j goes to
+// thread j mod Threads, value partial j mod groups), so a row's result depends on its position only,
+// never on m (DESIGN.md §1). Scores use math::dot (the host's lane order).
 
 #include <cuda_runtime.h>
 
 #include <cub/block/block_reduce.cuh>
 
 #include "../../math/reduce.hpp"
+#include "block.cuh"
 
 namespace skippy::cuda::kernels {
 
 inline constexpr int attention_threads = 128;
+inline constexpr int attention_chunk = 256;  // keys per split: a multiple of attention_threads
 
-struct MaxJoin {
-  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
+// Splits of a row's keys for a cache of `capacity` positions (the partials' stride).
+inline int attention_splits(int capacity) { return (capacity + attention_chunk - 1) / attention_chunk; }
+
+// Workspace of the split attention for blocks of up to max_block rows: partials (floats) and one
+// arrival counter per (row, head) (unsigned; zero before the first launch, and left zero by every launch).
+inline std::size_t attention_partial_floats(int max_block, int n_heads, int head_dim, int capacity) {
+  return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(n_heads) *
+         static_cast<std::size_t>(attention_splits(capacity)) * static_cast<std::size_t>(head_dim + 2);
+}
+inline std::size_t attention_counters(int max_block, int n_heads) {
+  return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(n_heads);
+}
 
 // Dynamic shared memory the kernel needs for a head size.
 inline std::size_t attention_smem(int head_dim) {
@@ -24,63 +38,89 @@ inline std::size_t attention_smem(int head_dim) {
   return static_cast<std::size_t>(head_dim) * static_cast<std::size_t>(1 + groups) * sizeof(float);
 }
 
-// q: m rows of d values (RoPE applied); k_cache/v_cache: one layer, [capacity][kv]; scores: m * n_heads *
-// capacity floats of scratch; out: m rows of d values. grid (n_heads, m).
+// q: m rows of d values (RoPE applied); k_cache/v_cache: one layer, [capacity][kv]; out: m rows of d
+// values. grid (n_heads, m, splits of the last row = (start + m - 1) / attention_chunk + 1); partial and
+// counters as attention_partial_floats / attention_counters with splits_cap = attention_splits(capacity).
 template <int Threads = attention_threads>
 __global__ void __launch_bounds__(Threads)
     attention(const float* __restrict__ q, const float* __restrict__ k_cache, const float* __restrict__ v_cache,
-              int d, int kv, int head_dim, int group, int start, int capacity, float scale,
-              float* __restrict__ scores, float* __restrict__ out) {
-  using Reduce = cub::BlockReduce<float, Threads>;
-  __shared__ typename Reduce::TempStorage tmp;
-  __shared__ float shared_max, shared_sum;
+              int d, int kv, int head_dim, int group, int start, int splits_cap, float scale,
+              float* __restrict__ partial, unsigned* __restrict__ counters, float* __restrict__ out) {
+  static_assert(attention_chunk % Threads == 0, "attention: a chunk must split evenly over the threads");
+  __shared__ typename BlockAll<Threads>::Storage storage;
+  __shared__ float s[attention_chunk];
+  __shared__ bool last;
   extern __shared__ float smem[];
-  float* qh = smem;                // head_dim
-  float* partial = smem + head_dim;  // groups * head_dim
+  float* qh = smem;                  // head_dim
+  float* groups_acc = smem + head_dim;  // groups * head_dim
+  BlockAll<Threads> all(storage);
 
-  const int h = static_cast<int>(blockIdx.x), i = static_cast<int>(blockIdx.y), t = static_cast<int>(threadIdx.x);
-  const int pos = start + i, kvh = h / group;
+  const int h = static_cast<int>(blockIdx.x), i = static_cast<int>(blockIdx.y), split = static_cast<int>(blockIdx.z);
+  const int t = static_cast<int>(threadIdx.x), pos = start + i, splits = pos / attention_chunk + 1;
+  if (split >= splits) return;  // a row before the block's last has fewer keys
+  const int j0 = split * attention_chunk, j1 = j0 + attention_chunk < pos + 1 ? j0 + attention_chunk : pos + 1;
+  const int kvh = h / group;
   const float* kh = k_cache + static_cast<long>(kvh) * head_dim;
   const float* vh = v_cache + static_cast<long>(kvh) * head_dim;
-  float* s = scores + (static_cast<long>(i) * gridDim.x + h) * capacity;
+  const long row = static_cast<long>(i) * gridDim.x + h;  // (row, head)
+  float* mine = partial + (row * splits_cap + split) * (head_dim + 2);
 
   for (int e = t; e < head_dim; e += Threads) qh[e] = q[static_cast<long>(i) * d + h * head_dim + e];
   __syncthreads();
 
   float mx = -INFINITY;
-  for (int j = t; j <= pos; j += Threads) {
-    s[j] = math::dot(qh, kh + static_cast<long>(j) * kv, head_dim) * scale;
-    mx = fmaxf(mx, s[j]);
+  for (int j = j0 + t; j < j1; j += Threads) {
+    s[j - j0] = math::dot(qh, kh + static_cast<long>(j) * kv, head_dim) * scale;
+    mx = fmaxf(mx, s[j - j0]);
   }
-  mx = Reduce(tmp).Reduce(mx, MaxJoin());
-  if (t == 0) shared_max = mx;
-  __syncthreads();
-  mx = shared_max;
+  mx = all.max(mx);
   float sum = 0.0f;
-  for (int j = t; j <= pos; j += Threads) {
-    s[j] = expf(s[j] - mx);
-    sum += s[j];
+  for (int j = j0 + t; j < j1; j += Threads) {
+    s[j - j0] = expf(s[j - j0] - mx);
+    sum += s[j - j0];
   }
-  sum = Reduce(tmp).Sum(sum);
-  if (t == 0) shared_sum = sum;
-  __syncthreads();  // also publishes every s[j] to the block
+  sum = all.sum(sum);  // its barrier also publishes every s[] to the block
 
   const int groups = Threads / head_dim > 0 ? Threads / head_dim : 1;
   const int g = t / head_dim;
   if (g < groups) {
     for (int e = t % head_dim; e < head_dim; e += Threads) {  // one pass unless head_dim > Threads
       float acc = 0.0f;
-      for (int j = g; j <= pos; j += groups) acc += s[j] * vh[static_cast<long>(j) * kv + e];
-      partial[g * head_dim + e] = acc;
+      for (int j = j0 + g; j < j1; j += groups) acc += s[j - j0] * vh[static_cast<long>(j) * kv + e];
+      groups_acc[g * head_dim + e] = acc;
     }
   }
   __syncthreads();
-  const float inv = 1.0f / shared_sum;
   for (int e = t; e < head_dim; e += Threads) {
     float acc = 0.0f;
-    for (int gg = 0; gg < groups; ++gg) acc += partial[gg * head_dim + e];
+    for (int gg = 0; gg < groups; ++gg) acc += groups_acc[gg * head_dim + e];
+    mine[2 + e] = acc;
+  }
+  if (t == 0) {
+    mine[0] = mx;
+    mine[1] = sum;
+  }
+
+  // The last split to arrive merges (threadFenceReduction's pattern): fence the partials, count.
+  __threadfence();
+  __syncthreads();
+  if (t == 0) last = atomicAdd(&counters[row], 1u) == static_cast<unsigned>(splits - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  const float* first = partial + row * splits_cap * (head_dim + 2);
+  const auto at = [&](int sp, int k) { return __ldcg(first + static_cast<long>(sp) * (head_dim + 2) + k); };
+  float m_all = -INFINITY;
+  for (int sp = 0; sp < splits; ++sp) m_all = fmaxf(m_all, at(sp, 0));
+  float l_all = 0.0f;
+  for (int sp = 0; sp < splits; ++sp) l_all += at(sp, 1) * expf(at(sp, 0) - m_all);
+  const float inv = 1.0f / l_all;
+  for (int e = t; e < head_dim; e += Threads) {
+    float acc = 0.0f;
+    for (int sp = 0; sp < splits; ++sp) acc += at(sp, 2 + e) * expf(at(sp, 0) - m_all);
     out[static_cast<long>(i) * d + h * head_dim + e] = acc * inv;
   }
+  if (t == 0) counters[row] = 0u;  // ready for the next launch
 }
 
 }  // namespace skippy::cuda::kernels

@@ -43,20 +43,24 @@ __global__ void __launch_bounds__(Threads)
   if (threadIdx.x == 0) out[static_cast<long>(blockIdx.x) * out_stride] = best.index;
 }
 
-// The greedy verdict of a step: block = [x_t, d_1..d_k], target = argmax of the k+1 verify rows.
-// verdict[0] = n (accepted drafts), verdict[1] = next token; next is also written where the next step
-// reads its pending token (pending[0..n_pending)). One thread.
-// pending0 may alias block[0]: no __restrict__ on those.
+// Writes a step's verdict: verdict[0] = n (accepted drafts), verdict[1] = the next token, which is also
+// written where the next step reads its pending token (pending1 may be null).
+__device__ inline void write_verdict(int accepted, int next, int* verdict, int* pending0, int* pending1) {
+  verdict[0] = accepted;
+  verdict[1] = next;
+  *pending0 = next;
+  if (pending1 != nullptr) *pending1 = next;
+}
+
+// The greedy verdict of a step: block = [x_t, d_1..d_k], target = argmax of the k+1 verify rows. One
+// thread. pending0 may alias block[0]: no __restrict__ on those.
 template <int Threads = 32>
-__global__ void __launch_bounds__(Threads) greedy_accept(const int* block, const int* __restrict__ target, int k, int* __restrict__ verdict,
-                              int* pending0, int* pending1) {
+__global__ void __launch_bounds__(Threads) greedy_accept(const int* block, const int* __restrict__ target, int k,
+                                                         int* __restrict__ verdict, int* pending0, int* pending1) {
   if (threadIdx.x != 0 || blockIdx.x != 0) return;
   int n = 0;
   while (n < k && block[n + 1] == target[n]) ++n;
-  verdict[0] = n;
-  verdict[1] = target[n];
-  *pending0 = target[n];
-  if (pending1 != nullptr) *pending1 = target[n];
+  write_verdict(n, target[n], verdict, pending0, pending1);
 }
 
 }  // namespace skippy::cuda::kernels

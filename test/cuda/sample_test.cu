@@ -1,0 +1,279 @@
+// The device sampling kernels against the host rules they reproduce: the warp (temperature, top-k,
+// top-p, ties), categorical draws, the speculative-sampling draft draws and acceptance, and typical
+// acceptance. Float sums run in another order on the device, so a draw may differ from the host's only
+// where a cumulative sum lies within rounding of its boundary: the tests allow a handful of such cases
+// in hundreds and check that the mismatches found are of that kind where they can tell.
+
+#include <doctest/doctest.h>
+
+#include <skippy/skippy.hpp>
+
+#include "../support/gpu.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+using namespace skippy;
+namespace kernels = skippy::cuda::kernels;
+using skippy::cuda::DeviceBuffer;
+
+namespace {
+
+template <class T>
+DeviceBuffer<T> to_device(const std::vector<T>& v) {
+  DeviceBuffer<T> d(v.size());
+  d.upload(v.data(), v.size());
+  return d;
+}
+template <class T>
+std::vector<T> to_host(const DeviceBuffer<T>& d, std::size_t n) {
+  std::vector<T> v(n);
+  d.download(v.data(), n);
+  return v;
+}
+void synced(const char* what) {
+  skippy::cuda::check(cudaGetLastError(), what);
+  skippy::cuda::check(cudaDeviceSynchronize(), what);
+}
+
+// rows x n logits: Gaussian, or on a few integer levels (many exact ties).
+std::vector<float> logits(int rows, int n, bool ties, std::uint32_t seed, float scale = 2.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, scale);
+  std::uniform_int_distribution<int> level(0, 6);
+  std::vector<float> x(static_cast<std::size_t>(rows) * static_cast<std::size_t>(n));
+  for (float& v : x) v = ties ? static_cast<float>(level(rng)) : g(rng);
+  return x;
+}
+
+template <int Threads = kernels::sample_threads>
+__global__ void sample_kernel(const float* w, int n, const float* u, int* out) {
+  __shared__ typename kernels::BlockAll<Threads>::Storage storage;
+  kernels::BlockAll<Threads> all(storage);
+  const int token = kernels::sample_row(w + static_cast<long>(blockIdx.x) * n, n, u[blockIdx.x], all);
+  if (threadIdx.x == 0) out[blockIdx.x] = token;
+}
+
+}  // namespace
+
+TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and their ties") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda warp");
+  const std::vector<sampling::WarpParams> grid = {
+      {1.0f, 0, 1.0f}, {0.7f, 5, 1.0f}, {1.3f, 0, 0.6f}, {1.0f, 50, 0.9f}, {0.5f, 3, 0.35f}, {2.0f, 999, 0.999f}};
+  // Exact ties only where each level holds few tokens: with thousands of equal tokens the mass before a
+  // tie is a long float sum whose rounding decides the top-p boundary on either backend.
+  for (const auto& shape : {std::pair{1000, true}, std::pair{1000, false}, std::pair{32000, false}}) {
+    const int n = shape.first;
+    const bool ties = shape.second;
+    const int rows = 6;
+    const auto x = logits(rows, n, ties, static_cast<std::uint32_t>(n + ties));
+    const auto dx = to_device(x);
+    DeviceBuffer<float> dp(x.size());
+    DeviceBuffer<int> bad(1);
+    const std::vector<int> zero = {0};
+    bad.upload(zero.data(), 1);
+    for (const auto& w : grid) {
+      kernels::warp_rows<<<rows, kernels::sample_threads>>>(dx.data(), n, w, dp.data(), bad.data());
+      synced("warp_rows");
+      const auto got = to_host(dp, x.size());
+      std::vector<float> want(static_cast<std::size_t>(n)), plain(want.size());
+      std::vector<int> order;
+      for (int r = 0; r < rows; ++r) {
+        const float* row = x.data() + static_cast<long>(r) * n;
+        sampling::warp(row, want.data(), n, w, order);
+        sampling::softmax(row, plain.data(), n, w.temperature);
+        std::vector<int> only;  // tokens kept by one backend only
+        float smallest_common = 1.0f;
+        int kept = 0;
+        for (int v = 0; v < n; ++v) {
+          const float g = got[static_cast<std::size_t>(r) * n + v], h = want[static_cast<std::size_t>(v)];
+          kept += h > 0.0f;
+          if ((g > 0.0f) != (h > 0.0f)) only.push_back(v);
+          else if (h > 0.0f) smallest_common = std::min(smallest_common, plain[static_cast<std::size_t>(v)]);
+        }
+        INFO("n ", n, ties ? " tied" : "", " T ", w.temperature, " top_k ", w.top_k, " top_p ", w.top_p, " row ", r,
+             " kept ", kept);
+        // top-p's boundary is a float sum compared with a limit: one token there may flip. Nothing else.
+        REQUIRE(only.size() <= (w.top_p < 1.0f ? 1u : 0u));
+        if (!only.empty()) CHECK(plain[static_cast<std::size_t>(only[0])] <= smallest_common);
+        const float tolerance = only.empty() ? 2e-5f : 2e-3f;  // a flipped token renormalises the rest
+        int differ = 0;
+        for (int v = 0; v < n; ++v) {
+          const float g = got[static_cast<std::size_t>(r) * n + v], h = want[static_cast<std::size_t>(v)];
+          if (g > 0.0f && h > 0.0f) differ += std::fabs(g - h) > 1e-7f + tolerance * h;
+        }
+        CHECK(differ == 0);
+      }
+    }
+    CHECK(to_host(bad, 1)[0] == 0);
+  }
+}
+
+TEST_CASE("cuda warp_rows flags a non-finite logit") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda warp flag");
+  std::vector<float> x = logits(2, 300, false, 5);
+  x[420] = NAN;
+  const auto dx = to_device(x);
+  DeviceBuffer<float> dp(x.size());
+  DeviceBuffer<int> bad(1);
+  const std::vector<int> zero = {0};
+  bad.upload(zero.data(), 1);
+  kernels::warp_rows<<<2, kernels::sample_threads>>>(dx.data(), 300, sampling::WarpParams{}, dp.data(), bad.data());
+  synced("warp_rows");
+  CHECK(to_host(bad, 1)[0] == 1);
+}
+
+TEST_CASE("cuda sample_row draws sampling::sample_categorical's token") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda categorical");
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (const int n : {7, 513, 32000, 128256}) {
+    const int rows = 400;
+    std::vector<float> w(static_cast<std::size_t>(rows) * static_cast<std::size_t>(n)), u(rows);
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = unit(rng) < 0.3f ? 0.0f : unit(rng);  // sparse, like top-p
+    for (float& x : u) x = static_cast<float>(static_cast<std::uint32_t>(unit(rng) * 16777216.0f)) / 16777216.0f;
+    u[0] = 0.0f;
+    u[1] = 16777215.0f / 16777216.0f;  // the extremes of rng::uniform
+    const auto dw = to_device(w), du = to_device(u);
+    DeviceBuffer<int> out(rows);
+    sample_kernel<<<rows, kernels::sample_threads>>>(dw.data(), n, du.data(), out.data());
+    synced("sample_row");
+    const auto got = to_host(out, rows);
+    int mismatches = 0;
+    for (int r = 0; r < rows; ++r) {
+      const float* row = w.data() + static_cast<long>(r) * n;
+      const int want = sampling::sample_categorical(row, n, u[static_cast<std::size_t>(r)]);
+      const int g = got[static_cast<std::size_t>(r)];
+      REQUIRE(g >= 0);
+      REQUIRE(g < n);
+      CHECK(row[g] > 0.0f);
+      if (g == want) continue;
+      ++mismatches;
+      // Only a rounding-close boundary may differ: the host's cumulative sum at the lower of the two ids
+      // is within 1e-5 of the total from u * total.
+      double total = 0, cum = 0;
+      for (int v = 0; v < n; ++v) total += row[v];
+      for (int v = 0; v <= std::min(g, want); ++v) cum += row[v];
+      INFO("n ", n, " row ", r, " device ", g, " host ", want);
+      CHECK(std::fabs(cum - u[static_cast<std::size_t>(r)] * total) <= 1e-5 * total);
+    }
+    CHECK(mismatches <= 2);
+  }
+}
+
+namespace {
+
+struct SpecCase {
+  std::vector<int> drafts;
+  accept::Verdict verdict;
+};
+
+// One step of speculative sampling on k draft rows and k + 1 target rows, on the host rule and on the
+// device kernels, with the same seed and position.
+SpecCase host_step(const std::vector<float>& draft, const std::vector<float>& target, int k, int n,
+                   const sampling::WarpParams& w, std::uint64_t seed) {
+  accept::SpeculativeSampling rule({w}, n);
+  const accept::StepContext ctx{seed, 17u, 0u};
+  SpecCase c;
+  for (int i = 0; i < k; ++i) c.drafts.push_back(rule.propose(i, draft.data() + static_cast<long>(i) * n, ctx));
+  c.verdict = rule.verify(target.data(), c.drafts.data(), k, ctx);
+  return c;
+}
+
+SpecCase device_step(const DeviceBuffer<float>& draft, const DeviceBuffer<float>& target, int k, int n,
+                     const sampling::WarpParams& w, std::uint64_t seed) {
+  DeviceBuffer<float> p(static_cast<std::size_t>(k + 1) * n), q(static_cast<std::size_t>(k) * n);
+  DeviceBuffer<int> state(4 + k + 1);  // verdict n, next, bad, pad | x_t d_1..d_k
+  const std::vector<int> zero(static_cast<std::size_t>(4 + k + 1), 0);
+  state.upload(zero.data(), zero.size());
+  int* s = state.data();
+  kernels::warp_sample_rows<<<k, kernels::sample_threads>>>(draft.data(), n, w, q.data(), 0, seed, 17u, s + 5, s + 2);
+  kernels::warp_rows<<<k + 1, kernels::sample_threads>>>(target.data(), n, w, p.data(), s + 2);
+  kernels::speculative_accept<<<1, kernels::sample_threads>>>(p.data(), q.data(), s + 4, k, n, seed, 17u, s, s + 4,
+                                                              nullptr);
+  synced("speculative sampling kernels");
+  const auto h = to_host(state, zero.size());
+  REQUIRE(h[2] == 0);
+  return {std::vector<int>(h.begin() + 5, h.end()), {h[0], h[1]}};
+}
+
+}  // namespace
+
+TEST_CASE("cuda speculative sampling kernels draw the host rule's drafts and verdicts") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda speculative sampling kernels");
+  const int k = 3, n = 96;
+  for (const sampling::WarpParams& w : {sampling::WarpParams{1.0f, 0, 1.0f}, sampling::WarpParams{0.8f, 20, 0.9f}}) {
+    std::set<int> accepted;
+    int mismatches = 0;
+    const int trials = 300;
+    for (int trial = 0; trial < trials; ++trial) {
+      // Target = draft + noise: the drafts are often, not always, accepted.
+      const auto draft = logits(k, n, false, static_cast<std::uint32_t>(1000 + trial));
+      auto target = logits(k + 1, n, false, static_cast<std::uint32_t>(5000 + trial), 0.7f);
+      for (std::size_t i = 0; i < draft.size(); ++i) target[i] += draft[i];
+      const auto seed = static_cast<std::uint64_t>(trial) * 7919u;
+      const SpecCase want = host_step(draft, target, k, n, w, seed);
+      const SpecCase got = device_step(to_device(draft), to_device(target), k, n, w, seed);
+      accepted.insert(want.verdict.accepted);
+      if (got.drafts == want.drafts && got.verdict.accepted == want.verdict.accepted &&
+          got.verdict.next == want.verdict.next)
+        continue;
+      ++mismatches;
+      MESSAGE("trial ", trial, ": device n ", got.verdict.accepted, " next ", got.verdict.next, ", host n ",
+              want.verdict.accepted, " next ", want.verdict.next);
+    }
+    INFO("T ", w.temperature, " top_k ", w.top_k, " top_p ", w.top_p);
+    CHECK(mismatches <= trials / 100);
+    CHECK(accepted.size() == static_cast<std::size_t>(k + 1));  // every count 0..k occurred
+  }
+}
+
+TEST_CASE("cuda typical_accept returns Typical::verify's verdict") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda typical acceptance");
+  const int k = 4, n = 200;
+  const accept::TypicalParams params{0.8f, 0.09f, 0.3f};
+  accept::Typical rule(params, n);
+  std::set<int> accepted;
+  int compared = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const auto target = logits(k + 1, n, false, static_cast<std::uint32_t>(9000 + trial), 3.0f);
+    // Drafts: the argmax of each row, or another token, so that acceptance stops at varied places.
+    std::mt19937 rng(static_cast<std::uint32_t>(trial));
+    std::vector<int> block = {0};
+    for (int i = 0; i < k; ++i)
+      block.push_back(rng() % 4 == 0 ? static_cast<int>(rng() % n)
+                                     : sampling::argmax(target.data() + static_cast<long>(i) * n, n));
+    // Skip cases whose decision lies within rounding of the threshold.
+    bool close = false;
+    std::vector<float> p(static_cast<std::size_t>(n));
+    for (int i = 0; i < k; ++i) {
+      sampling::softmax(target.data() + static_cast<long>(i) * n, p.data(), n, params.temperature);
+      const float thr = accept::typical_threshold(sampling::entropy(p.data(), n), params.eps, params.delta);
+      close = close || std::fabs(p[static_cast<std::size_t>(block[static_cast<std::size_t>(i + 1)])] - thr) < 1e-4f * thr;
+    }
+    if (close) continue;
+    const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
+    const auto dt = to_device(target);
+    const auto db = to_device(block);
+    DeviceBuffer<int> argmax(k + 1), verdict(2), bad(1);
+    const std::vector<int> zero = {0};
+    bad.upload(zero.data(), 1);
+    kernels::argmax_rows<<<k + 1, kernels::select_threads>>>(dt.data(), n, argmax.data(), 1, bad.data());
+    kernels::typical_accept<<<1, kernels::sample_threads>>>(dt.data(), argmax.data(), db.data(), k, n, params,
+                                                            verdict.data(), db.data(), nullptr);
+    synced("typical_accept");
+    const auto v = to_host(verdict, 2);
+    INFO("trial ", trial);
+    CHECK(v[0] == want.accepted);
+    CHECK(v[1] == want.next);
+    CHECK(to_host(db, 1)[0] == want.next);  // the next step's pending token
+    accepted.insert(want.accepted);
+    ++compared;
+  }
+  CHECK(compared >= 250);
+  CHECK(accepted.size() >= 3);
+}
