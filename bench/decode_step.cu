@@ -4,7 +4,8 @@
 // plus attention over contexts 128..32k, and the argmax, the sampling warp and draw, and speculative
 // sampling's verification over 32k / 128k vocabularies. Figures are
 // tokens/s and % of the bandwidth roofline: bytes of weights and KV read per step over the copy
-// bandwidth measured in this binary (bench/device.hpp). No CUDA Graphs yet: launch gaps count.
+// bandwidth measured in this binary (bench/device.hpp). Each step runs with direct launches (launch gaps
+// count) and replayed from a CUDA Graph (as cuda::Decoder runs it).
 
 #include <benchmark/benchmark.h>
 
@@ -14,6 +15,7 @@
 
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 using namespace skippy;
@@ -115,12 +117,35 @@ void BM_step(benchmark::State& state) {
   const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
   const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
   sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
-  bench::time_iterations(state, [&] {
-    // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
-    fwd.run(tokens.data() + context, m, context, cache, skip, logits.data(), nullptr);
-    sc::kernels::argmax_rows<<<m, sc::kernels::select_threads>>>(logits.data(), c.vocab, out.data(), 1,
-                                                                  out.data() + K + 1);
-  });
+  const bool graph = state.range(1) != 0;
+  if (!graph) {
+    bench::time_iterations(state, [&] {
+      // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
+      fwd.run(tokens.data() + context, m, context, cache, skip, logits.data(), nullptr);
+      sc::kernels::argmax_rows<<<m, sc::kernels::select_threads>>>(logits.data(), c.vocab, out.data(), 1,
+                                                                    out.data() + K + 1);
+    });
+  } else {
+    // The pass and its argmax captured once in a CUDA Graph, the position read on the device (as
+    // cuda::Decoder does), replayed on a blocking stream so the timing events on the default stream order it.
+    cache.reserve(context, m);
+    sc::DeviceBuffer<int> position(1);
+    position.upload(&context, 1);
+    cudaStream_t stream;
+    sc::check(cudaStreamCreate(&stream), "cudaStreamCreate");
+    cudaGraph_t g;
+    cudaGraphExec_t exec;
+    sc::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
+    fwd.run(tokens.data() + context, m, sc::kernels::Position{0, position.data()}, cache, skip, logits.data(), stream);
+    sc::kernels::argmax_rows<<<m, sc::kernels::select_threads, 0, stream>>>(logits.data(), c.vocab, out.data(), 1,
+                                                                             out.data() + K + 1);
+    sc::check(cudaStreamEndCapture(stream, &g), "capture");
+    sc::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
+    bench::time_iterations(state, [&] { cudaGraphLaunch(exec, stream); });
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    cudaStreamDestroy(stream);
+  }
   const int layers = c.n_layers - (skip.end - skip.begin);
   const ModelView<Q>& v = model->view();
   const double layer_bytes = static_cast<double>(v.layers[0].wq.bytes() + v.layers[0].wk.bytes() + v.layers[0].wv.bytes() +
@@ -132,7 +157,8 @@ void BM_step(benchmark::State& state) {
     state.counters["tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["steps_per_second"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
   bench::bandwidth_counters(state, step_bytes);  // pct_of_copy_bw here is the % of the bandwidth roofline
-  state.SetLabel(kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))" : "verify step (5 tokens)");
+  state.SetLabel(std::string(kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))" : "verify step (5 tokens)") +
+                 (graph ? ", CUDA Graph" : ", direct launches"));
 }
 
 void BM_attention(benchmark::State& state) {
@@ -153,7 +179,8 @@ void BM_attention(benchmark::State& state) {
   bench::time_iterations(state, [&] {
     const dim3 grid(c.n_heads, m, (ctx + m - 1) / sc::kernels::attention_chunk + 1);
     sc::kernels::attention<<<grid, sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
-        q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), ctx, sc::kernels::attention_splits(ctx + m), 0.088f,
+        q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), sc::kernels::Position::at(ctx),
+        sc::kernels::attention_splits(ctx + m), 0.088f,
         partial.data(), counters.data(), out.data());
   });
   bench::bandwidth_counters(state, 2.0 * 4.0 * kv * (ctx + m));  // K and V of one layer
@@ -190,6 +217,14 @@ sampling::WarpParams warp_of(long mode) {
   return mode == 0 ? sampling::WarpParams{0.8f, 0, 1.0f} : sampling::WarpParams{0.8f, 40, 0.95f};
 }
 
+// A step's draw key (seed 7, position 100) on the device.
+sc::DeviceBuffer<sc::kernels::StepKey> step_key() {
+  sc::DeviceBuffer<sc::kernels::StepKey> key(1);
+  const sc::kernels::StepKey h{7, 100, 0};
+  key.upload(&h, 1);
+  return key;
+}
+
 // Draft draws: warp each of `rows` rows and draw a token (kernels::warp_sample_rows).
 void BM_sample(benchmark::State& state) {
   if (!device().ok) {
@@ -201,8 +236,9 @@ void BM_sample(benchmark::State& state) {
   sc::DeviceBuffer<float> q(x.size());
   sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
   const sampling::WarpParams w = warp_of(state.range(2));
+  const auto key = step_key();
   bench::time_iterations(state, [&] {
-    sc::kernels::warp_sample_rows<<<rows, sc::kernels::sample_threads>>>(x.data(), n, w, q.data(), 0, 7, 100,
+    sc::kernels::warp_sample_rows<<<rows, sc::kernels::sample_threads>>>(x.data(), n, w, q.data(), 0, key.data(),
                                                                          out.data(), out.data() + rows);
   });
   bench::bandwidth_counters(state, 8.0 * rows * n);  // logits read + probabilities written, once
@@ -220,21 +256,31 @@ void BM_speculative_verify(benchmark::State& state) {
   sc::DeviceBuffer<float> p(target.size()), q(draft.size()), q0(draft.size());
   sc::DeviceBuffer<int> state_ints(16);
   const sampling::WarpParams w = warp_of(state.range(1));
-  sc::kernels::warp_sample_rows<<<k, sc::kernels::sample_threads>>>(draft.data(), n, w, q0.data(), 0, 7, 100,
+  const auto key = step_key();
+  sc::kernels::warp_sample_rows<<<k, sc::kernels::sample_threads>>>(draft.data(), n, w, q0.data(), 0, key.data(),
                                                                     state_ints.data() + 5, state_ints.data() + 2);
   bench::time_iterations(state, [&] {
     cudaMemcpyAsync(q.data(), q0.data(), q0.size() * sizeof(float), cudaMemcpyDeviceToDevice);  // rejection overwrites q
     sc::kernels::warp_rows<<<k + 1, sc::kernels::sample_threads>>>(target.data(), n, w, p.data(), state_ints.data() + 2);
     sc::kernels::speculative_accept<<<1, sc::kernels::sample_threads>>>(p.data(), q.data(), state_ints.data() + 4, k, n,
-                                                                        7, 100, state_ints.data(), state_ints.data() + 4,
-                                                                        nullptr);
+                                                                        key.data(), state_ints.data(),
+                                                                        state_ints.data() + 4, nullptr);
   });
   bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);
 }
 
-BENCHMARK_TEMPLATE(BM_step, quant::F16)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Arg(ar)->Arg(draft)->Arg(verify)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_step, quant::F16)
+    ->ArgsProduct({{ar, draft, verify}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)
+    ->ArgsProduct({{ar, draft, verify}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)
+    ->ArgsProduct({{ar, draft, verify}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_attention)
     ->ArgsProduct({{128, 1024, 4096, 16384, 32768}, {1, 5}})
     ->UseManualTime()

@@ -1,9 +1,11 @@
-// CUDA weight kernel at LLM shapes: GB/s and % of the device-to-device copy bandwidth measured in this
-// binary, with L2 flushed between iterations (timed with CUDA events, manual time).
+// CUDA weight kernels at LLM shapes, with L2 flushed between iterations (timed with CUDA events, manual
+// time): gemv for decoding blocks (M = 1..8) in GB/s and % of the device-to-device copy bandwidth
+// measured in this binary; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s.
 
 #include <benchmark/benchmark.h>
 
 #include <skippy/cuda/check.cuh>
+#include <skippy/cuda/gemm.cuh>
 #include <skippy/cuda/gemv.cuh>
 
 #include "device.hpp"
@@ -17,6 +19,28 @@ namespace {
 using bench::Device;
 using bench::device;
 
+// Zeroed device operands of a benchmark: a rows x cols matrix of Q, m activation rows and m output rows.
+template <class Q>
+struct Operands {
+  std::size_t wbytes;
+  void* w = nullptr;
+  float *x = nullptr, *y = nullptr;
+  Operands(int rows, int cols, int m)
+      : wbytes(static_cast<std::size_t>(rows) * quant::row_bytes<Q>(static_cast<std::size_t>(cols))) {
+    cuda::check(cudaMalloc(&w, wbytes), "cudaMalloc");
+    cuda::check(cudaMalloc(&x, sizeof(float) * static_cast<std::size_t>(m) * cols), "cudaMalloc");
+    cuda::check(cudaMalloc(&y, sizeof(float) * static_cast<std::size_t>(m) * rows), "cudaMalloc");
+    cudaMemset(w, 0, wbytes);
+    cudaMemset(x, 0, sizeof(float) * static_cast<std::size_t>(m) * cols);
+  }
+  ~Operands() {
+    cudaFree(w);
+    cudaFree(x);
+    cudaFree(y);
+  }
+  MatrixView<Q> view(int rows, int cols) const { return {static_cast<const typename Q::block*>(w), rows, cols}; }
+};
+
 template <class Q>
 void BM_gemv(benchmark::State& state) {
   const Device& dev = device();
@@ -26,23 +50,28 @@ void BM_gemv(benchmark::State& state) {
   }
   const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
   const int m = static_cast<int>(state.range(2));
-  const std::size_t wbytes = static_cast<std::size_t>(rows) * quant::row_bytes<Q>(static_cast<std::size_t>(cols));
-  void* w;
-  float *x, *y;
-  cuda::check(cudaMalloc(&w, wbytes), "cudaMalloc");
-  cuda::check(cudaMalloc(&x, sizeof(float) * static_cast<std::size_t>(m) * cols), "cudaMalloc");
-  cuda::check(cudaMalloc(&y, sizeof(float) * static_cast<std::size_t>(m) * rows), "cudaMalloc");
-  cudaMemset(w, 0, wbytes);
-  cudaMemset(x, 0, sizeof(float) * static_cast<std::size_t>(m) * cols);
-  const MatrixView<Q> view{static_cast<const typename Q::block*>(w), rows, cols};
-  bench::time_iterations(state, [&] {
-    cuda::check(cuda::gemv(view, x, m, y), "gemv");
-  });
-  bench::bandwidth_counters(state, static_cast<double>(wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
+  const Operands<Q> o(rows, cols, m);
+  const MatrixView<Q> view = o.view(rows, cols);
+  bench::time_iterations(state, [&] { cuda::check(cuda::gemv(view, o.x, m, o.y), "gemv"); });
+  bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
   state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
-  cudaFree(w);
-  cudaFree(x);
-  cudaFree(y);
+}
+
+template <class Q>
+void BM_gemm(benchmark::State& state) {
+  if (!device().ok || !cuda::gemm_supported()) {
+    state.SkipWithError("no GPU with TF32 tensor cores");
+    return;
+  }
+  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+  const int m = static_cast<int>(state.range(2));
+  const Operands<Q> o(rows, cols, m);
+  const MatrixView<Q> view = o.view(rows, cols);
+  bench::time_iterations(state, [&] { cuda::check(cuda::gemm(view, o.x, m, o.y), "gemm"); });
+  state.counters["flop_per_second"] =
+      benchmark::Counter(2.0 * rows * cols * m, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rows_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
+  bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
@@ -57,6 +86,16 @@ BENCHMARK_TEMPLATE(BM_gemv, quant::F16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::BF16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q4_0)->Apply(shapes);
+
+void prefill_shapes(benchmark::internal::Benchmark* b) {
+  for (auto [r, c] : std::vector<std::pair<int, int>>{{4096, 4096}, {14336, 4096}, {4096, 14336}})
+    for (int m : {64, 512, 2048}) b->Args({r, c, m});
+  b->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK_TEMPLATE(BM_gemm, quant::F16)->Apply(prefill_shapes);
+BENCHMARK_TEMPLATE(BM_gemm, quant::Q8_0)->Apply(prefill_shapes);
+BENCHMARK_TEMPLATE(BM_gemm, quant::Q4_0)->Apply(prefill_shapes);
 
 }  // namespace
 

@@ -53,6 +53,7 @@
 #include "cuda/decoder.cuh"
 #include "cuda/device_model.cuh"
 #include "cuda/forward.cuh"
+#include "cuda/gemm.cuh"
 #include "cuda/gemv.cuh"
 #include "cuda/kernels/attention.cuh"
 #include "cuda/kernels/block.cuh"

@@ -258,6 +258,37 @@ TEST_CASE("cuda: the bundled model decodes losslessly and drafts as well as on t
   CHECK(cs.tau() >= 2.3);
 }
 
+namespace {
+
+// A decoder replaying CUDA Graphs and one launching directly emit the same tokens and acceptance counts.
+template <class Pred, class Rule>
+void check_graphs(const skippy::cuda::DeviceModel<quant::F32>& dm, const typename Rule::Params& params) {
+  using Dec = skippy::cuda::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Pred, Rule>;
+  Dec graphs(dm.view(), capacity, params, 5), direct(dm.view(), capacity, params, 5);
+  direct.use_graphs(false);
+  CHECK(graphs.uses_graphs());
+  GenerateOptions o;
+  o.max_new_tokens = 27;  // not a multiple of K + 1: the last step drafts fewer, a second graph
+  for (const auto& p : prompts) {
+    INFO(Rule::name, " K=", Pred::k, " prompt of ", p.size());
+    CHECK(graphs.generate(p, o) == direct.generate(p, o));
+    CHECK(graphs.stats().accept_count == direct.stats().accept_count);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda decoder: steps replayed from CUDA Graphs equal steps launched directly, for every rule") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda graphs");
+  const auto hm = HostModel<quant::F32>::from_float(test::damped_weights(15));
+  skippy::cuda::DeviceModel<quant::F32> dm(hm.view());
+  check_graphs<Simultaneous<4>, accept::Greedy>(dm, {});
+  check_graphs<Sequential<3>, accept::Greedy>(dm, {});
+  check_graphs<Simultaneous<4>, accept::SpeculativeSampling>(dm, {sampling::WarpParams{1.0f, 0, 1.0f}});
+  check_graphs<Sequential<2>, accept::SpeculativeSampling>(dm, {sampling::WarpParams{0.9f, 10, 0.8f}});
+  check_graphs<Simultaneous<4>, accept::Typical>(dm, {});
+}
+
 TEST_CASE("cuda decoder: errors name what is wrong") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda decoder errors");
   using Q = quant::F32;

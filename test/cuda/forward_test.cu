@@ -131,6 +131,33 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
   }
 }
 
+TEST_CASE_TEMPLATE("skippy::cuda::Forward prefills blocks of gemm_min_rows or more on tensor cores, within "
+                   "TF32 rounding of the host",
+                   Q, quant::F32, quant::Q8_0) {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward tensor-core prefill");
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(24));
+  const int V = hm.config().vocab, m = 80, cap = 96;
+  static_assert(80 >= skippy::cuda::gemm_min_rows);
+  std::vector<int> seq(static_cast<std::size_t>(m));
+  for (int i = 0; i < m; ++i) seq[static_cast<std::size_t>(i)] = (i * 29 + 3) % V;
+  host::Forward<Q> hf(hm.view());
+  auto hc = hf.make_cache(cap);
+  std::vector<float> want(static_cast<std::size_t>(m) * V), got(want.size());
+  hf.run(seq.data(), m, 0, hc, LayerRange{}, want.data());
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  skippy::cuda::Forward<Q> cf(dm.view(), m, cap);
+  auto cc = cf.make_cache();
+  skippy::cuda::DeviceBuffer<int> dt(seq.size());
+  dt.upload(seq.data(), seq.size());
+  skippy::cuda::DeviceBuffer<float> dl(want.size());
+  cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
+  dl.download(got.data(), got.size());
+  const double e = row_error(got, want, V);
+  INFO(Q::name, ": relative error ", e, skippy::cuda::gemm_supported() ? " (tensor cores)" : " (gemv: no tensor cores)");
+  // TF32 keeps 10 mantissa bits: ~1e-3 per product, through 4 layers and the LM head.
+  CHECK(e <= 1e-2);
+}
+
 TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise the flag") {
   SKIPPY_SKIP_WITHOUT_GPU("argmax kernel");
   const int n = 32000, rows = 6;

@@ -190,10 +190,11 @@ SpecCase device_step(const DeviceBuffer<float>& draft, const DeviceBuffer<float>
   DeviceBuffer<int> state(4 + k + 1);  // verdict n, next, bad, pad | x_t d_1..d_k
   const std::vector<int> zero(static_cast<std::size_t>(4 + k + 1), 0);
   state.upload(zero.data(), zero.size());
+  const auto key = to_device(std::vector<kernels::StepKey>{{seed, 17, 0}});
   int* s = state.data();
-  kernels::warp_sample_rows<<<k, kernels::sample_threads>>>(draft.data(), n, w, q.data(), 0, seed, 17u, s + 5, s + 2);
+  kernels::warp_sample_rows<<<k, kernels::sample_threads>>>(draft.data(), n, w, q.data(), 0, key.data(), s + 5, s + 2);
   kernels::warp_rows<<<k + 1, kernels::sample_threads>>>(target.data(), n, w, p.data(), s + 2);
-  kernels::speculative_accept<<<1, kernels::sample_threads>>>(p.data(), q.data(), s + 4, k, n, seed, 17u, s, s + 4,
+  kernels::speculative_accept<<<1, kernels::sample_threads>>>(p.data(), q.data(), s + 4, k, n, key.data(), s, s + 4,
                                                               nullptr);
   synced("speculative sampling kernels");
   const auto h = to_host(state, zero.size());

@@ -8,9 +8,17 @@
 // reads the verdict and the drafts once per step and nothing else. The library's three rules run on the
 // device; a user-defined rule runs its host implementation on logits copied back (exact, but with a
 // round trip per pass).
+//
+// CUDA Graphs: with a library rule, a step's launches read the position and the seed from a small device
+// key (kernels::StepKey) uploaded before the step, so the decoder captures one graph per draft count k
+// on first use and replays it: one graph launch, one 16-byte upload and one state read per step instead
+// of hundreds of launches (a small model is launch-bound). use_graphs(false) launches the same kernels
+// directly. Without a stream argument the decoder creates its own (graphs cannot capture the legacy
+// default stream).
 
 #include <cuda_runtime.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <type_traits>
@@ -37,8 +45,9 @@ class Decoder {
   using predictor_type = Predictor;
   using accept_type = Accept;
   static constexpr int K = Predictor::k;
-  // Prompt tokens per prefill pass (the forward's largest block is max(K + 1, this)).
-  static constexpr int prefill_block = 16;
+  // Prompt tokens per prefill pass (the forward's largest block is max(K + 1, this)): one tensor-core
+  // tile of rows (gemm.cuh).
+  static constexpr int prefill_block = kernels::gemm_tile_m;
   static constexpr int max_block = K + 1 > prefill_block ? K + 1 : prefill_block;
 
   // model: device pointers. cache_capacity: positions of the KV cache the decoder owns.
@@ -64,12 +73,24 @@ class Decoder {
       for (int i = 1; i < K; ++i) init[static_cast<std::size_t>(draft_in + i)] = model.config.mask_token_id;
     state_.upload(init.data(), init.size());
     for (auto& e : events_) check(cudaEventCreate(&e), "cudaEventCreate");
+    if (stream_ == nullptr) {
+      check(cudaStreamCreateWithFlags(&owned_stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+      stream_ = owned_stream_;
+    }
   }
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
   ~Decoder() {
+    for (auto& g : graphs_)
+      if (g != nullptr) cudaGraphExecDestroy(g);
     for (auto& e : events_) cudaEventDestroy(e);
+    if (owned_stream_ != nullptr) cudaStreamDestroy(owned_stream_);
   }
+
+  // Capture each step in a CUDA Graph (the default) or launch its kernels one by one; the tokens are the
+  // same bits either way.
+  void use_graphs(bool on) { use_graphs_ = on; }
+  bool uses_graphs() const { return use_graphs_; }
 
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {
@@ -107,14 +128,15 @@ class Decoder {
     const int t = cache_.length();
     const int k = decode::step_drafts(K, t, cache_.capacity(), budget);
     const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
-    check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
     accept::Verdict v{};
     const Rule r = rule_kind();
     if (r != Rule::host) {
-      if (k > 0) draft_on_device(r, k, t);
-      check(cudaEventRecord(events_[1], stream_), "cudaEventRecord");
-      forward_.run(ints(block), k + 1, t, cache_, LayerRange{}, target_logits_.data(), stream_);
-      accept_on_device(r, k, t);
+      cache_.reserve(t, k + 1);  // the slots the step's device-positioned passes write: checked here
+      key_ = {seed_, t, 0};
+      check(cudaMemcpyAsync(key_dev_.data(), &key_, sizeof key_, cudaMemcpyHostToDevice, stream_), "step key");
+      check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
+      if (use_graphs_) launch_graph(r, k);
+      else launch_step(r, k, false);
       check(cudaEventRecord(events_[2], stream_), "cudaEventRecord");
       read_state(block + 1 + k);
       require(host_state_[bad] == 0, "decoder: NaN or infinite logit in the draft or verify pass of the step at "
@@ -123,6 +145,7 @@ class Decoder {
       pending_ = v.next;
       drafts_.assign(host_state_.begin() + block + 1, host_state_.begin() + block + 1 + k);
     } else {
+      check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
       drafts_.clear();
       if (k > 0) draft_on_host(k, t, ctx);
       check(cudaEventRecord(events_[1], stream_), "cudaEventRecord");
@@ -189,13 +212,13 @@ class Decoder {
 
   // Drafts d_1..d_k into the device block: the draft argmax, or for speculative sampling a draw from the
   // warped draft row (kept in q_ for the acceptance test).
-  void draft_on_device(Rule r, int k, int t) {
+  void draft_on_device(Rule r, int k, kernels::Position t) {
     constexpr LayerRange skip = layer_range<Skip>();
     const auto choose = [&](int rows, int first) {
       if (r != Rule::sampling) return select(draft_logits_.data(), rows, ints(block + 1 + first));
       if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
         kernels::warp_sample_rows<<<static_cast<unsigned>(rows), kernels::sample_threads, 0, stream_>>>(
-            draft_logits_.data(), vocab(), rule_.params().warp, q_.data(), first, seed_, static_cast<std::uint32_t>(t),
+            draft_logits_.data(), vocab(), rule_.params().warp, q_.data(), first, key_dev_.data(),
             ints(block + 1 + first), ints(bad));
         check(cudaGetLastError(), "draft sampling");
       }
@@ -205,7 +228,8 @@ class Decoder {
       choose(k, 0);
     } else if constexpr (Predictor::mode == DraftMode::sequential) {
       for (int i = 0; i < k; ++i) {
-        forward_.run(ints(block + i), 1, t + i, cache_, skip, draft_logits_.data(), stream_);
+        forward_.run(ints(block + i), 1, kernels::Position{t.offset + i, t.base}, cache_, skip, draft_logits_.data(),
+                     stream_);
         choose(1, i);
       }
     }
@@ -213,7 +237,7 @@ class Decoder {
 
   // The rule's fused acceptance kernel over the k + 1 verify rows: the verdict, and the next token
   // written where the next step reads its pending token.
-  void accept_on_device(Rule r, int k, int t) {
+  void accept_on_device(Rule r, int k) {
     int* pending1 = Predictor::mode == DraftMode::simultaneous ? ints(draft_in) : nullptr;
     const float* logits = target_logits_.data();
     if (r == Rule::greedy) {
@@ -228,10 +252,42 @@ class Decoder {
           logits, vocab(), rule_.params().warp, p_.data(), ints(bad));
       check(cudaGetLastError(), "target warp");
       kernels::speculative_accept<<<1, kernels::sample_threads, 0, stream_>>>(
-          p_.data(), q_.data(), ints(block), k, vocab(), seed_, static_cast<std::uint32_t>(t), ints(verdict),
-          ints(block), pending1);
+          p_.data(), q_.data(), ints(block), k, vocab(), key_dev_.data(), ints(verdict), ints(block), pending1);
     }
     check(cudaGetLastError(), "acceptance");
+  }
+
+  // A library rule's whole step at the position in key_dev_: drafts, verify pass, acceptance. In a
+  // capture the draft/verify boundary event becomes a node of the graph.
+  void launch_step(Rule r, int k, bool capturing) {
+    const kernels::Position t{0, &key_dev_.data()->position};
+    if (k > 0) draft_on_device(r, k, t);
+    check(capturing ? cudaEventRecordWithFlags(events_[1], stream_, cudaEventRecordExternal)
+                    : cudaEventRecord(events_[1], stream_),
+          "cudaEventRecord");
+    forward_.run(ints(block), k + 1, t, cache_, LayerRange{}, target_logits_.data(), stream_);
+    accept_on_device(r, k);
+  }
+
+  // Replays the step graph for k drafts, capturing it first if this k is new.
+  void launch_graph(Rule r, int k) {
+    cudaGraphExec_t& exec = graphs_[static_cast<std::size_t>(k)];
+    if (exec == nullptr) {
+      cudaGraph_t graph = nullptr;
+      check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "begin the step capture");
+      try {
+        launch_step(r, k, true);
+      } catch (...) {
+        if (cudaStreamEndCapture(stream_, &graph) == cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
+        throw;
+      }
+      check(cudaStreamEndCapture(stream_, &graph), "end the step capture");
+      const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+      cudaGraphDestroy(graph);
+      if (e != cudaSuccess) exec = nullptr;
+      check(e, "instantiate the step graph");
+    }
+    check(cudaGraphLaunch(exec, stream_), "launch the step graph");
   }
 
   // Drafts proposed by the host rule from copied logits; drafts_ receives them, the device block too.
@@ -271,7 +327,7 @@ class Decoder {
     check(cudaMemcpyAsync(host_state_.data(), state_.data(), static_cast<std::size_t>(n) * sizeof(int),
                           cudaMemcpyDeviceToHost, stream_), "read verdict");
     check(cudaStreamSynchronize(stream_), "step");
-    if (host_state_[bad] != 0) check(cudaMemset(ints(bad), 0, sizeof(int)), "clear flag");
+    if (host_state_[bad] != 0) check(cudaMemsetAsync(ints(bad), 0, sizeof(int), stream_), "clear flag");
   }
 
   void set_pending(int token) {
@@ -291,6 +347,11 @@ class Decoder {
   DeviceBuffer<int> state_, prompt_;
   std::vector<int> host_state_, drafts_;
   DeviceBuffer<float> draft_logits_, target_logits_, p_, q_;
+  DeviceBuffer<kernels::StepKey> key_dev_{1};
+  kernels::StepKey key_{};  // the host copy uploaded each step (a member: the async copy reads it)
+  std::array<cudaGraphExec_t, K + 1> graphs_{};  // by draft count k
+  bool use_graphs_ = true;
+  cudaStream_t owned_stream_ = nullptr;
   std::vector<float> host_logits_;
   cudaEvent_t events_[3] = {};
 };

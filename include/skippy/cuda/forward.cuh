@@ -7,6 +7,8 @@
 // Workspace: caller-owned device memory of workspace_bytes(config, max_block, capacity) bytes, or owned
 // when none is given. max_block bounds m per call (K + 1 for decoding; prefill goes in chunks of it).
 // The constructor zeroes the split attention's counters in it (one synchronous memset).
+// Weight products of blocks of gemm_min_rows or more (prefill) run on tensor cores where the device has
+// them (gemm.cuh); decoding blocks run gemv, whose rows are the same bits alone or in a block.
 
 #include <cuda_runtime.h>
 
@@ -15,6 +17,7 @@
 #include "../model/view.hpp"
 #include "../policy/skip_range.hpp"
 #include "buffer.cuh"
+#include "gemm.cuh"
 #include "gemv.cuh"
 #include "kernels/attention.cuh"
 #include "kernels/elementwise.cuh"
@@ -39,6 +42,7 @@ class Forward {
     const ModelConfig& c = model_.config;
     require(kernels::attention_smem(c.head_dim()) <= 48 * 1024, "CUDA forward: head_dim ", c.head_dim(),
             " needs more shared memory than the attention kernel may use");
+    tensor_cores_ = gemm_supported();
     const Layout L(c, max_block, capacity);
     if (workspace == nullptr) {
       owned_ = DeviceBuffer<float>(L.floats);
@@ -70,6 +74,15 @@ class Forward {
   // the caller checks ids that come from the host). Layers in `skip` are not run; the others write K/V into
   // cache slots start..start+m-1. logits (device) receives m rows of vocab values, or is nullptr (prefill).
   void run(const int* tokens, int m, int start, KvCache& cache, LayerRange skip, float* logits, cudaStream_t stream) {
+    cache.reserve(start, m);
+    run(tokens, m, kernels::Position::at(start), cache, skip, logits, stream);
+  }
+
+  // As above, with the start position read on the device when the kernels run (start.base; for a pass
+  // captured in a CUDA Graph). The caller keeps start + m within the cache's capacity: nothing on the
+  // host can check a value that lives on the device.
+  void run(const int* tokens, int m, kernels::Position start, KvCache& cache, LayerRange skip, float* logits,
+           cudaStream_t stream) {
     const ModelConfig& c = config();
     require(m >= 1 && m <= max_block_, "CUDA forward: block of ", m, " tokens, this forward takes 1..", max_block_);
     require(cache.n_layers() == c.n_layers && cache.kv_dim() == c.kv_dim() && cache.capacity() <= capacity_,
@@ -78,16 +91,15 @@ class Forward {
             capacity_, ")");
     require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "CUDA forward: skip range [",
             skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
-    cache.reserve(start, m);
-
     const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim, hd = c.head_dim();
     const dim3 rows_d(blocks(d), static_cast<unsigned>(m));
     kernels::embed<Q><<<rows_d, kernels::elementwise_threads, 0, stream>>>(model_.token_embd.data, tokens, d, x_);
     launched("embedding");
+    const float* residual = nullptr;  // a layer's last residual add, fused into the next norm
     for (int l = 0; l < c.n_layers; ++l) {
       if (skip.contains(l)) continue;
       const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
-      norm(L.attn_norm, m, stream);
+      norm(residual, L.attn_norm, m, stream);
       gemm(L.wq, xn_, m, q_, stream);
       gemm(L.wk, xn_, m, k_, stream);
       gemm(L.wv, xn_, m, v_, stream);
@@ -95,24 +107,25 @@ class Forward {
       kernels::rope_store<<<pairs, kernels::elementwise_threads, 0, stream>>>(q_, k_, v_, d, kv, hd, c.rope_theta,
                                                                              start, cache.k(l), cache.v(l));
       launched("rope_store");
-      const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m),
-                        static_cast<unsigned>((start + m - 1) / kernels::attention_chunk + 1));
+      // Splits of the block's last row; every split of the cache when the position is known only on the device.
+      const int n_splits = start.base != nullptr ? kernels::attention_splits(cache.capacity())
+                                                 : (start.offset + m - 1) / kernels::attention_chunk + 1;
+      const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
       kernels::attention<<<splits, kernels::attention_threads, kernels::attention_smem(hd), stream>>>(
           q_, cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, kernels::attention_splits(capacity_),
           1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_);
       launched("attention");
       gemm(L.wo, att_, m, xn_, stream);
-      add(m * d, stream);
-      norm(L.ffn_norm, m, stream);
+      norm(xn_, L.ffn_norm, m, stream);
       gemm(L.w_gate, xn_, m, g_, stream);
       gemm(L.w_up, xn_, m, u_, stream);
       kernels::swiglu<<<blocks(m * f), kernels::elementwise_threads, 0, stream>>>(g_, u_, static_cast<long>(m) * f);
       launched("swiglu");
       gemm(L.w_down, g_, m, xn_, stream);
-      add(m * d, stream);
+      residual = xn_;
     }
-    if (logits == nullptr) return;
-    norm(model_.output_norm, m, stream);
+    if (logits == nullptr) return;  // prefill: the cache is written; the last residual add is not needed
+    norm(residual, model_.output_norm, m, stream);
     gemm(model_.output, xn_, m, logits, stream);
   }
 
@@ -148,20 +161,20 @@ class Forward {
   }
   static void launched(const char* what) { check(cudaGetLastError(), what); }
 
-  void norm(const float* w, int m, cudaStream_t stream) {
-    kernels::rmsnorm<<<static_cast<unsigned>(m), 32, 0, stream>>>(x_, w, xn_, config().dim, config().rms_eps);
-    launched("rmsnorm");
+  // xn = rmsnorm(x += residual) * w, the add skipped when residual is null.
+  void norm(const float* residual, const float* w, int m, cudaStream_t stream) {
+    kernels::add_rmsnorm<<<static_cast<unsigned>(m), 32, 0, stream>>>(x_, residual, w, xn_, config().dim,
+                                                                      config().rms_eps);
+    launched("residual add and rmsnorm");
   }
-  void add(long n, cudaStream_t stream) {
-    kernels::add<<<blocks(n), kernels::elementwise_threads, 0, stream>>>(x_, xn_, n);
-    launched("residual add");
-  }
-  static void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
-    check(gemv(w, x, m, y, stream), "weight kernel");
+  void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) const {
+    if (m >= gemm_min_rows && tensor_cores_) check(cuda::gemm(w, x, m, y, stream), "tensor-core weight kernel");
+    else check(gemv(w, x, m, y, stream), "weight kernel");
   }
 
   ModelView<Q> model_;
   int max_block_, capacity_;
+  bool tensor_cores_ = false;
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
   unsigned* counters_;

@@ -13,6 +13,7 @@
 
 #include "../../math/reduce.hpp"
 #include "block.cuh"
+#include "position.cuh"
 
 namespace skippy::cuda::kernels {
 
@@ -39,12 +40,14 @@ inline std::size_t attention_smem(int head_dim) {
 }
 
 // q: m rows of d values (RoPE applied); k_cache/v_cache: one layer, [capacity][kv]; out: m rows of d
-// values. grid (n_heads, m, splits of the last row = (start + m - 1) / attention_chunk + 1); partial and
-// counters as attention_partial_floats / attention_counters with splits_cap = attention_splits(capacity).
+// values. grid (n_heads, m, splits of the last row = (start + m - 1) / attention_chunk + 1, or more: the
+// splits a row does not have return at once, so a launch captured in a graph may use splits_cap);
+// partial and counters as attention_partial_floats / attention_counters, splits_cap =
+// attention_splits(capacity).
 template <int Threads = attention_threads>
 __global__ void __launch_bounds__(Threads)
     attention(const float* __restrict__ q, const float* __restrict__ k_cache, const float* __restrict__ v_cache,
-              int d, int kv, int head_dim, int group, int start, int splits_cap, float scale,
+              int d, int kv, int head_dim, int group, Position start, int splits_cap, float scale,
               float* __restrict__ partial, unsigned* __restrict__ counters, float* __restrict__ out) {
   static_assert(attention_chunk % Threads == 0, "attention: a chunk must split evenly over the threads");
   __shared__ typename BlockAll<Threads>::Storage storage;
@@ -56,7 +59,7 @@ __global__ void __launch_bounds__(Threads)
   BlockAll<Threads> all(storage);
 
   const int h = static_cast<int>(blockIdx.x), i = static_cast<int>(blockIdx.y), split = static_cast<int>(blockIdx.z);
-  const int t = static_cast<int>(threadIdx.x), pos = start + i, splits = pos / attention_chunk + 1;
+  const int t = static_cast<int>(threadIdx.x), pos = start.get() + i, splits = pos / attention_chunk + 1;
   if (split >= splits) return;  // a row before the block's last has fewer keys
   const int j0 = split * attention_chunk, j1 = j0 + attention_chunk < pos + 1 ? j0 + attention_chunk : pos + 1;
   const int kvh = h / group;

@@ -1,7 +1,7 @@
 #pragma once
 // The per-element steps of a layer on the device, each a thin kernel over a host formula: embedding
-// rows (quant::dequantize), RMSNorm (math's 8 fixed lanes, one thread per lane), RoPE with the K/V cache
-// write (math::rope_pair), SwiGLU and the residual add. Every row is computed independently of the
+// rows (quant::dequantize), the residual add fused with the RMSNorm after it (math's 8 fixed lanes, one
+// thread per lane), RoPE with the K/V cache write (math::rope_pair) and SwiGLU. Every row is computed independently of the
 // others, so a token's row is the same bits alone or inside a block.
 
 #include <cuda_runtime.h>
@@ -10,6 +10,7 @@
 #include "../../math/rmsnorm.hpp"
 #include "../../math/rope.hpp"
 #include "../../quant/dequantize.hpp"
+#include "position.cuh"
 
 namespace skippy::cuda::kernels {
 
@@ -26,17 +27,24 @@ __global__ void embed(const typename Q::block* __restrict__ table, const int* __
   x[static_cast<long>(i) * d + e] = quant::dequantize(row[e / Q::block_size], e % Q::block_size);
 }
 
-// y = rmsnorm(x) * w per row; one block of 32 threads per row. Threads 0..7 each sum one of
-// math::sum_squares' lanes, so the scale is the host formula's, bit for bit.
+// y = rmsnorm(x) * w per row, after the residual connection x += add when add is not null (fused: one
+// launch and one pass fewer). One block of 32 threads per row. Threads 0..7 each sum one of
+// math::sum_squares' lanes, so the scale is the host formula's, bit for bit. add may alias y: every
+// read of add precedes the barriers before y is written.
 // (Kernels are templates so that a header-only library can define them in every translation unit.)
 template <int Threads = 32>
 __global__ void __launch_bounds__(Threads)
-    rmsnorm(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y, int d, float eps) {
+    add_rmsnorm(float* __restrict__ x, const float* add, const float* __restrict__ w, float* y, int d, float eps) {
   __shared__ float lanes[math::reduce_lanes];
   __shared__ float scale;
-  const float* xr = x + static_cast<long>(blockIdx.x) * d;
+  float* xr = x + static_cast<long>(blockIdx.x) * d;
   float* yr = y + static_cast<long>(blockIdx.x) * d;
   const int t = static_cast<int>(threadIdx.x);
+  if (add != nullptr) {
+    const float* ar = add + static_cast<long>(blockIdx.x) * d;
+    for (int e = t; e < d; e += Threads) xr[e] += ar[e];
+    __syncthreads();
+  }
   if (t < math::reduce_lanes) lanes[t] = math::lane_sum_squares(xr, d, t);
   __syncthreads();
   if (t == 0) scale = math::rms_scale(math::join_lanes(lanes), d, eps);
@@ -48,11 +56,11 @@ __global__ void __launch_bounds__(Threads)
 // and values into the cache slots start..start+m-1 of one layer. grid (ceil(max(d, kv) / 2 / threads), m).
 template <int Threads = elementwise_threads>
 __global__ void __launch_bounds__(Threads) rope_store(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v, int d,
-                           int kv, int head_dim, float theta, int start, float* __restrict__ k_cache,
+                           int kv, int head_dim, float theta, Position start, float* __restrict__ k_cache,
                            float* __restrict__ v_cache) {
   const int i = static_cast<int>(blockIdx.y);
   const int p = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);  // pair index across heads
-  const int pos = start + i;
+  const int pos = start.get() + i;
   const int half = head_dim / 2;
   if (2 * p < d) {
     float* head = q + static_cast<long>(i) * d + (p / half) * head_dim;
@@ -74,13 +82,6 @@ template <int Threads = elementwise_threads>
 __global__ void __launch_bounds__(Threads) swiglu(float* __restrict__ g, const float* __restrict__ u, long n) {
   const long j = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (j < n) g[j] = math::swiglu(g[j], u[j]);
-}
-
-// x[j] += y[j] over n values (the residual connection).
-template <int Threads = elementwise_threads>
-__global__ void __launch_bounds__(Threads) add(float* __restrict__ x, const float* __restrict__ y, long n) {
-  const long j = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (j < n) x[j] += y[j];
 }
 
 }  // namespace skippy::cuda::kernels

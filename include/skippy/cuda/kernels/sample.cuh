@@ -21,6 +21,7 @@
 #include "../../rng/philox.hpp"
 #include "../../sampling/warp.hpp"
 #include "block.cuh"
+#include "position.cuh"
 #include "select.cuh"
 
 namespace skippy::cuda::kernels {
@@ -138,11 +139,13 @@ __device__ bool warp_row(const float* logits, float* p, int n, const sampling::W
       if (by_k.keeps(p[i], i)) kept += p[i];
     cut = top_p_cut(p, n, by_k, w.top_p * all.sum(kept), all);
   }
+  // Top-p's cut lies inside top-k's; intersecting them guards the degenerate limits (a zero mass).
+  const auto keeps = [&](int i) { return by_k.keeps(p[i], i) && cut.keeps(p[i], i); };
   float kept = 0.0f;
   for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads)
-    if (cut.keeps(p[i], i)) kept += p[i];
+    if (keeps(i)) kept += p[i];
   const float renorm = 1.0f / all.sum(kept);
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) p[i] = cut.keeps(p[i], i) ? p[i] * renorm : 0.0f;
+  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) p[i] = keeps(i) ? p[i] * renorm : 0.0f;
   __syncthreads();
   return true;
 }
@@ -190,12 +193,12 @@ __global__ void __launch_bounds__(Threads)
 }
 
 // The draft draws of speculative sampling: for row r (draft position first + r), q row first + r =
-// warp(logits row r) and tokens[r] ~ q with the host rule's counter {first + r, position, draft_sample,
-// 0}. grid = rows.
+// warp(logits row r) and tokens[r] ~ q with the host rule's counter {first + r, key->position,
+// draft_sample, 0} and key->seed. grid = rows.
 template <int Threads = sample_threads>
 __global__ void __launch_bounds__(Threads)
     warp_sample_rows(const float* __restrict__ logits, int n, sampling::WarpParams w, float* __restrict__ q,
-                     int first, std::uint64_t seed, std::uint32_t position, int* __restrict__ tokens, int* bad) {
+                     int first, const StepKey* __restrict__ key, int* __restrict__ tokens, int* bad) {
   __shared__ typename BlockAll<Threads>::Storage storage;
   BlockAll<Threads> all(storage);
   const int r = static_cast<int>(blockIdx.x), index = first + r;
@@ -207,21 +210,24 @@ __global__ void __launch_bounds__(Threads)
     }
     return;
   }
-  const float u = rng::uniform(seed, {static_cast<std::uint32_t>(index), position, rng::Purpose::draft_sample, 0u});
+  const float u = rng::uniform(key->seed, {static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(key->position),
+                                           rng::Purpose::draft_sample, 0u});
   const int token = sample_row(qr, n, u, all);
   if (threadIdx.x == 0) tokens[r] = token;
 }
 
 // accept::SpeculativeSampling::verify on the device, one block. p: the k+1 warped target rows; q: the
 // k warped draft rows the drafts block[1..k] were drawn from (row i is overwritten by the residual on
-// rejection). pending0 may alias block[0].
+// rejection). Draws use key's seed and position. pending0 may alias block[0].
 template <int Threads = sample_threads>
 __global__ void __launch_bounds__(Threads)
     speculative_accept(const float* __restrict__ p, float* __restrict__ q, const int* block, int k, int n,
-                       std::uint64_t seed, std::uint32_t position, int* __restrict__ verdict, int* pending0,
+                       const StepKey* __restrict__ key, int* __restrict__ verdict, int* pending0,
                        int* pending1) {
   __shared__ typename BlockAll<Threads>::Storage storage;
   BlockAll<Threads> all(storage);
+  const std::uint64_t seed = key->seed;
+  const auto position = static_cast<std::uint32_t>(key->position);
   const float* w = p + static_cast<long>(k) * n;  // all accepted: the bonus token from p_{k+1}
   int i = 0;
   for (; i < k; ++i) {

@@ -1,0 +1,122 @@
+#pragma once
+// Weight x activation for long blocks of rows (prefill: M in the tens to thousands) on tensor cores:
+// y[i][r] = W[r] . x[i]. A thread block computes 64 weight rows x 64 activation rows; each step of 32
+// columns dequantises its weight tile into shared memory with quant::dequantize (the host's formula) and
+// rounds both operands to TF32 (10-bit mantissa, FP32's range: activations cannot overflow as they could
+// in FP16), accumulating in FP32. The weights are read once per 64 activation rows.
+//
+// Decoding steps keep gemv, whose rows are bit-identical whatever M; every decoder of the backend
+// prefills through this kernel alike, so greedy S3D still emits exactly the greedy AR tokens. Against
+// the host the TF32 rounding adds a relative error of about 1e-3 to prefilled rows (DESIGN.md §1 promises
+// no bit equality across backends). Tensor cores need sm_80 or newer; gemm_supported() tells.
+
+#include <cuda_runtime.h>
+#include <mma.h>
+
+#include "../model/view.hpp"
+#include "../policy/predictor.hpp"
+#include "../quant/dequantize.hpp"
+
+namespace skippy::cuda {
+
+// Blocks of at least this many rows take the tensor-core path; decoding blocks (K + 1 rows) never do.
+inline constexpr int gemm_min_rows = 48;
+static_assert(gemm_min_rows > max_predictors + 1, "decoding blocks must stay on gemv (bit-identical rows)");
+
+namespace kernels {
+
+inline constexpr int gemm_tile_r = 64, gemm_tile_m = 64, gemm_tile_k = 32, gemm_threads = 128;
+
+template <class Q>
+__global__ void __launch_bounds__(gemm_threads)
+    gemm_tf32(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x, int m,
+              float* __restrict__ y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  using namespace nvcuda;
+  constexpr int ld = gemm_tile_k + 4;   // row stride of the operand tiles (a multiple of 4 floats)
+  constexpr int ldc = gemm_tile_r + 4;  // row stride of the staged output tile
+  constexpr int operands = (gemm_tile_r + gemm_tile_m) * ld, staged = gemm_tile_m * ldc;
+  __shared__ __align__(32) float smem[operands > staged ? operands : staged];
+  float* ws = smem;                      // [r][k] weight tile
+  float* xs = smem + gemm_tile_r * ld;   // [i][k] activation tile
+
+  const int r0 = static_cast<int>(blockIdx.x) * gemm_tile_r, i0 = static_cast<int>(blockIdx.y) * gemm_tile_m;
+  const int tid = static_cast<int>(threadIdx.x), warp = tid / 32;
+  const int wr = (warp / 2) * 32, wi = (warp % 2) * 32;  // this warp's 32 x 32 part of the tile
+  const long blocks_per_row = cols / Q::block_size;
+
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
+#pragma unroll
+  for (int a = 0; a < 2; ++a)
+#pragma unroll
+    for (int b = 0; b < 2; ++b) wmma::fill_fragment(acc[a][b], 0.0f);
+
+  for (int k0 = 0; k0 < cols; k0 += gemm_tile_k) {
+    for (int e = tid; e < gemm_tile_r * gemm_tile_k; e += gemm_threads) {
+      const int r = e / gemm_tile_k, k = e % gemm_tile_k, gr = r0 + r, gk = k0 + k;
+      const float v = gr < rows ? quant::dequantize(w[gr * blocks_per_row + gk / Q::block_size], gk % Q::block_size) : 0.0f;
+      ws[r * ld + k] = wmma::__float_to_tf32(v);
+    }
+    for (int e = tid; e < gemm_tile_m * gemm_tile_k; e += gemm_threads) {
+      const int i = e / gemm_tile_k, k = e % gemm_tile_k, gi = i0 + i;
+      const float v = gi < m ? x[static_cast<long>(gi) * cols + k0 + k] : 0.0f;
+      xs[i * ld + k] = wmma::__float_to_tf32(v);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < gemm_tile_k; kk += 8) {
+      // A = W (rows x k, row-major); B = x^T (k x rows of x): x's [i][k] tile is B in column-major order.
+      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> b[2];
+#pragma unroll
+      for (int s = 0; s < 2; ++s) {
+        wmma::load_matrix_sync(a[s], ws + (wr + 16 * s) * ld + kk, ld);
+        wmma::load_matrix_sync(b[s], xs + (wi + 16 * s) * ld + kk, ld);
+      }
+#pragma unroll
+      for (int s = 0; s < 2; ++s)
+#pragma unroll
+        for (int u = 0; u < 2; ++u) wmma::mma_sync(acc[s][u], a[s], b[u], acc[s][u]);
+    }
+    __syncthreads();
+  }
+  // C (weight rows x activation rows) stored column-major is y's [i][r] layout: stage, then write the
+  // in-range part with consecutive threads on consecutive weight rows.
+#pragma unroll
+  for (int s = 0; s < 2; ++s)
+#pragma unroll
+    for (int u = 0; u < 2; ++u)
+      wmma::store_matrix_sync(smem + (wi + 16 * u) * ldc + wr + 16 * s, acc[s][u], ldc, wmma::mem_col_major);
+  __syncthreads();
+  for (int e = tid; e < gemm_tile_m * gemm_tile_r; e += gemm_threads) {
+    const int i = e / gemm_tile_r, r = e % gemm_tile_r, gi = i0 + i, gr = r0 + r;
+    if (gi < m && gr < rows) y[static_cast<long>(gi) * rows + gr] = smem[i * ldc + r];
+  }
+#else
+  __trap();  // gemm() checks gemm_supported() first
+#endif
+}
+
+}  // namespace kernels
+
+// True when the current device has TF32 tensor cores (sm_80 or newer).
+inline bool gemm_supported() {
+  int device = 0, major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return false;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return false;
+  return major >= 8;
+}
+
+// y[i][r] = W[r] . x[i] for i < m, all device memory (x: m rows of w.cols floats; y: m rows of w.rows).
+// Returns the launch error; cudaErrorInvalidValue for a bad shape, cudaErrorNotSupported before sm_80.
+template <class Q>
+cudaError_t gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
+  if (m < 1 || w.rows < 1 || w.cols % kernels::gemm_tile_k != 0) return cudaErrorInvalidValue;
+  if (!gemm_supported()) return cudaErrorNotSupported;
+  const dim3 grid(static_cast<unsigned>((w.rows + kernels::gemm_tile_r - 1) / kernels::gemm_tile_r),
+                  static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
+  kernels::gemm_tf32<Q><<<grid, kernels::gemm_threads, 0, stream>>>(w.data, w.rows, w.cols, x, m, y);
+  return cudaGetLastError();
+}
+
+}  // namespace skippy::cuda

@@ -1,0 +1,70 @@
+// The tensor-core weight kernel for prefill blocks: within TF32 rounding of the host reference for every
+// storage type, on shapes that leave partial tiles; shape errors are reported.
+
+#include <doctest/doctest.h>
+
+#include <skippy/cuda/buffer.cuh>
+#include <skippy/cuda/gemm.cuh>
+#include <skippy/host/matmul.hpp>
+#include <skippy/quant/quantize.hpp>
+
+#include "../support/gpu.hpp"
+
+#include <cmath>
+#include <vector>
+
+using namespace skippy;
+
+namespace {
+
+template <class Q>
+void check_gemm(int rows, int cols, int m) {
+  std::vector<float> wf(static_cast<std::size_t>(rows) * cols), x(static_cast<std::size_t>(m) * cols);
+  for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = std::sin(0.013f * static_cast<float>(i)) * 0.7f;
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.07f * static_cast<float>(i)) * 3.0f;
+  const auto w = quant::quantize<Q>(wf);
+  skippy::cuda::DeviceBuffer<typename Q::block> dw(w.size());
+  skippy::cuda::DeviceBuffer<float> dx(x.size()), dy(static_cast<std::size_t>(m) * rows);
+  dw.upload(w.data(), w.size());
+  dx.upload(x.data(), x.size());
+  REQUIRE(skippy::cuda::gemm(MatrixView<Q>{dw.data(), rows, cols}, dx.data(), m, dy.data()) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<float> y(dy.size()), want(dy.size());
+  dy.download(y.data(), y.size());
+  const MatrixView<Q> hv{w.data(), rows, cols};
+  host::matmul(hv, x.data(), m, want.data());
+  // Each operand rounded to TF32 (relative 2^-11) perturbs a product by at most ~2^-10 of its size: the
+  // error of y is bounded by 2^-9 of sum |w x| (margin for FP32 accumulation).
+  int bad = 0;
+  const long bpr = cols / Q::block_size;
+  for (int i = 0; i < m; ++i)
+    for (int r = 0; r < rows; ++r) {
+      double mass = 0;
+      for (int k = 0; k < cols; ++k)
+        mass += std::fabs(quant::dequantize(w[static_cast<std::size_t>(r * bpr + k / Q::block_size)], k % Q::block_size) *
+                          x[static_cast<std::size_t>(i) * cols + k]);
+      const std::size_t at = static_cast<std::size_t>(i) * rows + r;
+      bad += !(std::fabs(y[at] - want[at]) <= std::ldexp(mass, -9) + 1e-6);
+    }
+  INFO(Q::name, " ", rows, "x", cols, " m=", m);
+  CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("cuda::gemm (tensor cores) equals the host reference within TF32 rounding") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda gemm");
+  if (!skippy::cuda::gemm_supported()) {
+    std::printf("skipped: no GPU with TF32 tensor cores (cuda gemm)\n");
+    return;
+  }
+  check_gemm<quant::F32>(200, 256, 100);
+  check_gemm<quant::F16>(200, 256, 100);
+  check_gemm<quant::BF16>(200, 256, 100);
+  check_gemm<quant::Q8_0>(200, 256, 100);
+  check_gemm<quant::Q4_0>(200, 256, 100);
+  check_gemm<quant::Q8_0>(64, 4096, 64);  // exact tiles, long rows
+  check_gemm<quant::F16>(1, 32, 1);       // one row each: everything else of the tile is padding
+  float* none = nullptr;
+  CHECK(skippy::cuda::gemm(MatrixView<quant::F32>{nullptr, 4, 33}, none, 1, none) == cudaErrorInvalidValue);
+}
