@@ -270,7 +270,8 @@ void check_graphs(const skippy::cuda::DeviceModel<quant::F32>& dm, const typenam
   GenerateOptions o;
   o.max_new_tokens = 27;  // not a multiple of K + 1: the last step drafts fewer, a second graph
   for (const auto& p : prompts) {
-    INFO(Rule::name, " K=", Pred::k, " prompt of ", p.size());
+    const int length = static_cast<int>(p.size());
+    INFO(Rule::name, " K=", Pred::k, " prompt of ", length);
     CHECK(graphs.generate(p, o) == direct.generate(p, o));
     CHECK(graphs.stats().accept_count == direct.stats().accept_count);
   }
