@@ -59,7 +59,7 @@ void BM_gemv(benchmark::State& state) {
 
 template <class Q>
 void BM_gemm(benchmark::State& state) {
-  if (!device().ok || !cuda::gemm_supported()) {
+  if (!device().ok || !cuda::gemm_supported<Q>()) {
     state.SkipWithError("no GPU with TF32 tensor cores");
     return;
   }

@@ -288,6 +288,18 @@ TEST_CASE("cuda decoder: steps replayed from CUDA Graphs equal steps launched di
   check_graphs<Simultaneous<4>, accept::SpeculativeSampling>(dm, {sampling::WarpParams{1.0f, 0, 1.0f}});
   check_graphs<Sequential<2>, accept::SpeculativeSampling>(dm, {sampling::WarpParams{0.9f, 10, 0.8f}});
   check_graphs<Simultaneous<4>, accept::Typical>(dm, {});
+
+  // A context past two attention chunks: the replayed steps launch every split of the cache and the
+  // rows merge them on the device.
+  const int chunk = skippy::cuda::kernels::attention_chunk, cap = 2 * chunk + 64;
+  std::vector<int> prompt(static_cast<std::size_t>(2 * chunk - 20));
+  for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int>((i * 13 + 5) % 63);
+  GenerateOptions o;
+  o.max_new_tokens = 40;  // crosses position 2 * chunk
+  skippy::cuda::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Simultaneous<4>, accept::Greedy> graphs(dm.view(), cap);
+  skippy::cuda::AutoregressiveDecoder<ModelView<quant::F32>> ar(dm.view(), cap);
+  ar.use_graphs(false);
+  CHECK(graphs.generate(prompt, o) == ar.generate(prompt, o));
 }
 
 TEST_CASE("cuda decoder: errors name what is wrong") {

@@ -54,7 +54,7 @@ void check_gemm(int rows, int cols, int m) {
 
 TEST_CASE("cuda::gemm (tensor cores) equals the host reference within TF32 rounding") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda gemm");
-  if (!skippy::cuda::gemm_supported()) {
+  if (!skippy::cuda::gemm_supported<quant::F32>()) {
     std::printf("skipped: no GPU with TF32 tensor cores (cuda gemm)\n");
     return;
   }

@@ -42,7 +42,7 @@ class Forward {
     const ModelConfig& c = model_.config;
     require(kernels::attention_smem(c.head_dim()) <= 48 * 1024, "CUDA forward: head_dim ", c.head_dim(),
             " needs more shared memory than the attention kernel may use");
-    tensor_cores_ = gemm_supported();
+    tensor_cores_ = gemm_supported<Q>();
     const Layout L(c, max_block, capacity);
     if (workspace == nullptr) {
       owned_ = DeviceBuffer<float>(L.floats);
@@ -62,6 +62,7 @@ class Forward {
     // The split attention's arrival counters start at zero; every launch leaves them so.
     check(cudaMemset(counters_, 0, kernels::attention_counters(max_block, c.n_heads) * sizeof(unsigned)),
           "CUDA forward: clear the attention counters");
+    check(cudaDeviceSynchronize(), "CUDA forward: clear the attention counters");  // before any stream uses them
   }
 
   const ModelView<Q>& model() const { return model_; }
@@ -168,7 +169,7 @@ class Forward {
     launched("residual add and rmsnorm");
   }
   void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) const {
-    if (m >= gemm_min_rows && tensor_cores_) check(cuda::gemm(w, x, m, y, stream), "tensor-core weight kernel");
+    if (m >= gemm_min_rows && tensor_cores_) check(detail::launch_gemm(w, x, m, y, stream), "tensor-core weight kernel");
     else check(gemv(w, x, m, y, stream), "weight kernel");
   }
 

@@ -8,7 +8,7 @@
 // Decoding steps keep gemv, whose rows are bit-identical whatever M; every decoder of the backend
 // prefills through this kernel alike, so greedy S3D still emits exactly the greedy AR tokens. Against
 // the host the TF32 rounding adds a relative error of about 1e-3 to prefilled rows (DESIGN.md §1 promises
-// no bit equality across backends). Tensor cores need sm_80 or newer; gemm_supported() tells.
+// no bit equality across backends). Tensor cores need sm_80 or newer; gemm_supported<Q>() tells.
 
 #include <cuda_runtime.h>
 #include <mma.h>
@@ -93,30 +93,42 @@ __global__ void __launch_bounds__(gemm_threads)
     if (gi < m && gr < rows) y[static_cast<long>(gi) * rows + gr] = smem[i * ldc + r];
   }
 #else
-  __trap();  // gemm() checks gemm_supported() first
+  __trap();  // callers check gemm_supported<Q>() first
 #endif
 }
 
 }  // namespace kernels
 
-// True when the current device has TF32 tensor cores (sm_80 or newer).
-inline bool gemm_supported() {
+// True when the kernel for Q runs tensor cores here: a device of sm_80 or newer, and the kernel built for
+// such an architecture (a build for an older one compiles the kernel as a trap).
+template <class Q>
+bool gemm_supported() {
   int device = 0, major = 0;
   if (cudaGetDevice(&device) != cudaSuccess) return false;
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return false;
-  return major >= 8;
+  cudaFuncAttributes attr{};
+  if (cudaFuncGetAttributes(&attr, kernels::gemm_tf32<Q>) != cudaSuccess) return false;
+  return major >= 8 && attr.ptxVersion >= 80;
 }
 
-// y[i][r] = W[r] . x[i] for i < m, all device memory (x: m rows of w.cols floats; y: m rows of w.rows).
-// Returns the launch error; cudaErrorInvalidValue for a bad shape, cudaErrorNotSupported before sm_80.
+namespace detail {
 template <class Q>
-cudaError_t gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
-  if (m < 1 || w.rows < 1 || w.cols % kernels::gemm_tile_k != 0) return cudaErrorInvalidValue;
-  if (!gemm_supported()) return cudaErrorNotSupported;
+cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((w.rows + kernels::gemm_tile_r - 1) / kernels::gemm_tile_r),
                   static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
   kernels::gemm_tf32<Q><<<grid, kernels::gemm_threads, 0, stream>>>(w.data, w.rows, w.cols, x, m, y);
   return cudaGetLastError();
+}
+}  // namespace detail
+
+// y[i][r] = W[r] . x[i] for i < m, all device memory (x: m rows of w.cols floats; y: m rows of w.rows).
+// Returns the launch error; cudaErrorInvalidValue for a bad shape, cudaErrorNotSupported where
+// gemm_supported<Q>() is false.
+template <class Q>
+cudaError_t gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
+  if (m < 1 || w.rows < 1 || w.cols % kernels::gemm_tile_k != 0) return cudaErrorInvalidValue;
+  if (!gemm_supported<Q>()) return cudaErrorNotSupported;
+  return detail::launch_gemm(w, x, m, y, stream);
 }
 
 }  // namespace skippy::cuda

@@ -59,8 +59,11 @@ __global__ void __launch_bounds__(Threads)
   BlockAll<Threads> all(storage);
 
   const int h = static_cast<int>(blockIdx.x), i = static_cast<int>(blockIdx.y), split = static_cast<int>(blockIdx.z);
-  const int t = static_cast<int>(threadIdx.x), pos = start.get() + i, splits = pos / attention_chunk + 1;
-  if (split >= splits) return;  // a row before the block's last has fewer keys
+  const int t = static_cast<int>(threadIdx.x), pos = start.get() + i;
+  // A row before the block's last has fewer splits. Never count more than were launched (a device-side
+  // position past the cache breaks the caller's contract; the arrival counters must stay consistent).
+  const int needed = pos / attention_chunk + 1, splits = needed < static_cast<int>(gridDim.z) ? needed : static_cast<int>(gridDim.z);
+  if (split >= splits) return;
   const int j0 = split * attention_chunk, j1 = j0 + attention_chunk < pos + 1 ? j0 + attention_chunk : pos + 1;
   const int kvh = h / group;
   const float* kh = k_cache + static_cast<long>(kvh) * head_dim;

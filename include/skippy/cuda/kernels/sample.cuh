@@ -235,7 +235,9 @@ __global__ void __launch_bounds__(Threads)
     float* qi = q + static_cast<long>(i) * n;
     const int d = block[1 + i];
     const float u = rng::uniform(seed, {static_cast<std::uint32_t>(i), position, rng::Purpose::accept_test, 0u});
-    if (u * qi[d] < pi[d]) continue;  // u < p/q; the same values in every thread, so the branch is uniform
+    const float qd = qi[d], pd = pi[d];
+    __syncthreads();  // every thread has read q_i(d) before any overwrites q_i with the residual
+    if (u * qd < pd) continue;  // u < p/q; the same values in every thread, so the branch is uniform
     float mass = 0.0f;
     for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads) {
       const float r = pi[v] - qi[v];
