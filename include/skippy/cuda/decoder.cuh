@@ -11,14 +11,14 @@
 //
 // CUDA Graphs: with a library rule, a step's launches read the position and the seed from a small device
 // key (kernels::StepKey) uploaded before the step, so the decoder captures one graph per draft count k
-// on first use and replays it: one graph launch, one 16-byte upload and one state read per step instead
-// of hundreds of launches (a small model is launch-bound). use_graphs(false) launches the same kernels
+// and attention bucket (the splits launched: the next power of two of those the step needs) on first use
+// and replays it: one graph launch, one 16-byte upload and one state read per step instead of hundreds
+// of launches (a small model is launch-bound). use_graphs(false) launches the same kernels
 // directly. Without a stream argument the decoder creates its own (graphs cannot capture the legacy
 // default stream).
 
 #include <cuda_runtime.h>
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <type_traits>
@@ -77,6 +77,8 @@ class Decoder {
       check(cudaStreamCreateWithFlags(&owned_stream_, cudaStreamNonBlocking), "cudaStreamCreate");
       stream_ = owned_stream_;
     }
+    while ((1 << (buckets_ - 1)) < kernels::attention_splits(cache_.capacity())) ++buckets_;
+    graphs_.assign(static_cast<std::size_t>((K + 1) * buckets_), nullptr);
   }
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
@@ -135,8 +137,9 @@ class Decoder {
       key_ = {seed_, t, 0};
       check(cudaMemcpyAsync(key_dev_.data(), &key_, sizeof key_, cudaMemcpyHostToDevice, stream_), "step key");
       check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
-      if (use_graphs_) launch_graph(r, k);
-      else launch_step(r, k, false);
+      const Bucket b = bucket(t, k);
+      if (use_graphs_) launch_graph(r, k, b);
+      else launch_step(r, k, b.end_bound, false);
       check(cudaEventRecord(events_[2], stream_), "cudaEventRecord");
       read_state(block + 1 + k);
       require(host_state_[bad] == 0, "decoder: NaN or infinite logit in the draft or verify pass of the step at "
@@ -212,7 +215,7 @@ class Decoder {
 
   // Drafts d_1..d_k into the device block: the draft argmax, or for speculative sampling a draw from the
   // warped draft row (kept in q_ for the acceptance test).
-  void draft_on_device(Rule r, int k, kernels::Position t) {
+  void draft_on_device(Rule r, int k, kernels::Position t, int end_bound) {
     constexpr LayerRange skip = layer_range<Skip>();
     const auto choose = [&](int rows, int first) {
       if (r != Rule::sampling) return select(draft_logits_.data(), rows, ints(block + 1 + first));
@@ -224,12 +227,12 @@ class Decoder {
       }
     };
     if constexpr (Predictor::mode == DraftMode::simultaneous) {
-      forward_.run(ints(draft_in), k, t, cache_, skip, draft_logits_.data(), stream_);
+      forward_.run(ints(draft_in), k, t, cache_, skip, draft_logits_.data(), stream_, end_bound);
       choose(k, 0);
     } else if constexpr (Predictor::mode == DraftMode::sequential) {
       for (int i = 0; i < k; ++i) {
         forward_.run(ints(block + i), 1, kernels::Position{t.offset + i, t.base}, cache_, skip, draft_logits_.data(),
-                     stream_);
+                     stream_, end_bound);
         choose(1, i);
       }
     }
@@ -257,26 +260,39 @@ class Decoder {
     check(cudaGetLastError(), "acceptance");
   }
 
-  // A library rule's whole step at the position in key_dev_: drafts, verify pass, acceptance. In a
-  // capture the draft/verify boundary event becomes a node of the graph.
-  void launch_step(Rule r, int k, bool capturing) {
+  // The attention splits a step at t with k drafts launches: the next power of two of those its last row
+  // needs (at most all of the cache's), as an end bound on positions and the graph bucket it selects.
+  struct Bucket {
+    int index, end_bound;
+  };
+  Bucket bucket(int t, int k) const {
+    const int needed = (t + k) / kernels::attention_chunk + 1;
+    int index = 0;
+    while ((1 << index) < needed) ++index;
+    const int end = (1 << index) * kernels::attention_chunk;
+    return {index, end < cache_.capacity() ? end : cache_.capacity()};
+  }
+
+  // A library rule's whole step at the position in key_dev_ (below end_bound): drafts, verify pass,
+  // acceptance. In a capture the draft/verify boundary event becomes a node of the graph.
+  void launch_step(Rule r, int k, int end_bound, bool capturing) {
     const kernels::Position t{0, &key_dev_.data()->position};
-    if (k > 0) draft_on_device(r, k, t);
+    if (k > 0) draft_on_device(r, k, t, end_bound);
     check(capturing ? cudaEventRecordWithFlags(events_[1], stream_, cudaEventRecordExternal)
                     : cudaEventRecord(events_[1], stream_),
           "cudaEventRecord");
-    forward_.run(ints(block), k + 1, t, cache_, LayerRange{}, target_logits_.data(), stream_);
+    forward_.run(ints(block), k + 1, t, cache_, LayerRange{}, target_logits_.data(), stream_, end_bound);
     accept_on_device(r, k);
   }
 
-  // Replays the step graph for k drafts, capturing it first if this k is new.
-  void launch_graph(Rule r, int k) {
-    cudaGraphExec_t& exec = graphs_[static_cast<std::size_t>(k)];
+  // Replays the step graph for k drafts and attention bucket b, capturing it first if it is new.
+  void launch_graph(Rule r, int k, Bucket b) {
+    cudaGraphExec_t& exec = graphs_[static_cast<std::size_t>(k * buckets_ + b.index)];
     if (exec == nullptr) {
       cudaGraph_t graph = nullptr;
       check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "begin the step capture");
       try {
-        launch_step(r, k, true);
+        launch_step(r, k, b.end_bound, true);
       } catch (...) {
         if (cudaStreamEndCapture(stream_, &graph) == cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
         throw;
@@ -349,7 +365,8 @@ class Decoder {
   DeviceBuffer<float> draft_logits_, target_logits_, p_, q_;
   DeviceBuffer<kernels::StepKey> key_dev_{1};
   kernels::StepKey key_{};  // the host copy uploaded each step (a member: the async copy reads it)
-  std::array<cudaGraphExec_t, K + 1> graphs_{};  // by draft count k
+  int buckets_ = 1;                       // attention buckets: 1, 2, 4, ... splits up to the cache's
+  std::vector<cudaGraphExec_t> graphs_;  // by draft count k, then bucket
   bool use_graphs_ = true;
   cudaStream_t owned_stream_ = nullptr;
   std::vector<float> host_logits_;

@@ -80,16 +80,19 @@ class Forward {
   }
 
   // As above, with the start position read on the device when the kernels run (start.base; for a pass
-  // captured in a CUDA Graph). The caller keeps start + m within the cache's capacity: nothing on the
-  // host can check a value that lives on the device.
+  // captured in a CUDA Graph). The caller keeps start + m <= end_bound (0: the cache's capacity), and
+  // end_bound within the capacity: nothing on the host can check a value that lives on the device. The
+  // attention launches the splits of end_bound positions, so a tight bound launches fewer idle blocks.
   void run(const int* tokens, int m, kernels::Position start, KvCache& cache, LayerRange skip, float* logits,
-           cudaStream_t stream) {
+           cudaStream_t stream, int end_bound = 0) {
     const ModelConfig& c = config();
     require(m >= 1 && m <= max_block_, "CUDA forward: block of ", m, " tokens, this forward takes 1..", max_block_);
     require(cache.n_layers() == c.n_layers && cache.kv_dim() == c.kv_dim() && cache.capacity() <= capacity_,
             "CUDA forward: KV cache shape (", cache.n_layers(), " layers, kv_dim ", cache.kv_dim(), ", capacity ",
             cache.capacity(), ") does not fit the model and workspace (", c.n_layers, ", ", c.kv_dim(), ", ",
             capacity_, ")");
+    require(end_bound >= 0 && end_bound <= cache.capacity(), "CUDA forward: end bound ", end_bound,
+            " is outside the cache's ", cache.capacity(), " positions");
     require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "CUDA forward: skip range [",
             skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
     const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim, hd = c.head_dim();
@@ -109,8 +112,8 @@ class Forward {
                                                                              start, cache.k(l), cache.v(l));
       launched("rope_store");
       // Splits of the block's last row; every split of the cache when the position is known only on the device.
-      const int n_splits = start.base != nullptr ? kernels::attention_splits(cache.capacity())
-                                                 : (start.offset + m - 1) / kernels::attention_chunk + 1;
+      const int n_splits = start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
+                           : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
       const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
       kernels::attention<<<splits, kernels::attention_threads, kernels::attention_smem(hd), stream>>>(
           q_, cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, kernels::attention_splits(capacity_),
