@@ -9,12 +9,15 @@
 
 #include <skippy/skippy.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "bundled_model.hpp"
 #include "eval_text.hpp"
@@ -42,6 +45,29 @@ struct Row {
   double tau_held = 0, tau_free = 0, repeats = 0, ms_per_step = 0, measured = 0, predicted_time = 0,
          predicted_bytes = 0;
 };
+
+// The plot's data: one gnuplot data block per (drafting mode, K), points ordered by skipped layers so
+// each block draws as one line; columns skipped, predicted (memory-bound), measured. Returns the
+// blocks' titles, space-separated, in block order.
+std::string write_plot_data(std::vector<Row> rows, const std::string& path) {
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::make_tuple(!a.simultaneous, a.k, a.skipped) < std::make_tuple(!b.simultaneous, b.k, b.skipped);
+  });
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  require(f != nullptr, "cannot write ", path);
+  std::string titles;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    if (i == 0 || r.k != rows[i - 1].k || r.simultaneous != rows[i - 1].simultaneous) {
+      if (i > 0) std::fprintf(f, "\n\n");
+      titles += (titles.empty() ? "" : " ") + std::string(r.simultaneous ? "simultaneous" : "sequential") +
+                "_K=" + std::to_string(r.k);
+    }
+    std::fprintf(f, "%d %.4f %.4f\n", r.skipped, r.predicted_bytes, r.measured);
+  }
+  std::fclose(f);
+  return titles;
+}
 
 const std::vector<std::string> prompts = {"The for statement in Python", "Dictionaries are",
                                           "   >>> import os\n   >>> "};
@@ -197,12 +223,15 @@ int main(int argc, char** argv) {
                 rows[best_pred].name.c_str(), rows[best_pred].predicted_bytes, rows[best_meas].name.c_str(),
                 rows[best_meas].measured);
     if (csv && std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
-      const std::string png = opt.csv.substr(0, opt.csv.rfind('.')) + ".png";
+      const std::string stem = opt.csv.substr(0, opt.csv.rfind('.')), png = stem + ".png";
+      const std::string titles = write_plot_data(rows, stem + ".dat");
       const std::string cmd =
-          "gnuplot -e \"set terminal png size 800,500; set output '" + png + "'; set datafile separator ',';"
-          " set key autotitle columnhead; set xlabel 'skipped layers'; set ylabel 'predicted speed-up (memory-bound)';"
-          " plot for [k in '2 3 4 6'] '" + opt.csv + "' using ((\\$3==k+0 && strcol(4) eq 'simultaneous') ? \\$2 : 1/0):12"
-          " with linespoints title 'simultaneous K='.k\"";
+          "gnuplot -e \"set terminal png noenhanced size 900,640; set output '" + png + "'; set key below;"
+          " set xtics 1; set offsets 0.3, 0.3, 0.1, 0.1; set grid;"
+          " set xlabel 'skipped layers'; set ylabel 'speed-up over AR'; titles = '" + titles + "';"
+          " plot for [i=1:words(titles)] '" + stem + ".dat' index (i-1) using 1:2 with linespoints lt i"
+          " title word(titles, i).' predicted (memory-bound)', for [i=1:words(titles)] '" + stem +
+          ".dat' index (i-1) using 1:3 with points lt i pt 6 title word(titles, i).' measured here'\"";
       std::printf(std::system(cmd.c_str()) == 0 ? "wrote %s and %s\n" : "wrote %s (gnuplot failed)\n", opt.csv.c_str(),
                   png.c_str());
     } else {
