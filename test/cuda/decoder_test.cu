@@ -260,16 +260,28 @@ TEST_CASE("cuda: the bundled model decodes losslessly and drafts as well as on t
 
 namespace {
 
-// A decoder replaying CUDA Graphs and one launching directly emit the same tokens and acceptance counts.
+// A prompt that ends just before the second attention chunk: decoding from it crosses a chunk boundary
+// and an attention bucket.
+std::vector<int> long_prompt() {
+  std::vector<int> p(static_cast<std::size_t>(2 * skippy::cuda::kernels::attention_chunk - 12));
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<int>((i * 13 + 5) % 63);
+  return p;
+}
+
+// A decoder replaying CUDA Graphs and one launching directly emit the same tokens and acceptance counts,
+// on the short prompts and on one that crosses an attention chunk and bucket.
 template <class Pred, class Rule>
 void check_graphs(const skippy::cuda::DeviceModel<quant::F32>& dm, const typename Rule::Params& params) {
   using Dec = skippy::cuda::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Pred, Rule>;
-  Dec graphs(dm.view(), capacity, params, 5), direct(dm.view(), capacity, params, 5);
+  const int cap = 2 * skippy::cuda::kernels::attention_chunk + 64;
+  Dec graphs(dm.view(), cap, params, 5), direct(dm.view(), cap, params, 5);
   direct.use_graphs(false);
   CHECK(graphs.uses_graphs());
   GenerateOptions o;
   o.max_new_tokens = 27;  // not a multiple of K + 1: the last step drafts fewer, a second graph
-  for (const auto& p : prompts) {
+  std::vector<std::vector<int>> all = prompts;
+  all.push_back(long_prompt());
+  for (const auto& p : all) {
     const int length = static_cast<int>(p.size());
     INFO(Rule::name, " K=", Pred::k, " prompt of ", length);
     CHECK(graphs.generate(p, o) == direct.generate(p, o));
@@ -289,11 +301,10 @@ TEST_CASE("cuda decoder: steps replayed from CUDA Graphs equal steps launched di
   check_graphs<Sequential<2>, accept::SpeculativeSampling>(dm, {sampling::WarpParams{0.9f, 10, 0.8f}});
   check_graphs<Simultaneous<4>, accept::Typical>(dm, {});
 
-  // A context past two attention chunks: the replayed steps launch every split of the cache and the
-  // rows merge them on the device.
-  const int chunk = skippy::cuda::kernels::attention_chunk, cap = 2 * chunk + 64;
-  std::vector<int> prompt(static_cast<std::size_t>(2 * chunk - 20));
-  for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int>((i * 13 + 5) % 63);
+  // Past two attention chunks, replayed S3D steps (position on the device, bucketed splits) against AR
+  // launched directly.
+  const int cap = 2 * skippy::cuda::kernels::attention_chunk + 64;
+  const std::vector<int> prompt = long_prompt();
   GenerateOptions o;
   o.max_new_tokens = 40;  // crosses position 2 * chunk
   skippy::cuda::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Simultaneous<4>, accept::Greedy> graphs(dm.view(), cap);

@@ -98,7 +98,8 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward long context");
   using Q = quant::F32;
   const auto hm = HostModel<Q>::from_float(test::damped_weights(23));
-  const int V = hm.config().vocab, n = 2 * skippy::cuda::kernels::attention_chunk + 3, cap = n + 8, m = 5;
+  // The cache holds a fourth chunk, so a device-side position may launch a split no row needs.
+  const int V = hm.config().vocab, n = 2 * skippy::cuda::kernels::attention_chunk + 3, cap = n + 300, m = 5;
   const int at = n - m;  // the block's rows straddle the chunk boundary at 2 * attention_chunk
   std::vector<int> seq(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) seq[static_cast<std::size_t>(i)] = (i * 37 + 11) % V;
@@ -128,6 +129,21 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
     dl.download(one.data(), one.size());
     INFO("position ", at + i);
     CHECK(std::memcmp(one.data(), block.data() + static_cast<std::size_t>(i) * V, one.size() * sizeof(float)) == 0);
+  }
+  // The position read on the device (as in a replayed graph), with end bounds that launch exactly the
+  // splits needed, more, or every split of the cache: the same bits.
+  skippy::cuda::DeviceBuffer<int> position(1);
+  position.upload(&at, 1);
+  std::vector<float> again(block.size());
+  const int chunk = skippy::cuda::kernels::attention_chunk;
+  for (const int bound : {n, 3 * chunk, 0, cap}) {  // 3, 3, 4 (the cache's) and 4 splits launched
+    cc.set_length(at);
+    cc.reserve(at, m);
+    cf.run(dt.data() + at, m, skippy::cuda::kernels::Position{0, position.data()}, cc, LayerRange{}, dl.data(),
+           nullptr, bound);
+    dl.download(again.data(), again.size());
+    INFO("device-side position, end bound ", bound);
+    CHECK(std::memcmp(again.data(), block.data(), block.size() * sizeof(float)) == 0);
   }
 }
 

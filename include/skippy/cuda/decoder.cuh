@@ -269,8 +269,8 @@ class Decoder {
     const int needed = (t + k) / kernels::attention_chunk + 1;
     int index = 0;
     while ((1 << index) < needed) ++index;
-    const int end = (1 << index) * kernels::attention_chunk;
-    return {index, end < cache_.capacity() ? end : cache_.capacity()};
+    const long long end = (1LL << index) * kernels::attention_chunk;
+    return {index, end < cache_.capacity() ? static_cast<int>(end) : cache_.capacity()};
   }
 
   // A library rule's whole step at the position in key_dev_ (below end_bound): drafts, verify pass,

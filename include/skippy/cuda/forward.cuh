@@ -93,6 +93,8 @@ class Forward {
             capacity_, ")");
     require(end_bound >= 0 && end_bound <= cache.capacity(), "CUDA forward: end bound ", end_bound,
             " is outside the cache's ", cache.capacity(), " positions");
+    require(end_bound == 0 || start.offset + m <= end_bound, "CUDA forward: a block of ", m, " at offset ",
+            start.offset, " passes the end bound ", end_bound);
     require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "CUDA forward: skip range [",
             skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
     const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim, hd = c.head_dim();
@@ -111,7 +113,7 @@ class Forward {
       kernels::rope_store<<<pairs, kernels::elementwise_threads, 0, stream>>>(q_, k_, v_, d, kv, hd, c.rope_theta,
                                                                              start, cache.k(l), cache.v(l));
       launched("rope_store");
-      // Splits of the block's last row; every split of the cache when the position is known only on the device.
+      // Splits of the block's last row; with the position on the device, those of the end bound.
       const int n_splits = start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
                            : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
       const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));

@@ -104,10 +104,13 @@ __global__ void __launch_bounds__(gemm_threads)
 template <class Q>
 bool gemm_supported() {
   int device = 0, major = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return false;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) return false;
   cudaFuncAttributes attr{};
-  if (cudaFuncGetAttributes(&attr, kernels::gemm_tf32<Q>) != cudaSuccess) return false;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaFuncGetAttributes(&attr, kernels::gemm_tf32<Q>) != cudaSuccess) {
+    cudaGetLastError();  // leave no error pending for the next launch check
+    return false;
+  }
   return major >= 8 && attr.ptxVersion >= 80;
 }
 
