@@ -192,7 +192,8 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
   CHECK(fit_cut.z() < 5.0);
   long outside = 0;  // tokens top-k/top-p removed are never drawn
   const std::vector<long> counts_cut = test::first_token_counts(sim, prompt, V, 2000, 20000);
-  for (int v = 0; v < V; ++v) outside += pc[static_cast<std::size_t>(v)] == 0.0f ? counts_cut[static_cast<std::size_t>(v)] : 0;
+  for (int v = 0; v < V; ++v)
+    if (pc[static_cast<std::size_t>(v)] == 0.0f) outside += counts_cut[static_cast<std::size_t>(v)];
   CHECK(outside == 0);
 }
 

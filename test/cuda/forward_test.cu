@@ -169,7 +169,8 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward prefills blocks of gemm_min_rows or mo
   cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
   dl.download(got.data(), got.size());
   const double e = row_error(got, want, V);
-  INFO(Q::name, ": relative error ", e, skippy::cuda::gemm_supported<Q>() ? " (tensor cores)" : " (gemv: no tensor cores)");
+  INFO(Q::name, ": relative error ", e,
+       skippy::cuda::gemm_supported<Q>() ? " (tensor cores)" : " (gemv: no tensor cores)");
   // TF32 keeps 10 mantissa bits: ~1e-3 per product, through 4 layers and the LM head.
   CHECK(e <= 1e-2);
 }

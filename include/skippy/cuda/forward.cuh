@@ -174,8 +174,10 @@ class Forward {
     launched("residual add and rmsnorm");
   }
   void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) const {
-    if (m >= gemm_min_rows && tensor_cores_) check(detail::launch_gemm(w, x, m, y, stream), "tensor-core weight kernel");
-    else check(gemv(w, x, m, y, stream), "weight kernel");
+    if (m >= gemm_min_rows && tensor_cores_)
+      check(detail::launch_gemm(w, x, m, y, stream), "tensor-core weight kernel");
+    else
+      check(gemv(w, x, m, y, stream), "weight kernel");
   }
 
   ModelView<Q> model_;

@@ -54,7 +54,8 @@ __global__ void __launch_bounds__(gemm_threads)
   for (int k0 = 0; k0 < cols; k0 += gemm_tile_k) {
     for (int e = tid; e < gemm_tile_r * gemm_tile_k; e += gemm_threads) {
       const int r = e / gemm_tile_k, k = e % gemm_tile_k, gr = r0 + r, gk = k0 + k;
-      const float v = gr < rows ? quant::dequantize(w[gr * blocks_per_row + gk / Q::block_size], gk % Q::block_size) : 0.0f;
+      const float v =
+          gr < rows ? quant::dequantize(w[gr * blocks_per_row + gk / Q::block_size], gk % Q::block_size) : 0.0f;
       ws[r * ld + k] = wmma::__float_to_tf32(v);
     }
     for (int e = tid; e < gemm_tile_m * gemm_tile_k; e += gemm_threads) {

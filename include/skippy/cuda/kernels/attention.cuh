@@ -62,7 +62,8 @@ __global__ void __launch_bounds__(Threads)
   const int t = static_cast<int>(threadIdx.x), pos = start.get() + i;
   // A row before the block's last has fewer splits. Never count more than were launched (a device-side
   // position past the cache breaks the caller's contract; the arrival counters must stay consistent).
-  const int needed = pos / attention_chunk + 1, splits = needed < static_cast<int>(gridDim.z) ? needed : static_cast<int>(gridDim.z);
+  const int needed = pos / attention_chunk + 1, launched = static_cast<int>(gridDim.z);
+  const int splits = needed < launched ? needed : launched;
   if (split >= splits) return;
   const int j0 = split * attention_chunk, j1 = j0 + attention_chunk < pos + 1 ? j0 + attention_chunk : pos + 1;
   const int kvh = h / group;

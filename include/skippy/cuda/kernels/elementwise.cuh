@@ -1,8 +1,8 @@
 #pragma once
 // The per-element steps of a layer on the device, each a thin kernel over a host formula: embedding
 // rows (quant::dequantize), the residual add fused with the RMSNorm after it (math's 8 fixed lanes, one
-// thread per lane), RoPE with the K/V cache write (math::rope_pair) and SwiGLU. Every row is computed independently of the
-// others, so a token's row is the same bits alone or inside a block.
+// thread per lane), RoPE with the K/V cache write (math::rope_pair) and SwiGLU. Every row is computed
+// independently of the others, so a token's row is the same bits alone or inside a block.
 
 #include <cuda_runtime.h>
 
