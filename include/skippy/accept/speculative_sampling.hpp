@@ -14,6 +14,12 @@
 
 namespace skippy::accept {
 
+// The two formulas of a speculative step, shared with the device kernel: d ~ q is accepted when
+// u < p(d) / q(d) (without the division; q(d) > 0 as d was drawn from q), and the residual a rejection
+// resamples from is max(0, p - q), renormalised.
+SKIPPY_HD_INLINE bool speculative_accepts(float u, float p_d, float q_d) { return u * q_d < p_d; }
+SKIPPY_HD_INLINE float speculative_residual(float p, float q) { return p > q ? p - q : 0.0f; }
+
 struct SpeculativeSamplingParams {
   sampling::WarpParams warp{};
 };
@@ -52,13 +58,12 @@ class SpeculativeSampling {
       const int d = drafts[i];
       const float u = rng::uniform(ctx.seed, {static_cast<std::uint32_t>(i), ctx.position,
                                               rng::Purpose::accept_test, ctx.sequence});
-      // u < p/q without the division; q(d) > 0 because d was drawn from q.
-      if (u * q[static_cast<std::size_t>(d)] < p_[static_cast<std::size_t>(d)]) continue;
+      if (speculative_accepts(u, p_[static_cast<std::size_t>(d)], q[static_cast<std::size_t>(d)])) continue;
       float mass = 0.0f;
       for (int v = 0; v < vocab_; ++v) {
-        const float r = p_[static_cast<std::size_t>(v)] - q[static_cast<std::size_t>(v)];
-        residual_[static_cast<std::size_t>(v)] = r > 0.0f ? r : 0.0f;
-        mass += residual_[static_cast<std::size_t>(v)];
+        const auto at = static_cast<std::size_t>(v);
+        residual_[at] = speculative_residual(p_[at], q[at]);
+        mass += residual_[at];
       }
       const float* w = mass >= min_residual_mass ? residual_.data() : p_.data();
       return {i, sampling::sample_categorical(w, vocab_, final_uniform(ctx))};

@@ -129,7 +129,6 @@ class Decoder {
   int step(std::vector<int>& out, int budget = max_predictors + 1) {
     const int t = cache_.length();
     const int k = decode::step_drafts(K, t, cache_.capacity(), budget);
-    const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
     accept::Verdict v{};
     const Rule r = rule_kind();
     if (r != Rule::host) {
@@ -148,6 +147,7 @@ class Decoder {
       pending_ = v.next;
       drafts_.assign(host_state_.begin() + block + 1, host_state_.begin() + block + 1 + k);
     } else {
+      const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
       check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
       drafts_.clear();
       if (k > 0) draft_on_host(k, t, ctx);

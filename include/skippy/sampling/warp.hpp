@@ -9,9 +9,17 @@
 #include <numeric>
 #include <vector>
 
+#include "../core/config.hpp"
 #include "../core/error.hpp"
 
 namespace skippy::sampling {
+
+// The unnormalised softmax weight of a logit at inverse temperature inv_t, given the row's max of
+// logit * inv_t; and a probability's entropy term. Host loops and device kernels share both.
+SKIPPY_HD_INLINE float softmax_weight(float logit, float inv_t, float max_scaled) {
+  return expf(logit * inv_t - max_scaled);
+}
+SKIPPY_HD_INLINE float entropy_term(float p) { return p > 0.0f ? -p * logf(p) : 0.0f; }
 
 struct WarpParams {
   float temperature = 1.0f;  // > 0 (temperature 0 is greedy and never warps)
@@ -33,7 +41,7 @@ inline void softmax(const float* logits, float* p, int n, float temperature) {
   for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i] * inv_t);
   float sum = 0.0f;
   for (int i = 0; i < n; ++i) {
-    p[i] = std::exp(logits[i] * inv_t - mx);
+    p[i] = softmax_weight(logits[i], inv_t, mx);
     sum += p[i];
   }
   const float inv = 1.0f / sum;
@@ -76,8 +84,7 @@ inline void warp(const float* logits, float* p, int n, const WarpParams& w, std:
 // Entropy in nats of a probability vector.
 inline float entropy(const float* p, int n) {
   float h = 0.0f;
-  for (int i = 0; i < n; ++i)
-    if (p[i] > 0.0f) h -= p[i] * std::log(p[i]);
+  for (int i = 0; i < n; ++i) h += entropy_term(p[i]);
   return h;
 }
 

@@ -9,6 +9,8 @@
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 
+#include <type_traits>
+
 namespace skippy::cuda::kernels {
 
 struct MaxJoin {
@@ -19,60 +21,63 @@ struct MinJoin {
   __device__ __forceinline__ int operator()(int a, int b) const { return a < b ? a : b; }
 };
 
+// Reductions and scans of float or int values (T).
 template <int Threads>
 class BlockAll {
-  using FloatReduce = cub::BlockReduce<float, Threads>;
-  using IntReduce = cub::BlockReduce<int, Threads>;
-  using FloatScan = cub::BlockScan<float, Threads>;
-  using IntScan = cub::BlockScan<int, Threads>;
+  template <class T>
+  using Reduce = cub::BlockReduce<T, Threads>;
+  template <class T>
+  using Scan = cub::BlockScan<T, Threads>;
 
  public:
   struct Storage {
     union {
-      typename FloatReduce::TempStorage float_reduce;
-      typename IntReduce::TempStorage int_reduce;
-      typename FloatScan::TempStorage float_scan;
-      typename IntScan::TempStorage int_scan;
+      typename Reduce<float>::TempStorage float_reduce;
+      typename Reduce<int>::TempStorage int_reduce;
+      typename Scan<float>::TempStorage float_scan;
+      typename Scan<int>::TempStorage int_scan;
     } tmp;
-    float f;
-    int i;
+    union {
+      float f;
+      int i;
+    } result;
   };
 
   __device__ explicit BlockAll(Storage& s) : s_(s) {}
 
-  __device__ float sum(float x) { return publish(FloatReduce(s_.tmp.float_reduce).Sum(x)); }
-  __device__ float max(float x) { return publish(FloatReduce(s_.tmp.float_reduce).Reduce(x, MaxJoin())); }
-  __device__ int sum(int x) { return publish(IntReduce(s_.tmp.int_reduce).Sum(x)); }
-  __device__ int max(int x) { return publish(IntReduce(s_.tmp.int_reduce).Reduce(x, MaxJoin())); }
-  __device__ int min(int x) { return publish(IntReduce(s_.tmp.int_reduce).Reduce(x, MinJoin())); }
+  template <class T>
+  __device__ T sum(T x) {
+    return publish(reduce<T>().Sum(x));
+  }
+  template <class T>
+  __device__ T max(T x) {
+    return publish(reduce<T>().Reduce(x, MaxJoin()));
+  }
+  __device__ int min(int x) { return publish(reduce<int>().Reduce(x, MinJoin())); }
 
   // Sum of x over the threads before this one (thread order).
-  __device__ float exclusive_sum(float x) {
-    float r;
-    FloatScan(s_.tmp.float_scan).ExclusiveSum(x, r);
-    __syncthreads();
-    return r;
-  }
-  __device__ int exclusive_sum(int x) {
-    int r;
-    IntScan(s_.tmp.int_scan).ExclusiveSum(x, r);
+  template <class T>
+  __device__ T exclusive_sum(T x) {
+    T r;
+    if constexpr (std::is_same_v<T, float>) Scan<float>(s_.tmp.float_scan).ExclusiveSum(x, r);
+    else Scan<int>(s_.tmp.int_scan).ExclusiveSum(x, r);
     __syncthreads();
     return r;
   }
 
  private:
-  // Thread 0 holds a reduction's result: broadcast it, then fence the storage for the next call.
-  __device__ float publish(float r) {
-    if (threadIdx.x == 0) s_.f = r;
-    __syncthreads();
-    r = s_.f;
-    __syncthreads();
-    return r;
+  template <class T>
+  __device__ Reduce<T> reduce() {
+    if constexpr (std::is_same_v<T, float>) return Reduce<float>(s_.tmp.float_reduce);
+    else return Reduce<int>(s_.tmp.int_reduce);
   }
-  __device__ int publish(int r) {
-    if (threadIdx.x == 0) s_.i = r;
+  // Thread 0 holds a reduction's result: broadcast it, then fence the storage for the next call.
+  template <class T>
+  __device__ T publish(T r) {
+    T& slot = *reinterpret_cast<T*>(&s_.result);
+    if (threadIdx.x == 0) slot = r;
     __syncthreads();
-    r = s_.i;
+    r = slot;
     __syncthreads();
     return r;
   }

@@ -107,26 +107,36 @@ __device__ Cut top_p_cut(const float* p, int n, Cut by_k, float limit, BlockAll<
   return {value, nth_tie(p, n, by_k, value, keep, all)};
 }
 
+// A row's softmax at inverse temperature inv_t: p_i = sampling::softmax_weight(l_i, inv_t, max) * inv.
+// finite is false when a logit is not (the rest is then meaningless).
+struct SoftmaxStats {
+  float max, inv;
+  bool finite;
+};
+
+template <int Threads>
+__device__ SoftmaxStats softmax_stats(const float* logits, int n, float inv_t, BlockAll<Threads>& all) {
+  float mx = -INFINITY;
+  int bad = 0;
+  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
+    bad |= !isfinite(logits[i]);
+    mx = fmaxf(mx, logits[i] * inv_t);
+  }
+  if (all.sum(bad) > 0) return {0.0f, 0.0f, false};
+  mx = all.max(mx);
+  float sum = 0.0f;
+  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) sum += sampling::softmax_weight(logits[i], inv_t, mx);
+  return {mx, 1.0f / all.sum(sum), true};
+}
+
 // p = sampling::warp(logits) for one row; false (p unspecified) when a logit is not finite.
 template <int Threads>
 __device__ bool warp_row(const float* logits, float* p, int n, const sampling::WarpParams& w, BlockAll<Threads>& all) {
   const float inv_t = 1.0f / w.temperature;
-  float mx = -INFINITY;
-  int bad = 0;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
-    const float l = logits[i];
-    bad |= !isfinite(l);
-    mx = fmaxf(mx, l * inv_t);
-  }
-  if (all.sum(bad) > 0) return false;
-  mx = all.max(mx);
-  float sum = 0.0f;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
-    p[i] = expf(logits[i] * inv_t - mx);
-    sum += p[i];
-  }
-  const float inv = 1.0f / all.sum(sum);
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) p[i] *= inv;
+  const SoftmaxStats s = softmax_stats(logits, n, inv_t, all);
+  if (!s.finite) return false;
+  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads)
+    p[i] = sampling::softmax_weight(logits[i], inv_t, s.max) * s.inv;
   __syncthreads();  // the cuts read other threads' entries
   const bool use_k = w.top_k > 0 && w.top_k < n, use_p = w.top_p < 1.0f;
   if (!use_k && !use_p) return true;
@@ -237,11 +247,10 @@ __global__ void __launch_bounds__(Threads)
     const float u = rng::uniform(seed, {static_cast<std::uint32_t>(i), position, rng::Purpose::accept_test, 0u});
     const float qd = qi[d], pd = pi[d];
     __syncthreads();  // every thread has read q_i(d) before any overwrites q_i with the residual
-    if (u * qd < pd) continue;  // u < p/q; the same values in every thread, so the branch is uniform
+    if (accept::speculative_accepts(u, pd, qd)) continue;  // the same values in every thread: uniform
     float mass = 0.0f;
     for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads) {
-      const float r = pi[v] - qi[v];
-      qi[v] = r > 0.0f ? r : 0.0f;
+      qi[v] = accept::speculative_residual(pi[v], qi[v]);
       mass += qi[v];
     }
     w = all.sum(mass) >= accept::SpeculativeSampling::min_residual_mass ? qi : pi;
@@ -265,19 +274,12 @@ __global__ void __launch_bounds__(Threads)
   int i = 0;
   for (; i < k; ++i) {
     const float* row = logits + static_cast<long>(i) * n;
-    float mx = -INFINITY;
-    for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads) mx = fmaxf(mx, row[v] * inv_t);
-    mx = all.max(mx);
-    float sum = 0.0f;
-    for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads) sum += expf(row[v] * inv_t - mx);
-    const float inv = 1.0f / all.sum(sum);
+    const SoftmaxStats s = softmax_stats(row, n, inv_t, all);  // non-finite rows: argmax_rows flags them
     float h = 0.0f;
-    for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads) {
-      const float pv = expf(row[v] * inv_t - mx) * inv;
-      if (pv > 0.0f) h -= pv * logf(pv);
-    }
+    for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads)
+      h += sampling::entropy_term(sampling::softmax_weight(row[v], inv_t, s.max) * s.inv);
     h = all.sum(h);
-    const float pd = expf(row[block[1 + i]] * inv_t - mx) * inv;
+    const float pd = sampling::softmax_weight(row[block[1 + i]], inv_t, s.max) * s.inv;
     if (!(pd > accept::typical_threshold(h, params.eps, params.delta))) break;
   }
   if (threadIdx.x == 0) write_verdict(i, target[i], verdict, pending0, pending1);
