@@ -141,7 +141,7 @@ void BM_step(benchmark::State& state) {
                                                                              out.data() + K + 1);
     sc::check(cudaStreamEndCapture(stream, &g), "capture");
     sc::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
-    bench::time_iterations(state, [&] { cudaGraphLaunch(exec, stream); });
+    bench::time_iterations(state, [&] { sc::check(cudaGraphLaunch(exec, stream), "graph launch"); });
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(g);
     cudaStreamDestroy(stream);
@@ -157,8 +157,9 @@ void BM_step(benchmark::State& state) {
     state.counters["tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["steps_per_second"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
   bench::bandwidth_counters(state, step_bytes);  // pct_of_copy_bw here is the % of the bandwidth roofline
-  state.SetLabel(std::string(kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))" : "verify step (5 tokens)") +
-                 (graph ? ", CUDA Graph" : ", direct launches"));
+  const char* what = kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))"
+                                                                     : "verify step (5 tokens)";
+  state.SetLabel(std::string(what) + (graph ? ", CUDA Graph" : ", direct launches"));
 }
 
 void BM_attention(benchmark::State& state) {
@@ -269,18 +270,14 @@ void BM_speculative_verify(benchmark::State& state) {
   bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);
 }
 
-BENCHMARK_TEMPLATE(BM_step, quant::F16)
-    ->ArgsProduct({{ar, draft, verify}, {0, 1}})
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)
-    ->ArgsProduct({{ar, draft, verify}, {0, 1}})
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)
-    ->ArgsProduct({{ar, draft, verify}, {0, 1}})
-    ->UseManualTime()
-    ->Unit(benchmark::kMillisecond);
+// Every step kind, with direct launches and as a graph.
+void step_args(benchmark::internal::Benchmark* b) {
+  b->ArgsProduct({{ar, draft, verify}, {0, 1}})->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK_TEMPLATE(BM_step, quant::F16)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Apply(step_args);
 BENCHMARK(BM_attention)
     ->ArgsProduct({{128, 1024, 4096, 16384, 32768}, {1, 5}})
     ->UseManualTime()

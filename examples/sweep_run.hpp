@@ -35,7 +35,7 @@ struct SweepRow {
 };
 
 inline const std::vector<std::string> sweep_prompts = {"The for statement in Python", "Dictionaries are",
-                                          "   >>> import os\n   >>> "};
+                                                       "   >>> import os\n   >>> "};
 
 struct FreeRun {
   DecodeStats stats;
@@ -46,7 +46,6 @@ struct FreeRun {
 template <class Dec, class Model>
 FreeRun free_generation(const Model& m, const gguf::Vocabulary& vocab, int tokens) {
   FreeRun f;
-  std::vector<int> all;
   for (const auto& p : sweep_prompts) {
     std::vector<int> ids = {vocab.bos};
     const auto b = vocab.encode_bytes(p);
