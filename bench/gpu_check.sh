@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The GPU checks as one prepared script, because a lent GPU comes with ~15 minutes of device time and no
+# package archive (no doctest, no Google Benchmark): build here, carry the binaries, run there.
+#
+#   bench/gpu_check.sh pack                 # here: build the CUDA binaries, copy them and their libraries
+#                                           #       to build/gpu-pack (ignored by git)
+#   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo, CUDA sweep (~6 min)
+#   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck and racecheck (~8 min)
+#
+# With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
+# timeout_s=600); each step has its own timeout so a hang costs that step only. At most 8 files come back:
+# log.txt (everything printed, step by step, with exit codes and seconds), gemv.json, decode_step.json,
+# sweep_cuda.csv (main) or sanitize.txt (sanitize).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+pack=build/gpu-pack
+
+if [ "${1:-}" = pack ]; then
+  set -e
+  cmake --preset default >/dev/null
+  cmake --build --preset default --target skippy_cuda_tests skippy_bench_gemv skippy_bench_decode_step \
+    skippy_demo skippy_config_sweep
+  rm -rf "$pack" && mkdir -p "$pack/lib"
+  cp build/default/test/skippy_cuda_tests build/default/bench/skippy_bench_gemv \
+    build/default/bench/skippy_bench_decode_step build/default/examples/skippy_demo \
+    build/default/examples/skippy_config_sweep "$pack/"
+  # Shared libraries the device image may lack (Google Benchmark, this toolkit's runtime).
+  for bin in "$pack"/skippy_*; do
+    ldd "$bin" | awk '/libbenchmark|libcudart/ {print $3}'
+  done | sort -u | xargs -r cp -L -t "$pack/lib"
+  if [ -f build/train/heldout.txt ]; then cp build/train/heldout.txt "$pack/"; fi
+  du -sh "$pack"
+  exit 0
+fi
+
+if [ "${1:-}" != run ] || [ -z "${2:-}" ]; then
+  sed -n '2,14p' "$0"
+  exit 2
+fi
+phase=$2
+out=${3:-${OUT:-build/gpu-out}}
+mkdir -p "$out"
+export LD_LIBRARY_PATH="$PWD/$pack/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+log="$out/log.txt"
+
+step() {  # step NAME SECONDS command...: runs it under a timeout, logs output, exit code and duration
+  local name=$1 limit=$2
+  shift 2
+  local t0=$SECONDS
+  echo "=== $name: $*" | tee -a "$log"
+  timeout --kill-after=10 "$limit" "$@" 2>&1 | tee -a "$log"
+  local rc=${PIPESTATUS[0]}
+  echo "=== $name: exit $rc after $((SECONDS - t0)) s (limit $limit s)" | tee -a "$log"
+}
+
+{ date -u; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem \
+    --format=csv; } 2>&1 | tee -a "$log"
+text=()
+if [ -f "$pack/heldout.txt" ]; then text=(--text "$pack/heldout.txt"); fi
+
+case $phase in
+  main)
+    # -d prints each test case's seconds, to size the sanitizer runs.
+    step cuda_tests 150 "$pack/skippy_cuda_tests" -d
+    step bench_gemv 120 "$pack/skippy_bench_gemv" --benchmark_min_time=0.05 \
+      --benchmark_out="$out/gemv.json" --benchmark_out_format=json
+    step bench_decode_step 120 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
+      --benchmark_out="$out/decode_step.json" --benchmark_out_format=json
+    step demo 40 "$pack/skippy_demo" --tokens 256 --no-stream
+    step demo_sampling 40 "$pack/skippy_demo" --tokens 256 --no-stream --accept sampling
+    step sweep_cuda 90 "$pack/skippy_config_sweep" --backend cuda --positions 400 --tokens 128 \
+      "${text[@]}" --csv "$out/sweep.csv"
+    ;;
+  sanitize)
+    # The graph and long-context cases are the slow ones under the sanitizers; the kernels they use are
+    # covered by the other cases, so those run first and the rest only if time is left.
+    fast='*gemv*,*gemm*,*argmax*,*warp_rows*,*sample_row*,*speculative sampling kernels*,*typical_accept*,*grpo*'
+    step memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20 \
+      "$pack/skippy_cuda_tests" --test-case="$fast,*Forward*"
+    step racecheck 200 compute-sanitizer --tool racecheck --error-exitcode 1 --print-limit 20 \
+      "$pack/skippy_cuda_tests" --test-case="$fast"
+    step synccheck 60 compute-sanitizer --tool synccheck --error-exitcode 1 --print-limit 20 \
+      "$pack/skippy_cuda_tests" --test-case="*warp_rows*,*speculative sampling kernels*,*typical_accept*"
+    grep -E "^=== [a-z]|ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|hazard" "$log" > "$out/sanitize.txt"
+    ;;
+  *)
+    echo "unknown phase '$phase' (main or sanitize)"
+    exit 2
+    ;;
+esac
+echo "=== done: $phase" | tee -a "$log"
