@@ -190,8 +190,10 @@ class Model(torch.nn.Module):
         return self.output(rmsnorm(h, self.output_norm, c.rms_eps)).view(B, P, K, c.vocab)
 
 
-def losses(model, x, y, a, gen, with_accuracy=False):
-    """Full-model next-token loss and the draft loss per draft position."""
+def losses(model, x, y, a, gen):
+    """Full-model next-token loss, the draft objective per draft position, and per-position statistics:
+    the draft's cross-entropy and top-1 accuracy against the text, and its top-1 agreement with the full
+    model's own prediction at the same position (what greedy verification accepts, given the true prefix)."""
     B, T = x.shape
     K = a.predictors
     logits, kvs = model(x, keep_kv=True)
@@ -200,11 +202,97 @@ def losses(model, x, y, a, gen, with_accuracy=False):
     starts = torch.stack([torch.randperm(T - K + 1, generator=gen)[: a.draft_positions] for _ in range(B)])
     starts = starts.to(x.device)
     d = model.draft(x, kvs, starts, K, (a.skip_begin, a.skip_end))
-    tgt = torch.gather(y, 1, (starts[:, :, None] + torch.arange(K, device=x.device)).reshape(B, -1)).view(B, -1, K)
-    per_pos = F.cross_entropy(d.reshape(-1, VOCAB), tgt.reshape(-1), reduction="none").view(B, -1, K).mean((0, 1))
-    if with_accuracy:  # top-1 accuracy of the draft per position against the true text
-        return full, per_pos, (d.argmax(-1) == tgt).float().mean((0, 1))
-    return full, per_pos
+    P = starts.shape[1]
+    idx = (starts[:, :, None] + torch.arange(K, device=x.device)).reshape(B, -1)
+    tgt = torch.gather(y, 1, idx).view(B, P, K)
+    ce = F.cross_entropy(d.reshape(-1, VOCAB), tgt.reshape(-1), reduction="none").view(B, P, K)
+    # The full model's logits at t+j predict the same byte as draft position j: its distribution there,
+    # detached, is the distillation target (greedy S3D accepts a draft when it equals the full model's argmax).
+    teacher = torch.gather(logits.detach(), 1, idx[:, :, None].expand(-1, -1, VOCAB)).view(B, P, K, VOCAB)
+    objective = ce
+    if a.distill > 0:
+        log_d = F.log_softmax(d, dim=-1)
+        log_t = F.log_softmax(teacher, dim=-1)
+        kl = (log_t.exp() * (log_t - log_d)).sum(-1)
+        objective = (1 - a.distill) * ce + a.distill * kl
+    stats = {"ce": ce.detach().mean((0, 1)), "accuracy": (d.argmax(-1) == tgt).float().mean((0, 1)),
+             "agree": (d.argmax(-1) == teacher.argmax(-1)).float().mean((0, 1))}
+    return full, objective.mean((0, 1)), stats
+
+
+# ---- warm start from a shipped GGUF ----------------------------------------------------------------
+
+def read_gguf_tensors(path):
+    """F32/F16 tensors of a GGUF v3 file as {name: float32 tensor [rows, cols] or [n]} (a reader only: the
+    project's one GGUF writer is C++). Enough of the format for the files skippy_import_raw writes."""
+    import numpy as np
+    with open(path, "rb") as f:
+        buf = f.read()
+    if buf[:4] != b"GGUF" or struct.unpack_from("<I", buf, 4)[0] != 3:
+        sys.exit("%s: not a GGUF v3 file" % path)
+    n_tensors, n_kv = struct.unpack_from("<QQ", buf, 8)
+    off = 24
+    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+
+    def string(o):
+        n = struct.unpack_from("<Q", buf, o)[0]
+        return buf[o + 8:o + 8 + n].decode("utf-8"), o + 8 + n
+
+    def value(t, o):
+        if t in scalar:
+            return struct.unpack_from("<" + scalar[t], buf, o)[0], o + struct.calcsize(scalar[t])
+        if t == 8:
+            return string(o)
+        if t == 9:
+            et, n = struct.unpack_from("<IQ", buf, o)
+            o += 12
+            out = []
+            for _ in range(n):
+                v, o = value(et, o)
+                out.append(v)
+            return out, o
+        sys.exit("%s: unknown metadata type %d" % (path, t))
+
+    meta = {}
+    for _ in range(n_kv):
+        key, off = string(off)
+        t = struct.unpack_from("<I", buf, off)[0]
+        meta[key], off = value(t, off + 4)
+    infos = []
+    for _ in range(n_tensors):
+        name, off = string(off)
+        nd = struct.unpack_from("<I", buf, off)[0]
+        dims = struct.unpack_from("<%dQ" % nd, buf, off + 4)
+        typ, toff = struct.unpack_from("<IQ", buf, off + 4 + 8 * nd)
+        off += 4 + 8 * nd + 12
+        infos.append((name, dims, typ, toff))
+    align = meta.get("general.alignment", 32)
+    base = (off + align - 1) // align * align
+    out = {}
+    for name, dims, typ, toff in infos:
+        if typ not in (0, 1):
+            sys.exit("%s: tensor %s has type %d; warm starts read F32 and F16 only" % (path, name, typ))
+        n = int(np.prod(dims))
+        a = np.frombuffer(buf, dtype=np.float32 if typ == 0 else np.float16, count=n, offset=base + toff)
+        shape = tuple(reversed(dims)) if len(dims) == 2 else (n,)  # GGUF lists the innermost dimension first
+        out[name] = torch.from_numpy(a.astype(np.float32).reshape(shape))
+    return meta, out
+
+
+def load_gguf_weights(model, path):
+    try:
+        meta, t = read_gguf_tensors(path)
+    except (struct.error, ValueError, UnicodeDecodeError) as e:  # truncated or corrupt: name the file
+        sys.exit("%s: malformed GGUF file (%s)" % (path, e))
+    c = model.c
+    if meta.get("llama.block_count") != c.n_layers or meta.get("llama.embedding_length") != c.dim:
+        sys.exit("%s: %s layers x %s dims, the recipe's model is %d x %d (set --layers/--dim)"
+                 % (path, meta.get("llama.block_count"), meta.get("llama.embedding_length"), c.n_layers, c.dim))
+    with torch.no_grad():
+        for name, param in export_names(model):
+            if name not in t or tuple(t[name].shape) != tuple(param.shape):
+                sys.exit("%s: tensor %s missing or not of shape %s" % (path, name, tuple(param.shape)))
+            param.copy_(t[name])
 
 
 # ---- training ---------------------------------------------------------------------------------------
@@ -222,16 +310,24 @@ def checkpoint_path(a):
 
 @torch.no_grad()
 def evaluate(model, held, a, gen, batches):
+    """Held-out full-model loss and the draft's per-position statistics (means over `batches`)."""
     model.eval()
-    tot_full, tot_pos, tot_acc = 0.0, torch.zeros(a.predictors), torch.zeros(a.predictors)
+    tot_full, tot = 0.0, {}
     for _ in range(batches):
         x, y = (t.to(a.device) for t in batch(held, a.batch, a.seq, gen))
-        f, p, acc = losses(model, x, y, a, gen, with_accuracy=True)
+        f, _, stats = losses(model, x, y, a, gen)
         tot_full += f.item()
-        tot_pos += p.cpu()
-        tot_acc += acc.cpu()
+        for k, v in stats.items():
+            tot[k] = tot.get(k, 0) + v.cpu() / batches
     model.train()
-    return tot_full / batches, tot_pos / batches, tot_acc / batches
+    return tot_full / batches, tot
+
+
+def describe(f, stats):
+    fmt = lambda v: " ".join("%.3f" % x for x in v.tolist())
+    return ("full %.3f nats/byte (perplexity %.2f); draft by position: loss vs text %s, top-1 accuracy vs text %s,"
+            " agreement with the full model %s" % (f, math.exp(f), fmt(stats["ce"]), fmt(stats["accuracy"]),
+                                                   fmt(stats["agree"])))
 
 
 def train(a):
@@ -252,6 +348,9 @@ def train(a):
         torch.set_rng_state(ck["torch_rng"])
         step, elapsed = ck["step"], ck["elapsed"]
         print("resumed at step %d (%.0f s trained)" % (step, elapsed), flush=True)
+    elif a.init:
+        load_gguf_weights(model, a.init)
+        print("warm start from %s (fresh optimizer and schedule)" % a.init, flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print("corpus: %d files, %d train / %d held-out bytes; model %.2fM parameters; %d steps of %d tokens"
           % (n_files, data.numel(), held.numel(), n_params / 1e6, a.steps, a.batch * a.seq), flush=True)
@@ -261,7 +360,7 @@ def train(a):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, a)
         x, y = (t.to(a.device) for t in batch(data, a.batch, a.seq, gen))
-        full, per_pos = losses(model, x, y, a, gen)
+        full, per_pos, stats = losses(model, x, y, a, gen)
         loss = full + a.draft_weight * per_pos.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -272,18 +371,18 @@ def train(a):
         if step % a.log_every == 0 or step == a.steps:
             total = elapsed + now - t0
             eta = (a.steps - step) * total / step if step else 0
-            print("step %5d/%d  full %.3f  draft %s  lr %.2e  %.2f s/step  %.0f s, eta %.0f s"
-                  % (step, a.steps, full.item(), " ".join("%.2f" % v for v in per_pos.tolist()), lr_at(step, a),
+            print("step %5d/%d  full %.3f  draft %s  agree %s  lr %.2e  %.2f s/step  %.0f s, eta %.0f s"
+                  % (step, a.steps, full.item(), " ".join("%.2f" % v for v in stats["ce"].tolist()),
+                     " ".join("%.2f" % v for v in stats["agree"].tolist()), lr_at(step, a),
                      total / step, total, eta), flush=True)
-            log.write("%d,%.4f,%s\n" % (step, full.item(), ",".join("%.4f" % v for v in per_pos.tolist())))
+            log.write("%d,%.4f,%s,%s\n" % (step, full.item(), ",".join("%.4f" % v for v in stats["ce"].tolist()),
+                                           ",".join("%.4f" % v for v in stats["agree"].tolist())))
             log.flush()
         if now - last_save > a.save_every or step == a.steps:
             save(model, opt, gen, step, elapsed + now - t0, a)
             last_save = now
-    f, p, acc = evaluate(model, held, a, torch.Generator().manual_seed(a.seed + 1), 32)
-    print("held-out: full %.3f nats/byte (perplexity %.2f), draft loss by position %s, draft top-1 accuracy vs the"
-          " text by position %s" % (f, math.exp(f), " ".join("%.2f" % v for v in p.tolist()),
-                                    " ".join("%.3f" % v for v in acc.tolist())), flush=True)
+    f, stats = evaluate(model, held, a, torch.Generator().manual_seed(a.seed + 1), 32)
+    print("held-out: " + describe(f, stats), flush=True)
 
 
 def load_trained(a):
@@ -298,11 +397,10 @@ def evaluate_checkpoint(a):
     model, ta, ck = load_trained(a)
     ta.device = "cpu"
     _, held, _ = load_corpus(ta.held_out_every)
-    f, p, acc = evaluate(model, held, ta, torch.Generator().manual_seed(ta.seed + 1), 32)
-    print("step %d, held-out (%d x %d bytes): full %.3f nats/byte (perplexity %.2f); draft loss by position %s;"
-          " draft top-1 accuracy vs the text by position %s"
-          % (ck["step"], 32 * ta.batch, ta.seq, f, math.exp(f), " ".join("%.2f" % v for v in p.tolist()),
-             " ".join("%.3f" % v for v in acc.tolist())))
+    for k, v in (("distill", 0.0), ("init", None)):  # checkpoints written before these options existed
+        ta.__dict__.setdefault(k, v)
+    f, stats = evaluate(model, held, ta, torch.Generator().manual_seed(ta.seed + 1), 32)
+    print("step %d, held-out (%d x %d bytes): %s" % (ck["step"], 32 * ta.batch, ta.seq, describe(f, stats)))
 
 
 def save(model, opt, gen, step, elapsed, a):
@@ -327,6 +425,19 @@ def write_raw(path, meta, tensors):
             b.write(struct.pack("<%df" % t.numel(), *t.flatten().tolist()))
 
 
+def export_names(model):
+    """(llama.cpp name, parameter) in the order of the raw export."""
+    tensors = [("token_embd.weight", model.token_embd.weight)]
+    for l, L in enumerate(model.layers):
+        p = "blk.%d." % l
+        tensors += [(p + "attn_norm.weight", L.attn_norm), (p + "attn_q.weight", L.wq.weight),
+                    (p + "attn_k.weight", L.wk.weight), (p + "attn_v.weight", L.wv.weight),
+                    (p + "attn_output.weight", L.wo.weight), (p + "ffn_norm.weight", L.ffn_norm),
+                    (p + "ffn_gate.weight", L.w_gate.weight), (p + "ffn_up.weight", L.w_up.weight),
+                    (p + "ffn_down.weight", L.w_down.weight)]
+    return tensors + [("output_norm.weight", model.output_norm), ("output.weight", model.output.weight)]
+
+
 def export(a):
     model, ta, ck = load_trained(a)
     c = model.c
@@ -338,15 +449,7 @@ def export(a):
             ("ffn_dim", c.ffn_dim), ("vocab", c.vocab), ("rope_theta", c.rope_theta), ("rms_eps", c.rms_eps),
             ("mask_token_id", MASK), ("skip_begin", ta.skip_begin), ("skip_end", ta.skip_end),
             ("predictors", ta.predictors), ("train_steps", ck["step"]), ("train_seconds", int(ck["elapsed"]))]
-    tensors = [("token_embd.weight", model.token_embd.weight)]
-    for l, L in enumerate(model.layers):
-        p = "blk.%d." % l
-        tensors += [(p + "attn_norm.weight", L.attn_norm), (p + "attn_q.weight", L.wq.weight),
-                    (p + "attn_k.weight", L.wk.weight), (p + "attn_v.weight", L.wv.weight),
-                    (p + "attn_output.weight", L.wo.weight), (p + "ffn_norm.weight", L.ffn_norm),
-                    (p + "ffn_gate.weight", L.w_gate.weight), (p + "ffn_up.weight", L.w_up.weight),
-                    (p + "ffn_down.weight", L.w_down.weight)]
-    tensors += [("output_norm.weight", model.output_norm), ("output.weight", model.output.weight)]
+    tensors = export_names(model)
     write_raw(os.path.join(a.out, "raw"), meta, tensors)
     # Fidelity fixture: full-model logits at every position of each prompt (BOS first).
     fmeta, ftensors = [("prompts", len(FIXTURE_PROMPTS))], []
@@ -375,6 +478,10 @@ def main():
     p.add_argument("--predictors", type=int, default=4, help="K: draft block length")
     p.add_argument("--draft-positions", type=int, default=32, help="draft blocks per sequence and step")
     p.add_argument("--draft-weight", type=float, default=1.0)
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="share of the draft objective that is KL(full model || draft) instead of text cross-entropy")
+    p.add_argument("--init", default=None, help="warm start: a GGUF (F32/F16) of this architecture, read once when"
+                   " no checkpoint exists")
     p.add_argument("--steps", type=int, default=800)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seq", type=int, default=256)

@@ -20,15 +20,22 @@ const gguf::File& bundled_file() {
   return f;
 }
 
-// Largest relative L2 error over the rows (positions) of the fixture: ||ours - torch|| / ||torch||.
+// Relative L2 error of our logits against the fixture's, ||ours - torch|| / ||torch||: the largest over
+// the rows (positions), and over all rows of all prompts together.
+struct FixtureError {
+  double worst_row = 0;
+  double overall = 0;
+};
+
 template <class Q>
-double fixture_error(const ModelView<Q>& m) {
+FixtureError fixture_error(const ModelView<Q>& m) {
   const RawTensors fx = RawTensors::load(SKIPPY_BUNDLED_FIXTURE);
   const int prompts = static_cast<int>(fx.meta_int("prompts"));
   REQUIRE(prompts >= 3);
   host::Forward<Q> fwd(m);
   const int vocab = m.config.vocab;
-  double worst = 0;
+  FixtureError e;
+  double num_all = 0, den_all = 0;
   for (int i = 0; i < prompts; ++i) {
     const std::vector<int> ids = fx.meta_ints("prompt." + std::to_string(i));
     const RawTensor& want = fx.tensor("logits." + std::to_string(i), static_cast<int>(ids.size()), vocab);
@@ -43,10 +50,13 @@ double fixture_error(const ModelView<Q>& m) {
         num += (a - b) * (a - b);
         den += b * b;
       }
-      worst = std::max(worst, std::sqrt(num / den));
+      e.worst_row = std::max(e.worst_row, std::sqrt(num / den));
+      num_all += num;
+      den_all += den;
     }
   }
-  return worst;
+  e.overall = std::sqrt(num_all / den_all);
+  return e;
 }
 
 std::vector<int> encode(const gguf::Vocabulary& v, const std::string& text) {
@@ -72,22 +82,27 @@ TEST_CASE("bundled model: the file carries the S3D metadata the tests assume") {
 TEST_CASE("bundled model: host forward matches the recipe's PyTorch logits") {
   // F16 weights read in place and the same weights widened to F32 compute the recipe's function; the
   // remaining difference is float summation order, far below 1e-3.
-  const double f16 = fixture_error(gguf::view<quant::F16>(bundled_file()));
+  const double f16 = fixture_error(gguf::view<quant::F16>(bundled_file())).worst_row;
   const auto f32_model = gguf::load_host_model<quant::F32>(bundled_file());
-  const double f32 = fixture_error(f32_model.view());
-  MESSAGE("relative logit error vs PyTorch: F32 ", f32, ", F16 in place ", f16);
+  const double f32 = fixture_error(f32_model.view()).worst_row;
+  MESSAGE("relative logit error vs PyTorch, worst row: F32 ", f32, ", F16 in place ", f16);
   CHECK(f32 <= 1e-3);
   CHECK(f16 <= 1e-3);
   // Quantised variants (made from the F16 file as skippy_gguf_convert does): a per-block scale with 8
-  // (4) bits per weight gives a relative weight error of ~0.4% (~7%) on Gaussian-like weights, and the
-  // error grows through 8 layers; measured on the shipped model: Q8_0 1.02%, Q4_0 15.3% (model card).
-  // The bounds leave ~1.6x room for other compilers' float contraction, not for a broken kernel.
+  // (4) bits per weight gives a relative weight error of ~0.4% (~8%), and the error grows through 8
+  // layers. They are bounded over all rows together: a single row's relative error has that row's norm
+  // as denominator, and inside a multi-byte UTF-8 character the logits are nearly flat (norm ~20 against
+  // ~100 elsewhere), so the worst row measures the row more than the kernel. Measured on the shipped
+  // model: Q8_0 0.205% overall (2.1% worst row), Q4_0 3.79% (35%). The bounds leave ~1.6x room for other
+  // compilers' float contraction, not for a broken kernel (swapping the nibble halves of every Q4_0
+  // block gives 85%, computed with the recipe's PyTorch model).
   const auto q8 = gguf::load_host_model<quant::Q8_0>(bundled_file());
   const auto q4 = gguf::load_host_model<quant::Q4_0>(bundled_file());
-  const double e8 = fixture_error(q8.view()), e4 = fixture_error(q4.view());
-  MESSAGE("relative logit error vs PyTorch: Q8_0 ", e8, ", Q4_0 ", e4);
-  CHECK(e8 <= 0.016);
-  CHECK(e4 <= 0.25);
+  const FixtureError e8 = fixture_error(q8.view()), e4 = fixture_error(q4.view());
+  MESSAGE("relative logit error vs PyTorch, all rows (worst row): Q8_0 ", e8.overall, " (", e8.worst_row,
+          "), Q4_0 ", e4.overall, " (", e4.worst_row, ")");
+  CHECK(e8.overall <= 0.0033);
+  CHECK(e4.overall <= 0.061);
 }
 
 TEST_CASE_TEMPLATE("bundled model: greedy S3D emits exactly the greedy AR tokens", Pred, Simultaneous<4>,
@@ -125,8 +140,9 @@ TEST_CASE("bundled model: tau at K = 4 on text it never saw stays above the meas
   const DecodeStats s = host::evaluate_held_out(dec, text, o);
   MESSAGE("tau ", s.tau(), ", acceptance ", s.acceptance(0), " ", s.acceptance(1), " ", s.acceptance(2), " ",
           s.acceptance(3));
-  // Measured 2.68 over the 400 blocks (acceptance .77/.62/.58/.54); the sample is fixed by the seed, so
-  // the floor guards against regressions in the decoder or the file, not against sampling noise.
-  CHECK(s.tau() >= 2.3);
+  // Measured 2.99 over the 400 blocks (acceptance .81/.70/.67/.64); the sample is fixed by the seed, so
+  // the floor guards against regressions in the decoder or the file, not against sampling noise (the
+  // sanitizer build's 64 blocks are a subset: ~0.18 standard error).
+  CHECK(s.tau() >= 2.4);
   CHECK(s.acceptance(0) > 0.5);
 }
