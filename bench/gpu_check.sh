@@ -5,7 +5,7 @@
 #   bench/gpu_check.sh pack                 # here: build the CUDA binaries, copy them and their libraries
 #                                           #       to build/gpu-pack (ignored by git)
 #   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo, CUDA sweep (~6 min)
-#   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck and racecheck (~8 min)
+#   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck, racecheck, synccheck (~8 min)
 #
 # With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
 # timeout_s=600); each step has its own timeout so a hang costs that step only. At most 8 files come back:
@@ -72,14 +72,20 @@ case $phase in
       "${text[@]}" --csv "$out/sweep.csv"
     ;;
   sanitize)
-    # The graph and long-context cases are the slow ones under the sanitizers; the kernels they use are
-    # covered by the other cases, so those run first and the rest only if time is left.
+    san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
+      /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+    if [ -z "$san" ]; then
+      echo "=== sanitize: compute-sanitizer not found (PATH, /usr/local/cuda)" | tee -a "$log" "$out/sanitize.txt"
+      exit 1
+    fi
+    # The decoder cases (graphs, grids of policies) are slow under the sanitizers and left out: they
+    # launch the same kernels as the kernel and Forward cases that run here.
     fast='*gemv*,*gemm*,*argmax*,*warp_rows*,*sample_row*,*speculative sampling kernels*,*typical_accept*,*grpo*'
-    step memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20 \
+    step memcheck 240 "$san" --tool memcheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="$fast,*Forward*"
-    step racecheck 200 compute-sanitizer --tool racecheck --error-exitcode 1 --print-limit 20 \
+    step racecheck 200 "$san" --tool racecheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="$fast"
-    step synccheck 60 compute-sanitizer --tool synccheck --error-exitcode 1 --print-limit 20 \
+    step synccheck 60 "$san" --tool synccheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="*warp_rows*,*speculative sampling kernels*,*typical_accept*"
     grep -E "^=== [a-z]|ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|hazard" "$log" > "$out/sanitize.txt"
     ;;
