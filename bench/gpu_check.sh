@@ -78,8 +78,8 @@ case $phase in
       echo "=== sanitize: compute-sanitizer not found (PATH, /usr/local/cuda)" | tee -a "$log" "$out/sanitize.txt"
       exit 1
     fi
-    # The decoder cases (graphs, grids of policies) are slow under the sanitizers and left out: they
-    # launch the same kernels as the kernel and Forward cases that run here.
+    # The decoder cases (graphs, grids of policies) are slow under the sanitizers and left out; the
+    # kernels only they launch (greedy acceptance, verdicts) need a longer run of their own.
     fast='*gemv*,*gemm*,*argmax*,*warp_rows*,*sample_row*,*speculative sampling kernels*,*typical_accept*,*grpo*'
     step memcheck 240 "$san" --tool memcheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="$fast,*Forward*"
