@@ -285,9 +285,13 @@ def load_gguf_weights(model, path):
     except (struct.error, ValueError, UnicodeDecodeError) as e:  # truncated or corrupt: name the file
         sys.exit("%s: malformed GGUF file (%s)" % (path, e))
     c = model.c
-    if meta.get("llama.block_count") != c.n_layers or meta.get("llama.embedding_length") != c.dim:
-        sys.exit("%s: %s layers x %s dims, the recipe's model is %d x %d (set --layers/--dim)"
-                 % (path, meta.get("llama.block_count"), meta.get("llama.embedding_length"), c.n_layers, c.dim))
+    # Head counts do not show in the tensor shapes: compare them with the rest of the architecture.
+    want = {"llama.block_count": c.n_layers, "llama.embedding_length": c.dim, "llama.attention.head_count":
+            c.n_heads, "llama.attention.head_count_kv": c.n_kv_heads, "llama.feed_forward_length": c.ffn_dim}
+    for key, value in want.items():
+        if meta.get(key) != value:
+            sys.exit("%s: %s is %s, the recipe's model has %d (set --layers/--dim/--heads/--kv-heads/--ffn)"
+                     % (path, key, meta.get(key), value))
     with torch.no_grad():
         for name, param in export_names(model):
             if name not in t or tuple(t[name].shape) != tuple(param.shape):
