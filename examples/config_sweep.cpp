@@ -70,12 +70,12 @@ void report(const SweepResult& res, const SweepOptions& opt, const ModelConfig& 
               opt.text_file.empty() ? "built-in paragraph" : opt.text_file.c_str(), text_bytes, opt.positions,
               opt.tokens, sweep_prompts.size(), ar.stats.tokens_per_second(),
               1e3 * ar.stats.decode_seconds() / static_cast<double>(ar.stats.steps), 100 * ar.repeats);
-  std::printf("%-28s %-24s %5s %5s %5s %7s %7s %7s %6s %7s\n", "configuration", "held-out acceptance", "tau",
-              "free", "rep8", "ms/step", "meas.", "theory", "error", "GPU-pred");
+  std::printf("%-28s %-24s %5s %5s %5s %5s %7s %7s %7s %6s %7s\n", "configuration", "held-out acceptance", "tau",
+              "SE", "free", "rep8", "ms/step", "meas.", "theory", "error", "GPU-pred");
   std::FILE* csv = std::fopen(csv_path.c_str(), "w");
   if (csv)
-    std::fprintf(csv, "config,skipped,k,mode,acceptance,tau_heldout,tau_free,repeated8,ms_per_step,measured_speedup,"
-                      "predicted_speedup_measured_times,predicted_speedup_memory_bound\n");
+    std::fprintf(csv, "config,skipped,k,mode,acceptance,tau_heldout,tau_heldout_se,tau_free,repeated8,ms_per_step,"
+                      "measured_speedup,predicted_speedup_measured_times,predicted_speedup_memory_bound\n");
   std::size_t best_pred = 0, best_meas = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const SweepRow& r = rows[i];
@@ -85,13 +85,13 @@ void report(const SweepResult& res, const SweepOptions& opt, const ModelConfig& 
       std::snprintf(buf, sizeof buf, "%s%.2f", j ? " " : "", r.acc.a[static_cast<std::size_t>(j)]);
       acc += buf;
     }
-    std::printf("%-28s %-24s %5.2f %5.2f %4.0f%% %7.2f %6.2fx %6.2fx %+5.0f%% %7.2fx\n", r.name.c_str(), acc.c_str(),
-                r.tau_held, r.tau_free, 100 * r.repeats, r.ms_per_step, r.measured, r.predicted_time,
-                100.0 * (r.measured - r.predicted_time) / r.predicted_time, r.predicted_bytes);
+    std::printf("%-28s %-24s %5.2f %5.2f %5.2f %4.0f%% %7.2f %6.2fx %6.2fx %+5.0f%% %7.2fx\n", r.name.c_str(),
+                acc.c_str(), r.tau_held, r.tau_se, r.tau_free, 100 * r.repeats, r.ms_per_step, r.measured,
+                r.predicted_time, 100.0 * (r.measured - r.predicted_time) / r.predicted_time, r.predicted_bytes);
     if (csv)
-      std::fprintf(csv, "\"%s\",%d,%d,%s,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", r.name.c_str(), r.skipped, r.k,
-                   r.simultaneous ? "simultaneous" : "sequential", acc.c_str(), r.tau_held, r.tau_free, r.repeats,
-                   r.ms_per_step, r.measured, r.predicted_time, r.predicted_bytes);
+      std::fprintf(csv, "\"%s\",%d,%d,%s,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", r.name.c_str(), r.skipped,
+                   r.k, r.simultaneous ? "simultaneous" : "sequential", acc.c_str(), r.tau_held, r.tau_se, r.tau_free,
+                   r.repeats, r.ms_per_step, r.measured, r.predicted_time, r.predicted_bytes);
     if (r.predicted_bytes > rows[best_pred].predicted_bytes) best_pred = i;
     if (r.measured > rows[best_meas].measured) best_meas = i;
   }

@@ -30,7 +30,7 @@ struct SweepRow {
   int skipped = 0, k = 0;
   bool simultaneous = false;
   theory::Acceptance acc;
-  double tau_held = 0, tau_free = 0, repeats = 0, ms_per_step = 0, measured = 0, predicted_time = 0,
+  double tau_held = 0, tau_se = 0, tau_free = 0, repeats = 0, ms_per_step = 0, measured = 0, predicted_time = 0,
          predicted_bytes = 0;
 };
 
@@ -83,9 +83,11 @@ std::vector<SweepRow> sweep(SweepList<C...>, const Model& m, const gguf::Vocabul
     host::HeldOutOptions ho;
     ho.positions = opt.positions;
     Dec dec(m, ho.window + Pred::k, {});
-    const DecodeStats held = host::evaluate_held_out(dec, text, ho);
+    std::vector<host::HeldOutBlock> blocks;
+    const DecodeStats held = host::evaluate_held_out(dec, text, ho, &blocks);
     r.acc = theory::calibrate(held, Pred::k);
     r.tau_held = held.tau();
+    r.tau_se = host::held_out_tau_standard_error(blocks);
     const FreeRun f = free_generation<Dec>(m, vocab, opt.tokens);
     r.tau_free = f.stats.tau();
     r.repeats = f.repeats;

@@ -4,6 +4,8 @@
 
 #include "../support/models.hpp"
 
+#include <cmath>
+
 using namespace skippy;
 
 TEST_CASE("held-out evaluation: every block equals a fresh start from its true prefix") {
@@ -39,9 +41,32 @@ TEST_CASE("held-out evaluation: every block equals a fresh start from its true p
   }
   CHECK(s.accepted == accepted);
   CHECK(s.tau() == doctest::Approx(1.0 + static_cast<double>(accepted) / 45.0));
+  // Windows hold per_window blocks in order (the last one the remainder).
+  for (std::size_t i = 0; i < blocks.size(); ++i) CHECK(blocks[i].window == static_cast<int>(i) / o.per_window);
+  // The standard error over windows, against its formula computed here from per-window sums.
+  std::vector<double> t(5, 0.0), n(5, 0.0);
+  for (const auto& b : blocks) {
+    t[static_cast<std::size_t>(b.window)] += 1 + b.accepted;
+    n[static_cast<std::size_t>(b.window)] += 1;
+  }
+  double ss = 0;
+  for (std::size_t w = 0; w < 5; ++w) ss += std::pow(t[w] - s.tau() * n[w], 2);
+  CHECK(host::held_out_tau_standard_error(blocks) == doctest::Approx(std::sqrt(5.0 / 4.0 * ss) / 45.0));
+  CHECK(host::held_out_tau_standard_error(blocks) > 0);
   // The damped model makes both outcomes occur, so the comparison above has something to compare.
   CHECK(seen[0] > 0);
   CHECK(seen[Dec::K] > 0);
+}
+
+TEST_CASE("held-out evaluation: the standard error of tau treats windows as the samples") {
+  using B = host::HeldOutBlock;
+  // One window: no spread to estimate.
+  CHECK(std::isnan(host::held_out_tau_standard_error({B{0, 5, 2, 0}, B{0, 9, 0, 0}})));
+  // Equal windows: no spread however different their blocks are.
+  CHECK(host::held_out_tau_standard_error({B{0, 5, 3, 0}, B{0, 9, 0, 0}, B{7, 5, 0, 1}, B{7, 9, 3, 1}}) == 0.0);
+  // Two windows of means 1 and 3 (tau 2): sqrt(2/1 * ((2 - 4)^2 + (6 - 4)^2)) / 4 = 1.
+  CHECK(host::held_out_tau_standard_error({B{0, 5, 0, 0}, B{0, 9, 0, 0}, B{7, 5, 2, 1}, B{7, 9, 2, 1}}) ==
+        doctest::Approx(1.0));
 }
 
 TEST_CASE("held-out evaluation: bad options and a short text are rejected") {

@@ -7,8 +7,10 @@
 // (smaller) positions never read, so each step sees exactly the full-model K/V of its true prefix.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -31,7 +33,35 @@ struct HeldOutBlock {
   std::size_t offset;
   int position;
   int accepted;
+  int window;  // index of the window the block was drawn from
 };
+
+// Standard error of tau from the blocks: the blocks of one window share its text and are correlated, so
+// the windows are the independent samples (the variance of a ratio mean over clusters). NaN with fewer
+// than two windows.
+inline double held_out_tau_standard_error(const std::vector<HeldOutBlock>& blocks) {
+  std::vector<double> tokens, count;  // per window: tokens emitted and blocks
+  for (const auto& b : blocks) {
+    const auto w = static_cast<std::size_t>(b.window);
+    if (w >= tokens.size()) {
+      tokens.resize(w + 1, 0.0);
+      count.resize(w + 1, 0.0);
+    }
+    tokens[w] += 1.0 + b.accepted;
+    count[w] += 1.0;
+  }
+  double t = 0, n = 0, windows = 0;
+  for (std::size_t w = 0; w < tokens.size(); ++w) {
+    t += tokens[w];
+    n += count[w];
+    windows += count[w] > 0 ? 1.0 : 0.0;
+  }
+  if (windows < 2) return std::numeric_limits<double>::quiet_NaN();
+  const double tau = t / n;
+  double ss = 0;
+  for (std::size_t w = 0; w < tokens.size(); ++w) ss += (tokens[w] - tau * count[w]) * (tokens[w] - tau * count[w]);
+  return std::sqrt(windows / (windows - 1) * ss) / n;
+}
 
 // Runs the evaluation with `dec` (greedy acceptance gives the DESIGN's definition) and returns the summed
 // statistics: tau() is the mean tokens per step, acceptance(i) the conditional acceptance per position.
@@ -74,7 +104,7 @@ DecodeStats evaluate_held_out(Dec& dec, const std::vector<int>& text, const Held
       dec.rewind(p, win[static_cast<std::size_t>(p)]);
       out.clear();
       const int emitted = dec.step(out);
-      if (blocks) blocks->push_back({off, p, emitted - 1});
+      if (blocks) blocks->push_back({off, p, emitted - 1, static_cast<int>(w)});
     }
     DecodeStats s = dec.stats();
     s.prefill_seconds = 0;
