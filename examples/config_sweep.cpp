@@ -96,10 +96,11 @@ void report(const SweepResult& res, const SweepOptions& opt, const ModelConfig& 
     if (r.measured > rows[best_meas].measured) best_meas = i;
   }
   if (csv) std::fclose(csv);
-  std::printf("\ncolumns: tau = held-out (true prefixes), free = free greedy generation, rep8 = repeated 8-grams in\n"
-              "it, meas. = measured tokens/s over AR here, theory = E[tau] from held-out acceptance x T_AR /\n"
-              "(T_draft + T_verify) with this machine's step times, error = (meas. - theory) / theory, GPU-pred =\n"
-              "E[tau] / (1 + c) under the weight-byte cost model of a memory-bound device.\n\n"
+  std::printf("\ncolumns: tau = held-out (true prefixes), SE = its standard error with the text windows as\n"
+              "samples, free = free greedy generation, rep8 = repeated 8-grams in it, meas. = measured tokens/s\n"
+              "over AR here, theory = E[tau] from held-out acceptance x T_AR / (T_draft + T_verify) with this\n"
+              "machine's step times, error = (meas. - theory) / theory, GPU-pred = E[tau] / (1 + c) under the\n"
+              "weight-byte cost model of a memory-bound device.\n\n"
               "theory picks %s for a memory-bound device (%.2fx); measured best on this machine: %s (%.2fx)\n",
               rows[best_pred].name.c_str(), rows[best_pred].predicted_bytes, rows[best_meas].name.c_str(),
               rows[best_meas].measured);
