@@ -93,16 +93,16 @@ TEST_CASE("bundled model: host forward matches the recipe's PyTorch logits") {
   // layers. They are bounded over all rows together: a single row's relative error has that row's norm
   // as denominator, and inside a multi-byte UTF-8 character the logits are nearly flat (norm ~20 against
   // ~100 elsewhere), so the worst row measures the row more than the kernel. Measured on the shipped
-  // model: Q8_0 0.205% overall (2.1% worst row), Q4_0 3.79% (35%). The bounds leave ~1.6x room for other
-  // compilers' float contraction, not for a broken kernel (swapping the nibble halves of every Q4_0
-  // block gives 85%, computed with the recipe's PyTorch model).
+  // model: Q8_0 0.263% overall (1.6% worst row), Q4_0 3.96% (32%). The bounds leave ~1.6x room for other
+  // compilers' float contraction and the next retraining, not for a broken kernel (swapping the nibble
+  // halves of every Q4_0 block gave 85% on the previous file, computed with the recipe's PyTorch model).
   const auto q8 = gguf::load_host_model<quant::Q8_0>(bundled_file());
   const auto q4 = gguf::load_host_model<quant::Q4_0>(bundled_file());
   const FixtureError e8 = fixture_error(q8.view()), e4 = fixture_error(q4.view());
   MESSAGE("relative logit error vs PyTorch, all rows (worst row): Q8_0 ", e8.overall, " (", e8.worst_row,
           "), Q4_0 ", e4.overall, " (", e4.worst_row, ")");
-  CHECK(e8.overall <= 0.0033);
-  CHECK(e4.overall <= 0.061);
+  CHECK(e8.overall <= 0.0042);
+  CHECK(e4.overall <= 0.063);
 }
 
 TEST_CASE_TEMPLATE("bundled model: greedy S3D emits exactly the greedy AR tokens", Pred, Simultaneous<4>,
@@ -140,9 +140,10 @@ TEST_CASE("bundled model: tau at K = 4 on text it never saw stays above the meas
   const DecodeStats s = host::evaluate_held_out(dec, text, o);
   MESSAGE("tau ", s.tau(), ", acceptance ", s.acceptance(0), " ", s.acceptance(1), " ", s.acceptance(2), " ",
           s.acceptance(3));
-  // Measured 2.99 over the 400 blocks (acceptance .81/.70/.67/.64); the sample is fixed by the seed, so
+  // Measured 3.17 over the 400 blocks (acceptance .84/.74/.69/.67); the sample is fixed by the seed, so
   // the floor guards against regressions in the decoder or the file, not against sampling noise (the
-  // sanitizer build's first 64 of those blocks measure 2.84).
-  CHECK(s.tau() >= 2.4);
+  // first 64 of those blocks, the sanitizer build's sample, measure 2.92; for the previous file an
+  // optimised build and the sanitizer build both measured 2.84 there).
+  CHECK(s.tau() >= 2.6);
   CHECK(s.acceptance(0) > 0.5);
 }
