@@ -1,6 +1,7 @@
 // CUDA weight kernels at LLM shapes, with L2 flushed between iterations (timed with CUDA events, manual
 // time): gemv for decoding blocks (M = 1..8) in GB/s and % of the device-to-device copy bandwidth
-// measured in this binary; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s.
+// measured in this binary, with the reference kernel at M = 1 and 5 as its baseline; the tensor-core gemm
+// for prefill blocks (M = 64..2048) in FLOP/s and rows/s.
 
 #include <benchmark/benchmark.h>
 
@@ -41,7 +42,8 @@ struct Operands {
   MatrixView<Q> view(int rows, int cols) const { return {static_cast<const typename Q::block*>(w), rows, cols}; }
 };
 
-template <class Q>
+// kernel: cuda::gemv (the interleaved kernel: these operands are aligned) or cuda::gemv_reference.
+template <class Q, bool Reference = false>
 void BM_gemv(benchmark::State& state) {
   const Device& dev = device();
   if (!dev.ok) {
@@ -52,9 +54,16 @@ void BM_gemv(benchmark::State& state) {
   const int m = static_cast<int>(state.range(2));
   const Operands<Q> o(rows, cols, m);
   const MatrixView<Q> view = o.view(rows, cols);
-  bench::time_iterations(state, [&] { cuda::check(cuda::gemv(view, o.x, m, o.y), "gemv"); });
+  bench::time_iterations(state, [&] {
+    cuda::check(Reference ? cuda::gemv_reference(view, o.x, m, o.y) : cuda::gemv(view, o.x, m, o.y), "gemv");
+  });
   bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
   state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
+}
+
+template <class Q>
+void BM_gemv_reference(benchmark::State& state) {
+  BM_gemv<Q, true>(state);
 }
 
 template <class Q>
@@ -74,10 +83,18 @@ void BM_gemm(benchmark::State& state) {
   bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
 }
 
+const std::vector<std::pair<int, int>> llm_shapes{{4096, 4096},  {11008, 4096}, {4096, 11008}, {14336, 4096},
+                                                 {4096, 14336}, {32000, 4096}, {128256, 4096}};
+
 void shapes(benchmark::internal::Benchmark* b) {
-  for (auto [r, c] : std::vector<std::pair<int, int>>{{4096, 4096}, {11008, 4096}, {4096, 11008}, {14336, 4096},
-                                                      {4096, 14336}, {32000, 4096}, {128256, 4096}})
+  for (auto [r, c] : llm_shapes)
     for (int m : {1, 2, 4, 5, 8}) b->Args({r, c, m});
+  b->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+// The reference kernel at M = 1 and 5, the baseline of the interleaved one.
+void baseline_shapes(benchmark::internal::Benchmark* b) {
+  for (auto [r, c] : llm_shapes)
+    for (int m : {1, 5}) b->Args({r, c, m});
   b->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 
@@ -86,6 +103,10 @@ BENCHMARK_TEMPLATE(BM_gemv, quant::F16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::BF16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q4_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_reference, quant::F16)->Apply(baseline_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_reference, quant::BF16)->Apply(baseline_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_reference, quant::Q8_0)->Apply(baseline_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_reference, quant::Q4_0)->Apply(baseline_shapes);
 
 void prefill_shapes(benchmark::internal::Benchmark* b) {
   for (auto [r, c] : std::vector<std::pair<int, int>>{{4096, 4096}, {14336, 4096}, {4096, 14336}})

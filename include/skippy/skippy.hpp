@@ -38,6 +38,7 @@
 #include "quant/dequantize.hpp"
 #include "quant/dot.hpp"
 #include "quant/quantize.hpp"
+#include "quant/slice.hpp"
 #include "quant/types.hpp"
 #include "rng/philox.hpp"
 #include "sampling/argmax.hpp"

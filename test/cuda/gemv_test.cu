@@ -1,5 +1,6 @@
-// CUDA weight kernel: equal to the host reference within FMA-contraction tolerance for every storage
-// type, and bit-identical for a row whether computed with m = 1 or inside a block of m rows.
+// CUDA weight kernels: equal to the host reference within FMA-contraction tolerance for every storage
+// type, bit-identical for a row whether computed with m = 1 or inside a block of m rows, and the
+// interleaved kernel bit-identical to its host account (quant::interleaved_dot_row).
 
 #include <doctest/doctest.h>
 
@@ -7,6 +8,7 @@
 #include <skippy/cuda/gemv.cuh>
 #include <skippy/host/matmul.hpp>
 #include <skippy/quant/quantize.hpp>
+#include <skippy/quant/slice.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -26,8 +28,17 @@ struct DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
 
+enum class Kernel { chosen, reference };
+
 template <class Q>
-void check_gemv(int rows, int cols) {
+cudaError_t run_gemv(Kernel k, const MatrixView<Q>& w, const float* x, int m, float* y) {
+  return k == Kernel::chosen ? cuda::gemv(w, x, m, y) : cuda::gemv_reference(w, x, m, y);
+}
+
+// `shift` floats of offset on the activations: 0 keeps them aligned (the interleaved kernel), 1 does not
+// (gemv falls back to the reference kernel).
+template <class Q>
+void check_gemv(Kernel kernel, int rows, int cols, int shift) {
   std::vector<float> wf(static_cast<std::size_t>(rows) * cols);
   for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = std::sin(0.013f * static_cast<float>(i)) * 0.7f;
   const auto w = quant::quantize<Q>(wf);
@@ -35,22 +46,41 @@ void check_gemv(int rows, int cols) {
   std::vector<float> x(static_cast<std::size_t>(m) * cols);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.07f * static_cast<float>(i));
   DeviceBuffer<typename Q::block> dw(w.size());
-  DeviceBuffer<float> dx(x.size()), dy(static_cast<std::size_t>(m) * rows), d1(static_cast<std::size_t>(rows));
+  DeviceBuffer<float> dx(x.size() + 1), dy(static_cast<std::size_t>(m) * rows), d1(static_cast<std::size_t>(rows));
+  const float* xp = dx.p + shift;
   cuda::check(cudaMemcpy(dw.p, w.data(), w.size() * sizeof(w[0]), cudaMemcpyHostToDevice), "copy");
-  cuda::check(cudaMemcpy(dx.p, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice), "copy");
+  cuda::check(cudaMemcpy(dx.p + shift, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice), "copy");
   const MatrixView<Q> dv{dw.p, rows, cols};
-  REQUIRE(cuda::gemv(dv, dx.p, m, dy.p) == cudaSuccess);
+  const bool interleaved = kernel == Kernel::chosen && cuda::gemv_interleaved_fits(dv, xp);
+  INFO(Q::name, " ", rows, "x", cols, interleaved ? " interleaved" : " reference");
+  CHECK(interleaved == (kernel == Kernel::chosen && shift == 0));
+  REQUIRE(run_gemv(kernel, dv, xp, m, dy.p) == cudaSuccess);
   std::vector<float> y(static_cast<std::size_t>(m) * rows), host(y.size()), one(static_cast<std::size_t>(rows));
   cuda::check(cudaMemcpy(y.data(), dy.p, y.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
   host::matmul(MatrixView<Q>{w.data(), rows, cols}, x.data(), m, host.data());
-  int bad = 0;
+  int bad = 0, differ = 0;
   for (std::size_t i = 0; i < y.size(); ++i) bad += !(std::fabs(y[i] - host[i]) <= 1e-4f * (1.0f + std::fabs(host[i])));
-  INFO(Q::name, " ", rows, "x", cols);
   CHECK(bad == 0);
+  if (interleaved) {  // the host's account of the interleaved kernel: the same bits
+    for (int i = 0; i < m; ++i)
+      for (int r = 0; r < rows; ++r) {
+        const float e = quant::interleaved_dot_row<Q>(w.data() + static_cast<std::size_t>(r) * (cols / Q::block_size),
+                                                      x.data() + static_cast<std::size_t>(i) * cols, cols);
+        differ += std::memcmp(&e, &y[static_cast<std::size_t>(i) * rows + r], sizeof e) != 0;
+      }
+    CHECK(differ == 0);
+  }
   // Row 7 of the block computed alone: the same bits.
-  REQUIRE(cuda::gemv(dv, dx.p + 7 * cols, 1, d1.p) == cudaSuccess);
+  REQUIRE(run_gemv(kernel, dv, xp + 7 * cols, 1, d1.p) == cudaSuccess);
   cuda::check(cudaMemcpy(one.data(), d1.p, one.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
   CHECK(std::memcmp(one.data(), y.data() + 7 * rows, one.size() * sizeof(float)) == 0);
+}
+
+template <class Q>
+void check_all(int rows, int cols) {
+  check_gemv<Q>(Kernel::chosen, rows, cols, 0);
+  check_gemv<Q>(Kernel::chosen, rows, cols, 1);
+  check_gemv<Q>(Kernel::reference, rows, cols, 0);
 }
 
 }  // namespace
@@ -60,12 +90,12 @@ TEST_CASE("cuda::gemv equals the host reference and does not depend on m") {
     std::printf("skipped: no GPU (gemv_test)\n");
     return;
   }
-  for (int cols : {64, 4096}) {
-    check_gemv<quant::F32>(129, cols);
-    check_gemv<quant::F16>(129, cols);
-    check_gemv<quant::BF16>(129, cols);
-    check_gemv<quant::Q8_0>(129, cols);
-    check_gemv<quant::Q4_0>(129, cols);
+  for (int cols : {64, 288, 4096}) {  // 288: lanes with one slice more than others
+    check_all<quant::F32>(129, cols);    // 129 rows: the last warp's rows run past the end
+    check_all<quant::F16>(129, cols);
+    check_all<quant::BF16>(129, cols);
+    check_all<quant::Q8_0>(129, cols);
+    check_all<quant::Q4_0>(129, cols);
   }
   float* none = nullptr;
   CHECK(cuda::gemv(MatrixView<quant::F32>{nullptr, 4, 33}, none, 1, none) == cudaErrorInvalidValue);

@@ -1,30 +1,91 @@
 #pragma once
-// Weight x activation for m = 1..K+1 activation rows, on the ggml block layout in place.
+// Weight x activation for m = 1..K+1 activation rows, on the ggml block layout in place, one pass over
+// the weights for all m rows. Two kernels, one contract: each (weight row, activation row) result uses
+// the same operations in the same order whatever m is, so a token's row is bit-identical alone or inside
+// a verify block (DESIGN.md §1).
 //
-// One warp per weight row; lane l takes the 32-value chunks l, l+32, l+64, ... in order, evaluating
-// quant::chunk_dot (the host's formula) for each activation row, then a fixed butterfly reduction. Each
-// (weight row, activation row) result therefore uses the same operations in the same order whatever m
-// is, so a token's row is bit-identical alone or inside a verify block (DESIGN.md §1). This is the
-// reference layout; tuned variants keep that property.
+// - interleaved (used wherever its alignment holds: activations 16-byte aligned, float-type weights
+//   16-byte aligned): the slices of quant/slice.hpp. Lane l of a warp takes slices l, l+32, ... of
+//   gemv_rows_per_warp rows at once, so a warp's loads are consecutive bytes (16-byte vectors for the
+//   float types, 2-byte loads inside Q8_0 / Q4_0 blocks) and each activation load serves all its rows.
+//   quant::interleaved_dot_row is its arithmetic on the host, bit for bit.
+// - reference: one warp per row, lane l evaluates quant::chunk_dot (the host backend's formula) on the
+//   32-value chunks l, l+32, ...; its 2-byte loads stride across the lanes. Any alignment; the fallback,
+//   and the benchmarks' baseline.
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
+#include "../quant/slice.hpp"
 
 namespace skippy::cuda {
 
 inline constexpr int gemv_warps_per_block = 4;
-inline constexpr int gemv_max_tile = 8;  // activation rows per launch; larger m is tiled
+inline constexpr int gemv_max_tile = 8;       // activation rows per launch; larger m is tiled
+inline constexpr int gemv_rows_per_warp = 4;  // interleaved kernel: weight rows sharing each activation load
 
 namespace kernels {
 
+// The xor butterfly of quant::interleaved_dot_row (math::butterfly_sum); every lane ends with the sum.
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+  return v;
+}
+
 template <class Q, int M>
 __global__ void __launch_bounds__(32 * gemv_warps_per_block)
-    gemv(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x,
-         float* __restrict__ y) {
+    gemv_interleaved(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x,
+                     float* __restrict__ y) {
+  using S = quant::Slice<Q>;
+  constexpr int R = gemv_rows_per_warp;
+  const int lane = static_cast<int>(threadIdx.x) & 31;
+  const int r0 = (static_cast<int>(blockIdx.x) * gemv_warps_per_block + static_cast<int>(threadIdx.x >> 5)) * R;
+  if (r0 >= rows) return;  // whole warps only: the shuffles below need all 32 lanes
+  const typename Q::block* row[R];
+#pragma unroll
+  for (int q = 0; q < R; ++q)  // rows past the end re-read the last row and are not stored
+    row[q] = w + static_cast<long>(r0 + q < rows ? r0 + q : rows - 1) * (cols / Q::block_size);
+  float acc[R][M];
+#pragma unroll
+  for (int q = 0; q < R; ++q)
+#pragma unroll
+    for (int i = 0; i < M; ++i) acc[q][i] = 0.0f;
+  const int slices = cols / S::values;
+#pragma unroll 2
+  for (int s = lane; s < slices; s += 32) {
+    typename S::Raw raw[R];
+#pragma unroll
+    for (int q = 0; q < R; ++q) raw[q] = S::load(row[q], s);
+    float v[R][S::values], scale[R];
+#pragma unroll
+    for (int q = 0; q < R; ++q) scale[q] = S::decode(raw[q], v[q]);
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+      float xs[S::values];
+      quant::load_activations<Q>(x + static_cast<long>(i) * cols, s, xs);
+#pragma unroll
+      for (int q = 0; q < R; ++q) acc[q][i] = quant::slice_step(acc[q][i], scale[q], v[q], xs);
+    }
+  }
+#pragma unroll
+  for (int q = 0; q < R; ++q)
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+      const float t = warp_sum(acc[q][i]);
+      if (lane == 0 && r0 + q < rows) y[static_cast<long>(i) * rows + r0 + q] = t;
+    }
+}
+
+template <class Q, int M>
+__global__ void __launch_bounds__(32 * gemv_warps_per_block)
+    gemv_reference(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x,
+                   float* __restrict__ y) {
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int r = static_cast<int>(blockIdx.x) * gemv_warps_per_block + static_cast<int>(threadIdx.x >> 5);
   if (r >= rows) return;
@@ -41,9 +102,7 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
   }
 #pragma unroll
   for (int i = 0; i < M; ++i) {
-    float v = acc[i];
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+    const float v = warp_sum(acc[i]);
     if (lane == 0) y[static_cast<long>(i) * rows + r] = v;
   }
 }
@@ -51,35 +110,67 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
 }  // namespace kernels
 
 namespace detail {
-template <class Q, int M>
+enum class GemvKernel { interleaved, reference };
+
+template <GemvKernel K, class Q, int M>
 cudaError_t launch_gemv(const MatrixView<Q>& w, const float* x, float* y, cudaStream_t stream) {
-  const int grid = (w.rows + gemv_warps_per_block - 1) / gemv_warps_per_block;
-  kernels::gemv<Q, M><<<grid, 32 * gemv_warps_per_block, 0, stream>>>(w.data, w.rows, w.cols, x, y);
+  if constexpr (K == GemvKernel::interleaved) {
+    constexpr int rows_per_block = gemv_warps_per_block * gemv_rows_per_warp;
+    const int grid = (w.rows + rows_per_block - 1) / rows_per_block;
+    kernels::gemv_interleaved<Q, M><<<grid, 32 * gemv_warps_per_block, 0, stream>>>(w.data, w.rows, w.cols, x, y);
+  } else {
+    const int grid = (w.rows + gemv_warps_per_block - 1) / gemv_warps_per_block;
+    kernels::gemv_reference<Q, M><<<grid, 32 * gemv_warps_per_block, 0, stream>>>(w.data, w.rows, w.cols, x, y);
+  }
   return cudaGetLastError();
 }
 
-template <class Q, int... M>
+template <GemvKernel K, class Q, int... M>
 cudaError_t dispatch_gemv(int m, const MatrixView<Q>& w, const float* x, float* y, cudaStream_t stream,
                           std::integer_sequence<int, M...>) {
   cudaError_t e = cudaErrorInvalidValue;
-  ((m == M + 1 ? (e = launch_gemv<Q, M + 1>(w, x, y, stream), true) : false) || ...);
+  ((m == M + 1 ? (e = launch_gemv<K, Q, M + 1>(w, x, y, stream), true) : false) || ...);
   return e;
 }
+
+template <GemvKernel K, class Q>
+cudaError_t gemv_tiles(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
+  if (m < 1 || w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
+  for (int i0 = 0; i0 < m; i0 += gemv_max_tile) {
+    const int tile = m - i0 < gemv_max_tile ? m - i0 : gemv_max_tile;
+    const cudaError_t e = dispatch_gemv<K, Q>(tile, w, x + static_cast<long>(i0) * w.cols,
+                                              y + static_cast<long>(i0) * w.rows, stream,
+                                              std::make_integer_sequence<int, gemv_max_tile>{});
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 }  // namespace detail
+
+// Whether gemv runs the interleaved kernel for these operands: the activations 16-byte aligned, and for
+// the float types the weights too (Q8_0 / Q4_0 blocks are read with 2-byte loads). Rows of a multiple of
+// 32 values keep every row and activation row aligned once the first is.
+template <class Q>
+bool gemv_interleaved_fits(const MatrixView<Q>& w, const float* x) {
+  if (!detail::aligned16(x)) return false;
+  if constexpr (std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>) return true;
+  else return detail::aligned16(w.data);
+}
 
 // y[i][r] = W[r] . x[i] for i < m: x is m rows of w.cols floats, y is m rows of w.rows floats, all in
 // device memory. Returns the launch error, cudaErrorInvalidValue for m < 1 or a bad shape.
 template <class Q>
 cudaError_t gemv(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
-  if (m < 1 || w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
-  for (int i0 = 0; i0 < m; i0 += gemv_max_tile) {
-    const int tile = m - i0 < gemv_max_tile ? m - i0 : gemv_max_tile;
-    const cudaError_t e = detail::dispatch_gemv<Q>(tile, w, x + static_cast<long>(i0) * w.cols,
-                                                   y + static_cast<long>(i0) * w.rows, stream,
-                                                   std::make_integer_sequence<int, gemv_max_tile>{});
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+  if (gemv_interleaved_fits(w, x)) return detail::gemv_tiles<detail::GemvKernel::interleaved>(w, x, m, y, stream);
+  return detail::gemv_tiles<detail::GemvKernel::reference>(w, x, m, y, stream);
+}
+
+// The reference kernel whatever the alignment (tests, benchmarks' baseline).
+template <class Q>
+cudaError_t gemv_reference(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
+  return detail::gemv_tiles<detail::GemvKernel::reference>(w, x, m, y, stream);
 }
 
 }  // namespace skippy::cuda

@@ -3,6 +3,8 @@
 // accumulates elements l, l+8, l+16, ... in order; a fixed pairwise tree joins the lanes. A device
 // kernel may give each lane to its own thread and get the same bits as the host's interleaved loop.
 
+#include <cmath>
+
 #include "../core/config.hpp"
 
 namespace skippy::math {
@@ -32,6 +34,30 @@ SKIPPY_HD_INLINE float dot(const float* a, const float* b, int n) {
   float acc[reduce_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (int i = 0; i < n; ++i) acc[i % reduce_lanes] += a[i] * b[i];
   return join_lanes(acc);
+}
+
+// a * b + c rounded once, on host and device alike, so a chain of them has the same bits on both.
+SKIPPY_HD_INLINE float fma(float a, float b, float c) {
+#if SKIPPY_DEVICE_PASS
+  return __fmaf_rn(a, b, c);
+#else
+  return std::fma(a, b, c);
+#endif
+}
+
+inline constexpr int warp_lanes = 32;
+
+// What lane 0 holds after the xor butterfly of warp shuffles (v += shfl_xor(v, o) for o = 16, 8, 4, 2, 1)
+// over the 32 lane values: the host's account of a device warp sum.
+SKIPPY_HD_INLINE float butterfly_sum(const float (&lanes)[warp_lanes]) {
+  float v[warp_lanes];
+  for (int l = 0; l < warp_lanes; ++l) v[l] = lanes[l];
+  for (int o = warp_lanes / 2; o > 0; o >>= 1) {
+    float t[warp_lanes];
+    for (int l = 0; l < warp_lanes; ++l) t[l] = v[l] + v[l ^ o];
+    for (int l = 0; l < warp_lanes; ++l) v[l] = t[l];
+  }
+  return v[0];
 }
 
 }  // namespace skippy::math

@@ -1,0 +1,201 @@
+#pragma once
+// Slices: the unit of work of the interleaved weight kernel (cuda/gemv.cuh), on the ggml layout in place.
+// A row is cut into slices of 8 values (16 for Q4_0, whose bytes hold two values); lane l of a warp takes
+// slices l, l+32, l+64, ... so the 32 lanes read consecutive bytes of the weights and of the activations
+// at once (16-byte loads where the layout is aligned: the float types; 2-byte loads inside the 34- and
+// 18-byte blocks of Q8_0 and Q4_0). A slice is decoded in registers without its scale, dotted with the
+// activations by a chain of fused multiply-adds, and enters the lane's running sum as
+// sum = fma(scale, slice dot, sum); the lanes are joined by the xor butterfly of warp shuffles.
+//
+// interleaved_dot_row evaluates exactly that on the host. With every step an explicit fma it has the
+// kernel's bits, so the kernel's indexing and decoding are tested without a GPU, and on a GPU the kernel
+// is compared with it bit for bit. The order differs from dot_row's (the host backend's contract): the
+// two agree to rounding, and each is independent of how many activation rows are processed together.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "../math/reduce.hpp"
+#include "dequantize.hpp"
+
+namespace skippy::quant {
+
+inline constexpr int slice_run = 8;  // consecutive values of a slice that meet consecutive activations
+
+struct alignas(16) Bytes16 {
+  std::uint32_t w[4];
+};
+
+namespace detail {
+// 16 bytes from a 16-byte aligned address: one vector load on the device.
+// Device loads go through the read-only data cache (__ldg): weights and activations do not change while
+// a weight kernel runs.
+SKIPPY_HD_INLINE Bytes16 load16(const void* p) {
+#if SKIPPY_DEVICE_PASS
+  const uint4 u = __ldg(static_cast<const uint4*>(p));
+  return {{u.x, u.y, u.z, u.w}};
+#else
+  Bytes16 b;
+  std::memcpy(&b, p, sizeof b);
+  return b;
+#endif
+}
+// 8 bytes from a 2-byte aligned address (inside a Q8_0 / Q4_0 block), as four 16-bit loads.
+SKIPPY_HD_INLINE void load8(const unsigned char* p, std::uint32_t (&w)[2]) {
+  std::uint16_t h[4];
+#if SKIPPY_DEVICE_PASS
+  for (int k = 0; k < 4; ++k) h[k] = __ldg(reinterpret_cast<const unsigned short*>(p) + k);
+#else
+  std::memcpy(h, p, sizeof h);
+#endif
+  w[0] = h[0] | static_cast<std::uint32_t>(h[1]) << 16;
+  w[1] = h[2] | static_cast<std::uint32_t>(h[3]) << 16;
+}
+SKIPPY_HD_INLINE half_t load_half(const unsigned char* p) {
+#if SKIPPY_DEVICE_PASS
+  return half_t{__ldg(reinterpret_cast<const unsigned short*>(p))};
+#else
+  half_t h;
+  std::memcpy(&h, p, sizeof h);
+  return h;
+#endif
+}
+SKIPPY_HD_INLINE const unsigned char* bytes(const void* p) { return static_cast<const unsigned char*>(p); }
+}  // namespace detail
+
+// Slice<Q>: values per slice; first(s, j), the column of run j of slice s; load(row, s), the slice's raw
+// bytes; decode(raw, v), its values without the scale, returning the scale (1 for the float types).
+template <class Q>
+struct Slice;
+
+template <>
+struct Slice<F32> {
+  static constexpr int values = 8;
+  struct Raw {
+    Bytes16 b[2];
+  };
+  SKIPPY_HD_INLINE static int first(int s, int) { return s * values; }
+  SKIPPY_HD_INLINE static Raw load(const float* row, int s) {
+    return {{detail::load16(row + s * values), detail::load16(row + s * values + 4)}};
+  }
+  SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
+    for (int k = 0; k < 4; ++k) {
+      v[k] = bits_float(r.b[0].w[k]);
+      v[4 + k] = bits_float(r.b[1].w[k]);
+    }
+    return 1.0f;
+  }
+};
+
+// F16 and BF16: eight 16-bit values in one 16-byte load, low half of each word first (little endian).
+template <class Half>
+struct HalfSlice {
+  static constexpr int values = 8;
+  using Raw = Bytes16;
+  SKIPPY_HD_INLINE static int first(int s, int) { return s * values; }
+  SKIPPY_HD_INLINE static Raw load(const Half* row, int s) { return detail::load16(row + s * values); }
+  SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
+    for (int k = 0; k < 4; ++k) {
+      v[2 * k] = to_float(Half{static_cast<std::uint16_t>(r.w[k] & 0xffffu)});
+      v[2 * k + 1] = to_float(Half{static_cast<std::uint16_t>(r.w[k] >> 16)});
+    }
+    return 1.0f;
+  }
+};
+template <>
+struct Slice<F16> : HalfSlice<half_t> {};
+template <>
+struct Slice<BF16> : HalfSlice<bf16_t> {};
+
+// Q8_0: four slices per block, slice s = bytes qs[8p, 8p + 8) of block s / 4 (p = s % 4).
+template <>
+struct Slice<Q8_0> {
+  static constexpr int values = 8;
+  struct Raw {
+    half_t d;
+    std::uint32_t q[2];
+  };
+  SKIPPY_HD_INLINE static int first(int s, int) { return s * values; }
+  SKIPPY_HD_INLINE static Raw load(const block_q8_0* row, int s) {
+    const unsigned char* b = detail::bytes(row + s / 4);
+    Raw r;
+    r.d = detail::load_half(b + offsetof(block_q8_0, d));
+    detail::load8(b + offsetof(block_q8_0, qs) + 8 * (s % 4), r.q);
+    return r;
+  }
+  SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
+    for (int k = 0; k < values; ++k)
+      v[k] = static_cast<float>(static_cast<std::int8_t>(static_cast<std::uint8_t>(r.q[k / 4] >> (8 * (k % 4)))));
+    return to_float(r.d);
+  }
+};
+
+// Q4_0: two slices per block, slice s = bytes qs[8p, 8p + 8) of block s / 2 (p = s % 2): their low
+// nibbles are values 8p..8p+7 (run 0), their high nibbles values 16+8p..16+8p+7 (run 1).
+template <>
+struct Slice<Q4_0> {
+  static constexpr int values = 16;
+  using Raw = Slice<Q8_0>::Raw;
+  SKIPPY_HD_INLINE static int first(int s, int j) { return (s / 2) * qk + (s % 2) * slice_run + j * (qk / 2); }
+  SKIPPY_HD_INLINE static Raw load(const block_q4_0* row, int s) {
+    const unsigned char* b = detail::bytes(row + s / 2);
+    Raw r;
+    r.d = detail::load_half(b + offsetof(block_q4_0, d));
+    detail::load8(b + offsetof(block_q4_0, qs) + 8 * (s % 2), r.q);
+    return r;
+  }
+  SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
+    for (int k = 0; k < slice_run; ++k) {
+      const std::uint8_t byte = static_cast<std::uint8_t>(r.q[k / 4] >> (8 * (k % 4)));
+      v[k] = static_cast<float>(q4_0_low(byte));
+      v[slice_run + k] = static_cast<float>(q4_0_high(byte));
+    }
+    return to_float(r.d);
+  }
+};
+
+// The activations a slice meets: run j of slice s is x[first(s, j) .. + 8), 32-byte aligned when x is.
+template <class Q>
+SKIPPY_HD_INLINE void load_activations(const float* x, int s, float (&xs)[Slice<Q>::values]) {
+  for (int j = 0; j < Slice<Q>::values / slice_run; ++j) {
+    const float* p = x + Slice<Q>::first(s, j);
+    const Bytes16 a = detail::load16(p), b = detail::load16(p + 4);
+    for (int k = 0; k < 4; ++k) {
+      xs[j * slice_run + k] = bits_float(a.w[k]);
+      xs[j * slice_run + 4 + k] = bits_float(b.w[k]);
+    }
+  }
+}
+
+// The slice's dot product, value by value in order, and its step of the lane's running sum.
+template <int N>
+SKIPPY_HD_INLINE float slice_step(float sum, float scale, const float (&v)[N], const float (&xs)[N]) {
+  float d = 0.0f;
+  for (int k = 0; k < N; ++k) d = math::fma(v[k], xs[k], d);
+  return math::fma(scale, d, sum);
+}
+
+// Lane `lane`'s running sum over its slices of a row.
+template <class Q>
+SKIPPY_HD float interleaved_lane_sum(const typename Q::block* row, const float* x, int cols, int lane) {
+  using S = Slice<Q>;
+  float sum = 0.0f;
+  for (int s = lane; s < cols / S::values; s += math::warp_lanes) {
+    float v[S::values], xs[S::values];
+    const float scale = S::decode(S::load(row, s), v);
+    load_activations<Q>(x, s, xs);
+    sum = slice_step(sum, scale, v, xs);
+  }
+  return sum;
+}
+
+// sum_i row[i] * x[i] with exactly the interleaved kernel's operations (cols a multiple of dot_chunk).
+template <class Q>
+float interleaved_dot_row(const typename Q::block* row, const float* x, int cols) {
+  float lanes[math::warp_lanes];
+  for (int l = 0; l < math::warp_lanes; ++l) lanes[l] = interleaved_lane_sum<Q>(row, x, cols, l);
+  return math::butterfly_sum(lanes);
+}
+
+}  // namespace skippy::quant
