@@ -1,5 +1,6 @@
-// The __host__ __device__ formulas (dot products of every storage type, Philox, RMSNorm, RoPE) give the
-// same results on the device as on the host. Compiled wherever nvcc exists; runs where a GPU exists, else skips visibly.
+// The __host__ __device__ formulas (half conversion, dot products of every storage type, Philox, RMSNorm,
+// RoPE) give the same results on the device as on the host. Compiled wherever nvcc exists; runs where a
+// GPU exists, else skips visibly.
 
 #include <doctest/doctest.h>
 
@@ -22,6 +23,12 @@ template <class Q>
 __global__ void dot_kernel(const typename Q::block* w, const float* x, int rows, int cols, float* y) {
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r < rows) y[r] = quant::dot_row<Q>(w + static_cast<long>(r) * (cols / Q::block_size), x, cols);
+}
+
+// Every binary16 bit pattern through the device's to_float.
+__global__ void half_kernel(std::uint32_t* out) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < 65536) out[i] = float_bits(to_float(half_t{static_cast<std::uint16_t>(i)}));
 }
 
 __global__ void uniform_kernel(std::uint64_t seed, int n, float* out) {
@@ -78,6 +85,19 @@ TEST_CASE("device formulas equal the host formulas") {
   check_dot<quant::BF16>();
   check_dot<quant::Q8_0>();
   check_dot<quant::Q4_0>();
+
+  // binary16 -> binary32 on the device (a conversion instruction for non-NaNs) equals the host's formula
+  // for all 65536 inputs, NaN payloads included.
+  std::uint32_t* dh;
+  CUDA_OK(cudaMalloc(&dh, 65536 * sizeof(std::uint32_t)));
+  half_kernel<<<256, 256>>>(dh);
+  CUDA_OK(cudaGetLastError());
+  std::vector<std::uint32_t> hb(65536);
+  CUDA_OK(cudaMemcpy(hb.data(), dh, hb.size() * sizeof(std::uint32_t), cudaMemcpyDeviceToHost));
+  cudaFree(dh);
+  int half_equal = 0;
+  for (int i = 0; i < 65536; ++i) half_equal += hb[i] == float_bits(to_float(half_t{static_cast<std::uint16_t>(i)}));
+  CHECK(half_equal == 65536);
 
   const int n = 4096;
   float* d;

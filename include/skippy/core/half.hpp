@@ -39,8 +39,17 @@ SKIPPY_HD_INLINE float bits_float(std::uint32_t u) {
 
 // binary16 -> binary32, exact for every input (subnormals, infinities, NaN payloads kept). Written as
 // selects rather than branches so host loops vectorise: rebias the exponent; Inf/NaN get the maximal
-// exponent; subnormals are renormalised by one exact float subtraction.
+// exponent; subnormals are renormalised by one exact float subtraction. The device converts every
+// non-NaN in one instruction (exact: binary32 holds every binary16 value), which keeps weight kernels
+// off the integer pipes; NaNs take the formula, so payloads match the host whatever the hardware does.
 SKIPPY_HD_INLINE float to_float(half_t h) {
+#if SKIPPY_DEVICE_PASS
+  if ((h.bits & 0x7fffu) <= 0x7c00u) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.bits));
+    return f;
+  }
+#endif
   constexpr std::uint32_t shifted_exp = 0x7c00u << 13;
   const std::uint32_t o = static_cast<std::uint32_t>(h.bits & 0x7fffu) << 13;
   const std::uint32_t exp = o & shifted_exp;

@@ -57,7 +57,9 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
 #pragma unroll
     for (int i = 0; i < M; ++i) acc[q][i] = 0.0f;
   const int slices = cols / S::values;
-#pragma unroll 2
+  // Not unrolled: unrolling doubles the registers (ptxas: up to 255, with spills), and more resident
+  // warps keep as many bytes in flight (4 rows x 512 bytes per warp at M = 1, ~64 registers).
+#pragma unroll 1
   for (int s = lane; s < slices; s += 32) {
     typename S::Raw raw[R];
 #pragma unroll
