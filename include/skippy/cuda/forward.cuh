@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "../model/view.hpp"
 #include "../policy/skip_range.hpp"
@@ -48,6 +49,10 @@ class Forward {
       owned_ = DeviceBuffer<float>(L.floats);
       workspace = owned_.data();
     }
+    // Every buffer then starts 16-byte aligned: the weight kernels pick their kernel by alignment, and a
+    // token's logits must not depend on which workspace computed them.
+    require(reinterpret_cast<std::uintptr_t>(workspace) % 16 == 0,
+            "CUDA forward: the workspace must be 16-byte aligned (cudaMalloc's pointers are)");
     float* base = static_cast<float*>(workspace);
     x_ = base + L.x;
     xn_ = base + L.xn;

@@ -5,16 +5,19 @@
 // a verify block (DESIGN.md §1).
 //
 // - interleaved (used wherever its alignment holds: activations 16-byte aligned, float-type weights
-//   16-byte aligned): the slices of quant/slice.hpp. Lane l of a warp takes slices l, l+32, ... of
-//   gemv_rows_per_warp rows at once, so a warp's loads are consecutive bytes (16-byte vectors for the
-//   float types, 2-byte loads inside Q8_0 / Q4_0 blocks) and each activation load serves all its rows.
-//   quant::interleaved_dot_row is its arithmetic on the host, bit for bit.
+//   16-byte aligned): the slices of quant/slice.hpp. Thread t of a block takes slices t, t+128, ... of
+//   gemv_rows_per_block rows at once, so a warp's loads are consecutive bytes (16-byte vectors for the
+//   float types, 2-byte loads inside Q8_0 / Q4_0 blocks), each activation load serves all the block's
+//   rows, and four warps share a row: 2 KB of weights in flight per block and row at M = 1, enough to
+//   cover memory latency with a few hundred rows. quant::interleaved_dot_row is its arithmetic on the
+//   host, bit for bit.
 // - reference: one warp per row, lane l evaluates quant::chunk_dot (the host backend's formula) on the
 //   32-value chunks l, l+32, ...; its 2-byte loads stride across the lanes. Any alignment; the fallback,
 //   and the benchmarks' baseline.
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -25,9 +28,9 @@
 
 namespace skippy::cuda {
 
-inline constexpr int gemv_warps_per_block = 4;
-inline constexpr int gemv_max_tile = 8;       // activation rows per launch; larger m is tiled
-inline constexpr int gemv_rows_per_warp = 4;  // interleaved kernel: weight rows sharing each activation load
+inline constexpr int gemv_max_tile = 8;         // activation rows per launch; larger m is tiled
+inline constexpr int gemv_rows_per_block = 4;   // interleaved kernel: weight rows sharing each activation load
+inline constexpr int gemv_warps_per_block = 4;  // reference kernel: one row per warp
 
 namespace kernels {
 
@@ -39,14 +42,15 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 template <class Q, int M>
-__global__ void __launch_bounds__(32 * gemv_warps_per_block)
+__global__ void __launch_bounds__(quant::interleaved_threads)
     gemv_interleaved(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x,
                      float* __restrict__ y) {
   using S = quant::Slice<Q>;
-  constexpr int R = gemv_rows_per_warp;
-  const int lane = static_cast<int>(threadIdx.x) & 31;
-  const int r0 = (static_cast<int>(blockIdx.x) * gemv_warps_per_block + static_cast<int>(threadIdx.x >> 5)) * R;
-  if (r0 >= rows) return;  // whole warps only: the shuffles below need all 32 lanes
+  constexpr int R = gemv_rows_per_block, W = quant::interleaved_warps;
+  static_assert(R * M <= 32, "gemv: the final sums are written by one warp");
+  __shared__ float warp_sums[W][R][M];
+  const int t = static_cast<int>(threadIdx.x), lane = t & 31, warp = t >> 5;
+  const int r0 = static_cast<int>(blockIdx.x) * R;  // < rows: the grid has ceil(rows / R) blocks
   const typename Q::block* row[R];
 #pragma unroll
   for (int q = 0; q < R; ++q)  // rows past the end re-read the last row and are not stored
@@ -58,9 +62,9 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
     for (int i = 0; i < M; ++i) acc[q][i] = 0.0f;
   const int slices = cols / S::values;
   // Not unrolled: unrolling doubles the registers (ptxas: up to 255, with spills), and more resident
-  // warps keep as many bytes in flight (4 rows x 512 bytes per warp at M = 1, ~64 registers).
+  // warps keep as many bytes in flight.
 #pragma unroll 1
-  for (int s = lane; s < slices; s += 32) {
+  for (int s = t; s < slices; s += quant::interleaved_threads) {
     typename S::Raw raw[R];
 #pragma unroll
     for (int q = 0; q < R; ++q) raw[q] = S::load(row[q], s);
@@ -79,9 +83,17 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
   for (int q = 0; q < R; ++q)
 #pragma unroll
     for (int i = 0; i < M; ++i) {
-      const float t = warp_sum(acc[q][i]);
-      if (lane == 0 && r0 + q < rows) y[static_cast<long>(i) * rows + r0 + q] = t;
+      const float v = warp_sum(acc[q][i]);
+      if (lane == 0) warp_sums[warp][q][i] = v;
     }
+  __syncthreads();
+  if (t < R * M) {  // the warps' sums in warp order
+    const int q = t / M, i = t % M;
+    float sum = warp_sums[0][q][i];
+#pragma unroll
+    for (int k = 1; k < W; ++k) sum += warp_sums[k][q][i];
+    if (r0 + q < rows) y[static_cast<long>(i) * rows + r0 + q] = sum;
+  }
 }
 
 template <class Q, int M>
@@ -117,9 +129,8 @@ enum class GemvKernel { interleaved, reference };
 template <GemvKernel K, class Q, int M>
 cudaError_t launch_gemv(const MatrixView<Q>& w, const float* x, float* y, cudaStream_t stream) {
   if constexpr (K == GemvKernel::interleaved) {
-    constexpr int rows_per_block = gemv_warps_per_block * gemv_rows_per_warp;
-    const int grid = (w.rows + rows_per_block - 1) / rows_per_block;
-    kernels::gemv_interleaved<Q, M><<<grid, 32 * gemv_warps_per_block, 0, stream>>>(w.data, w.rows, w.cols, x, y);
+    const int grid = (w.rows + gemv_rows_per_block - 1) / gemv_rows_per_block;
+    kernels::gemv_interleaved<Q, M><<<grid, quant::interleaved_threads, 0, stream>>>(w.data, w.rows, w.cols, x, y);
   } else {
     const int grid = (w.rows + gemv_warps_per_block - 1) / gemv_warps_per_block;
     kernels::gemv_reference<Q, M><<<grid, 32 * gemv_warps_per_block, 0, stream>>>(w.data, w.rows, w.cols, x, y);
@@ -135,9 +146,13 @@ cudaError_t dispatch_gemv(int m, const MatrixView<Q>& w, const float* x, float* 
   return e;
 }
 
+inline bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
+
 template <GemvKernel K, class Q>
 cudaError_t gemv_tiles(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
   if (m < 1 || w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
+  if (!aligned(w.data, alignof(typename Q::block)) || !aligned(x, alignof(float)) || !aligned(y, alignof(float)))
+    return cudaErrorMisalignedAddress;
   for (int i0 = 0; i0 < m; i0 += gemv_max_tile) {
     const int tile = m - i0 < gemv_max_tile ? m - i0 : gemv_max_tile;
     const cudaError_t e = dispatch_gemv<K, Q>(tile, w, x + static_cast<long>(i0) * w.cols,
@@ -147,8 +162,6 @@ cudaError_t gemv_tiles(const MatrixView<Q>& w, const float* x, int m, float* y, 
   }
   return cudaSuccess;
 }
-
-inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 }  // namespace detail
 
 // Whether gemv runs the interleaved kernel for these operands: the activations 16-byte aligned, and for
@@ -156,13 +169,16 @@ inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p
 // 32 values keep every row and activation row aligned once the first is.
 template <class Q>
 bool gemv_interleaved_fits(const MatrixView<Q>& w, const float* x) {
-  if (!detail::aligned16(x)) return false;
+  if (!detail::aligned(x, 16)) return false;
   if constexpr (std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>) return true;
-  else return detail::aligned16(w.data);
+  else return detail::aligned(w.data, 16);
 }
 
 // y[i][r] = W[r] . x[i] for i < m: x is m rows of w.cols floats, y is m rows of w.rows floats, all in
-// device memory. Returns the launch error, cudaErrorInvalidValue for m < 1 or a bad shape.
+// device memory. Returns the launch error, cudaErrorInvalidValue for m < 1 or a bad shape,
+// cudaErrorMisalignedAddress for a pointer not aligned to its type. Which kernel runs depends on the
+// operands' alignment (gemv_interleaved_fits), and the two round differently: keep the buffers a decoder
+// compares across its passes equally aligned (cuda::Forward requires a 16-byte aligned workspace).
 template <class Q>
 cudaError_t gemv(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
   if (gemv_interleaved_fits(w, x)) return detail::gemv_tiles<detail::GemvKernel::interleaved>(w, x, m, y, stream);

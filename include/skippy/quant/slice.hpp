@@ -1,16 +1,19 @@
 #pragma once
 // Slices: the unit of work of the interleaved weight kernel (cuda/gemv.cuh), on the ggml layout in place.
-// A row is cut into slices of 8 values (16 for Q4_0, whose bytes hold two values); lane l of a warp takes
-// slices l, l+32, l+64, ... so the 32 lanes read consecutive bytes of the weights and of the activations
-// at once (16-byte loads where the layout is aligned: the float types; 2-byte loads inside the 34- and
-// 18-byte blocks of Q8_0 and Q4_0). A slice is decoded in registers without its scale, dotted with the
-// activations by a chain of fused multiply-adds, and enters the lane's running sum as
-// sum = fma(scale, slice dot, sum); the lanes are joined by the xor butterfly of warp shuffles.
+// A row is cut into slices of 8 values (16 for Q4_0, whose bytes hold two values); thread t of a block of
+// interleaved_warps warps takes slices t, t+128, t+256, ... so each warp reads consecutive bytes of the
+// weights and of the activations at once (16-byte loads where the layout is aligned: the float types;
+// 2-byte loads inside the 34- and 18-byte blocks of Q8_0 and Q4_0), and all four warps work on one row.
+// A slice is decoded in registers without its scale, dotted with the activations by a chain of fused
+// multiply-adds, and enters the thread's running sum as sum = fma(scale, slice dot, sum); each warp's
+// threads are joined by the xor butterfly of warp shuffles, then the warps' sums in warp order.
 //
 // interleaved_dot_row evaluates exactly that on the host. With every step an explicit fma it has the
 // kernel's bits, so the kernel's indexing and decoding are tested without a GPU, and on a GPU the kernel
-// is compared with it bit for bit. The order differs from dot_row's (the host backend's contract): the
-// two agree to rounding, and each is independent of how many activation rows are processed together.
+// is compared with it bit for bit (for finite inputs: a NaN's payload may differ; and not under
+// --use_fast_math, whose flushed subnormals the host does not mimic). The order differs from dot_row's
+// (the host backend's contract): the two agree to rounding, and each is independent of how many
+// activation rows are processed together.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,15 +25,23 @@
 namespace skippy::quant {
 
 inline constexpr int slice_run = 8;  // consecutive values of a slice that meet consecutive activations
+inline constexpr int interleaved_warps = 4;  // warps of the interleaved kernel sharing each row's slices
+inline constexpr int interleaved_threads = interleaved_warps * math::warp_lanes;
 
 struct alignas(16) Bytes16 {
   std::uint32_t w[4];
 };
 
 namespace detail {
-// 16 bytes from a 16-byte aligned address: one vector load on the device.
-// Device loads go through the read-only data cache (__ldg): weights and activations do not change while
-// a weight kernel runs.
+// float(u) - bias for u < 2^23 without an integer-to-float instruction (a quarter-rate unit on GPUs, which
+// would bound the quantised kernels below memory speed): 2^23 with u in its low mantissa bits is exactly
+// 2^23 + u, and subtracting 2^23 + bias is exact too.
+SKIPPY_HD_INLINE float unbias(std::uint32_t u, int bias) {
+  return bits_float(0x4b000000u | u) - static_cast<float>(0x800000 + bias);
+}
+
+// 16 bytes from a 16-byte aligned address: one vector load on the device. Device loads go through the
+// read-only data cache (__ldg): weights and activations do not change while a weight kernel runs.
 SKIPPY_HD_INLINE Bytes16 load16(const void* p) {
 #if SKIPPY_DEVICE_PASS
   const uint4 u = __ldg(static_cast<const uint4*>(p));
@@ -125,8 +136,8 @@ struct Slice<Q8_0> {
     return r;
   }
   SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
-    for (int k = 0; k < values; ++k)
-      v[k] = static_cast<float>(static_cast<std::int8_t>(static_cast<std::uint8_t>(r.q[k / 4] >> (8 * (k % 4)))));
+    for (int k = 0; k < values; ++k)  // the int8 q as q + 128 (its byte with the sign bit flipped), less 128
+      v[k] = detail::unbias(((r.q[k / 4] >> (8 * (k % 4))) & 0xffu) ^ 0x80u, 128);
     return to_float(r.d);
   }
 };
@@ -146,10 +157,10 @@ struct Slice<Q4_0> {
     return r;
   }
   SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
-    for (int k = 0; k < slice_run; ++k) {
-      const std::uint8_t byte = static_cast<std::uint8_t>(r.q[k / 4] >> (8 * (k % 4)));
-      v[k] = static_cast<float>(q4_0_low(byte));
-      v[slice_run + k] = static_cast<float>(q4_0_high(byte));
+    for (int k = 0; k < slice_run; ++k) {  // nibble - 8 (q4_0_low / q4_0_high)
+      const std::uint32_t byte = (r.q[k / 4] >> (8 * (k % 4))) & 0xffu;
+      v[k] = detail::unbias(byte & 0x0fu, 8);
+      v[slice_run + k] = detail::unbias(byte >> 4, 8);
     }
     return to_float(r.d);
   }
@@ -176,12 +187,12 @@ SKIPPY_HD_INLINE float slice_step(float sum, float scale, const float (&v)[N], c
   return math::fma(scale, d, sum);
 }
 
-// Lane `lane`'s running sum over its slices of a row.
+// Thread t's running sum over its slices of a row.
 template <class Q>
-SKIPPY_HD float interleaved_lane_sum(const typename Q::block* row, const float* x, int cols, int lane) {
+SKIPPY_HD float interleaved_thread_sum(const typename Q::block* row, const float* x, int cols, int t) {
   using S = Slice<Q>;
   float sum = 0.0f;
-  for (int s = lane; s < cols / S::values; s += math::warp_lanes) {
+  for (int s = t; s < cols / S::values; s += interleaved_threads) {
     float v[S::values], xs[S::values];
     const float scale = S::decode(S::load(row, s), v);
     load_activations<Q>(x, s, xs);
@@ -193,9 +204,15 @@ SKIPPY_HD float interleaved_lane_sum(const typename Q::block* row, const float* 
 // sum_i row[i] * x[i] with exactly the interleaved kernel's operations (cols a multiple of dot_chunk).
 template <class Q>
 float interleaved_dot_row(const typename Q::block* row, const float* x, int cols) {
-  float lanes[math::warp_lanes];
-  for (int l = 0; l < math::warp_lanes; ++l) lanes[l] = interleaved_lane_sum<Q>(row, x, cols, l);
-  return math::butterfly_sum(lanes);
+  float total = 0.0f;
+  for (int w = 0; w < interleaved_warps; ++w) {
+    float lanes[math::warp_lanes];
+    for (int l = 0; l < math::warp_lanes; ++l)
+      lanes[l] = interleaved_thread_sum<Q>(row, x, cols, w * math::warp_lanes + l);
+    const float warp = math::butterfly_sum(lanes);
+    total = w == 0 ? warp : total + warp;
+  }
+  return total;
 }
 
 }  // namespace skippy::quant
