@@ -4,8 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <skippy/cuda/buffer.cuh>
 #include <skippy/cuda/check.cuh>
 #include <skippy/cuda/gemv.cuh>
+#include <skippy/cuda/kernels/elementwise.cuh>
 #include <skippy/host/matmul.hpp>
 #include <skippy/quant/quantize.hpp>
 #include <skippy/quant/slice.hpp>
@@ -111,4 +113,104 @@ TEST_CASE("cuda::gemv equals the host reference and does not depend on m") {
   // A pointer not aligned to its type is refused, not read.
   const auto* odd = reinterpret_cast<const half_t*>(reinterpret_cast<std::uintptr_t>(none) + 1);
   CHECK(cuda::gemv(MatrixView<quant::F16>{odd, 4, 32}, none, 1, none) == cudaErrorMisalignedAddress);
+}
+
+namespace {
+
+// Device copies of three matrices of `cols` columns (rows 129, 33, 64), activations and outputs.
+template <class Q>
+struct Batch {
+  static constexpr int n = 3, m = 11;
+  int cols, rows[n] = {129, 33, 64};
+  std::vector<cuda::DeviceBuffer<typename Q::block>> w;
+  cuda::DeviceBuffer<float> x;
+  std::vector<cuda::DeviceBuffer<float>> y, single;
+  MatrixView<Q> view[n];
+  float* out[n];
+
+  Batch(int c, int w_shift) : cols(c), x(static_cast<std::size_t>(m) * c + 1) {  // + 1: room for a shift
+    std::vector<float> xs(static_cast<std::size_t>(m) * c + 1, 0.0f);
+    for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = std::cos(0.031f * static_cast<float>(i));
+    cuda::check(cudaMemcpy(x.data(), xs.data(), xs.size() * sizeof(float), cudaMemcpyHostToDevice), "copy");
+    w.reserve(n);
+    y.reserve(n);
+    single.reserve(n);
+    for (int j = 0; j < n; ++j) {
+      std::vector<float> wf(static_cast<std::size_t>(rows[j]) * c);
+      for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = std::sin(0.017f * static_cast<float>(i) + j) * 0.6f;
+      const auto q = quant::quantize<Q>(wf);
+      w.emplace_back(q.size() + 1);
+      const int shift = j == 1 ? w_shift : 0;  // the second matrix may be misaligned
+      cuda::check(cudaMemcpy(w.back().data() + shift, q.data(), q.size() * sizeof(q[0]), cudaMemcpyHostToDevice), "copy");
+      view[j] = MatrixView<Q>{w.back().data() + shift, rows[j], c};
+      y.emplace_back(static_cast<std::size_t>(m) * rows[j]);
+      single.emplace_back(static_cast<std::size_t>(m) * rows[j]);
+      out[j] = y.back().data();
+    }
+  }
+  std::vector<float> host(const cuda::DeviceBuffer<float>& d, int j) const {
+    std::vector<float> h(static_cast<std::size_t>(m) * rows[j]);
+    cuda::check(cudaMemcpy(h.data(), d.data(), h.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+    return h;
+  }
+};
+
+// gemv_batch equals one gemv per matrix, bit for bit, with the interleaved kernel or (a misaligned
+// matrix) the reference one for all three.
+template <class Q>
+void check_batch(int cols, int w_shift) {
+  Batch<Q> b(cols, w_shift);
+  INFO(Q::name, " cols ", cols, " weight shift ", w_shift);
+  for (int m : {1, 5, 11}) {
+    REQUIRE(cuda::gemv_batch(b.view, b.out, Batch<Q>::n, b.x.data(), m) == cudaSuccess);
+    const bool interleaved = cuda::gemv_interleaved_fits(b.view[1], b.x.data());
+    for (int j = 0; j < Batch<Q>::n; ++j) {
+      REQUIRE((interleaved ? cuda::gemv(b.view[j], b.x.data(), m, b.single[j].data())
+                           : cuda::gemv_reference(b.view[j], b.x.data(), m, b.single[j].data())) == cudaSuccess);
+      const std::vector<float> got = b.host(b.y[j], j), want = b.host(b.single[j], j);
+      CHECK(std::memcmp(got.data(), want.data(), static_cast<std::size_t>(m) * b.rows[j] * sizeof(float)) == 0);
+    }
+  }
+}
+
+// gemv_swiglu equals gemv of gate and of up followed by kernels::swiglu, bit for bit.
+template <class Q>
+void check_swiglu(int cols, int x_shift) {
+  Batch<Q> b(cols, 0);
+  const MatrixView<Q> gate{b.view[0].data, 64, cols}, up{b.view[2].data, 64, cols};  // equal shapes
+  const float* x = b.x.data() + x_shift;  // one float: the fallback path
+  INFO(Q::name, " cols ", cols, " activation shift ", x_shift);
+  const int m = 5;
+  DeviceBuffer<float> y(m * 64), scratch(m * 64), g(m * 64), u(m * 64);
+  REQUIRE(cuda::gemv_swiglu(gate, up, x, m, y.p, scratch.p) == cudaSuccess);
+  REQUIRE(cuda::gemv(gate, x, m, g.p) == cudaSuccess);
+  REQUIRE(cuda::gemv(up, x, m, u.p) == cudaSuccess);
+  cuda::kernels::swiglu<<<2, 256>>>(g.p, u.p, m * 64);
+  REQUIRE(cudaGetLastError() == cudaSuccess);
+  std::vector<float> got(m * 64), want(m * 64);
+  cuda::check(cudaMemcpy(got.data(), y.p, got.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  cuda::check(cudaMemcpy(want.data(), g.p, want.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("cuda::gemv_batch and gemv_swiglu equal one gemv per matrix") {
+  if (!cuda::device_available()) {
+    std::printf("skipped: no GPU (gemv_test batch)\n");
+    return;
+  }
+  for (int cols : {288, 4096}) {
+    for (int shift : {0, 1}) {
+      check_batch<quant::F16>(cols, shift);
+      check_batch<quant::Q4_0>(cols, shift);
+      check_swiglu<quant::F32>(cols, shift);
+      check_swiglu<quant::Q8_0>(cols, shift);
+    }
+  }
+  // Widths must match; gate and up must have equal shapes.
+  Batch<quant::F16> b(64, 0);
+  MatrixView<quant::F16> mixed[2] = {b.view[0], MatrixView<quant::F16>{b.view[1].data, 33, 32}};
+  CHECK(cuda::gemv_batch(mixed, b.out, 2, b.x.data(), 1) == cudaErrorInvalidValue);
+  CHECK(cuda::gemv_swiglu(b.view[0], b.view[2], b.x.data(), 1, b.out[0], b.out[1]) == cudaErrorInvalidValue);
 }

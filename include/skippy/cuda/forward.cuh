@@ -8,7 +8,8 @@
 // when none is given. max_block bounds m per call (K + 1 for decoding; prefill goes in chunks of it).
 // The constructor zeroes the split attention's counters in it (one synchronous memset).
 // Weight products of blocks of gemm_min_rows or more (prefill) run on tensor cores where the device has
-// them (gemm.cuh); decoding blocks run gemv, whose rows are the same bits alone or in a block.
+// them (gemm.cuh); decoding blocks run gemv, whose rows are the same bits alone or in a block: Q, K and V
+// in one launch, gate and up with SwiGLU in another.
 
 #include <cuda_runtime.h>
 
@@ -102,7 +103,7 @@ class Forward {
             start.offset, " passes the end bound ", end_bound);
     require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "CUDA forward: skip range [",
             skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
-    const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim, hd = c.head_dim();
+    const int d = c.dim, kv = c.kv_dim(), hd = c.head_dim();
     const dim3 rows_d(blocks(d), static_cast<unsigned>(m));
     kernels::embed<Q><<<rows_d, kernels::elementwise_threads, 0, stream>>>(model_.token_embd.data, tokens, d, x_);
     launched("embedding");
@@ -111,9 +112,7 @@ class Forward {
       if (skip.contains(l)) continue;
       const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
       norm(residual, L.attn_norm, m, stream);
-      gemm(L.wq, xn_, m, q_, stream);
-      gemm(L.wk, xn_, m, k_, stream);
-      gemm(L.wv, xn_, m, v_, stream);
+      qkv(L, m, stream);
       const dim3 pairs(blocks((d > kv ? d : kv) / 2), static_cast<unsigned>(m));
       kernels::rope_store<<<pairs, kernels::elementwise_threads, 0, stream>>>(q_, k_, v_, d, kv, hd, c.rope_theta,
                                                                              start, cache.k(l), cache.v(l));
@@ -128,10 +127,7 @@ class Forward {
       launched("attention");
       gemm(L.wo, att_, m, xn_, stream);
       norm(xn_, L.ffn_norm, m, stream);
-      gemm(L.w_gate, xn_, m, g_, stream);
-      gemm(L.w_up, xn_, m, u_, stream);
-      kernels::swiglu<<<blocks(m * f), kernels::elementwise_threads, 0, stream>>>(g_, u_, static_cast<long>(m) * f);
-      launched("swiglu");
+      gate_up(L, m, stream);
       gemm(L.w_down, g_, m, xn_, stream);
       residual = xn_;
     }
@@ -177,6 +173,30 @@ class Forward {
     kernels::add_rmsnorm<<<static_cast<unsigned>(m), 32, 0, stream>>>(x_, residual, w, xn_, config().dim,
                                                                       config().rms_eps);
     launched("residual add and rmsnorm");
+  }
+  // Q, K and V from xn_: one decoding launch for the three.
+  void qkv(const LayerView<Q>& L, int m, cudaStream_t stream) const {
+    if (m >= gemm_min_rows && tensor_cores_) {
+      gemm(L.wq, xn_, m, q_, stream);
+      gemm(L.wk, xn_, m, k_, stream);
+      gemm(L.wv, xn_, m, v_, stream);
+      return;
+    }
+    const MatrixView<Q> w[3] = {L.wq, L.wk, L.wv};
+    float* const y[3] = {q_, k_, v_};
+    check(gemv_batch(w, y, 3, xn_, m, stream), "Q/K/V weight kernel");
+  }
+  // g_ = swiglu(gate . xn_, up . xn_): one decoding launch for the pair and SwiGLU.
+  void gate_up(const LayerView<Q>& L, int m, cudaStream_t stream) const {
+    if (m >= gemm_min_rows && tensor_cores_) {
+      gemm(L.w_gate, xn_, m, g_, stream);
+      gemm(L.w_up, xn_, m, u_, stream);
+      const long n = static_cast<long>(m) * config().ffn_dim;
+      kernels::swiglu<<<blocks(n), kernels::elementwise_threads, 0, stream>>>(g_, u_, n);
+      launched("swiglu");
+      return;
+    }
+    check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, stream), "gate/up weight kernel with SwiGLU");
   }
   void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) const {
     if (m >= gemm_min_rows && tensor_cores_)

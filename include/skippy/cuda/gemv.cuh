@@ -10,7 +10,9 @@
 //   float types, 2-byte loads inside Q8_0 / Q4_0 blocks), each activation load serves all the block's
 //   rows, and four warps share a row: 2 KB of weights in flight per block and row at M = 1, enough to
 //   cover memory latency with a few hundred rows. quant::interleaved_dot_row is its arithmetic on the
-//   host, bit for bit.
+//   host, bit for bit. One launch may take several matrices over the same activations (a layer's Q, K
+//   and V), or a gate/up pair whose results leave as swiglu(gate, up): fewer launches per layer, and the
+//   same bits as one launch per matrix.
 // - reference: one warp per row, lane l evaluates quant::chunk_dot (the host backend's formula) on the
 //   32-value chunks l, l+32, ...; its 2-byte loads stride across the lanes. Any alignment; the fallback,
 //   and the benchmarks' baseline.
@@ -22,15 +24,31 @@
 #include <type_traits>
 #include <utility>
 
+#include "../math/activation.hpp"
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
 #include "../quant/slice.hpp"
+#include "kernels/elementwise.cuh"
 
 namespace skippy::cuda {
 
 inline constexpr int gemv_max_tile = 8;         // activation rows per launch; larger m is tiled
 inline constexpr int gemv_rows_per_block = 4;   // interleaved kernel: weight rows sharing each activation load
 inline constexpr int gemv_warps_per_block = 4;  // reference kernel: one row per warp
+inline constexpr int gemv_max_jobs = 3;         // matrices one interleaved launch may take
+
+// The matrices of one interleaved launch, all cols wide, over the same activations: matrix j has rows[j]
+// rows and writes m rows of rows[j] values to y[j]; its rows go to blocks[j] consecutive thread blocks.
+// For SwiGLU, matrices 0 and 1 are gate and up (equal shapes) and y[0] receives swiglu(gate, up).
+template <class Q>
+struct GemvBatch {
+  const typename Q::block* w[gemv_max_jobs];
+  float* y[gemv_max_jobs];
+  int rows[gemv_max_jobs];
+  int blocks[gemv_max_jobs];
+  int jobs;
+  int cols;
+};
 
 namespace kernels {
 
@@ -41,20 +59,26 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-template <class Q, int M>
+// A block's gemv_rows_per_block row slots: rows r0.. of matrix j, or for SwiGLU half of them rows r0.. of
+// the gate and half the same rows of up. Every slot's sum is quant::interleaved_dot_row's.
+template <class Q, int M, bool Swiglu>
 __global__ void __launch_bounds__(quant::interleaved_threads)
-    gemv_interleaved(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x,
-                     float* __restrict__ y) {
+    gemv_interleaved(const GemvBatch<Q> b, const float* __restrict__ x) {
   using S = quant::Slice<Q>;
   constexpr int R = gemv_rows_per_block, W = quant::interleaved_warps;
+  constexpr int per_matrix = Swiglu ? R / 2 : R;  // rows of each matrix a block takes
   static_assert(R * M <= 32, "gemv: the final sums are written by one warp");
   __shared__ float warp_sums[W][R][M];
   const int t = static_cast<int>(threadIdx.x), lane = t & 31, warp = t >> 5;
-  const int r0 = static_cast<int>(blockIdx.x) * R;  // < rows: the grid has ceil(rows / R) blocks
+  int j = 0, block = static_cast<int>(blockIdx.x);
+  while (j + 1 < b.jobs && block >= b.blocks[j]) block -= b.blocks[j++];
+  const int rows = b.rows[j], cols = b.cols, r0 = block * per_matrix;  // r0 < rows: blocks[j] fits rows[j]
   const typename Q::block* row[R];
 #pragma unroll
-  for (int q = 0; q < R; ++q)  // rows past the end re-read the last row and are not stored
-    row[q] = w + static_cast<long>(r0 + q < rows ? r0 + q : rows - 1) * (cols / Q::block_size);
+  for (int q = 0; q < R; ++q) {  // rows past the end re-read the last row and are not stored
+    const int r = r0 + q % per_matrix < rows ? r0 + q % per_matrix : rows - 1;
+    row[q] = b.w[Swiglu ? q / per_matrix : j] + static_cast<long>(r) * (cols / Q::block_size);
+  }
   float acc[R][M];
 #pragma unroll
   for (int q = 0; q < R; ++q)
@@ -87,12 +111,18 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
       if (lane == 0) warp_sums[warp][q][i] = v;
     }
   __syncthreads();
-  if (t < R * M) {  // the warps' sums in warp order
-    const int q = t / M, i = t % M;
+  const auto joined = [&](int q, int i) {  // the warps' sums in warp order
     float sum = warp_sums[0][q][i];
 #pragma unroll
     for (int k = 1; k < W; ++k) sum += warp_sums[k][q][i];
-    if (r0 + q < rows) y[static_cast<long>(i) * rows + r0 + q] = sum;
+    return sum;
+  };
+  if (t < per_matrix * M) {
+    const int q = t / M, i = t % M;
+    if (r0 + q < rows) {
+      float* out = b.y[Swiglu ? 0 : j] + static_cast<long>(i) * rows + r0 + q;
+      *out = Swiglu ? math::swiglu(joined(q, i), joined(q + per_matrix, i)) : joined(q, i);
+    }
   }
 }
 
@@ -124,43 +154,70 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
 }  // namespace kernels
 
 namespace detail {
-enum class GemvKernel { interleaved, reference };
-
-template <GemvKernel K, class Q, int M>
-cudaError_t launch_gemv(const MatrixView<Q>& w, const float* x, float* y, cudaStream_t stream) {
-  if constexpr (K == GemvKernel::interleaved) {
-    const int grid = (w.rows + gemv_rows_per_block - 1) / gemv_rows_per_block;
-    kernels::gemv_interleaved<Q, M><<<grid, quant::interleaved_threads, 0, stream>>>(w.data, w.rows, w.cols, x, y);
-  } else {
-    const int grid = (w.rows + gemv_warps_per_block - 1) / gemv_warps_per_block;
-    kernels::gemv_reference<Q, M><<<grid, 32 * gemv_warps_per_block, 0, stream>>>(w.data, w.rows, w.cols, x, y);
-  }
-  return cudaGetLastError();
-}
-
-template <GemvKernel K, class Q, int... M>
-cudaError_t dispatch_gemv(int m, const MatrixView<Q>& w, const float* x, float* y, cudaStream_t stream,
-                          std::integer_sequence<int, M...>) {
-  cudaError_t e = cudaErrorInvalidValue;
-  ((m == M + 1 ? (e = launch_gemv<K, Q, M + 1>(w, x, y, stream), true) : false) || ...);
-  return e;
-}
-
 inline bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
 
-template <GemvKernel K, class Q>
-cudaError_t gemv_tiles(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
-  if (m < 1 || w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
+template <class Q>
+cudaError_t check_operands(const MatrixView<Q>& w, const float* x, const float* y) {
+  if (w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
   if (!aligned(w.data, alignof(typename Q::block)) || !aligned(x, alignof(float)) || !aligned(y, alignof(float)))
     return cudaErrorMisalignedAddress;
+  return cudaSuccess;
+}
+
+// f(integral_constant<int, M>, i0) for the tiles i0, i0 + 8, ... of m activation rows (M = the tile's rows).
+template <class F, int... M>
+cudaError_t for_tiles(int m, F&& f, std::integer_sequence<int, M...>) {
+  if (m < 1) return cudaErrorInvalidValue;
   for (int i0 = 0; i0 < m; i0 += gemv_max_tile) {
     const int tile = m - i0 < gemv_max_tile ? m - i0 : gemv_max_tile;
-    const cudaError_t e = dispatch_gemv<K, Q>(tile, w, x + static_cast<long>(i0) * w.cols,
-                                              y + static_cast<long>(i0) * w.rows, stream,
-                                              std::make_integer_sequence<int, gemv_max_tile>{});
+    cudaError_t e = cudaErrorInvalidValue;
+    ((tile == M + 1 ? (e = f(std::integral_constant<int, M + 1>{}, i0), true) : false) || ...);
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
+}
+template <class F>
+cudaError_t for_tiles(int m, F&& f) {
+  return for_tiles(m, std::forward<F>(f), std::make_integer_sequence<int, gemv_max_tile>{});
+}
+
+// One interleaved launch per tile over the batch's matrices (their y advanced to the tile's rows).
+template <bool Swiglu, class Q>
+cudaError_t launch_interleaved(GemvBatch<Q> b, const float* x, int m, cudaStream_t stream) {
+  constexpr int per_matrix = Swiglu ? gemv_rows_per_block / 2 : gemv_rows_per_block;
+  int grid = 0;
+  for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = (b.rows[j] + per_matrix - 1) / per_matrix;
+  if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
+  return for_tiles(m, [&](auto M, int i0) {
+    GemvBatch<Q> tile = b;
+    for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
+    kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu>
+        <<<grid, quant::interleaved_threads, 0, stream>>>(tile, x + static_cast<long>(i0) * b.cols);
+    return cudaGetLastError();
+  });
+}
+
+template <class Q>
+cudaError_t launch_reference(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
+  return for_tiles(m, [&](auto M, int i0) {
+    const int grid = (w.rows + gemv_warps_per_block - 1) / gemv_warps_per_block;
+    kernels::gemv_reference<Q, decltype(M)::value><<<grid, 32 * gemv_warps_per_block, 0, stream>>>(
+        w.data, w.rows, w.cols, x + static_cast<long>(i0) * w.cols, y + static_cast<long>(i0) * w.rows);
+    return cudaGetLastError();
+  });
+}
+
+template <class Q>
+GemvBatch<Q> batch_of(const MatrixView<Q>* w, float* const* y, int n) {
+  GemvBatch<Q> b{};
+  b.jobs = n;
+  b.cols = w[0].cols;
+  for (int j = 0; j < n; ++j) {
+    b.w[j] = w[j].data;
+    b.y[j] = y[j];
+    b.rows[j] = w[j].rows;
+  }
+  return b;
 }
 }  // namespace detail
 
@@ -174,21 +231,69 @@ bool gemv_interleaved_fits(const MatrixView<Q>& w, const float* x) {
   else return detail::aligned(w.data, 16);
 }
 
-// y[i][r] = W[r] . x[i] for i < m: x is m rows of w.cols floats, y is m rows of w.rows floats, all in
-// device memory. Returns the launch error, cudaErrorInvalidValue for m < 1 or a bad shape,
-// cudaErrorMisalignedAddress for a pointer not aligned to its type. Which kernel runs depends on the
-// operands' alignment (gemv_interleaved_fits), and the two round differently: keep the buffers a decoder
-// compares across its passes equally aligned (cuda::Forward requires a 16-byte aligned workspace).
-template <class Q>
-cudaError_t gemv(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
-  if (gemv_interleaved_fits(w, x)) return detail::gemv_tiles<detail::GemvKernel::interleaved>(w, x, m, y, stream);
-  return detail::gemv_tiles<detail::GemvKernel::reference>(w, x, m, y, stream);
-}
-
 // The reference kernel whatever the alignment (tests, benchmarks' baseline).
 template <class Q>
 cudaError_t gemv_reference(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
-  return detail::gemv_tiles<detail::GemvKernel::reference>(w, x, m, y, stream);
+  const cudaError_t e = detail::check_operands(w, x, y);
+  return e != cudaSuccess ? e : detail::launch_reference(w, x, m, y, stream);
+}
+
+// y[j][i][r] = W_j[r] . x[i] for n <= gemv_max_jobs matrices of equal width and i < m: x is m rows of
+// cols floats, y[j] m rows of w[j].rows floats, all in device memory. One launch per tile of 8 activation
+// rows where every matrix fits the interleaved kernel, else one gemv per matrix. Returns the launch
+// error, cudaErrorInvalidValue for m < 1 or a bad shape, cudaErrorMisalignedAddress for a pointer not
+// aligned to its type. Which kernel runs depends on the operands' alignment (gemv_interleaved_fits), and
+// the two round differently: keep the buffers a decoder compares across its passes equally aligned
+// (cuda::Forward requires a 16-byte aligned workspace).
+template <class Q>
+cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const float* x, int m,
+                       cudaStream_t stream = nullptr) {
+  if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
+  bool fits = true;
+  for (int j = 0; j < n; ++j) {
+    if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
+    const cudaError_t e = detail::check_operands(w[j], x, y[j]);
+    if (e != cudaSuccess) return e;
+    fits = fits && gemv_interleaved_fits(w[j], x);
+  }
+  if (fits) return detail::launch_interleaved<false>(detail::batch_of(w, y, n), x, m, stream);
+  for (int j = 0; j < n; ++j) {
+    const cudaError_t e = detail::launch_reference(w[j], x, m, y[j], stream);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+// y[i][r] = W[r] . x[i] for i < m (gemv_batch of one matrix).
+template <class Q>
+cudaError_t gemv(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
+  return gemv_batch(&w, &y, 1, x, m, stream);
+}
+
+// y[i][r] = swiglu(gate[r] . x[i], up[r] . x[i]): the two products and SwiGLU in one launch per tile
+// where both matrices fit the interleaved kernel; otherwise the gate product goes to y, the up product to
+// scratch (m rows of up.rows floats) and a SwiGLU kernel joins them. The same bits as gemv of each
+// matrix followed by kernels::swiglu.
+template <class Q>
+cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, const float* x, int m, float* y,
+                        float* scratch, cudaStream_t stream = nullptr) {
+  if (gate.rows != up.rows || gate.cols != up.cols) return cudaErrorInvalidValue;
+  const MatrixView<Q> w[2] = {gate, up};
+  float* const out[2] = {y, scratch};
+  for (int j = 0; j < 2; ++j) {
+    const cudaError_t e = detail::check_operands(w[j], x, out[j]);
+    if (e != cudaSuccess) return e;
+  }
+  if (gemv_interleaved_fits(gate, x) && gemv_interleaved_fits(up, x))
+    return detail::launch_interleaved<true>(detail::batch_of(w, out, 2), x, m, stream);
+  for (int j = 0; j < 2; ++j) {
+    const cudaError_t e = detail::launch_reference(w[j], x, m, out[j], stream);
+    if (e != cudaSuccess) return e;
+  }
+  const long n = static_cast<long>(m) * gate.rows;
+  const unsigned grid = static_cast<unsigned>((n + kernels::elementwise_threads - 1) / kernels::elementwise_threads);
+  kernels::swiglu<<<grid, kernels::elementwise_threads, 0, stream>>>(y, scratch, n);
+  return cudaGetLastError();
 }
 
 }  // namespace skippy::cuda
