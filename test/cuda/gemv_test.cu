@@ -155,39 +155,44 @@ struct Batch {
   }
 };
 
-// gemv_batch equals one gemv per matrix, bit for bit, with the interleaved kernel or (a misaligned
-// matrix) the reference one for all three.
+// gemv_batch equals one gemv per matrix, bit for bit, in one launch or (a misaligned matrix) matrix by
+// matrix. Outputs are filled with different bytes first, so a row left unwritten cannot match.
 template <class Q>
 void check_batch(int cols, int w_shift) {
   Batch<Q> b(cols, w_shift);
   INFO(Q::name, " cols ", cols, " weight shift ", w_shift);
   for (int m : {1, 5, 11}) {
-    REQUIRE(cuda::gemv_batch(b.view, b.out, Batch<Q>::n, b.x.data(), m) == cudaSuccess);
-    const bool interleaved = cuda::gemv_interleaved_fits(b.view[1], b.x.data());
     for (int j = 0; j < Batch<Q>::n; ++j) {
-      REQUIRE((interleaved ? cuda::gemv(b.view[j], b.x.data(), m, b.single[j].data())
-                           : cuda::gemv_reference(b.view[j], b.x.data(), m, b.single[j].data())) == cudaSuccess);
+      const std::size_t bytes = static_cast<std::size_t>(m) * b.rows[j] * sizeof(float);
+      REQUIRE(cudaMemset(b.y[j].data(), 0xff, bytes) == cudaSuccess);
+      REQUIRE(cudaMemset(b.single[j].data(), 0x7f, bytes) == cudaSuccess);
+    }
+    REQUIRE(cuda::gemv_batch(b.view, b.out, Batch<Q>::n, b.x.data(), m) == cudaSuccess);
+    for (int j = 0; j < Batch<Q>::n; ++j) {
+      REQUIRE(cuda::gemv(b.view[j], b.x.data(), m, b.single[j].data()) == cudaSuccess);
       const std::vector<float> got = b.host(b.y[j], j), want = b.host(b.single[j], j);
       CHECK(std::memcmp(got.data(), want.data(), static_cast<std::size_t>(m) * b.rows[j] * sizeof(float)) == 0);
     }
   }
 }
 
-// gemv_swiglu equals gemv of gate and of up followed by kernels::swiglu, bit for bit.
+// gemv_swiglu equals gemv of gate and of up followed by kernels::swiglu, bit for bit: 33 rows (the last
+// block's second row past the end), 11 activation rows (two tiles).
 template <class Q>
 void check_swiglu(int cols, int x_shift) {
   Batch<Q> b(cols, 0);
-  const MatrixView<Q> gate{b.view[0].data, 64, cols}, up{b.view[2].data, 64, cols};  // equal shapes
+  constexpr int rows = 33, m = 11, n = rows * m;
+  const MatrixView<Q> gate{b.view[0].data, rows, cols}, up{b.view[2].data, rows, cols};  // equal shapes
   const float* x = b.x.data() + x_shift;  // one float: the fallback path
   INFO(Q::name, " cols ", cols, " activation shift ", x_shift);
-  const int m = 5;
-  DeviceBuffer<float> y(m * 64), scratch(m * 64), g(m * 64), u(m * 64);
+  DeviceBuffer<float> y(n), scratch(n), g(n), u(n);
+  REQUIRE(cudaMemset(y.p, 0xff, n * sizeof(float)) == cudaSuccess);
   REQUIRE(cuda::gemv_swiglu(gate, up, x, m, y.p, scratch.p) == cudaSuccess);
   REQUIRE(cuda::gemv(gate, x, m, g.p) == cudaSuccess);
   REQUIRE(cuda::gemv(up, x, m, u.p) == cudaSuccess);
-  cuda::kernels::swiglu<<<2, 256>>>(g.p, u.p, m * 64);
+  cuda::kernels::swiglu<<<(n + 255) / 256, 256>>>(g.p, u.p, n);
   REQUIRE(cudaGetLastError() == cudaSuccess);
-  std::vector<float> got(m * 64), want(m * 64);
+  std::vector<float> got(n), want(n);
   cuda::check(cudaMemcpy(got.data(), y.p, got.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
   cuda::check(cudaMemcpy(want.data(), g.p, want.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
   CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);

@@ -70,14 +70,28 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
   static_assert(R * M <= 32, "gemv: the final sums are written by one warp");
   __shared__ float warp_sums[W][R][M];
   const int t = static_cast<int>(threadIdx.x), lane = t & 31, warp = t >> 5;
-  int j = 0, block = static_cast<int>(blockIdx.x);
-  while (j + 1 < b.jobs && block >= b.blocks[j]) block -= b.blocks[j++];
-  const int rows = b.rows[j], cols = b.cols, r0 = block * per_matrix;  // r0 < rows: blocks[j] fits rows[j]
+  // This block's matrix, chosen with constant indices only (a run-time index into the parameter struct
+  // would copy it to local memory in every thread).
+  int block = static_cast<int>(blockIdx.x), rows = b.rows[0];
+  const typename Q::block* wj = b.w[0];
+  float* yj = b.y[0];
+  bool found = false;
+#pragma unroll
+  for (int k = 0; k + 1 < gemv_max_jobs; ++k) {
+    found = found || k + 1 >= b.jobs || block < b.blocks[k];
+    if (!found) {
+      block -= b.blocks[k];
+      rows = b.rows[k + 1];
+      wj = b.w[k + 1];
+      yj = b.y[k + 1];
+    }
+  }
+  const int cols = b.cols, r0 = block * per_matrix;  // r0 < rows: a matrix's blocks fit its rows
   const typename Q::block* row[R];
 #pragma unroll
   for (int q = 0; q < R; ++q) {  // rows past the end re-read the last row and are not stored
     const int r = r0 + q % per_matrix < rows ? r0 + q % per_matrix : rows - 1;
-    row[q] = b.w[Swiglu ? q / per_matrix : j] + static_cast<long>(r) * (cols / Q::block_size);
+    row[q] = (Swiglu ? b.w[q / per_matrix] : wj) + static_cast<long>(r) * (cols / Q::block_size);
   }
   float acc[R][M];
 #pragma unroll
@@ -120,7 +134,7 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
   if (t < per_matrix * M) {
     const int q = t / M, i = t % M;
     if (r0 + q < rows) {
-      float* out = b.y[Swiglu ? 0 : j] + static_cast<long>(i) * rows + r0 + q;
+      float* out = yj + static_cast<long>(i) * rows + r0 + q;  // SwiGLU: yj is y[0], the gate's
       *out = Swiglu ? math::swiglu(joined(q, i), joined(q + per_matrix, i)) : joined(q, i);
     }
   }
@@ -158,7 +172,7 @@ inline bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std:
 
 template <class Q>
 cudaError_t check_operands(const MatrixView<Q>& w, const float* x, const float* y) {
-  if (w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
+  if (w.cols < quant::dot_chunk || w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
   if (!aligned(w.data, alignof(typename Q::block)) || !aligned(x, alignof(float)) || !aligned(y, alignof(float)))
     return cudaErrorMisalignedAddress;
   return cudaSuccess;
@@ -240,7 +254,8 @@ cudaError_t gemv_reference(const MatrixView<Q>& w, const float* x, int m, float*
 
 // y[j][i][r] = W_j[r] . x[i] for n <= gemv_max_jobs matrices of equal width and i < m: x is m rows of
 // cols floats, y[j] m rows of w[j].rows floats, all in device memory. One launch per tile of 8 activation
-// rows where every matrix fits the interleaved kernel, else one gemv per matrix. Returns the launch
+// rows where every matrix fits the interleaved kernel, else one gemv per matrix (each matrix's bits are
+// gemv's either way: the kernel follows each matrix's own alignment). Returns the launch
 // error, cudaErrorInvalidValue for m < 1 or a bad shape, cudaErrorMisalignedAddress for a pointer not
 // aligned to its type. Which kernel runs depends on the operands' alignment (gemv_interleaved_fits), and
 // the two round differently: keep the buffers a decoder compares across its passes equally aligned
@@ -258,7 +273,9 @@ cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const flo
   }
   if (fits) return detail::launch_interleaved<false>(detail::batch_of(w, y, n), x, m, stream);
   for (int j = 0; j < n; ++j) {
-    const cudaError_t e = detail::launch_reference(w[j], x, m, y[j], stream);
+    const cudaError_t e = gemv_interleaved_fits(w[j], x)
+                              ? detail::launch_interleaved<false>(detail::batch_of(&w[j], &y[j], 1), x, m, stream)
+                              : detail::launch_reference(w[j], x, m, y[j], stream);
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
@@ -287,7 +304,7 @@ cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, cons
   if (gemv_interleaved_fits(gate, x) && gemv_interleaved_fits(up, x))
     return detail::launch_interleaved<true>(detail::batch_of(w, out, 2), x, m, stream);
   for (int j = 0; j < 2; ++j) {
-    const cudaError_t e = detail::launch_reference(w[j], x, m, out[j], stream);
+    const cudaError_t e = gemv(w[j], x, m, out[j], stream);
     if (e != cudaSuccess) return e;
   }
   const long n = static_cast<long>(m) * gate.rows;
