@@ -141,7 +141,8 @@ struct Batch {
       const auto q = quant::quantize<Q>(wf);
       w.emplace_back(q.size() + 1);
       const int shift = j == 1 ? w_shift : 0;  // the second matrix may be misaligned
-      cuda::check(cudaMemcpy(w.back().data() + shift, q.data(), q.size() * sizeof(q[0]), cudaMemcpyHostToDevice), "copy");
+      const std::size_t bytes = q.size() * sizeof(q[0]);
+      cuda::check(cudaMemcpy(w.back().data() + shift, q.data(), bytes, cudaMemcpyHostToDevice), "copy");
       view[j] = MatrixView<Q>{w.back().data() + shift, rows[j], c};
       y.emplace_back(static_cast<std::size_t>(m) * rows[j]);
       single.emplace_back(static_cast<std::size_t>(m) * rows[j]);
