@@ -11,6 +11,8 @@
 #include <skippy/quant/quantize.hpp>
 #include <vector>
 
+#include "../support/exact_dot.hpp"
+
 using namespace skippy;
 using namespace skippy::quant;
 
@@ -45,14 +47,9 @@ void check_type(std::mt19937& rng) {
       std::vector<float> wd(static_cast<std::size_t>(n));
       dequantize_row<Q>(row.data(), wd.data(), n);
 
-      double ref = 0.0, mag = 0.0;
-      for (int i = 0; i < n; ++i) {
-        const double p = static_cast<double>(wd[static_cast<std::size_t>(i)]) * x[static_cast<std::size_t>(i)];
-        ref += p;
-        mag += std::fabs(p);
-      }
+      const test::ExactDot ref = test::exact_dot(wd, x);
       const float got = dot_row<Q>(row.data(), x.data(), n);
-      CHECK(std::fabs(static_cast<double>(got) - ref) <= 1e-5 * mag + 1e-30);
+      CHECK(std::fabs(static_cast<double>(got) - ref.value) <= 1e-5 * ref.magnitude + 1e-30);
 
       // Same bits wherever the row and the activations sit in memory (odd offsets inside bigger buffers).
       std::vector<Block> row2(row.size() + 7);

@@ -11,6 +11,8 @@
 #include <skippy/quant/slice.hpp>
 #include <vector>
 
+#include "../support/exact_dot.hpp"
+
 using namespace skippy;
 using namespace skippy::quant;
 
@@ -52,14 +54,9 @@ void check_slices(std::mt19937& rng) {
     CHECK(wrong == 0);
 
     // The kernel's sum against a double-precision one over the same weights.
-    double ref = 0.0, mag = 0.0;
-    for (int i = 0; i < cols; ++i) {
-      const double p = static_cast<double>(wd[static_cast<std::size_t>(i)]) * x[static_cast<std::size_t>(i)];
-      ref += p;
-      mag += std::fabs(p);
-    }
+    const test::ExactDot ref = test::exact_dot(wd, x);
     const float got = interleaved_dot_row<Q>(row.data(), x.data(), cols);
-    CHECK(std::fabs(static_cast<double>(got) - ref) <= 1e-5 * mag);
+    CHECK(std::fabs(static_cast<double>(got) - ref.value) <= 1e-5 * ref.magnitude);
   }
 }
 

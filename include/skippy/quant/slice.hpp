@@ -73,6 +73,19 @@ SKIPPY_HD_INLINE half_t load_half(const unsigned char* p) {
 #endif
 }
 SKIPPY_HD_INLINE const unsigned char* bytes(const void* p) { return static_cast<const unsigned char*>(p); }
+
+// The scale and the quant bytes qs[8 part, 8 part + 8) of a Q8_0 or Q4_0 block.
+struct ScaledBytes {
+  half_t d;
+  std::uint32_t q[2];
+};
+template <class Block>
+SKIPPY_HD_INLINE ScaledBytes load_part(const Block* block, int part) {
+  ScaledBytes r;
+  r.d = load_half(bytes(block) + offsetof(Block, d));
+  load8(bytes(block) + offsetof(Block, qs) + 8 * part, r.q);
+  return r;
+}
 }  // namespace detail
 
 // Slice<Q>: values per slice; first(s, j), the column of run j of slice s; load(row, s), the slice's raw
@@ -123,18 +136,9 @@ struct Slice<BF16> : HalfSlice<bf16_t> {};
 template <>
 struct Slice<Q8_0> {
   static constexpr int values = 8;
-  struct Raw {
-    half_t d;
-    std::uint32_t q[2];
-  };
+  using Raw = detail::ScaledBytes;
   SKIPPY_HD_INLINE static int first(int s, int) { return s * values; }
-  SKIPPY_HD_INLINE static Raw load(const block_q8_0* row, int s) {
-    const unsigned char* b = detail::bytes(row + s / 4);
-    Raw r;
-    r.d = detail::load_half(b + offsetof(block_q8_0, d));
-    detail::load8(b + offsetof(block_q8_0, qs) + 8 * (s % 4), r.q);
-    return r;
-  }
+  SKIPPY_HD_INLINE static Raw load(const block_q8_0* row, int s) { return detail::load_part(row + s / 4, s % 4); }
   SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
     for (int k = 0; k < values; ++k)  // the int8 q as q + 128 (its byte with the sign bit flipped), less 128
       v[k] = detail::unbias(((r.q[k / 4] >> (8 * (k % 4))) & 0xffu) ^ 0x80u, 128);
@@ -147,15 +151,9 @@ struct Slice<Q8_0> {
 template <>
 struct Slice<Q4_0> {
   static constexpr int values = 16;
-  using Raw = Slice<Q8_0>::Raw;
+  using Raw = detail::ScaledBytes;
   SKIPPY_HD_INLINE static int first(int s, int j) { return (s / 2) * qk + (s % 2) * slice_run + j * (qk / 2); }
-  SKIPPY_HD_INLINE static Raw load(const block_q4_0* row, int s) {
-    const unsigned char* b = detail::bytes(row + s / 2);
-    Raw r;
-    r.d = detail::load_half(b + offsetof(block_q4_0, d));
-    detail::load8(b + offsetof(block_q4_0, qs) + 8 * (s % 2), r.q);
-    return r;
-  }
+  SKIPPY_HD_INLINE static Raw load(const block_q4_0* row, int s) { return detail::load_part(row + s / 2, s % 2); }
   SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
     for (int k = 0; k < slice_run; ++k) {  // nibble - 8 (q4_0_low / q4_0_high)
       const std::uint32_t byte = (r.q[k / 4] >> (8 * (k % 4))) & 0xffu;
