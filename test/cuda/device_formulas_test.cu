@@ -1,10 +1,11 @@
-// The __host__ __device__ formulas (half conversion, dot products of every storage type, Philox, RMSNorm,
-// RoPE) give the same results on the device as on the host. Compiled wherever nvcc exists; runs where a
-// GPU exists, else skips visibly.
+// The __host__ __device__ formulas (half conversion, dot products of every storage type and the
+// attention's wide-load one, Philox, RMSNorm, RoPE) give the same results on the device as on the host.
+// Compiled wherever nvcc exists; runs where a GPU exists, else skips visibly.
 
 #include <doctest/doctest.h>
 
 #include <skippy/cuda/check.cuh>
+#include <skippy/cuda/kernels/attention.cuh>
 #include <skippy/math/rmsnorm.hpp>
 #include <skippy/math/rope.hpp>
 #include <skippy/quant/dot.hpp>
@@ -13,6 +14,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 using namespace skippy;
@@ -23,6 +25,14 @@ template <class Q>
 __global__ void dot_kernel(const typename Q::block* w, const float* x, int rows, int cols, float* y) {
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r < rows) y[r] = quant::dot_row<Q>(w + static_cast<long>(r) * (cols / Q::block_size), x, cols);
+}
+
+// math::dot and the attention kernel's wide-load dot_aligned over rows of n values: rows * 2 results.
+__global__ void dots_kernel(const float* a, const float* b, int rows, int n, float* out) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  out[2 * r] = math::dot(a, b + static_cast<long>(r) * n, n);
+  out[2 * r + 1] = skippy::cuda::kernels::dot_aligned(a, b + static_cast<long>(r) * n, n);
 }
 
 // Every binary16 bit pattern through the device's to_float.
@@ -76,7 +86,7 @@ void check_dot() {
 }  // namespace
 
 TEST_CASE("device formulas equal the host formulas") {
-  if (!cuda::device_available()) {
+  if (!skippy::cuda::device_available()) {
     std::printf("skipped: no GPU (device_formulas_test)\n");
     return;
   }
@@ -98,6 +108,30 @@ TEST_CASE("device formulas equal the host formulas") {
   int half_equal = 0;
   for (int i = 0; i < 65536; ++i) half_equal += hb[i] == float_bits(to_float(half_t{static_cast<std::uint16_t>(i)}));
   CHECK(half_equal == 65536);
+
+  // The attention's wide-load scores are math::dot's bits (head sizes 64 and 128, 256 keys).
+  for (int hd : {64, 128}) {
+    const int keys = 256;
+    std::vector<float> qa(hd), kb(static_cast<std::size_t>(keys) * hd), dots(2 * keys);
+    for (int i = 0; i < hd; ++i) qa[i] = std::sin(0.7f * static_cast<float>(i)) * 3.0f;
+    for (std::size_t i = 0; i < kb.size(); ++i)
+      kb[i] = std::cos(0.013f * static_cast<float>(i) * static_cast<float>(i % 97));
+    float *da, *db, *dd;
+    CUDA_OK(cudaMalloc(&da, qa.size() * sizeof(float)));
+    CUDA_OK(cudaMalloc(&db, kb.size() * sizeof(float)));
+    CUDA_OK(cudaMalloc(&dd, dots.size() * sizeof(float)));
+    CUDA_OK(cudaMemcpy(da, qa.data(), qa.size() * sizeof(float), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(db, kb.data(), kb.size() * sizeof(float), cudaMemcpyHostToDevice));
+    dots_kernel<<<2, 128>>>(da, db, keys, hd, dd);
+    CUDA_OK(cudaGetLastError());
+    CUDA_OK(cudaMemcpy(dots.data(), dd, dots.size() * sizeof(float), cudaMemcpyDeviceToHost));
+    cudaFree(da);
+    cudaFree(db);
+    cudaFree(dd);
+    int same = 0;
+    for (int r = 0; r < keys; ++r) same += std::memcmp(&dots[2 * r], &dots[2 * r + 1], sizeof(float)) == 0;
+    CHECK(same == keys);
+  }
 
   const int n = 4096;
   float* d;

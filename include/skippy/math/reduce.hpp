@@ -29,10 +29,17 @@ SKIPPY_HD_INLINE float sum_squares(const float* x, int n) {
   return join_lanes(acc);
 }
 
+// The 8 elements of dot from a multiple of 8 on: element l to lane l (a kernel may load them wide).
+SKIPPY_HD_INLINE void dot_step(float (&acc)[reduce_lanes], const float* a, const float* b) {
+  for (int l = 0; l < reduce_lanes; ++l) acc[l] += a[l] * b[l];
+}
+
 // sum_i a[i] * b[i] with the same lane layout as sum_squares.
 SKIPPY_HD_INLINE float dot(const float* a, const float* b, int n) {
   float acc[reduce_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int i = 0; i < n; ++i) acc[i % reduce_lanes] += a[i] * b[i];
+  int i = 0;
+  for (; i + reduce_lanes <= n; i += reduce_lanes) dot_step(acc, a + i, b + i);
+  for (; i < n; ++i) acc[i % reduce_lanes] += a[i] * b[i];
   return join_lanes(acc);
 }
 

@@ -5,11 +5,14 @@
 // the last split of a (head, row) to finish merges the partials in split order. Chunk boundaries sit at
 // absolute key positions and every sum inside a chunk splits keys by absolute position (key j goes to
 // thread j mod Threads, value partial j mod groups), so a row's result depends on its position only,
-// never on m (DESIGN.md §1). Scores use math::dot (the host's lane order).
+// never on m (DESIGN.md §1). Scores use math::dot (the host's lane order), read with 16-byte loads
+// where the head size and the cache allow (dot_aligned: the same steps, so the same bits).
 
 #include <cuda_runtime.h>
 
 #include <cub/block/block_reduce.cuh>
+
+#include <cstdint>
 
 #include "../../math/reduce.hpp"
 #include "block.cuh"
@@ -39,6 +42,21 @@ inline std::size_t attention_smem(int head_dim) {
   return static_cast<std::size_t>(head_dim) * static_cast<std::size_t>(1 + groups) * sizeof(float);
 }
 
+// math::dot of 16-byte aligned rows of a multiple of 8 values, 8 values at a time with two 16-byte loads
+// each (a thread's key row is otherwise read 4 bytes per instruction, 32 rows apart across a warp).
+__device__ __forceinline__ float dot_aligned(const float* a, const float* b, int n) {
+  float acc[math::reduce_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < n; i += math::reduce_lanes) {
+    float4 va[2], vb[2];
+    va[0] = *reinterpret_cast<const float4*>(a + i);
+    va[1] = *reinterpret_cast<const float4*>(a + i + 4);
+    vb[0] = __ldg(reinterpret_cast<const float4*>(b + i));
+    vb[1] = __ldg(reinterpret_cast<const float4*>(b + i + 4));
+    math::dot_step(acc, reinterpret_cast<const float*>(va), reinterpret_cast<const float*>(vb));
+  }
+  return math::join_lanes(acc);
+}
+
 // q: m rows of d values (RoPE applied); k_cache/v_cache: one layer, [capacity][kv]; out: m rows of d
 // values. grid (n_heads, m, splits of the last row = (start + m - 1) / attention_chunk + 1, or more: the
 // splits a row does not have return at once, so a launch captured in a graph may use splits_cap);
@@ -53,7 +71,7 @@ __global__ void __launch_bounds__(Threads)
   __shared__ typename BlockAll<Threads>::Storage storage;
   __shared__ float s[attention_chunk];
   __shared__ bool last;
-  extern __shared__ float smem[];
+  extern __shared__ __align__(16) float smem[];  // 16: dot_aligned reads qh in float4s
   float* qh = smem;                  // head_dim
   float* groups_acc = smem + head_dim;  // groups * head_dim
   BlockAll<Threads> all(storage);
@@ -75,9 +93,12 @@ __global__ void __launch_bounds__(Threads)
   for (int e = t; e < head_dim; e += Threads) qh[e] = q[static_cast<long>(i) * d + h * head_dim + e];
   __syncthreads();
 
+  // Key rows 16-byte aligned: the cache's base, the head's offset and the row stride (kv) all are.
+  const bool wide = head_dim % math::reduce_lanes == 0 && reinterpret_cast<std::uintptr_t>(k_cache) % 16 == 0;
   float mx = -INFINITY;
   for (int j = j0 + t; j < j1; j += Threads) {
-    s[j - j0] = math::dot(qh, kh + static_cast<long>(j) * kv, head_dim) * scale;
+    const float* kj = kh + static_cast<long>(j) * kv;
+    s[j - j0] = (wide ? dot_aligned(qh, kj, head_dim) : math::dot(qh, kj, head_dim)) * scale;
     mx = fmaxf(mx, s[j - j0]);
   }
   mx = all.max(mx);
