@@ -94,7 +94,8 @@ __global__ void __launch_bounds__(Threads)
   __syncthreads();
 
   // Key rows 16-byte aligned: the cache's base, the head's offset and the row stride (kv) all are.
-  const bool wide = head_dim % math::reduce_lanes == 0 && reinterpret_cast<std::uintptr_t>(k_cache) % 16 == 0;
+  const bool wide =
+      head_dim % math::reduce_lanes == 0 && kv % 4 == 0 && reinterpret_cast<std::uintptr_t>(k_cache) % 16 == 0;
   float mx = -INFINITY;
   for (int j = j0 + t; j < j1; j += Threads) {
     const float* kj = kh + static_cast<long>(j) * kv;
