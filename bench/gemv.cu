@@ -1,7 +1,8 @@
 // CUDA weight kernels at LLM shapes, with L2 flushed between iterations (timed with CUDA events, manual
 // time): gemv for decoding blocks (M = 1..8) in GB/s and % of the device-to-device copy bandwidth
-// measured in this binary, with the reference kernel at M = 1 and 5 as its baseline; the tensor-core gemm
-// for prefill blocks (M = 64..2048) in FLOP/s and rows/s.
+// measured in this binary, with the reference kernel at M = 1 and 5 as its baseline; a layer's fused
+// launches (Q/K/V, gate/up with SwiGLU) against one launch per matrix; the tensor-core gemm for prefill
+// blocks (M = 64..2048) in FLOP/s and rows/s.
 
 #include <benchmark/benchmark.h>
 
@@ -11,6 +12,7 @@
 
 #include "device.hpp"
 
+#include <memory>
 #include <vector>
 
 using namespace skippy;
@@ -66,6 +68,47 @@ void BM_gemv_reference(benchmark::State& state) {
   BM_gemv<Q, true>(state);
 }
 
+// A layer's fused decoding launches against one launch per matrix, at 7B shapes: range(0) 0 = Q/K/V
+// (4096 + 1024 + 1024 rows of 4096, gemv_batch), 1 = gate/up with SwiGLU (2 x 14336 rows, gemv_swiglu);
+// range(1) = M; range(2) 1 = fused, 0 = one gemv per matrix (and the SwiGLU kernel).
+template <class Q>
+void BM_layer_fusion(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const bool ffn = state.range(0) == 1, fused = state.range(2) == 1;
+  const int m = static_cast<int>(state.range(1)), cols = 4096;
+  const std::vector<int> rows = ffn ? std::vector<int>{14336, 14336} : std::vector<int>{4096, 1024, 1024};
+  std::vector<std::unique_ptr<Operands<Q>>> ops;
+  std::vector<MatrixView<Q>> views;
+  std::vector<float*> ys;
+  double bytes = 4.0 * m * cols;
+  for (int r : rows) {
+    ops.push_back(std::make_unique<Operands<Q>>(r, cols, m));
+    views.push_back(ops.back()->view(r, cols));
+    ys.push_back(ops.back()->y);
+    bytes += static_cast<double>(ops.back()->wbytes) + 4.0 * m * r;
+  }
+  const float* x = ops[0]->x;  // every matrix reads the same activations
+  const int n = static_cast<int>(rows.size());
+  bench::time_iterations(state, [&] {
+    if (fused && ffn) {
+      cuda::check(cuda::gemv_swiglu(views[0], views[1], x, m, ys[0], ys[1]), "gemv_swiglu");
+    } else if (fused) {
+      cuda::check(cuda::gemv_batch(views.data(), ys.data(), n, x, m), "gemv_batch");
+    } else {
+      for (int j = 0; j < n; ++j) cuda::check(cuda::gemv(views[j], x, m, ys[j]), "gemv");
+      if (ffn) {
+        const long values = static_cast<long>(m) * rows[0];
+        cuda::kernels::swiglu<<<static_cast<unsigned>((values + 255) / 256), 256>>>(ys[0], ys[1], values);
+        cuda::check(cudaGetLastError(), "swiglu");
+      }
+    }
+  });
+  bench::bandwidth_counters(state, bytes);
+}
+
 template <class Q>
 void BM_gemm(benchmark::State& state) {
   if (!device().ok || !cuda::gemm_supported<Q>()) {
@@ -107,6 +150,15 @@ BENCHMARK_TEMPLATE(BM_gemv_reference, quant::F16)->Apply(baseline_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_reference, quant::BF16)->Apply(baseline_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_reference, quant::Q8_0)->Apply(baseline_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_reference, quant::Q4_0)->Apply(baseline_shapes);
+
+BENCHMARK_TEMPLATE(BM_layer_fusion, quant::F16)
+    ->ArgsProduct({{0, 1}, {1, 5}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_layer_fusion, quant::Q4_0)
+    ->ArgsProduct({{0, 1}, {1, 5}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 
 void prefill_shapes(benchmark::internal::Benchmark* b) {
   for (auto [r, c] : std::vector<std::pair<int, int>>{{4096, 4096}, {14336, 4096}, {4096, 14336}})
