@@ -100,9 +100,7 @@ void BM_layer_fusion(benchmark::State& state) {
     } else {
       for (int j = 0; j < n; ++j) cuda::check(cuda::gemv(views[j], x, m, ys[j]), "gemv");
       if (ffn) {
-        const long values = static_cast<long>(m) * rows[0];
-        cuda::kernels::swiglu<<<static_cast<unsigned>((values + 255) / 256), 256>>>(ys[0], ys[1], values);
-        cuda::check(cudaGetLastError(), "swiglu");
+        cuda::check(cuda::kernels::launch_swiglu(ys[0], ys[1], static_cast<long>(m) * rows[0], nullptr), "swiglu");
       }
     }
   });

@@ -23,14 +23,7 @@ using namespace skippy;
 
 namespace {
 
-template <class T>
-struct DeviceBuffer {
-  T* p = nullptr;
-  explicit DeviceBuffer(std::size_t n) { cuda::check(cudaMalloc(&p, n * sizeof(T)), "cudaMalloc"); }
-  ~DeviceBuffer() { cudaFree(p); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
+using cuda::DeviceBuffer;
 
 enum class Kernel { chosen, reference };
 
@@ -52,17 +45,17 @@ void check_gemv(Kernel kernel, int rows, int cols, int x_shift, int w_shift = 0)
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.07f * static_cast<float>(i));
   DeviceBuffer<typename Q::block> dw(w.size() + 1);
   DeviceBuffer<float> dx(x.size() + 1), dy(static_cast<std::size_t>(m) * rows), d1(static_cast<std::size_t>(rows));
-  const float* xp = dx.p + x_shift;
-  cuda::check(cudaMemcpy(dw.p + w_shift, w.data(), w.size() * sizeof(w[0]), cudaMemcpyHostToDevice), "copy");
-  cuda::check(cudaMemcpy(dx.p + x_shift, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice), "copy");
-  const MatrixView<Q> dv{dw.p + w_shift, rows, cols};
+  const float* xp = dx.data() + x_shift;
+  cuda::check(cudaMemcpy(dw.data() + w_shift, w.data(), w.size() * sizeof(w[0]), cudaMemcpyHostToDevice), "copy");
+  cuda::check(cudaMemcpy(dx.data() + x_shift, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice), "copy");
+  const MatrixView<Q> dv{dw.data() + w_shift, rows, cols};
   const bool interleaved = kernel == Kernel::chosen && cuda::gemv_interleaved_fits(dv, xp);
   INFO(Q::name, " ", rows, "x", cols, interleaved ? " interleaved" : " reference", " shifts ", x_shift, w_shift);
   constexpr bool blocks = std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>;
   CHECK(interleaved == (kernel == Kernel::chosen && x_shift == 0 && (blocks || w_shift == 0)));
-  REQUIRE(run_gemv(kernel, dv, xp, m, dy.p) == cudaSuccess);
+  REQUIRE(run_gemv(kernel, dv, xp, m, dy.data()) == cudaSuccess);
   std::vector<float> y(static_cast<std::size_t>(m) * rows), host(y.size()), one(static_cast<std::size_t>(rows));
-  cuda::check(cudaMemcpy(y.data(), dy.p, y.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  cuda::check(cudaMemcpy(y.data(), dy.data(), y.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
   host::matmul(MatrixView<Q>{w.data(), rows, cols}, x.data(), m, host.data());
   int bad = 0, differ = 0;
   for (std::size_t i = 0; i < y.size(); ++i) bad += !(std::fabs(y[i] - host[i]) <= 1e-4f * (1.0f + std::fabs(host[i])));
@@ -77,8 +70,8 @@ void check_gemv(Kernel kernel, int rows, int cols, int x_shift, int w_shift = 0)
     CHECK(differ == 0);
   }
   // Row 7 of the block computed alone: the same bits.
-  REQUIRE(run_gemv(kernel, dv, xp + 7 * cols, 1, d1.p) == cudaSuccess);
-  cuda::check(cudaMemcpy(one.data(), d1.p, one.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  REQUIRE(run_gemv(kernel, dv, xp + 7 * cols, 1, d1.data()) == cudaSuccess);
+  cuda::check(cudaMemcpy(one.data(), d1.data(), one.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
   CHECK(std::memcmp(one.data(), y.data() + 7 * rows, one.size() * sizeof(float)) == 0);
 }
 
@@ -122,9 +115,9 @@ template <class Q>
 struct Batch {
   static constexpr int n = 3, m = 11;
   int cols, rows[n] = {129, 33, 64};
-  std::vector<cuda::DeviceBuffer<typename Q::block>> w;
-  cuda::DeviceBuffer<float> x;
-  std::vector<cuda::DeviceBuffer<float>> y, single;
+  std::vector<DeviceBuffer<typename Q::block>> w;
+  DeviceBuffer<float> x;
+  std::vector<DeviceBuffer<float>> y, single;
   MatrixView<Q> view[n];
   float* out[n];
 
@@ -149,7 +142,7 @@ struct Batch {
       out[j] = y.back().data();
     }
   }
-  std::vector<float> host(const cuda::DeviceBuffer<float>& d, int j) const {
+  std::vector<float> host(const DeviceBuffer<float>& d, int j) const {
     std::vector<float> h(static_cast<std::size_t>(m) * rows[j]);
     cuda::check(cudaMemcpy(h.data(), d.data(), h.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
     return h;
@@ -187,15 +180,14 @@ void check_swiglu(int cols, int x_shift) {
   const float* x = b.x.data() + x_shift;  // one float: the fallback path
   INFO(Q::name, " cols ", cols, " activation shift ", x_shift);
   DeviceBuffer<float> y(n), scratch(n), g(n), u(n);
-  REQUIRE(cudaMemset(y.p, 0xff, n * sizeof(float)) == cudaSuccess);
-  REQUIRE(cuda::gemv_swiglu(gate, up, x, m, y.p, scratch.p) == cudaSuccess);
-  REQUIRE(cuda::gemv(gate, x, m, g.p) == cudaSuccess);
-  REQUIRE(cuda::gemv(up, x, m, u.p) == cudaSuccess);
-  cuda::kernels::swiglu<<<(n + 255) / 256, 256>>>(g.p, u.p, n);
-  REQUIRE(cudaGetLastError() == cudaSuccess);
+  REQUIRE(cudaMemset(y.data(), 0xff, n * sizeof(float)) == cudaSuccess);
+  REQUIRE(cuda::gemv_swiglu(gate, up, x, m, y.data(), scratch.data()) == cudaSuccess);
+  REQUIRE(cuda::gemv(gate, x, m, g.data()) == cudaSuccess);
+  REQUIRE(cuda::gemv(up, x, m, u.data()) == cudaSuccess);
+  REQUIRE(cuda::kernels::launch_swiglu(g.data(), u.data(), n, nullptr) == cudaSuccess);
   std::vector<float> got(n), want(n);
-  cuda::check(cudaMemcpy(got.data(), y.p, got.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
-  cuda::check(cudaMemcpy(want.data(), g.p, want.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  cuda::check(cudaMemcpy(got.data(), y.data(), got.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  cuda::check(cudaMemcpy(want.data(), g.data(), want.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
   CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
 }
 

@@ -191,9 +191,7 @@ class Forward {
     if (m >= gemm_min_rows && tensor_cores_) {
       gemm(L.w_gate, xn_, m, g_, stream);
       gemm(L.w_up, xn_, m, u_, stream);
-      const long n = static_cast<long>(m) * config().ffn_dim;
-      kernels::swiglu<<<blocks(n), kernels::elementwise_threads, 0, stream>>>(g_, u_, n);
-      launched("swiglu");
+      check(kernels::launch_swiglu(g_, u_, static_cast<long>(m) * config().ffn_dim, stream), "swiglu");
       return;
     }
     check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, stream), "gate/up weight kernel with SwiGLU");

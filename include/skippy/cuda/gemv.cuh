@@ -307,10 +307,7 @@ cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, cons
     const cudaError_t e = gemv(w[j], x, m, out[j], stream);
     if (e != cudaSuccess) return e;
   }
-  const long n = static_cast<long>(m) * gate.rows;
-  const unsigned grid = static_cast<unsigned>((n + kernels::elementwise_threads - 1) / kernels::elementwise_threads);
-  kernels::swiglu<<<grid, kernels::elementwise_threads, 0, stream>>>(y, scratch, n);
-  return cudaGetLastError();
+  return kernels::launch_swiglu(y, scratch, static_cast<long>(m) * gate.rows, stream);
 }
 
 }  // namespace skippy::cuda

@@ -10,9 +10,11 @@ SKIPPY_HD_INLINE float dequantize(const float& b, int) { return b; }
 SKIPPY_HD_INLINE float dequantize(const half_t& b, int) { return to_float(b); }
 SKIPPY_HD_INLINE float dequantize(const bf16_t& b, int) { return to_float(b); }
 SKIPPY_HD_INLINE float dequantize(const block_q8_0& b, int i) { return to_float(b.d) * static_cast<float>(b.qs[i]); }
-// The signed 4-bit values of a Q4_0 byte: its low nibble is element j, its high nibble element j + 16.
-SKIPPY_HD_INLINE int q4_0_low(std::uint8_t byte) { return (byte & 0x0f) - 8; }
-SKIPPY_HD_INLINE int q4_0_high(std::uint8_t byte) { return (byte >> 4) - 8; }
+// The signed 4-bit values of a Q4_0 byte: its low nibble is element j, its high nibble element j + 16,
+// each less q4_0_bias.
+inline constexpr int q4_0_bias = 8;
+SKIPPY_HD_INLINE int q4_0_low(std::uint8_t byte) { return (byte & 0x0f) - q4_0_bias; }
+SKIPPY_HD_INLINE int q4_0_high(std::uint8_t byte) { return (byte >> 4) - q4_0_bias; }
 // Signed 4-bit value of element i.
 SKIPPY_HD_INLINE int q4_0_value(const block_q4_0& b, int i) {
   return i < qk / 2 ? q4_0_low(b.qs[i]) : q4_0_high(b.qs[i - qk / 2]);

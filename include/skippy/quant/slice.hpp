@@ -155,10 +155,10 @@ struct Slice<Q4_0> {
   SKIPPY_HD_INLINE static int first(int s, int j) { return (s / 2) * qk + (s % 2) * slice_run + j * (qk / 2); }
   SKIPPY_HD_INLINE static Raw load(const block_q4_0* row, int s) { return detail::load_part(row + s / 2, s % 2); }
   SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
-    for (int k = 0; k < slice_run; ++k) {  // nibble - 8 (q4_0_low / q4_0_high)
+    for (int k = 0; k < slice_run; ++k) {  // q4_0_low / q4_0_high, as floats
       const std::uint32_t byte = (r.q[k / 4] >> (8 * (k % 4))) & 0xffu;
-      v[k] = detail::unbias(byte & 0x0fu, 8);
-      v[slice_run + k] = detail::unbias(byte >> 4, 8);
+      v[k] = detail::unbias(byte & 0x0fu, q4_0_bias);
+      v[slice_run + k] = detail::unbias(byte >> 4, q4_0_bias);
     }
     return to_float(r.d);
   }

@@ -84,4 +84,11 @@ __global__ void __launch_bounds__(Threads) swiglu(float* __restrict__ g, const f
   if (j < n) g[j] = math::swiglu(g[j], u[j]);
 }
 
+// Launches swiglu over n values on `stream`; returns the launch error.
+inline cudaError_t launch_swiglu(float* g, const float* u, long n, cudaStream_t stream) {
+  const auto grid = static_cast<unsigned>((n + elementwise_threads - 1) / elementwise_threads);
+  swiglu<<<grid, elementwise_threads, 0, stream>>>(g, u, n);
+  return cudaGetLastError();
+}
+
 }  // namespace skippy::cuda::kernels
