@@ -53,6 +53,10 @@ void check_gemv(Kernel kernel, int rows, int cols, int x_shift, int w_shift = 0)
   INFO(Q::name, " ", rows, "x", cols, interleaved ? " interleaved" : " reference", " shifts ", x_shift, w_shift);
   constexpr bool blocks = std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>;
   CHECK(interleaved == (kernel == Kernel::chosen && x_shift == 0 && (blocks || w_shift == 0)));
+  // NaN-filled outputs: memory reused from the previous case holds that case's (close) results, which
+  // would hide rows a kernel leaves unwritten.
+  REQUIRE(cudaMemset(dy.data(), 0xff, dy.size() * sizeof(float)) == cudaSuccess);
+  REQUIRE(cudaMemset(d1.data(), 0xff, d1.size() * sizeof(float)) == cudaSuccess);
   REQUIRE(run_gemv(kernel, dv, xp, m, dy.data()) == cudaSuccess);
   std::vector<float> y(static_cast<std::size_t>(m) * rows), host(y.size()), one(static_cast<std::size_t>(rows));
   cuda::check(cudaMemcpy(y.data(), dy.data(), y.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
