@@ -4,13 +4,14 @@
 #
 #   bench/gpu_check.sh pack                 # here: build the CUDA binaries, copy them and their libraries
 #                                           #       to build/gpu-pack (ignored by git)
-#   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo, CUDA sweep (~6 min)
-#   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck, racecheck, synccheck (~8 min)
+#   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo (at most 400 s)
+#   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck, racecheck, synccheck, then the
+#                                           #        CUDA sweep (at most 450 s)
 #
 # With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
-# timeout_s=600); each step has its own timeout so a hang costs that step only. At most 8 files come back:
+# timeout_s=430); each step has its own timeout so a hang costs that step only. At most 8 files come back:
 # log.txt (everything printed, step by step, with exit codes and seconds), gemv.json, decode_step.json,
-# sweep_cuda.csv (main) or sanitize.txt (sanitize).
+# sanitize.txt and sweep.csv (sanitize).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pack=build/gpu-pack
@@ -61,16 +62,14 @@ if [ -f "$pack/heldout.txt" ]; then text=(--text "$pack/heldout.txt"); fi
 case $phase in
   main)
     # -d prints each test case's seconds, to size the sanitizer runs.
-    step cuda_tests 150 "$pack/skippy_cuda_tests" -d
+    step cuda_tests 120 "$pack/skippy_cuda_tests" -d
     # 0.03 s per case: ~250 cases (the reference kernel's baseline included) inside the step's limit.
-    step bench_gemv 120 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
+    step bench_gemv 140 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
       --benchmark_out="$out/gemv.json" --benchmark_out_format=json
-    step bench_decode_step 120 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
+    step bench_decode_step 100 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
       --benchmark_out="$out/decode_step.json" --benchmark_out_format=json
-    step demo 40 "$pack/skippy_demo" --tokens 256 --no-stream
-    step demo_sampling 40 "$pack/skippy_demo" --tokens 256 --no-stream --accept sampling
-    step sweep_cuda 90 "$pack/skippy_config_sweep" --backend cuda --positions 400 --tokens 128 \
-      "${text[@]}" --csv "$out/sweep.csv"
+    step demo 20 "$pack/skippy_demo" --tokens 256 --no-stream
+    step demo_sampling 20 "$pack/skippy_demo" --tokens 256 --no-stream --accept sampling
     ;;
   sanitize)
     san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
@@ -82,13 +81,15 @@ case $phase in
     # The decoder cases (graphs, grids of policies) are slow under the sanitizers and left out; the
     # kernels only they launch (greedy acceptance, verdicts) need a longer run of their own.
     fast='*gemv*,*gemm*,*argmax*,*warp_rows*,*sample_row*,*speculative sampling kernels*,*typical_accept*,*grpo*'
-    step memcheck 240 "$san" --tool memcheck --error-exitcode 1 --print-limit 20 \
+    step memcheck 200 "$san" --tool memcheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="$fast,*Forward*"
-    step racecheck 200 "$san" --tool racecheck --error-exitcode 1 --print-limit 20 \
+    step racecheck 150 "$san" --tool racecheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="$fast"
-    step synccheck 90 "$san" --tool synccheck --error-exitcode 1 --print-limit 20 \
+    step synccheck 60 "$san" --tool synccheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="*warp_rows*,*speculative sampling kernels*,*typical_accept*,*gemv_batch*"
     grep -E "^=== [a-z]|ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|hazard" "$log" > "$out/sanitize.txt"
+    step sweep_cuda 40 "$pack/skippy_config_sweep" --backend cuda --positions 400 --tokens 128 \
+      "${text[@]}" --csv "$out/sweep.csv"
     ;;
   *)
     echo "unknown phase '$phase' (main or sanitize)"
