@@ -1,8 +1,8 @@
 // CUDA decoding at 7B-class dimensions with random weights (32 layers, hidden 4096, 32 heads, 8 KV heads,
 // FFN 14336, vocabulary 128256): a whole AR step, draft step (SkipRange<8, 24>, one simultaneous pass of
 // K = 4) and verify step (K + 1 = 5 tokens), each forward plus the device argmax, at a context of 512;
-// plus attention over contexts 128..32k, and the argmax, the sampling warp and draw, and speculative
-// sampling's verification over 32k / 128k vocabularies. Figures are
+// plus attention over contexts 128..32k, the residual add with RMSNorm, and the argmax, the sampling
+// warp and draw, and speculative sampling's verification over 32k / 128k vocabularies. Figures are
 // tokens/s and % of the bandwidth roofline: bytes of weights and KV read per step over the copy
 // bandwidth measured in this binary (bench/device.hpp). Each step runs with direct launches (launch gaps
 // count) and replayed from a CUDA Graph (as cuda::Decoder runs it).
@@ -187,6 +187,25 @@ void BM_attention(benchmark::State& state) {
   bench::bandwidth_counters(state, 2.0 * 4.0 * kv * (ctx + m));  // K and V of one layer
 }
 
+// The residual add and RMSNorm of m rows at the 7B width (two per layer in every step).
+void BM_rmsnorm(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int m = static_cast<int>(state.range(0)), d = llama_7b_class().dim;
+  sc::DeviceBuffer<float> x(static_cast<std::size_t>(m) * d), add(x.size()), w(static_cast<std::size_t>(d)),
+      y(x.size());
+  cudaMemset(x.data(), 0, x.size() * sizeof(float));
+  cudaMemset(add.data(), 0, add.size() * sizeof(float));
+  cudaMemset(w.data(), 0, w.size() * sizeof(float));
+  bench::time_iterations(state, [&] {
+    sc::kernels::add_rmsnorm<<<m, sc::kernels::rmsnorm_threads, sc::kernels::rmsnorm_smem(d)>>>(
+        x.data(), add.data(), w.data(), y.data(), d, 1e-5f);
+  });
+  bench::bandwidth_counters(state, 4.0 * (4.0 * m * d + d));  // x, add, w read; x, y written
+}
+
 void BM_argmax(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
@@ -282,6 +301,7 @@ BENCHMARK(BM_attention)
     ->ArgsProduct({{128, 1024, 4096, 16384, 32768}, {1, 5}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_rmsnorm)->Arg(1)->Arg(5)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_argmax)->ArgsProduct({{32000, 128256}, {1, 5}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample)->ArgsProduct({{32000, 128256}, {1, 4}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_speculative_verify)->ArgsProduct({{32000, 128256}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);

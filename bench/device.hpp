@@ -1,6 +1,10 @@
 #pragma once
 // What the CUDA benchmarks share: whether a device exists, its device-to-device copy bandwidth (the
 // roofline every figure is a percentage of), and an L2 flush between timed iterations.
+//
+// The flush *reads* a buffer of twice L2's size. A memset flush (the usual one) leaves L2 full of dirty
+// lines that the timed kernel then pays to write back: on an H200 that was a ~15 us constant in every
+// timed weight kernel (measured 2026-11-30, bench/results/), a third of a 4096 x 4096 F16 gemv.
 
 #include <benchmark/benchmark.h>
 
@@ -9,6 +13,18 @@
 #include <cstddef>
 
 namespace skippy::bench {
+
+// Reads n 16-byte words; the store never happens but keeps the loads alive.
+template <int Threads = 256>
+__global__ void __launch_bounds__(Threads) read_flush(const uint4* p, std::size_t n, unsigned* never) {
+  unsigned acc = 0;
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(Threads) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * Threads) {
+    const uint4 u = __ldcg(p + i);
+    acc ^= u.x ^ u.y ^ u.z ^ u.w;
+  }
+  if (acc == 0x9e3779b9u && never != nullptr) *never = acc;
+}
 
 struct Device {
   bool ok = skippy::cuda::device_available();
@@ -19,6 +35,7 @@ struct Device {
     if (!ok) return;
     cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0);
     cudaMalloc(&flush, static_cast<std::size_t>(l2_bytes) * 2);
+    cudaMemset(flush, 0, static_cast<std::size_t>(l2_bytes) * 2);
     const std::size_t n = std::size_t{1} << 30;
     void *a, *b;
     cudaMalloc(&a, n);
@@ -40,7 +57,9 @@ struct Device {
     cudaFree(a);
     cudaFree(b);
   }
-  void flush_l2() const { cudaMemsetAsync(flush, 0, static_cast<std::size_t>(l2_bytes) * 2); }
+  void flush_l2() const {
+    read_flush<<<1024, 256>>>(static_cast<const uint4*>(flush), static_cast<std::size_t>(l2_bytes) * 2 / 16, nullptr);
+  }
 };
 
 const Device& device() {

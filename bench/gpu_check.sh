@@ -6,7 +6,7 @@
 #                                           #       to build/gpu-pack (ignored by git)
 #   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo (at most 400 s)
 #   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck, racecheck, synccheck, then the
-#                                           #        CUDA sweep (at most 450 s)
+#                                           #        CUDA sweep (at most 540 s)
 #
 # With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
 # timeout_s=430); each step has its own timeout so a hang costs that step only. At most 8 files come back:
@@ -83,8 +83,13 @@ case $phase in
     fast='*gemv*,*gemm*,*argmax*,*warp_rows*,*sample_row*,*speculative sampling kernels*,*typical_accept*,*grpo*'
     step memcheck 200 "$san" --tool memcheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="$fast,*Forward*"
-    step racecheck 150 "$san" --tool racecheck --error-exitcode 1 --print-limit 20 \
-      "$pack/skippy_cuda_tests" --test-case="$fast"
+    # racecheck one group of kernels at a time: over all of them at once it outlived its limit on an H200
+    # (2026-11-30) after every test case had passed, so a hang is pinned to its group.
+    for group in '*gemv*' '*gemm*' '*argmax*,*warp_rows*,*sample_row*' \
+      '*speculative sampling kernels*,*typical_accept*' '*grpo*'; do
+      step "racecheck $group" 45 "$san" --tool racecheck --error-exitcode 1 --print-limit 20 \
+        "$pack/skippy_cuda_tests" --test-case="$group"
+    done
     step synccheck 60 "$san" --tool synccheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="*warp_rows*,*speculative sampling kernels*,*typical_accept*,*gemv_batch*"
     grep -E "^=== [a-z]|ERROR SUMMARY|RACECHECK SUMMARY|Invalid|Race|hazard" "$log" > "$out/sanitize.txt"

@@ -81,6 +81,17 @@ TEST_CASE("half: to_float matches the binary16 definition for all 65536 patterns
   CHECK(checked == 65536 - 2 * 1023);
 }
 
+TEST_CASE("half: any_half_nan finds a NaN in either half of a word, beside any other half") {
+  const std::uint16_t others[] = {0x0000u, 0x03ffu, 0x7bffu, 0x7c00u, 0x7c01u,
+                                  0x7fffu, 0x8000u, 0xfc00u, 0xfc01u, 0xffffu};
+  for (std::uint32_t h = 0; h < 0x10000u; ++h)
+    for (const std::uint16_t o : others) {
+      const bool expected = half_is_nan(static_cast<std::uint16_t>(h)) || half_is_nan(o);
+      REQUIRE(any_half_nan(h | static_cast<std::uint32_t>(o) << 16) == expected);
+      REQUIRE(any_half_nan(o | h << 16) == expected);
+    }
+}
+
 TEST_CASE("half: to_half(to_float(h)) == h for every non-NaN pattern; NaN stays NaN") {
   for (std::uint32_t b = 0; b < 0x10000u; ++b) {
     const std::uint16_t h = static_cast<std::uint16_t>(b);

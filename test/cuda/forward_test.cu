@@ -99,7 +99,8 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
   using Q = quant::F32;
   const auto hm = HostModel<Q>::from_float(test::damped_weights(23));
   // The cache holds a fourth chunk, so a device-side position may launch a split no row needs.
-  const int V = hm.config().vocab, n = 2 * skippy::cuda::kernels::attention_chunk + 3, cap = n + 300, m = 5;
+  const int chunk = skippy::cuda::kernels::attention_chunk;
+  const int V = hm.config().vocab, n = 2 * chunk + 3, cap = n + chunk, m = 5;
   const int at = n - m;  // the block's rows straddle the chunk boundary at 2 * attention_chunk
   std::vector<int> seq(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) seq[static_cast<std::size_t>(i)] = (i * 37 + 11) % V;
@@ -135,7 +136,6 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
   skippy::cuda::DeviceBuffer<int> position(1);
   position.upload(&at, 1);
   std::vector<float> again(block.size());
-  const int chunk = skippy::cuda::kernels::attention_chunk;
   for (const int bound : {n, 3 * chunk, 0, cap}) {  // 3, 3, 4 (the cache's) and 4 splits launched
     cc.set_length(at);
     cc.reserve(at, m);

@@ -75,8 +75,11 @@ void check_step(typename Method::Params params, int n, int groups, int skip_grou
   host_state.alpha[1] += 0.5f / static_cast<float>(groups);
   const std::vector<float> alpha0 = host_state.alpha;
   std::vector<StepResult<float>> host;
-  for (int it = 0; it < 3; ++it)
+  std::vector<std::vector<float>> host_alpha;  // alpha after each step
+  for (int it = 0; it < 3; ++it) {
     host.push_back(step<Method>(PreferenceBatch<float>{b.pc, b.pr, b.rc, b.rr, b.group}, params, host_state));
+    host_alpha.push_back(host_state.alpha);
+  }
 
   Dev<float> pc(b.pc), pr(b.pr), rc(b.rc), rr(b.rr), alpha(alpha0);
   Dev<int> group(b.group);
@@ -102,7 +105,8 @@ void check_step(typename Method::Params params, int n, int groups, int skip_grou
       CHECK(d_count[g] == h.group_count[g]);
       CHECK(d_gloss[g] == doctest::Approx(h.group_loss[g]).epsilon(1e-5));
       CHECK(d_w[g] == doctest::Approx(h.weight[g]).epsilon(1e-5));
-      if (Method::adaptive) CHECK(d_alpha[g] == doctest::Approx(host_state.alpha[g]).epsilon(1e-4));
+      const auto& h_alpha = host_alpha[static_cast<std::size_t>(it)];
+      if (Method::adaptive) CHECK(d_alpha[g] == doctest::Approx(h_alpha[g]).epsilon(1e-4));
     }
     CHECK(obj.get()[0] == doctest::Approx(h.objective).epsilon(1e-5));
   }

@@ -42,13 +42,22 @@ SKIPPY_HD_INLINE float bits_float(std::uint32_t u) {
 // exponent; subnormals are renormalised by one exact float subtraction. The device converts every
 // non-NaN in one instruction (exact: binary32 holds every binary16 value), which keeps weight kernels
 // off the integer pipes; NaNs take the formula, so payloads match the host whatever the hardware does.
+#if SKIPPY_DEVICE_PASS
+// The conversion instruction: exact for every non-NaN half.
+__device__ __forceinline__ float convert_non_nan(half_t h) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.bits));
+  return f;
+}
+#endif
+
+// Whether either binary16 in the word w is a NaN: |h| + 0x3ff carries into bit 15 exactly when
+// |h| > 0x7c00 (and never into the other half). Lets a kernel test 8 values with a few integer operations.
+SKIPPY_HD_INLINE bool any_half_nan(std::uint32_t w) { return (((w & 0x7fff7fffu) + 0x03ff03ffu) & 0x80008000u) != 0; }
+
 SKIPPY_HD_INLINE float to_float(half_t h) {
 #if SKIPPY_DEVICE_PASS
-  if ((h.bits & 0x7fffu) <= 0x7c00u) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.bits));
-    return f;
-  }
+  if ((h.bits & 0x7fffu) <= 0x7c00u) return convert_non_nan(h);
 #endif
   constexpr std::uint32_t shifted_exp = 0x7c00u << 13;
   const std::uint32_t o = static_cast<std::uint32_t>(h.bits & 0x7fffu) << 13;

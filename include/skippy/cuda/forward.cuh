@@ -170,8 +170,8 @@ class Forward {
 
   // xn = rmsnorm(x += residual) * w, the add skipped when residual is null.
   void norm(const float* residual, const float* w, int m, cudaStream_t stream) {
-    kernels::add_rmsnorm<<<static_cast<unsigned>(m), 32, 0, stream>>>(x_, residual, w, xn_, config().dim,
-                                                                      config().rms_eps);
+    kernels::add_rmsnorm<<<static_cast<unsigned>(m), kernels::rmsnorm_threads, kernels::rmsnorm_smem(config().dim),
+                           stream>>>(x_, residual, w, xn_, config().dim, config().rms_eps);
     launched("residual add and rmsnorm");
   }
   // Q, K and V from xn_: one decoding launch for the three.

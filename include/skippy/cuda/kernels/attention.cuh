@@ -4,7 +4,7 @@
 // attention_chunk absolute positions, writes its softmax partial (max, sum, unnormalised value sum), and
 // the last split of a (head, row) to finish merges the partials in split order. Chunk boundaries sit at
 // absolute key positions and every sum inside a chunk splits keys by absolute position (key j goes to
-// thread j mod Threads, value partial j mod groups), so a row's result depends on its position only,
+// thread j mod Threads, value group (j - j0) mod groups), so a row's result depends on its position only,
 // never on m (DESIGN.md §1). Scores use math::dot (the host's lane order), read with 16-byte loads
 // where the head size and the cache allow (dot_aligned: the same steps, so the same bits).
 
@@ -21,7 +21,9 @@
 namespace skippy::cuda::kernels {
 
 inline constexpr int attention_threads = 128;
-inline constexpr int attention_chunk = 256;  // keys per split: a multiple of attention_threads
+// Keys per split: a multiple of attention_threads. One key per thread keeps a block's sequential work
+// short; a decoding step at a context of a few hundred has few (head, split) blocks to spread over the GPU.
+inline constexpr int attention_chunk = 128;
 
 // Splits of a row's keys for a cache of `capacity` positions (the partials' stride).
 inline int attention_splits(int capacity) { return (capacity + attention_chunk - 1) / attention_chunk; }
@@ -36,9 +38,17 @@ inline std::size_t attention_counters(int max_block, int n_heads) {
   return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(n_heads);
 }
 
-// Dynamic shared memory the kernel needs for a head size.
+// The value pass: the threads split into groups of keys, each thread of a group owning `vec` adjacent
+// values of the head (4, one 16-byte load, where rows are aligned). Key j of a split starting at j0 goes
+// to group (j - j0) mod groups, so a row's sums depend on its position only.
+__host__ __device__ inline int attention_value_groups(int head_dim, int vec) {
+  const int columns = head_dim / vec;
+  return attention_threads / columns > 0 ? attention_threads / columns : 1;
+}
+
+// Dynamic shared memory the kernel needs for a head size (its query row, then each value group's sums).
 inline std::size_t attention_smem(int head_dim) {
-  const int groups = attention_threads / head_dim > 0 ? attention_threads / head_dim : 1;
+  const int groups = attention_value_groups(head_dim, head_dim % 4 == 0 ? 4 : 1);
   return static_cast<std::size_t>(head_dim) * static_cast<std::size_t>(1 + groups) * sizeof(float);
 }
 
@@ -110,13 +120,31 @@ __global__ void __launch_bounds__(Threads)
   }
   sum = all.sum(sum);  // its barrier also publishes every s[] to the block
 
-  const int groups = Threads / head_dim > 0 ? Threads / head_dim : 1;
-  const int g = t / head_dim;
+  // Values: each thread sums its columns over the keys of its group (independent 16-byte loads where
+  // the rows allow: a thread per column summing every key in turn waits on one load per key).
+  const bool wide_v = head_dim % 4 == 0 && kv % 4 == 0 && reinterpret_cast<std::uintptr_t>(v_cache) % 16 == 0;
+  const int vec = wide_v ? 4 : 1, columns = head_dim / vec;
+  const int groups = attention_value_groups(head_dim, vec);
+  const int g = t / columns;
+  const int j_g = j0 + g;  // group g takes keys j0 + g, j0 + g + groups, ...: fixed by the position
   if (g < groups) {
-    for (int e = t % head_dim; e < head_dim; e += Threads) {  // one pass unless head_dim > Threads
-      float acc = 0.0f;
-      for (int j = j0 + g; j < j1; j += groups) acc += s[j - j0] * vh[static_cast<long>(j) * kv + e];
-      groups_acc[g * head_dim + e] = acc;
+    for (int c = t % columns; c < columns; c += Threads) {  // one pass unless head_dim / vec > Threads
+      if (wide_v) {
+        float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (int j = j_g; j < j1; j += groups) {
+          const float4 vj = __ldg(reinterpret_cast<const float4*>(vh + static_cast<long>(j) * kv) + c);
+          const float p = s[j - j0];
+          acc.x += p * vj.x;
+          acc.y += p * vj.y;
+          acc.z += p * vj.z;
+          acc.w += p * vj.w;
+        }
+        *reinterpret_cast<float4*>(groups_acc + g * head_dim + 4 * c) = acc;
+      } else {
+        float acc = 0.0f;
+        for (int j = j_g; j < j1; j += groups) acc += s[j - j0] * vh[static_cast<long>(j) * kv + c];
+        groups_acc[g * head_dim + c] = acc;
+      }
     }
   }
   __syncthreads();

@@ -1,10 +1,12 @@
 #pragma once
 // The per-element steps of a layer on the device, each a thin kernel over a host formula: embedding
-// rows (quant::dequantize), the residual add fused with the RMSNorm after it (math's 8 fixed lanes, one
-// thread per lane), RoPE with the K/V cache write (math::rope_pair) and SwiGLU. Every row is computed
-// independently of the others, so a token's row is the same bits alone or inside a block.
+// rows (quant::dequantize), the residual add fused with the RMSNorm after it (math's 8 fixed lanes over
+// a row staged in shared memory), RoPE with the K/V cache write (math::rope_pair) and SwiGLU. Every row
+// is computed independently of the others, so a token's row is the same bits alone or inside a block.
 
 #include <cuda_runtime.h>
+
+#include <cstddef>
 
 #include "../../math/activation.hpp"
 #include "../../math/rmsnorm.hpp"
@@ -28,28 +30,44 @@ __global__ void embed(const typename Q::block* __restrict__ table, const int* __
 }
 
 // y = rmsnorm(x) * w per row, after the residual connection x += add when add is not null (fused: one
-// launch and one pass fewer). One block of 32 threads per row. Threads 0..7 each sum one of
-// math::sum_squares' lanes, so the scale is the host formula's, bit for bit. add may alias y: every
-// read of add precedes the barriers before y is written.
+// launch and one pass fewer). One block per row: all threads add and stage the row in shared memory
+// (rmsnorm_smem; a row wider than rmsnorm_staged_floats is read back from x), then threads 0..7 each sum
+// one of math::sum_squares' lanes from it, so the scale is the host formula's, bit for bit. (Those lanes
+// are sequential chains: reading them from global memory waits on a load per element.) add may alias y:
+// every read of add precedes the barriers before y is written.
 // (Kernels are templates so that a header-only library can define them in every translation unit.)
-template <int Threads = 32>
+inline constexpr int rmsnorm_threads = 256;
+inline constexpr int rmsnorm_staged_floats = 12288;  // 48 KB, the default limit of dynamic shared memory
+inline std::size_t rmsnorm_smem(int d) {
+  return d <= rmsnorm_staged_floats ? sizeof(float) * static_cast<std::size_t>(d) : 0;
+}
+
+template <int Threads = rmsnorm_threads>
 __global__ void __launch_bounds__(Threads)
     add_rmsnorm(float* __restrict__ x, const float* add, const float* __restrict__ w, float* y, int d, float eps) {
+  extern __shared__ float staged[];
   __shared__ float lanes[math::reduce_lanes];
   __shared__ float scale;
   float* xr = x + static_cast<long>(blockIdx.x) * d;
   float* yr = y + static_cast<long>(blockIdx.x) * d;
+  const float* ar = add != nullptr ? add + static_cast<long>(blockIdx.x) * d : nullptr;
+  const bool fits = d <= rmsnorm_staged_floats;
   const int t = static_cast<int>(threadIdx.x);
-  if (add != nullptr) {
-    const float* ar = add + static_cast<long>(blockIdx.x) * d;
-    for (int e = t; e < d; e += Threads) xr[e] += ar[e];
-    __syncthreads();
+  for (int e = t; e < d; e += Threads) {
+    float v = xr[e];
+    if (ar != nullptr) {
+      v += ar[e];
+      xr[e] = v;
+    }
+    if (fits) staged[e] = v;
   }
-  if (t < math::reduce_lanes) lanes[t] = math::lane_sum_squares(xr, d, t);
+  __syncthreads();
+  const float* row = fits ? staged : xr;
+  if (t < math::reduce_lanes) lanes[t] = math::lane_sum_squares(row, d, t);
   __syncthreads();
   if (t == 0) scale = math::rms_scale(math::join_lanes(lanes), d, eps);
   __syncthreads();
-  for (int e = t; e < d; e += Threads) yr[e] = math::rms_apply(xr[e], w[e], scale);
+  for (int e = t; e < d; e += Threads) yr[e] = math::rms_apply(row[e], w[e], scale);
 }
 
 // Rotates the m query rows and key rows in place (row i at position start + i), then writes the keys
