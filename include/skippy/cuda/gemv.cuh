@@ -36,6 +36,16 @@ inline constexpr int gemv_max_tile = 8;         // activation rows per launch; l
 inline constexpr int gemv_rows_per_block = 4;   // interleaved kernel: weight rows sharing each activation load
 inline constexpr int gemv_warps_per_block = 4;  // reference kernel: one row per warp
 inline constexpr int gemv_max_jobs = 3;         // matrices one interleaved launch may take
+// Interleaved kernel: whether type Q requests the next slice's weights before this slice's arithmetic.
+// Measured on an H200 (bench/results/h200-2026-11-30/run4): it pays for F16 (M = 5 up to 21% faster) and
+// costs the others (Q8_0 M = 1 up to 12%, F32 and BF16 M = 5 up to 23% slower), so only F16 takes it by
+// default. A compile-time experiment knob: -DSKIPPY_GEMV_PREFETCH=0 never, 1 always, 2 (default) F16.
+#ifndef SKIPPY_GEMV_PREFETCH
+#define SKIPPY_GEMV_PREFETCH 2
+#endif
+template <class Q>
+inline constexpr bool gemv_prefetch =
+    SKIPPY_GEMV_PREFETCH == 1 || (SKIPPY_GEMV_PREFETCH == 2 && std::is_same_v<Q, quant::F16>);
 
 // The matrices of one interleaved launch, all cols wide, over the same activations: matrix j has rows[j]
 // rows and writes m rows of rows[j] values to y[j]; its rows go to blocks[j] consecutive thread blocks.
@@ -103,14 +113,22 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
   // memory latency overlaps it (a plain loop waits for each load: on an H200, F16 at M = 5 took 1.4-2.5x
   // its M = 1 time). Not unrolled: unrolling doubles the registers (ptxas: up to 255, with spills).
   typename S::Raw raw[R];
+  if constexpr (gemv_prefetch<Q>) {
 #pragma unroll
-  for (int q = 0; q < R; ++q) raw[q] = S::load(row[q], t < slices ? t : 0);
+    for (int q = 0; q < R; ++q) raw[q] = S::load(row[q], t < slices ? t : 0);
+  }
 #pragma unroll 1
   for (int s = t; s < slices; s += quant::interleaved_threads) {
     typename S::Raw next[R];
-    const bool more = s + quant::interleaved_threads < slices;
+    if constexpr (gemv_prefetch<Q>) {
+      if (s + quant::interleaved_threads < slices) {  // no select on the loaded value: it would wait for it
 #pragma unroll
-    for (int q = 0; q < R; ++q) next[q] = more ? S::load(row[q], s + quant::interleaved_threads) : raw[q];
+        for (int q = 0; q < R; ++q) next[q] = S::load(row[q], s + quant::interleaved_threads);
+      }
+    } else {
+#pragma unroll
+      for (int q = 0; q < R; ++q) raw[q] = S::load(row[q], s);
+    }
     float v[R][S::values], scale[R];
 #pragma unroll
     for (int q = 0; q < R; ++q) scale[q] = S::decode(raw[q], v[q]);
@@ -121,8 +139,10 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
 #pragma unroll
       for (int q = 0; q < R; ++q) acc[q][i] = quant::slice_step(acc[q][i], scale[q], v[q], xs);
     }
+    if constexpr (gemv_prefetch<Q>) {
 #pragma unroll
-    for (int q = 0; q < R; ++q) raw[q] = next[q];
+      for (int q = 0; q < R; ++q) raw[q] = next[q];
+    }
   }
 #pragma unroll
   for (int q = 0; q < R; ++q)

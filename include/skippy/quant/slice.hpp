@@ -53,25 +53,16 @@ SKIPPY_HD_INLINE Bytes16 load16(const void* p) {
   return b;
 #endif
 }
-// 8 bytes from a 2-byte aligned address inside a Q8_0 / Q4_0 block, whose 2 bytes before it are in the
-// block too (the scale, or the previous part). The device reads the two aligned words from p rounded down
-// to 4 bytes, plus a 2-byte load when p was not 4-aligned, and joins them with funnel shifts: 2 or 3 load
-// instructions where 16-bit loads took 4 (the quantised kernels are bound by load instructions).
+// 8 bytes from a 2-byte aligned address (inside a Q8_0 / Q4_0 block), as four 16-bit loads.
 SKIPPY_HD_INLINE void load8(const unsigned char* p, std::uint32_t (&w)[2]) {
-#if SKIPPY_DEVICE_PASS
-  const auto at = reinterpret_cast<std::uintptr_t>(p);
-  const unsigned shift = static_cast<unsigned>(at & 2u) * 8u;  // 0 or 16
-  const unsigned* words = reinterpret_cast<const unsigned*>(at & ~std::uintptr_t{3});
-  const unsigned w0 = __ldg(words), w1 = __ldg(words + 1);
-  const unsigned w2 = shift != 0 ? __ldg(reinterpret_cast<const unsigned short*>(p + 6)) : 0u;
-  w[0] = __funnelshift_r(w0, w1, shift);
-  w[1] = __funnelshift_r(w1, w2, shift);
-#else
   std::uint16_t h[4];
+#if SKIPPY_DEVICE_PASS
+  for (int k = 0; k < 4; ++k) h[k] = __ldg(reinterpret_cast<const unsigned short*>(p) + k);
+#else
   std::memcpy(h, p, sizeof h);
+#endif
   w[0] = h[0] | static_cast<std::uint32_t>(h[1]) << 16;
   w[1] = h[2] | static_cast<std::uint32_t>(h[3]) << 16;
-#endif
 }
 SKIPPY_HD_INLINE half_t load_half(const unsigned char* p) {
 #if SKIPPY_DEVICE_PASS
