@@ -1,11 +1,11 @@
 // CUDA decoding at 7B-class dimensions with random weights (32 layers, hidden 4096, 32 heads, 8 KV heads,
 // FFN 14336, vocabulary 128256): a whole AR step, draft step (SkipRange<8, 24>, one simultaneous pass of
 // K = 4) and verify step (K + 1 = 5 tokens), each forward plus the device argmax, at a context of 512;
-// plus attention over contexts 128..32k, the residual add with RMSNorm, and the argmax, the sampling
-// warp and draw, and speculative sampling's verification over 32k / 128k vocabularies. Figures are
-// tokens/s and % of the bandwidth roofline: bytes of weights and KV read per step over the copy
-// bandwidth measured in this binary (bench/device.hpp). Each step runs with direct launches (launch gaps
-// count) and replayed from a CUDA Graph (as cuda::Decoder runs it).
+// plus attention over contexts 128..32k, the residual add with RMSNorm, an empty launch (the timing
+// floor), and the argmax, the sampling warp and draw, and speculative sampling's verification over 32k /
+// 128k vocabularies. Figures are tokens/s and % of the bandwidth roofline: bytes of weights and KV read
+// per step over the copy bandwidth measured in this binary (bench/device.hpp). Each step runs with
+// direct launches (launch gaps count) and replayed from a CUDA Graph (as cuda::Decoder runs it).
 
 #include <benchmark/benchmark.h>
 
@@ -187,6 +187,19 @@ void BM_attention(benchmark::State& state) {
   bench::bandwidth_counters(state, 2.0 * 4.0 * kv * (ctx + m));  // K and V of one layer
 }
 
+__global__ void empty_kernel() {}
+
+// The harness's floor: an empty launch timed like every kernel here (L2 flush, events, one launch).
+// Small kernels' figures (norms, short attention, argmax over 32k) sit close to it; on an H200 they all
+// measured ~18 us (bench/results/h200-2026-11-30), whose share of launch and event latency this separates.
+void BM_empty_launch(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  bench::time_iterations(state, [] { empty_kernel<<<1, 32>>>(); });
+}
+
 // The residual add and RMSNorm of m rows at the 7B width (two per layer in every step).
 void BM_rmsnorm(benchmark::State& state) {
   if (!device().ok) {
@@ -301,6 +314,7 @@ BENCHMARK(BM_attention)
     ->ArgsProduct({{128, 1024, 4096, 16384, 32768}, {1, 5}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_empty_launch)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_rmsnorm)->Arg(1)->Arg(5)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_argmax)->ArgsProduct({{32000, 128256}, {1, 5}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample)->ArgsProduct({{32000, 128256}, {1, 4}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);

@@ -3,8 +3,9 @@
 // roofline every figure is a percentage of), and an L2 flush between timed iterations.
 //
 // The flush *reads* a buffer of twice L2's size. A memset flush (the usual one) leaves L2 full of dirty
-// lines that the timed kernel then pays to write back: on an H200 that was a ~15 us constant in every
-// timed weight kernel (measured 2026-11-30, bench/results/), a third of a 4096 x 4096 F16 gemv.
+// lines that the timed kernel then pays to write back: on an H200 the same BF16 weight kernel took 3.4 to
+// 8.8 us longer per launch after a memset flush (bench/results/h200-2026-11-30, runs 1 and 4), a quarter
+// of a 4096 x 4096 launch.
 
 #include <benchmark/benchmark.h>
 

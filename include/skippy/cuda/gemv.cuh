@@ -110,8 +110,8 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
     for (int i = 0; i < M; ++i) acc[q][i] = 0.0f;
   const int slices = cols / S::values;
   // Software-pipelined: the next slice's weights are requested before this slice's arithmetic, so their
-  // memory latency overlaps it (a plain loop waits for each load: on an H200, F16 at M = 5 took 1.4-2.5x
-  // its M = 1 time). Not unrolled: unrolling doubles the registers (ptxas: up to 255, with spills).
+  // memory latency overlaps it (gemv_prefetch<Q>: where it pays). Not unrolled: unrolling doubles the
+  // registers (ptxas: up to 255, with spills).
   typename S::Raw raw[R];
   if constexpr (gemv_prefetch<Q>) {
 #pragma unroll
