@@ -11,7 +11,7 @@
 # With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
 # timeout_s=430); each step has its own timeout so a hang costs that step only. At most 8 files come back:
 # log.txt (everything printed, step by step, with exit codes and seconds), gemv.json, decode_step.json,
-# sanitize.txt and sweep.csv (sanitize).
+# sanitize.txt and sweep_cuda.csv (sanitize).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pack=build/gpu-pack

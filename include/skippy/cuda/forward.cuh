@@ -174,9 +174,11 @@ class Forward {
                            stream>>>(x_, residual, w, xn_, config().dim, config().rms_eps);
     launched("residual add and rmsnorm");
   }
+  // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding).
+  bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_; }
   // Q, K and V from xn_: one decoding launch for the three.
   void qkv(const LayerView<Q>& L, int m, cudaStream_t stream) const {
-    if (m >= gemm_min_rows && tensor_cores_) {
+    if (prefill(m)) {
       gemm(L.wq, xn_, m, q_, stream);
       gemm(L.wk, xn_, m, k_, stream);
       gemm(L.wv, xn_, m, v_, stream);
@@ -188,7 +190,7 @@ class Forward {
   }
   // g_ = swiglu(gate . xn_, up . xn_): one decoding launch for the pair and SwiGLU.
   void gate_up(const LayerView<Q>& L, int m, cudaStream_t stream) const {
-    if (m >= gemm_min_rows && tensor_cores_) {
+    if (prefill(m)) {
       gemm(L.w_gate, xn_, m, g_, stream);
       gemm(L.w_up, xn_, m, u_, stream);
       check(kernels::launch_swiglu(g_, u_, static_cast<long>(m) * config().ffn_dim, stream), "swiglu");
@@ -197,7 +199,7 @@ class Forward {
     check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, stream), "gate/up weight kernel with SwiGLU");
   }
   void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) const {
-    if (m >= gemm_min_rows && tensor_cores_)
+    if (prefill(m))
       check(detail::launch_gemm(w, x, m, y, stream), "tensor-core weight kernel");
     else
       check(gemv(w, x, m, y, stream), "weight kernel");

@@ -103,9 +103,11 @@ __global__ void __launch_bounds__(Threads)
   for (int e = t; e < head_dim; e += Threads) qh[e] = q[static_cast<long>(i) * d + h * head_dim + e];
   __syncthreads();
 
-  // Key rows 16-byte aligned: the cache's base, the head's offset and the row stride (kv) all are.
-  const bool wide =
-      head_dim % math::reduce_lanes == 0 && kv % 4 == 0 && reinterpret_cast<std::uintptr_t>(k_cache) % 16 == 0;
+  // A cache's head rows are 16-byte aligned when its base, the head's offset and the row stride (kv) are.
+  const auto rows16 = [&](const float* cache) {
+    return head_dim % 4 == 0 && kv % 4 == 0 && reinterpret_cast<std::uintptr_t>(cache) % 16 == 0;
+  };
+  const bool wide = head_dim % math::reduce_lanes == 0 && rows16(k_cache);  // dot_aligned: 8 values a step
   float mx = -INFINITY;
   for (int j = j0 + t; j < j1; j += Threads) {
     const float* kj = kh + static_cast<long>(j) * kv;
@@ -122,7 +124,7 @@ __global__ void __launch_bounds__(Threads)
 
   // Values: each thread sums its columns over the keys of its group (independent 16-byte loads where
   // the rows allow: a thread per column summing every key in turn waits on one load per key).
-  const bool wide_v = head_dim % 4 == 0 && kv % 4 == 0 && reinterpret_cast<std::uintptr_t>(v_cache) % 16 == 0;
+  const bool wide_v = rows16(v_cache);
   const int vec = wide_v ? 4 : 1, columns = head_dim / vec;
   const int groups = attention_value_groups(head_dim, vec);
   const int g = t / columns;
