@@ -85,3 +85,24 @@ TEST_CASE("butterfly_sum joins lane l with lane l ^ 16 first, as warp shuffles d
   for (float v : order) seq += v;
   CHECK(seq != 1.0f);  // a sequential sum would lose it
 }
+
+TEST_CASE("byte_perm picks byte (s >> 4n) & 7 of {x, y} for result byte n, as the device's prmt does") {
+  const std::uint32_t x = 0x03020100u, y = 0x07060504u;  // byte i holds i
+  int wrong = 0;
+  for (std::uint32_t s = 0; s < 0x10000u; ++s)
+    for (int n = 0; n < 4; ++n)
+      wrong += ((quant::detail::byte_perm(x, y, s) >> (8 * n)) & 0xffu) != ((s >> (4 * n)) & 7u);
+  CHECK(wrong == 0);
+  CHECK(quant::detail::byte_perm(0xddccbbaau, 0x4b000000u, 0x7652u) == 0x4b0000ccu);  // the weight kernels' selector
+}
+
+TEST_CASE("unbias_byte gives byte k of the word less the bias, for every byte and position") {
+  int wrong = 0;
+  for (std::uint32_t b = 0; b < 256; ++b)
+    for (int k = 0; k < 4; ++k) {
+      const std::uint32_t w = (b << (8 * k)) | (~0u ^ (0xffu << (8 * k)));  // other bytes all ones
+      for (int bias : {0, 8, 128})
+        wrong += quant::detail::unbias_byte(w, k, bias) != static_cast<float>(static_cast<int>(b) - bias);
+    }
+  CHECK(wrong == 0);
+}
