@@ -1,7 +1,7 @@
 #pragma once
 // Block-wide reductions and scans whose result every thread of the block receives, on CUB's block
 // primitives. Each call ends with a barrier, so calls can follow one another on the same storage and
-// results steer block-uniform control flow (bisection loops, early exits). CUB's reductions combine in a
+// results steer block-uniform control flow (search loops, early exits). CUB's reductions combine in a
 // fixed order for a fixed block size: the same inputs give the same bits on every run.
 
 #include <cuda_runtime.h>
@@ -10,6 +10,8 @@
 #include <cub/block/block_scan.cuh>
 
 #include <type_traits>
+
+#include "../../math/multiway_search.hpp"
 
 namespace skippy::cuda::kernels {
 
@@ -21,13 +23,29 @@ struct MinJoin {
   __device__ __forceinline__ int operator()(int a, int b) const { return a < b ? a : b; }
 };
 
-// Reductions and scans of float or int values (T).
+// N values reduced element by element in one block reduction (the probes of a multiway search).
+template <class T, int N>
+struct Lanes {
+  T v[N];
+};
+struct LanesSum {
+  template <class T, int N>
+  __device__ __forceinline__ Lanes<T, N> operator()(const Lanes<T, N>& a, const Lanes<T, N>& b) const {
+    Lanes<T, N> r;
+#pragma unroll
+    for (int k = 0; k < N; ++k) r.v[k] = a.v[k] + b.v[k];
+    return r;
+  }
+};
+
+// Reductions and scans of float or int values (T), and element-wise sums of the multiway search's probes.
 template <int Threads>
 class BlockAll {
   template <class T>
   using Reduce = cub::BlockReduce<T, Threads>;
   template <class T>
   using Scan = cub::BlockScan<T, Threads>;
+  static constexpr int probes = math::MultiwaySearch::probes;
 
  public:
   struct Storage {
@@ -36,10 +54,14 @@ class BlockAll {
       typename Reduce<int>::TempStorage int_reduce;
       typename Scan<float>::TempStorage float_scan;
       typename Scan<int>::TempStorage int_scan;
+      typename Reduce<Lanes<float, probes>>::TempStorage float_lanes;
+      typename Reduce<Lanes<int, probes>>::TempStorage int_lanes;
     } tmp;
     union {
       float f;
       int i;
+      Lanes<float, probes> float_lanes;
+      Lanes<int, probes> int_lanes;
     } result;
   };
 
@@ -54,6 +76,20 @@ class BlockAll {
     return publish(reduce<T>().Reduce(x, MaxJoin()));
   }
   __device__ int min(int x) { return publish(reduce<int>().Reduce(x, MinJoin())); }
+
+  // x[j] = the block's sum of x[j], for each of the multiway search's probes (one reduction for all).
+  template <class T>
+  __device__ void sum_each(T (&x)[probes]) {
+    Lanes<T, probes> in;
+#pragma unroll
+    for (int k = 0; k < probes; ++k) in.v[k] = x[k];
+    Lanes<T, probes> r;
+    if constexpr (std::is_same_v<T, float>) r = Reduce<Lanes<float, probes>>(s_.tmp.float_lanes).Reduce(in, LanesSum());
+    else r = Reduce<Lanes<int, probes>>(s_.tmp.int_lanes).Reduce(in, LanesSum());
+    r = publish(r);
+#pragma unroll
+    for (int k = 0; k < probes; ++k) x[k] = r.v[k];
+  }
 
   // Sum of x over the threads before this one (thread order).
   template <class T>
