@@ -55,8 +55,9 @@ SKIPPY_HD_INLINE std::uint32_t byte_perm(std::uint32_t x, std::uint32_t y, std::
 }
 
 // unbias(byte k of w, bias), with 2^23 + byte built by one byte permutation (bytes: w's byte k, 0x00, 0x00,
-// 0x4b): a shift-and-mask form cost the device two or three integer instructions per value, enough to
-// bound Q8_0 and Q4_0 below memory speed (8.2 and 6.5 instructions per weight in the sm_90 loop).
+// 0x4b). A shift-and-mask form cost the device two or three integer instructions per value, in kernels
+// bound by issued instructions (Q8_0 / Q4_0 loops on sm_90: 7.0 / 5.9 instructions per weight, now 5.8 /
+// 4.7; bench/results/sass-2026-11-30).
 SKIPPY_HD_INLINE float unbias_byte(std::uint32_t w, int k, int bias) {
   return bits_float(byte_perm(w, 0x4b000000u, 0x7650u | static_cast<std::uint32_t>(k))) -
          static_cast<float>(0x800000 + bias);
