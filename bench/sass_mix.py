@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Instruction mix of the weight kernel's slice loop, read from a SASS listing (nvdisasm -c or cuobjdump -sass).
 
-The quantised weight kernels are bound by issued instructions rather than bytes when decoding costs more than
-a few instructions per weight, so the count per weight in the loop is a figure one can take without a GPU.
+The quantised weight kernels are likely bound by issued instructions rather than bytes when decoding costs
+more than a few instructions per weight, so the count per weight in the loop is a figure one can take without a GPU.
 Prints, per gemv_interleaved instantiation: the loop's instructions (the longest backward branch), the
 instructions per weight (the loop handles gemv_rows_per_block rows x one slice each), registers (from a
 ptxas -v log, if given) and the most frequent opcodes.

@@ -34,13 +34,6 @@ struct alignas(16) Bytes16 {
 };
 
 namespace detail {
-// float(u) - bias for u < 2^23 without an integer-to-float instruction (a quarter-rate unit on GPUs, which
-// would bound the quantised kernels below memory speed): 2^23 with u in its low mantissa bits is exactly
-// 2^23 + u, and subtracting 2^23 + bias is exact too.
-SKIPPY_HD_INLINE float unbias(std::uint32_t u, int bias) {
-  return bits_float(0x4b000000u | u) - static_cast<float>(0x800000 + bias);
-}
-
 // The byte permutation of the device's __byte_perm (PTX prmt, default mode): byte n of the result is byte
 // (s >> 4n) & 7 of the 8 bytes {x, y} (x's bytes 0-3, then y's 4-7). The host form states its meaning.
 SKIPPY_HD_INLINE std::uint32_t byte_perm(std::uint32_t x, std::uint32_t y, std::uint32_t s) {
@@ -54,10 +47,11 @@ SKIPPY_HD_INLINE std::uint32_t byte_perm(std::uint32_t x, std::uint32_t y, std::
 #endif
 }
 
-// unbias(byte k of w, bias), with 2^23 + byte built by one byte permutation (bytes: w's byte k, 0x00, 0x00,
-// 0x4b). A shift-and-mask form cost the device two or three integer instructions per value, in kernels
-// bound by issued instructions (Q8_0 / Q4_0 loops on sm_90: 7.0 / 5.9 instructions per weight, now 5.8 /
-// 4.7; bench/results/sass-2026-11-30).
+// float(byte k of w) - bias without an integer-to-float instruction (a quarter-rate unit on GPUs): one
+// byte permutation puts the byte in the low mantissa bits of 2^23 (bytes: w's byte k, 0x00, 0x00, 0x4b),
+// which is exactly 2^23 + byte, and subtracting 2^23 + bias is exact too. A shift-and-mask form cost the
+// device two or three integer instructions per value, in kernels likely bound by issued instructions
+// (Q8_0 / Q4_0 loops on sm_90: 7.0 / 5.9 instructions per weight, now 5.8 / 4.7; bench/results/sass-2026-11-30).
 SKIPPY_HD_INLINE float unbias_byte(std::uint32_t w, int k, int bias) {
   return bits_float(byte_perm(w, 0x4b000000u, 0x7650u | static_cast<std::uint32_t>(k))) -
          static_cast<float>(0x800000 + bias);

@@ -54,32 +54,41 @@ __device__ int nth_tie(const float* p, int n, Cut within, float value, int need,
   return all.min(id);
 }
 
-// The k most probable tokens (0 < k < n).
-template <int Threads>
-__device__ Cut top_k_cut(const float* p, int n, int k, BlockAll<Threads>& all) {
-  // The k-th largest value: the largest bit pattern b with #{bits(p) >= b} >= k (true at b = 0).
+// math::MultiwaySearch on a block over the bit patterns [0, 0x7f800000]: the last x where holds(sum)
+// (true at x = 0). Each round, add(i, at, sums) adds element i into this thread's sums for the probes
+// at[0..probes) (T: int counts or float masses), and one block reduction joins every probe's sums.
+template <class T, int Threads, class Add, class Holds>
+__device__ std::uint32_t search_patterns(int n, BlockAll<Threads>& all, Add add, Holds holds) {
   using Search = math::MultiwaySearch;
   std::uint32_t lo = 0, hi = 0x7f800000u;
   while (lo < hi) {  // block-uniform: lo and hi come from block reductions
     std::uint32_t at[Search::probes];
-    int count[Search::probes];
+    T sums[Search::probes];
 #pragma unroll
     for (int j = 0; j < Search::probes; ++j) {
       at[j] = Search::probe(lo, hi, j + 1);
-      count[j] = 0;
+      sums[j] = T{};
     }
-    for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
-      const std::uint32_t b = __float_as_uint(p[i]);
+    for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) add(i, at, sums);
+    all.sum_each(sums);
+    int holding = 0;
 #pragma unroll
-      for (int j = 0; j < Search::probes; ++j) count[j] += b >= at[j];
-    }
-    all.sum_each(count);
-    int holds = 0;
-#pragma unroll
-    for (int j = 0; j < Search::probes; ++j) holds += count[j] >= k;
-    Search::narrow(lo, hi, holds);
+    for (int j = 0; j < Search::probes; ++j) holding += holds(sums[j]);
+    Search::narrow(lo, hi, holding);
   }
-  const float value = __uint_as_float(lo);
+  return lo;
+}
+
+// The k most probable tokens (0 < k < n).
+template <int Threads>
+__device__ Cut top_k_cut(const float* p, int n, int k, BlockAll<Threads>& all) {
+  // The k-th largest value: the largest bit pattern b with #{bits(p) >= b} >= k.
+  const auto count = [&](int i, const auto& at, auto& c) {
+    const std::uint32_t b = __float_as_uint(p[i]);
+#pragma unroll
+    for (int j = 0; j < math::MultiwaySearch::probes; ++j) c[j] += b >= at[j];
+  };
+  const float value = __uint_as_float(search_patterns<int>(n, all, count, [&](int c) { return c >= k; }));
   int above = 0, ties = 0;
   for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
     above += p[i] > value;
@@ -97,31 +106,16 @@ __device__ Cut top_p_cut(const float* p, int n, Cut by_k, float limit, BlockAll<
   // The last kept token's value: the smallest bit pattern b whose mass above, G(b), is below limit (G
   // falls as b rises: each thread's sum and the block's are monotone in their non-negative terms). Searched
   // as the largest x = top - b with G(top - x) < limit (true at x = 0 unless limit <= 0; then b = top).
-  using Search = math::MultiwaySearch;
   constexpr std::uint32_t top = 0x7f800000u;
-  std::uint32_t lo = 0, hi = top;
-  while (lo < hi) {  // block-uniform: lo and hi come from block reductions
-    std::uint32_t at[Search::probes];
-    float g[Search::probes];
+  const auto mass = [&](int i, const auto& at, auto& g) {
+    if (!by_k.keeps(p[i], i)) return;
+    const std::uint32_t b = __float_as_uint(p[i]);
 #pragma unroll
-    for (int j = 0; j < Search::probes; ++j) {
-      at[j] = top - Search::probe(lo, hi, j + 1);
-      g[j] = 0.0f;
-    }
-    for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
-      if (!by_k.keeps(p[i], i)) continue;
-      const std::uint32_t b = __float_as_uint(p[i]);
-#pragma unroll
-      for (int j = 0; j < Search::probes; ++j)
-        if (b > at[j]) g[j] += p[i];
-    }
-    all.sum_each(g);
-    int holds = 0;
-#pragma unroll
-    for (int j = 0; j < Search::probes; ++j) holds += g[j] < limit;
-    Search::narrow(lo, hi, holds);
-  }
-  const float value = __uint_as_float(top - lo);
+    for (int j = 0; j < math::MultiwaySearch::probes; ++j)
+      if (b > top - at[j]) g[j] += p[i];
+  };
+  const std::uint32_t x = search_patterns<float>(n, all, mass, [&](float g) { return g < limit; });
+  const float value = __uint_as_float(top - x);
   float g = 0.0f;
   int ties = 0;
   for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
