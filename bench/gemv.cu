@@ -1,6 +1,7 @@
 // CUDA weight kernels at LLM shapes, with L2 flushed between iterations (timed with CUDA events, manual
 // time): gemv for decoding blocks (M = 1..8) in GB/s and % of the device-to-device copy bandwidth
-// measured in this binary, with the reference kernel at M = 1 and 5 as its baseline; a layer's fused
+// measured in this binary, with the reference kernel at M = 1 and 5 as its baseline; gemv_q8 (8-bit
+// activations, Q8_0 / Q4_0) at the same shapes and the activation quantiser; a layer's fused
 // launches (Q/K/V, gate/up with SwiGLU) against one launch per matrix; the tensor-core gemm for prefill
 // blocks (M = 64..2048) in FLOP/s and rows/s.
 
@@ -66,6 +67,53 @@ void BM_gemv(benchmark::State& state) {
 template <class Q>
 void BM_gemv_reference(benchmark::State& state) {
   BM_gemv<Q, true>(state);
+}
+
+// cuda::gemv_q8: the same shapes over 8-bit activations (quantised once before the timed loop; a decoder
+// quantises a vector once for all the matrices that read it, timed by BM_quantize_activations).
+template <class Q>
+void BM_gemv_q8(benchmark::State& state) {
+  const Device& dev = device();
+  if (!dev.ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+  const int m = static_cast<int>(state.range(2));
+  const Operands<Q> o(rows, cols, m);
+  const MatrixView<Q> view = o.view(rows, cols);
+  const std::size_t n = static_cast<std::size_t>(m) * cols;
+  std::int8_t* q = nullptr;
+  float* d = nullptr;
+  cuda::check(cudaMalloc(&q, n), "cudaMalloc");
+  cuda::check(cudaMalloc(&d, n / quant::qk * sizeof(float)), "cudaMalloc");
+  cuda::check(cuda::quantize_activations(o.x, m, cols, q, d), "quantize_activations");
+  const quant::Q8Rows x{q, d};
+  bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(view, x, m, o.y), "gemv_q8"); });
+  bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + static_cast<double>(n) * (1.0 + 4.0 / quant::qk) +
+                                       4.0 * m * rows);
+  state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
+  cudaFree(q);
+  cudaFree(d);
+}
+
+// cuda::quantize_activations of m rows of range(0) floats.
+void BM_quantize_activations(benchmark::State& state) {
+  if (!device().ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int cols = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
+  const Operands<quant::F32> o(1, cols, m);
+  const std::size_t n = static_cast<std::size_t>(m) * cols;
+  std::int8_t* q = nullptr;
+  float* d = nullptr;
+  cuda::check(cudaMalloc(&q, n), "cudaMalloc");
+  cuda::check(cudaMalloc(&d, n / quant::qk * sizeof(float)), "cudaMalloc");
+  bench::time_iterations(state, [&] { cuda::check(cuda::quantize_activations(o.x, m, cols, q, d), "quantize"); });
+  bench::bandwidth_counters(state, static_cast<double>(n) * (4.0 + 1.0 + 4.0 / quant::qk));
+  cudaFree(q);
+  cudaFree(d);
 }
 
 // A layer's fused decoding launches against one launch per matrix, at 7B shapes: range(0) 0 = Q/K/V
@@ -144,6 +192,12 @@ BENCHMARK_TEMPLATE(BM_gemv, quant::F16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::BF16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q4_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_q8, quant::Q8_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_q8, quant::Q4_0)->Apply(shapes);
+BENCHMARK(BM_quantize_activations)
+    ->ArgsProduct({{4096, 14336}, {1, 5}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_gemv_reference, quant::F16)->Apply(baseline_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_reference, quant::BF16)->Apply(baseline_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_reference, quant::Q8_0)->Apply(baseline_shapes);

@@ -84,16 +84,19 @@ def main():
         if not m:
             continue
         quant, tile, swiglu = m.group(1), int(m.group(2)), m.group(3) == "1"
+        activations = "int8" if "Q8Slices" in name else "float"
         loop, path = longest_loop(body, labels)
         ops = collections.Counter(re.sub(r"^@!?U?P\w+\s+", "", t).split()[0].split(".")[0] for t in path)
         weights = ROWS_PER_BLOCK * SLICE_VALUES[quant]
         mix = ", ".join(f"{op} {n}" for op, n in ops.most_common(6))
-        rows.append((quant, tile, swiglu, len(loop), len(path), len(path) / weights, regs.get(name, "-"), mix))
-    print("| type | M | SwiGLU | loop instructions | on its path | per weight | registers | "
+        rows.append((quant, activations, tile, swiglu, len(loop), len(path), len(path) / weights,
+                     regs.get(name, "-"), mix))
+    print("| type | activations | M | SwiGLU | loop instructions | on its path | per weight | registers | "
           "most frequent on the path |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in sorted(rows, key=lambda r: (list(SLICE_VALUES).index(r[0]), r[1], r[2])):
-        print(f"| {r[0]} | {r[1]} | {'yes' if r[2] else 'no'} | {r[3]} | {r[4]} | {r[5]:.2f} | {r[6]} | {r[7]} |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in sorted(rows, key=lambda r: (list(SLICE_VALUES).index(r[0]), r[1], r[2], r[3])):
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {'yes' if r[3] else 'no'} | {r[4]} | {r[5]} | {r[6]:.2f} | {r[7]} | "
+              f"{r[8]} |")
 
 
 if __name__ == "__main__":

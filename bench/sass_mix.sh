@@ -10,10 +10,18 @@ nvdisasm=${NVDISASM:-/usr/local/cuda/bin/nvdisasm}
 mkdir -p "$out"
 {
   echo '#include <skippy/cuda/gemv.cuh>'
+  echo '#include <skippy/quant/q8_slice.hpp>'
   for q in F32 F16 BF16 Q8_0 Q4_0; do
     for m in 1 2 5 8; do
       echo "template __global__ void skippy::cuda::kernels::gemv_interleaved<skippy::quant::$q, $m, false>("
       echo "    skippy::cuda::GemvBatch<skippy::quant::$q>, const float*);"
+    done
+  done
+  for q in Q8_0 Q4_0; do  # the 8-bit activation arithmetic (cuda::gemv_q8)
+    for m in 1 2 5 8; do
+      echo "template __global__ void skippy::cuda::kernels::gemv_interleaved<skippy::quant::$q, $m, false,"
+      echo "    skippy::quant::Q8Slices<skippy::quant::$q>>(skippy::cuda::GemvBatch<skippy::quant::$q>,"
+      echo "    skippy::quant::Q8Rows);"
     done
   done
 } > "$out/gemv_kernels.cu"

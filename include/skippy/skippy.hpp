@@ -37,6 +37,8 @@
 #include "policy/skip_range.hpp"
 #include "quant/dequantize.hpp"
 #include "quant/dot.hpp"
+#include "quant/q8_activations.hpp"
+#include "quant/q8_slice.hpp"
 #include "quant/quantize.hpp"
 #include "quant/slice.hpp"
 #include "quant/types.hpp"

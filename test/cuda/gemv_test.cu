@@ -216,3 +216,100 @@ TEST_CASE("cuda::gemv_batch and gemv_swiglu equal one gemv per matrix") {
   CHECK(cuda::gemv_batch(mixed, b.out, 2, b.x.data(), 1) == cudaErrorInvalidValue);
   CHECK(cuda::gemv_swiglu(b.view[0], b.view[2], b.x.data(), 1, b.out[0], b.out[1]) == cudaErrorInvalidValue);
 }
+
+namespace {
+
+// gemv_q8 and its companions over activations quantised on the device: the quantisation equals the
+// host's bit for bit, every output equals the host account (quant::interleaved_dot<Q8Slices<Q>>) bit for
+// bit, a row alone equals the same row inside a block, and the batch and SwiGLU launches equal one
+// launch per matrix.
+template <class Q>
+void check_q8(int rows, int cols) {
+  using A = quant::Q8Slices<Q>;
+  constexpr int m = 11;
+  INFO(Q::name, " ", rows, "x", cols);
+  std::vector<float> wf(static_cast<std::size_t>(rows) * cols), uf(wf.size());
+  for (std::size_t i = 0; i < wf.size(); ++i) {
+    wf[i] = std::sin(0.013f * static_cast<float>(i)) * 0.7f;
+    uf[i] = std::cos(0.011f * static_cast<float>(i)) * 0.5f;
+  }
+  const auto w = quant::quantize<Q>(wf), up = quant::quantize<Q>(uf);
+  std::vector<float> x(static_cast<std::size_t>(m) * cols);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.07f * static_cast<float>(i)) * (1.0f + i % 7);
+  std::vector<std::int8_t> hq(x.size());
+  std::vector<float> hd(x.size() / quant::qk);
+  quant::quantize_activations(x.data(), m, cols, hq.data(), hd.data());
+
+  DeviceBuffer<typename Q::block> dw(w.size()), du(up.size());
+  DeviceBuffer<float> dx(x.size()), dd(hd.size());
+  DeviceBuffer<std::int8_t> dq(hq.size() + 8);
+  const std::size_t out = static_cast<std::size_t>(m) * rows;
+  DeviceBuffer<float> dy(out), dy2(out), dg(out), one(static_cast<std::size_t>(rows));
+  cuda::check(cudaMemcpy(dw.data(), w.data(), w.size() * sizeof(w[0]), cudaMemcpyHostToDevice), "copy");
+  cuda::check(cudaMemcpy(du.data(), up.data(), up.size() * sizeof(up[0]), cudaMemcpyHostToDevice), "copy");
+  cuda::check(cudaMemcpy(dx.data(), x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice), "copy");
+  REQUIRE(cuda::quantize_activations(dx.data(), m, cols, dq.data(), dd.data()) == cudaSuccess);
+  std::vector<std::int8_t> gq(hq.size());
+  std::vector<float> gd(hd.size());
+  cuda::check(cudaMemcpy(gq.data(), dq.data(), gq.size(), cudaMemcpyDeviceToHost), "copy");
+  cuda::check(cudaMemcpy(gd.data(), dd.data(), gd.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  CHECK(std::memcmp(gq.data(), hq.data(), gq.size()) == 0);
+  CHECK(std::memcmp(gd.data(), hd.data(), gd.size() * sizeof(float)) == 0);
+
+  const MatrixView<Q> gate{dw.data(), rows, cols}, upv{du.data(), rows, cols};
+  const quant::Q8Rows dev{dq.data(), dd.data()}, host{hq.data(), hd.data()};
+  for (DeviceBuffer<float>* b : {&dy, &dy2, &dg, &one})
+    REQUIRE(cudaMemset(b->data(), 0xff, b->size() * sizeof(float)) == cudaSuccess);
+  REQUIRE(cuda::gemv_q8(gate, dev, m, dy.data()) == cudaSuccess);
+  std::vector<float> y(out);
+  cuda::check(cudaMemcpy(y.data(), dy.data(), out * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  int differ = 0;
+  for (int i = 0; i < m; ++i)
+    for (int r = 0; r < rows; ++r) {
+      const float e = quant::interleaved_dot<A>(w.data() + static_cast<std::size_t>(r) * (cols / Q::block_size),
+                                                A::advance(host, i, cols), cols);
+      differ += std::memcmp(&e, &y[static_cast<std::size_t>(i) * rows + r], sizeof e) != 0;
+    }
+  CHECK(differ == 0);
+
+  // Row 7 alone.
+  REQUIRE(cuda::gemv_q8(gate, A::advance(dev, 7, cols), 1, one.data()) == cudaSuccess);
+  std::vector<float> alone(static_cast<std::size_t>(rows));
+  cuda::check(cudaMemcpy(alone.data(), one.data(), alone.size() * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  CHECK(std::memcmp(alone.data(), y.data() + 7 * rows, alone.size() * sizeof(float)) == 0);
+
+  // One batch launch over both matrices, and SwiGLU, against one launch per matrix.
+  const MatrixView<Q> both[2] = {gate, upv};
+  float* const ys[2] = {dy2.data(), dg.data()};
+  REQUIRE(cuda::gemv_batch_q8(both, ys, 2, dev, m) == cudaSuccess);
+  std::vector<float> y2(out), u(out);
+  cuda::check(cudaMemcpy(y2.data(), dy2.data(), out * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  CHECK(std::memcmp(y2.data(), y.data(), out * sizeof(float)) == 0);
+  cuda::check(cudaMemcpy(u.data(), dg.data(), out * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  REQUIRE(cuda::gemv_swiglu_q8(gate, upv, dev, m, dy2.data()) == cudaSuccess);
+  REQUIRE(cuda::kernels::launch_swiglu(dy.data(), dg.data(), static_cast<long>(out), nullptr) == cudaSuccess);
+  std::vector<float> fused(out), split(out);
+  cuda::check(cudaMemcpy(fused.data(), dy2.data(), out * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  cuda::check(cudaMemcpy(split.data(), dy.data(), out * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  CHECK(std::memcmp(fused.data(), split.data(), out * sizeof(float)) == 0);
+
+  // Bad operands are refused, not read.
+  const quant::Q8Rows odd{dq.data() + 4, dd.data()};
+  CHECK(cuda::gemv_q8(gate, odd, 1, dy.data()) == cudaErrorMisalignedAddress);
+  CHECK(cuda::quantize_activations(dx.data(), 1, 40, dq.data(), dd.data()) == cudaErrorInvalidValue);
+  CHECK(cuda::quantize_activations(dx.data(), 1, cols, dq.data() + 4, dd.data()) == cudaErrorMisalignedAddress);
+}
+
+}  // namespace
+
+TEST_CASE("cuda::gemv_q8 (8-bit activations) equals its host account and does not depend on m") {
+  if (!cuda::device_available()) {
+    std::printf("skipped: no GPU (gemv_test 8-bit activations)\n");
+    return;
+  }
+  for (int cols : {64, 288, 4096})
+    for (int rows : {2, 129}) {
+      check_q8<quant::Q8_0>(rows, cols);
+      check_q8<quant::Q4_0>(rows, cols);
+    }
+}

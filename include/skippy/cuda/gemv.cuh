@@ -13,6 +13,9 @@
 //   host, bit for bit. One launch may take several matrices over the same activations (a layer's Q, K
 //   and V), or a gate/up pair whose results leave as swiglu(gate, up): fewer launches per layer, and the
 //   same bits as one launch per matrix.
+//   The same kernel runs a second arithmetic for Q8_0 / Q4_0 (gemv_q8, at the end of this file): the
+//   activations quantised to 8 bits once per vector, integer dot products of four byte pairs per
+//   instruction (quant/q8_slice.hpp).
 // - reference: one warp per row, lane l evaluates quant::chunk_dot (the host backend's formula) on the
 //   32-value chunks l, l+32, ...; its 2-byte loads stride across the lanes. Any alignment; the fallback,
 //   and the benchmarks' baseline.
@@ -27,6 +30,7 @@
 #include "../math/activation.hpp"
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
+#include "../quant/q8_slice.hpp"
 #include "../quant/slice.hpp"
 #include "kernels/elementwise.cuh"
 
@@ -71,9 +75,10 @@ __device__ __forceinline__ float warp_sum(float v) {
 
 // A block's gemv_rows_per_block row slots: rows r0.. of matrix j, or for SwiGLU half of them rows r0.. of
 // the gate and half the same rows of up. Every slot's sum is quant::interleaved_dot_row's.
-template <class Q, int M, bool Swiglu>
+template <class Q, int M, bool Swiglu, class A = quant::FloatSlices<Q>>
 __global__ void __launch_bounds__(quant::interleaved_threads)
-    gemv_interleaved(const GemvBatch<Q> b, const float* __restrict__ x) {
+    gemv_interleaved(const GemvBatch<Q> b, const typename A::Input x) {
+  static_assert(std::is_same_v<typename A::Type, Q>, "gemv_interleaved: the arithmetic's weight type must be Q");
   using S = quant::Slice<Q>;
   constexpr int R = gemv_rows_per_block, W = quant::interleaved_warps;
   constexpr int per_matrix = Swiglu ? R / 2 : R;  // rows of each matrix a block takes
@@ -129,15 +134,14 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
 #pragma unroll
       for (int q = 0; q < R; ++q) raw[q] = S::load(row[q], s);
     }
-    float v[R][S::values], scale[R];
+    typename A::Weights v[R];
 #pragma unroll
-    for (int q = 0; q < R; ++q) scale[q] = S::decode(raw[q], v[q]);
+    for (int q = 0; q < R; ++q) v[q] = A::decode(raw[q]);
 #pragma unroll
     for (int i = 0; i < M; ++i) {
-      float xs[S::values];
-      quant::load_activations<Q>(x + static_cast<long>(i) * cols, s, xs);
+      const typename A::Activations xs = A::load(A::advance(x, i, cols), s);
 #pragma unroll
-      for (int q = 0; q < R; ++q) acc[q][i] = quant::slice_step(acc[q][i], scale[q], v[q], xs);
+      for (int q = 0; q < R; ++q) acc[q][i] = A::step(acc[q][i], v[q], xs);
     }
     if constexpr (gemv_prefetch<Q>) {
 #pragma unroll
@@ -204,6 +208,12 @@ cudaError_t check_operands(const MatrixView<Q>& w, const float* x, const float* 
     return cudaErrorMisalignedAddress;
   return cudaSuccess;
 }
+// 8-bit activations: q is read 8 bytes at a time, d a float at a time.
+template <class Q>
+cudaError_t check_operands(const MatrixView<Q>& w, const quant::Q8Rows& x, const float* y) {
+  const cudaError_t e = check_operands(w, x.d, y);
+  return e != cudaSuccess ? e : aligned(x.q, 8) ? cudaSuccess : cudaErrorMisalignedAddress;
+}
 
 // f(integral_constant<int, M>, i0) for the tiles i0, i0 + 8, ... of m activation rows (M = the tile's rows).
 template <class F, int... M>
@@ -222,9 +232,10 @@ cudaError_t for_tiles(int m, F&& f) {
   return for_tiles(m, std::forward<F>(f), std::make_integer_sequence<int, gemv_max_tile>{});
 }
 
-// One interleaved launch per tile over the batch's matrices (their y advanced to the tile's rows).
-template <bool Swiglu, class Q>
-cudaError_t launch_interleaved(GemvBatch<Q> b, const float* x, int m, cudaStream_t stream) {
+// One interleaved launch per tile over the batch's matrices (their y advanced to the tile's rows), in
+// arithmetic A.
+template <bool Swiglu, class A, class Q>
+cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, cudaStream_t stream) {
   constexpr int per_matrix = Swiglu ? gemv_rows_per_block / 2 : gemv_rows_per_block;
   int grid = 0;
   for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = (b.rows[j] + per_matrix - 1) / per_matrix;
@@ -232,8 +243,8 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, const float* x, int m, cudaStream
   return for_tiles(m, [&](auto M, int i0) {
     GemvBatch<Q> tile = b;
     for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
-    kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu>
-        <<<grid, quant::interleaved_threads, 0, stream>>>(tile, x + static_cast<long>(i0) * b.cols);
+    kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu, A>
+        <<<grid, quant::interleaved_threads, 0, stream>>>(tile, A::advance(x, i0, b.cols));
     return cudaGetLastError();
   });
 }
@@ -298,10 +309,11 @@ cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const flo
     if (e != cudaSuccess) return e;
     fits = fits && gemv_interleaved_fits(w[j], x);
   }
-  if (fits) return detail::launch_interleaved<false>(detail::batch_of(w, y, n), x, m, stream);
+  using A = quant::FloatSlices<Q>;
+  if (fits) return detail::launch_interleaved<false, A>(detail::batch_of(w, y, n), x, m, stream);
   for (int j = 0; j < n; ++j) {
     const cudaError_t e = gemv_interleaved_fits(w[j], x)
-                              ? detail::launch_interleaved<false>(detail::batch_of(&w[j], &y[j], 1), x, m, stream)
+                              ? detail::launch_interleaved<false, A>(detail::batch_of(&w[j], &y[j], 1), x, m, stream)
                               : detail::launch_reference(w[j], x, m, y[j], stream);
     if (e != cudaSuccess) return e;
   }
@@ -329,12 +341,90 @@ cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, cons
     if (e != cudaSuccess) return e;
   }
   if (gemv_interleaved_fits(gate, x) && gemv_interleaved_fits(up, x))
-    return detail::launch_interleaved<true>(detail::batch_of(w, out, 2), x, m, stream);
+    return detail::launch_interleaved<true, quant::FloatSlices<Q>>(detail::batch_of(w, out, 2), x, m, stream);
   for (int j = 0; j < 2; ++j) {
     const cudaError_t e = gemv(w[j], x, m, out[j], stream);
     if (e != cudaSuccess) return e;
   }
   return kernels::launch_swiglu(y, scratch, static_cast<long>(m) * gate.rows, stream);
+}
+
+// --- 8-bit activations for Q8_0 and Q4_0 weights (quant/q8_slice.hpp) ----------------------------------
+// The activations are quantised once per vector (quantize_activations), then every weight kernel over
+// them takes integer dot products: fewer instructions per weight than the float arithmetic, for an
+// activation error of at most amax / 254 per 32-value block. Rows stay bit-identical whatever m is, and
+// each kernel equals its host account (quant::interleaved_dot<quant::Q8Slices<Q>>) bit for bit.
+
+namespace kernels {
+// One thread per 32-value block: quant::quantize_q8, the host's formula. (A template, like every kernel
+// in these headers, so that several translation units may include it.)
+template <int Threads>
+__global__ void __launch_bounds__(Threads)
+    quantize_q8(const float* __restrict__ x, long blocks, std::int8_t* __restrict__ q, float* __restrict__ d) {
+  const long b = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (b >= blocks) return;
+  std::int8_t v[quant::qk];
+  d[b] = quant::quantize_q8(x + b * quant::qk, v);
+#pragma unroll
+  for (int k = 0; k < quant::qk / 8; ++k) {
+    uint2 u;
+    memcpy(&u, v + 8 * k, sizeof u);
+    reinterpret_cast<uint2*>(q + b * quant::qk)[k] = u;
+  }
+}
+}  // namespace kernels
+
+// Quantises m rows of cols floats (cols a multiple of 32) into q (m * cols bytes, 8-byte aligned) and d
+// (m * cols / 32 floats): quant::quantize_activations on the device, bit for bit. Returns
+// cudaErrorInvalidValue for a bad shape, cudaErrorMisalignedAddress for a misaligned pointer.
+inline cudaError_t quantize_activations(const float* x, int m, int cols, std::int8_t* q, float* d,
+                                        cudaStream_t stream = nullptr) {
+  if (m < 1 || cols < quant::qk || cols % quant::qk != 0) return cudaErrorInvalidValue;
+  if (!detail::aligned(x, alignof(float)) || !detail::aligned(q, 8) || !detail::aligned(d, alignof(float)))
+    return cudaErrorMisalignedAddress;
+  const long blocks = static_cast<long>(m) * (cols / quant::qk);
+  constexpr int threads = 128;
+  kernels::quantize_q8<threads><<<static_cast<unsigned>((blocks + threads - 1) / threads), threads, 0, stream>>>(
+      x, blocks, q, d);
+  return cudaGetLastError();
+}
+
+// gemv_batch over 8-bit activations (x: m rows from quantize_activations): y[j][i][r] = W_j[r] . x[i] for
+// n <= gemv_max_jobs matrices of equal width, one launch per tile of 8 rows. Any Q8_0 / Q4_0 matrix fits
+// the interleaved kernel, so there is no fallback. Errors as gemv_batch.
+template <class Q>
+cudaError_t gemv_batch_q8(const MatrixView<Q>* w, float* const* y, int n, const quant::Q8Rows& x, int m,
+                          cudaStream_t stream = nullptr) {
+  using A = quant::Q8Slices<Q>;  // refuses other weight types at compile time
+  if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
+  for (int j = 0; j < n; ++j) {
+    if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
+    const cudaError_t e = detail::check_operands(w[j], x, y[j]);
+    if (e != cudaSuccess) return e;
+  }
+  return detail::launch_interleaved<false, A>(detail::batch_of(w, y, n), x, m, stream);
+}
+
+// y[i][r] = W[r] . x[i] over 8-bit activations (gemv_batch_q8 of one matrix).
+template <class Q>
+cudaError_t gemv_q8(const MatrixView<Q>& w, const quant::Q8Rows& x, int m, float* y, cudaStream_t stream = nullptr) {
+  return gemv_batch_q8(&w, &y, 1, x, m, stream);
+}
+
+// y[i][r] = swiglu(gate[r] . x[i], up[r] . x[i]) over 8-bit activations, in one launch per tile: the same
+// bits as gemv_q8 of each matrix followed by kernels::swiglu.
+template <class Q>
+cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, const quant::Q8Rows& x, int m,
+                           float* y, cudaStream_t stream = nullptr) {
+  using A = quant::Q8Slices<Q>;
+  if (gate.rows != up.rows || gate.cols != up.cols) return cudaErrorInvalidValue;
+  const MatrixView<Q> w[2] = {gate, up};
+  for (const MatrixView<Q>& v : w) {
+    const cudaError_t e = detail::check_operands(v, x, y);
+    if (e != cudaSuccess) return e;
+  }
+  float* const out[2] = {y, y};  // SwiGLU writes y[0] only
+  return detail::launch_interleaved<true, A>(detail::batch_of(w, out, 2), x, m, stream);
 }
 
 }  // namespace skippy::cuda

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "q8_activations.hpp"
 #include "types.hpp"
 
 namespace skippy::quant {
@@ -15,14 +16,8 @@ inline void quantize_block(const float* x, float* out) { *out = *x; }
 inline void quantize_block(const float* x, half_t* out) { *out = to_half(*x); }
 inline void quantize_block(const float* x, bf16_t* out) { *out = to_bf16(*x); }
 
-inline void quantize_block(const float* x, block_q8_0* out) {
-  float amax = 0.0f;
-  for (int i = 0; i < qk; ++i) amax = std::fmax(amax, std::fabs(x[i]));
-  const float d = amax / 127.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  out->d = to_half(d);
-  for (int i = 0; i < qk; ++i) out->qs[i] = static_cast<std::int8_t>(std::round(x[i] * id));
-}
+// The quants round against the float scale, which is then stored as a half (ggml's reference order).
+inline void quantize_block(const float* x, block_q8_0* out) { out->d = to_half(quantize_q8(x, out->qs)); }
 
 inline void quantize_block(const float* x, block_q4_0* out) {
   float amax = 0.0f, max = 0.0f;  // max keeps the sign of the largest-magnitude value

@@ -101,16 +101,20 @@ SKIPPY_HD_INLINE half_t load_half(const unsigned char* p) {
 }
 SKIPPY_HD_INLINE const unsigned char* bytes(const void* p) { return static_cast<const unsigned char*>(p); }
 
-// The scale and the quant bytes qs[8 part, 8 part + 8) of a Q8_0 or Q4_0 block.
 struct ScaledBytes {
   half_t d;
   std::uint32_t q[2];
 };
+// The scale and the quant bytes qs[8 part, 8 part + 8) of block `block` of a Q8_0 or Q4_0 row. The
+// block's byte offset is a 32-bit product, the same for every row a kernel reads at once, so each row
+// adds it to its start once (a block index added to a row pointer made the compiler repeat a 64-bit
+// multiply by the block size per row and slice).
 template <class Block>
-SKIPPY_HD_INLINE ScaledBytes load_part(const Block* block, int part) {
+SKIPPY_HD_INLINE ScaledBytes load_part(const Block* row, int block, int part) {
+  const unsigned char* b = bytes(row) + block * static_cast<int>(sizeof(Block));
   ScaledBytes r;
-  r.d = load_half(bytes(block) + offsetof(Block, d));
-  load8(bytes(block) + offsetof(Block, qs) + 8 * part, r.q);
+  r.d = load_half(b + offsetof(Block, d));
+  load8(b + offsetof(Block, qs) + 8 * part, r.q);
   return r;
 }
 }  // namespace detail
@@ -178,7 +182,7 @@ struct Slice<Q8_0> {
   static constexpr int values = 8;
   using Raw = detail::ScaledBytes;
   SKIPPY_HD_INLINE static int first(int s, int) { return s * values; }
-  SKIPPY_HD_INLINE static Raw load(const block_q8_0* row, int s) { return detail::load_part(row + s / 4, s % 4); }
+  SKIPPY_HD_INLINE static Raw load(const block_q8_0* row, int s) { return detail::load_part(row, s / 4, s % 4); }
   SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
     for (int j = 0; j < 2; ++j) {  // the int8 q as q + 128 (its byte with the sign bit flipped), less 128
       const std::uint32_t w = r.q[j] ^ 0x80808080u;
@@ -195,7 +199,7 @@ struct Slice<Q4_0> {
   static constexpr int values = 16;
   using Raw = detail::ScaledBytes;
   SKIPPY_HD_INLINE static int first(int s, int j) { return (s / 2) * qk + (s % 2) * slice_run + j * (qk / 2); }
-  SKIPPY_HD_INLINE static Raw load(const block_q4_0* row, int s) { return detail::load_part(row + s / 2, s % 2); }
+  SKIPPY_HD_INLINE static Raw load(const block_q4_0* row, int s) { return detail::load_part(row, s / 2, s % 2); }
   SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
     for (int j = 0; j < 2; ++j) {  // q4_0_low / q4_0_high, as floats: four low nibbles, four high ones
       const std::uint32_t low = r.q[j] & 0x0f0f0f0fu, high = (r.q[j] >> 4) & 0x0f0f0f0fu;
@@ -229,32 +233,68 @@ SKIPPY_HD_INLINE float slice_step(float sum, float scale, const float (&v)[N], c
   return math::fma(scale, d, sum);
 }
 
-// Thread t's running sum over its slices of a row.
+// FloatSlices<Q>: how the interleaved kernel's slices meet float activations (m rows of cols floats):
+// values decoded to floats, a chain of fused multiply-adds per slice (slice_step). quant/q8_slice.hpp
+// holds the other arithmetic, for activations quantised to 8 bits. An arithmetic names the weight type,
+// its input, the decoded Weights of one slice and row, the Activations of one slice and activation row,
+// and step, the slice's step of a running sum.
 template <class Q>
-SKIPPY_HD float interleaved_thread_sum(const typename Q::block* row, const float* x, int cols, int t) {
-  using S = Slice<Q>;
-  float sum = 0.0f;
-  for (int s = t; s < cols / S::values; s += interleaved_threads) {
-    float v[S::values], xs[S::values];
-    const float scale = S::decode(S::load(row, s), v);
-    load_activations<Q>(x, s, xs);
-    sum = slice_step(sum, scale, v, xs);
+struct FloatSlices {
+  using Type = Q;
+  using Input = const float*;
+  static constexpr int values = Slice<Q>::values;
+  struct Weights {
+    float scale;
+    float v[values];
+  };
+  struct Activations {
+    float x[values];
+  };
+  SKIPPY_HD_INLINE static Input advance(Input x, int rows, int cols) { return x + static_cast<long>(rows) * cols; }
+  SKIPPY_HD_INLINE static Weights decode(const typename Slice<Q>::Raw& raw) {
+    Weights w;
+    w.scale = Slice<Q>::decode(raw, w.v);
+    return w;
   }
+  SKIPPY_HD_INLINE static Activations load(Input x, int s) {
+    Activations a;
+    load_activations<Q>(x, s, a.x);
+    return a;
+  }
+  SKIPPY_HD_INLINE static float step(float sum, const Weights& w, const Activations& a) {
+    return slice_step(sum, w.scale, w.v, a.x);
+  }
+};
+
+// Thread t's running sum over its slices of a row, in arithmetic A (x: one activation row).
+template <class A>
+SKIPPY_HD float interleaved_thread_sum(const typename A::Type::block* row, typename A::Input x, int cols, int t) {
+  using S = Slice<typename A::Type>;
+  float sum = 0.0f;
+  for (int s = t; s < cols / S::values; s += interleaved_threads)
+    sum = A::step(sum, A::decode(S::load(row, s)), A::load(x, s));
   return sum;
 }
 
-// sum_i row[i] * x[i] with exactly the interleaved kernel's operations (cols a multiple of dot_chunk).
-template <class Q>
-float interleaved_dot_row(const typename Q::block* row, const float* x, int cols) {
+// sum_i row[i] * x[i] with exactly the interleaved kernel's operations in arithmetic A (cols a multiple
+// of dot_chunk).
+template <class A>
+float interleaved_dot(const typename A::Type::block* row, typename A::Input x, int cols) {
   float total = 0.0f;
   for (int w = 0; w < interleaved_warps; ++w) {
     float lanes[math::warp_lanes];
     for (int l = 0; l < math::warp_lanes; ++l)
-      lanes[l] = interleaved_thread_sum<Q>(row, x, cols, w * math::warp_lanes + l);
+      lanes[l] = interleaved_thread_sum<A>(row, x, cols, w * math::warp_lanes + l);
     const float warp = math::butterfly_sum(lanes);
     total = w == 0 ? warp : total + warp;
   }
   return total;
+}
+
+// The interleaved kernel's sum over float activations.
+template <class Q>
+float interleaved_dot_row(const typename Q::block* row, const float* x, int cols) {
+  return interleaved_dot<FloatSlices<Q>>(row, x, cols);
 }
 
 }  // namespace skippy::quant

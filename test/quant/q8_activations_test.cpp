@@ -1,0 +1,93 @@
+// 8-bit activation blocks: each value within half a step of its quantised form, the largest at +-127,
+// non-finite blocks poisoned with a NaN scale, and the Q8_0 weight quantiser (which shares the formula)
+// still ggml's.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <skippy/quant/q8_activations.hpp>
+#include <skippy/quant/quantize.hpp>
+#include <vector>
+
+using namespace skippy;
+using namespace skippy::quant;
+
+TEST_CASE("quantize_q8 keeps every value within half a step and maps the largest magnitude to +-127") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  int far = 0, extreme = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    float x[qk];
+    const int scale = trial % 41 - 20;
+    for (float& v : x) v = std::ldexp(u(rng), scale);
+    std::int8_t q[qk];
+    const float d = quantize_q8(x, q);
+    float amax = 0.0f;
+    for (float v : x) amax = std::fmax(amax, std::fabs(v));
+    CHECK(d == amax / 127.0f);
+    bool top = false;
+    for (int i = 0; i < qk; ++i) {
+      far += !(std::fabs(x[i] - d * q[i]) <= 0.5f * d + 1e-6f * amax);
+      top = top || (std::fabs(x[i]) == amax && (q[i] == 127 || q[i] == -127));
+    }
+    extreme += top;
+  }
+  CHECK(far == 0);
+  CHECK(extreme == 2000);
+}
+
+TEST_CASE("quantize_q8: a zero block has scale 0, a non-finite one a NaN scale and zero quants") {
+  float x[qk] = {};
+  std::int8_t q[qk];
+  CHECK(quantize_q8(x, q) == 0.0f);
+  for (std::int8_t v : q) CHECK(v == 0);
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    for (int i = 0; i < qk; ++i) x[i] = 0.25f * static_cast<float>(i);
+    x[17] = bad;
+    for (std::int8_t& v : q) v = 5;
+    CHECK(std::isnan(quantize_q8(x, q)));
+    int nonzero = 0;
+    for (std::int8_t v : q) nonzero += v != 0;
+    CHECK(nonzero == 0);
+  }
+}
+
+TEST_CASE("quantize_activations quantises each block of each row, and refuses a ragged row length") {
+  const int m = 3, cols = 96;
+  std::vector<float> x(static_cast<std::size_t>(m) * cols);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i)) * (1.0f + i / 40);
+  std::vector<std::int8_t> q(x.size());
+  std::vector<float> d(x.size() / qk);
+  quantize_activations(x.data(), m, cols, q.data(), d.data());
+  int differ = 0;
+  for (std::size_t b = 0; b < d.size(); ++b) {
+    std::int8_t one[qk];
+    differ += quantize_q8(x.data() + b * qk, one) != d[b];
+    for (int i = 0; i < qk; ++i) differ += one[i] != q[b * qk + static_cast<std::size_t>(i)];
+  }
+  CHECK(differ == 0);
+  CHECK_THROWS_WITH_AS(quantize_activations(x.data(), 1, 40, q.data(), d.data()),
+                       doctest::Contains("multiple of 32"), Error);
+}
+
+TEST_CASE("the Q8_0 weight quantiser is ggml's: quants rounded against the float scale, the scale stored as half") {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  int differ = 0;
+  for (int trial = 0; trial < 500; ++trial) {
+    float x[qk];
+    for (float& v : x) v = u(rng);
+    block_q8_0 b;
+    quantize_block(x, &b);
+    float amax = 0.0f;
+    for (float v : x) amax = std::fmax(amax, std::fabs(v));
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    differ += b.d.bits != to_half(d).bits;
+    for (int i = 0; i < qk; ++i) differ += b.qs[i] != static_cast<std::int8_t>(std::round(x[i] * id));
+  }
+  CHECK(differ == 0);
+}
