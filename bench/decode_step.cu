@@ -5,7 +5,8 @@
 // floor), and the argmax, the sampling warp and draw, and speculative sampling's verification over 32k /
 // 128k vocabularies. Figures are tokens/s and % of the bandwidth roofline: bytes of weights and KV read
 // per step over the copy bandwidth measured in this binary (bench/device.hpp). Each step runs with
-// direct launches (launch gaps count) and replayed from a CUDA Graph (as cuda::Decoder runs it).
+// direct launches (launch gaps count) and replayed from a CUDA Graph (as cuda::Decoder runs it); the
+// Q8_0 and Q4_0 steps also under Int8Activations (8-bit activations, cuda::gemv_q8).
 
 #include <benchmark/benchmark.h>
 
@@ -97,7 +98,17 @@ class RandomDeviceModel {
 enum Step { ar = 0, draft = 1, verify = 2 };
 constexpr int K = 4, context = 512, skip_begin = 8, skip_end = 24;
 
+// The random 7B-class model of storage type Q, built once (minutes of copies) and shared by the
+// activation policies.
 template <class Q>
+RandomDeviceModel<Q>& step_model(const ModelConfig& c) {
+  static std::unique_ptr<RandomDeviceModel<Q>> model;
+  if (!model) model = std::make_unique<RandomDeviceModel<Q>>(c);
+  return *model;
+}
+
+// A: the activation policy (Int8Activations: cuda::gemv_q8 and the activation quantiser in every layer).
+template <class Q, class A = FloatActivations>
 void BM_step(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
@@ -105,9 +116,8 @@ void BM_step(benchmark::State& state) {
   }
   const auto kind = static_cast<Step>(state.range(0));
   const ModelConfig c = llama_7b_class();
-  static std::unique_ptr<RandomDeviceModel<Q>> model;  // built once per storage type (minutes of copies)
-  if (!model) model = std::make_unique<RandomDeviceModel<Q>>(c);
-  sc::Forward<Q> fwd(model->view(), 16, context + K + 1);
+  RandomDeviceModel<Q>* model = &step_model<Q>(c);
+  sc::Forward<Q, A> fwd(model->view(), 16, context + K + 1);
   sc::KvCache cache = fwd.make_cache();
   std::vector<int> ids(static_cast<std::size_t>(context + K + 1), 7);
   sc::DeviceBuffer<int> tokens(ids.size()), out(static_cast<std::size_t>(K + 2));
@@ -159,7 +169,8 @@ void BM_step(benchmark::State& state) {
   bench::bandwidth_counters(state, step_bytes);  // pct_of_copy_bw here is the % of the bandwidth roofline
   const char* what = kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))"
                                                                      : "verify step (5 tokens)";
-  state.SetLabel(std::string(what) + (graph ? ", CUDA Graph" : ", direct launches"));
+  state.SetLabel(std::string(what) + (graph ? ", CUDA Graph" : ", direct launches") + ", " + A::name +
+                 " activations");
 }
 
 void BM_attention(benchmark::State& state) {
@@ -310,6 +321,8 @@ void step_args(benchmark::internal::Benchmark* b) {
 BENCHMARK_TEMPLATE(BM_step, quant::F16)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations)->Apply(step_args);
 BENCHMARK(BM_attention)
     ->ArgsProduct({{128, 1024, 4096, 16384, 32768}, {1, 5}})
     ->UseManualTime()

@@ -33,6 +33,7 @@
 #include "model/host_model.hpp"
 #include "model/raw_tensors.hpp"
 #include "model/view.hpp"
+#include "policy/activations.hpp"
 #include "policy/predictor.hpp"
 #include "policy/skip_range.hpp"
 #include "quant/dequantize.hpp"

@@ -1,4 +1,5 @@
-// The CUDA decoder: greedy S3D emits exactly the greedy AR tokens on CUDA over a grid of policies; CUDA
+// The CUDA decoder: greedy S3D emits exactly the greedy AR tokens on CUDA over a grid of policies (8-bit
+// activations included); CUDA
 // greedy output equals host greedy output up to the first step whose top-2 margin is below 1e-3; the
 // bundled trained model (losslessness, tau against the host); speculative sampling's distribution; errors.
 
@@ -35,12 +36,13 @@ struct Case {
   std::vector<std::vector<int>> reference;  // greedy AR tokens on CUDA, per prompt
 };
 
-template <class Q>
+// A: the activation policy of the decoders (the reference AR decoder's too).
+template <class Q, class A = FloatActivations>
 Case<Q> make_case(const FloatWeights& w) {
   HostModel<Q> hm = HostModel<Q>::from_float(w);
   skippy::cuda::DeviceModel<Q> dm(hm.view());
   Case<Q> c{std::move(hm), std::move(dm), {}};
-  skippy::cuda::AutoregressiveDecoder<ModelView<Q>> ar(c.device.view(), capacity);
+  skippy::cuda::AutoregressiveDecoder<ModelView<Q>, accept::Greedy, A> ar(c.device.view(), capacity);
   GenerateOptions o;
   o.max_new_tokens = new_tokens;
   for (const auto& p : prompts) c.reference.push_back(ar.generate(p, o));
@@ -49,14 +51,14 @@ Case<Q> make_case(const FloatWeights& w) {
 
 using Seen = std::map<std::pair<int, DraftMode>, std::set<int>>;
 
-template <class Q, class Skip, class Pred>
+template <class Q, class Skip, class Pred, class A = FloatActivations>
 void check_combination(const std::vector<Case<Q>>& cases, Seen& seen) {
   for (const auto& c : cases) {
-    skippy::cuda::Decoder<ModelView<Q>, Skip, Pred, accept::Greedy> dec(c.device.view(), capacity);
+    skippy::cuda::Decoder<ModelView<Q>, Skip, Pred, accept::Greedy, A> dec(c.device.view(), capacity);
     GenerateOptions o;
     o.max_new_tokens = new_tokens;
     for (std::size_t p = 0; p < prompts.size(); ++p) {
-      INFO(Q::name, " SkipRange<", Skip::begin, ",", Skip::end, "> K=", Pred::k,
+      INFO(Q::name, " ", A::name, " activations SkipRange<", Skip::begin, ",", Skip::end, "> K=", Pred::k,
            Pred::mode == DraftMode::simultaneous ? " simultaneous" : " sequential", " prompt ", p);
       REQUIRE(dec.generate(prompts[p], o) == c.reference[p]);
       const DecodeStats& s = dec.stats();
@@ -67,13 +69,13 @@ void check_combination(const std::vector<Case<Q>>& cases, Seen& seen) {
   }
 }
 
-template <class Q, class... P>
+template <class Q, class A = FloatActivations, class... P>
 void run_quant(List<P...>, Seen& seen) {
   std::vector<Case<Q>> cases;
-  cases.push_back(make_case<Q>(test::random_weights(11)));
-  cases.push_back(make_case<Q>(test::damped_weights(12)));
-  (check_combination<Q, SkipRange<1, 3>, P>(cases, seen), ...);
-  check_combination<Q, SkipRange<2, 4>, Simultaneous<4>>(cases, seen);
+  cases.push_back(make_case<Q, A>(test::random_weights(11)));
+  cases.push_back(make_case<Q, A>(test::damped_weights(12)));
+  (check_combination<Q, SkipRange<1, 3>, P, A>(cases, seen), ...);
+  check_combination<Q, SkipRange<2, 4>, Simultaneous<4>, A>(cases, seen);
 }
 
 // Index of the first difference of a and b (their common length if none).
@@ -118,6 +120,10 @@ TEST_CASE("cuda: greedy S3D emits exactly the greedy AR tokens over a grid of po
   run_quant<quant::BF16>(Preds{}, seen);
   run_quant<quant::Q8_0>(Preds{}, seen);
   run_quant<quant::Q4_0>(Preds{}, seen);
+  // 8-bit activations (Int8Activations): the same property, against AR under the same policy.
+  using Some = List<Simultaneous<4>, Sequential<2>>;
+  run_quant<quant::Q8_0, Int8Activations>(Some{}, seen);
+  run_quant<quant::Q4_0, Int8Activations>(Some{}, seen);
   // The damped models accept some drafts and reject others, so rollback after partial acceptance ran.
   for (const auto& entry : seen) {
     const auto& key = entry.first;

@@ -69,13 +69,42 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward equals host::Forward", Q, quant::F32, 
   check_against_host<Q>(LayerRange{1, 3});
 }
 
-TEST_CASE_TEMPLATE("skippy::cuda::Forward: a row's logits are the same bits alone or inside a block", Q, quant::F32,
-                   quant::Q4_0) {
-  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward block independence");
+namespace {
+
+// Forward<Q, Int8Activations> against the host's float activations: the 8-bit activations' rounding
+// (at most amax / 254 per block of 32) through 4 layers and the LM head, a few per cent at most; a
+// misplaced activation or scale would be of order 1.
+template <class Q>
+void check_int8_against_host() {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(21));
+  const int V = hm.config().vocab, m = static_cast<int>(tokens.size()), cap = 24;
+  host::Forward<Q> hf(hm.view());
+  auto hc = hf.make_cache(cap);
+  std::vector<float> want(static_cast<std::size_t>(m) * V), got(want.size());
+  hf.run(tokens.data(), m, 0, hc, LayerRange{}, want.data());
+  using F = skippy::cuda::Forward<Q, Int8Activations>;
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  skippy::cuda::DeviceBuffer<char> ws(F::workspace_bytes(hm.config(), 16, cap));
+  F cf(dm.view(), 16, cap, ws.data());
+  auto cc = cf.make_cache();
+  skippy::cuda::DeviceBuffer<int> dt(tokens.size());
+  dt.upload(tokens.data(), tokens.size());
+  skippy::cuda::DeviceBuffer<float> dl(want.size());
+  cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
+  dl.download(got.data(), got.size());
+  const double e = row_error(got, want, V);
+  INFO(Q::name, " with 8-bit activations: relative error ", e);
+  CHECK(e <= 5e-2);
+  CHECK(e > 0.0);  // the activations were quantised: not the float path's bits
+}
+
+// A row's logits alone and inside a block of 5, under activation policy A.
+template <class Q, class A>
+void check_block_bits() {
   const auto hm = HostModel<Q>::from_float(test::random_weights(22));
   const int V = hm.config().vocab, cap = 24;
   skippy::cuda::DeviceModel<Q> dm(hm.view());
-  skippy::cuda::Forward<Q> cf(dm.view(), 8, cap);
+  skippy::cuda::Forward<Q, A> cf(dm.view(), 8, cap);
   auto cc = cf.make_cache();
   skippy::cuda::DeviceBuffer<int> dt(tokens.size());
   dt.upload(tokens.data(), tokens.size());
@@ -88,9 +117,25 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward: a row's logits are the same bits alon
   for (int i = 0; i < 5; ++i) {
     cf.run(dt.data() + 4 + i, 1, 4 + i, cc, LayerRange{}, dl.data(), nullptr);
     dl.download(one.data(), one.size());
-    INFO(Q::name, " row ", i);
+    INFO(Q::name, " ", A::name, " activations, row ", i);
     CHECK(std::memcmp(one.data(), block.data() + static_cast<std::size_t>(i) * V, one.size() * sizeof(float)) == 0);
   }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("skippy::cuda::Forward<Q, Int8Activations> is within 8-bit activation rounding of host::Forward",
+                   Q, quant::Q8_0, quant::Q4_0) {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward 8-bit activations vs host");
+  check_int8_against_host<Q>();
+}
+
+TEST_CASE("skippy::cuda::Forward: a row's logits are the same bits alone or inside a block") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward block independence");
+  check_block_bits<quant::F32, FloatActivations>();
+  check_block_bits<quant::Q4_0, FloatActivations>();
+  check_block_bits<quant::Q8_0, Int8Activations>();
+  check_block_bits<quant::Q4_0, Int8Activations>();
 }
 
 TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals the host's, and a row's bits "

@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "../support/models.hpp"
 
@@ -12,10 +15,10 @@ using namespace skippy;
 
 namespace {
 
-template <class Q>
+template <class Q, class A = FloatActivations>
 void check_block_equals_single() {
   const auto hm = HostModel<Q>::from_float(test::random_weights(21));
-  host::Forward<Q> fwd(hm.view());
+  host::Forward<Q, A> fwd(hm.view());
   const int V = hm.config().vocab;
   const std::vector<int> tokens = {5, 9, 2, 61, 33, 7, 7, 40};
   const int n = static_cast<int>(tokens.size());
@@ -30,7 +33,7 @@ void check_block_equals_single() {
     fwd.run(tokens.data(), 3, 0, c2, skip, blocked.data());
     fwd.run(tokens.data() + 3, 1, 3, c2, skip, blocked.data() + 3 * V);
     fwd.run(tokens.data() + 4, 4, 4, c2, skip, blocked.data() + 4 * V);
-    INFO(Q::name, " skip [", skip.begin, ", ", skip.end, ")");
+    INFO(Q::name, " ", A::name, " activations, skip [", skip.begin, ", ", skip.end, ")");
     CHECK(std::memcmp(single.data(), blocked.data(), single.size() * sizeof(float)) == 0);
   }
 }
@@ -43,6 +46,56 @@ TEST_CASE("a row's logits do not depend on the block it is computed in") {
   check_block_equals_single<quant::BF16>();
   check_block_equals_single<quant::Q8_0>();
   check_block_equals_single<quant::Q4_0>();
+  check_block_equals_single<quant::Q8_0, Int8Activations>();
+  check_block_equals_single<quant::Q4_0, Int8Activations>();
+}
+
+namespace {
+
+// Largest relative L2 difference between rows of n values.
+double row_error(const std::vector<float>& got, const std::vector<float>& want, int n) {
+  double worst = 0;
+  for (std::size_t r = 0; r * static_cast<std::size_t>(n) < want.size(); ++r) {
+    double num = 0, den = 0;
+    for (int v = 0; v < n; ++v) {
+      const double a = got[r * static_cast<std::size_t>(n) + static_cast<std::size_t>(v)];
+      const double b = want[r * static_cast<std::size_t>(n) + static_cast<std::size_t>(v)];
+      num += (a - b) * (a - b);
+      den += b * b;
+    }
+    worst = std::max(worst, std::sqrt(num / den));
+  }
+  return worst;
+}
+
+template <class Q>
+double int8_error(const FloatWeights& w) {
+  const auto hm = HostModel<Q>::from_float(w);
+  host::Forward<Q> f(hm.view());
+  host::Forward<Q, Int8Activations> g(hm.view());
+  const std::vector<int> tokens = {5, 17, 3, 3, 40, 22, 9, 61, 0};
+  const int V = hm.config().vocab, n = static_cast<int>(tokens.size());
+  std::vector<float> a(static_cast<std::size_t>(n) * V), b(a.size());
+  auto ca = f.make_cache(16), cb = g.make_cache(16);
+  f.run(tokens.data(), n, 0, ca, LayerRange{}, a.data());
+  g.run(tokens.data(), n, 0, cb, LayerRange{}, b.data());
+  return row_error(b, a, V);
+}
+
+}  // namespace
+
+TEST_CASE("Int8Activations: logits within the 8-bit activations' rounding of the float activations'") {
+  // The test models' figure, also the CUDA test's bound for its Forward<Q, Int8Activations> against the
+  // host's float path (test/cuda/forward_test.cu).
+  for (std::uint64_t seed : {21, 22}) {
+    const FloatWeights w = seed == 21 ? test::damped_weights(seed) : test::random_weights(seed);
+    const double e8 = int8_error<quant::Q8_0>(w), e4 = int8_error<quant::Q4_0>(w);
+    MESSAGE("8-bit activations, relative logit error against float activations: Q8_0 ", e8, ", Q4_0 ", e4);
+    CHECK(e8 > 0.0);
+    CHECK(e8 <= 3e-2);
+    CHECK(e4 > 0.0);
+    CHECK(e4 <= 3e-2);
+  }
 }
 
 TEST_CASE("skipping layers equals running a model without them") {

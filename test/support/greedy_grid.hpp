@@ -37,26 +37,27 @@ struct Case {
   std::vector<std::vector<int>> reference;  // greedy AR tokens per prompt
 };
 
-template <class Q>
+// A: the activation policy of every decoder of the case, the reference AR decoder's included.
+template <class Q, class A = FloatActivations>
 Case<Q> make_case(const FloatWeights& w) {
   Case<Q> c{HostModel<Q>::from_float(w), {}};
-  host::AutoregressiveDecoder<ModelView<Q>> ar(c.model.view(), 64, {});
+  host::AutoregressiveDecoder<ModelView<Q>, accept::Greedy, A> ar(c.model.view(), 64, {});
   GenerateOptions opts;
   opts.max_new_tokens = new_tokens;
   for (const auto& p : prompts) c.reference.push_back(ar.generate(p, opts));
   return c;
 }
 
-template <class Q, class Skip, class Pred>
+template <class Q, class Skip, class Pred, class A = FloatActivations>
 void check_combination(const std::vector<Case<Q>>& cases, Tally& tally) {
   ++tally.combinations;
   for (const auto& c : cases) {
-    host::Decoder<ModelView<Q>, Skip, Pred, accept::Greedy> dec(c.model.view(), 64, {});
+    host::Decoder<ModelView<Q>, Skip, Pred, accept::Greedy, A> dec(c.model.view(), 64, {});
     GenerateOptions opts;
     opts.max_new_tokens = new_tokens;
     for (std::size_t p = 0; p < prompts.size(); ++p) {
       const auto got = dec.generate(prompts[p], opts);
-      INFO(Q::name, " SkipRange<", Skip::begin, ",", Skip::end, "> K=", Pred::k,
+      INFO(Q::name, " ", A::name, " activations SkipRange<", Skip::begin, ",", Skip::end, "> K=", Pred::k,
            Pred::mode == DraftMode::simultaneous ? " simultaneous" : " sequential", " prompt ", p);
       REQUIRE(got == c.reference[p]);
       const auto& s = dec.stats();
@@ -68,12 +69,13 @@ void check_combination(const std::vector<Case<Q>>& cases, Tally& tally) {
   }
 }
 
-template <class Q, class... S, class... P>
+template <class Q, class A = FloatActivations, class... S, class... P>
 void run_quant(List<S...>, List<P...>, Tally& tally) {
-  const std::vector<Case<Q>> cases = {make_case<Q>(test::random_weights(11)), make_case<Q>(test::damped_weights(12))};
+  const std::vector<Case<Q>> cases = {make_case<Q, A>(test::random_weights(11)),
+                                      make_case<Q, A>(test::damped_weights(12))};
   auto per_skip = [&](auto skip) {
     using Skip = decltype(skip);
-    (check_combination<Q, Skip, P>(cases, tally), ...);
+    (check_combination<Q, Skip, P, A>(cases, tally), ...);
   };
   (per_skip(S{}), ...);
 }

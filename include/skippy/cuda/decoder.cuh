@@ -2,6 +2,8 @@
 // The CUDA S3D decoder, composed from the same compile-time policies as host::Decoder and with its
 // interface:
 //   cuda::Decoder<ModelView<quant::Q8_0>, SkipRange<3, 6>, Simultaneous<4>, accept::Greedy>
+// and one policy more: the activations' precision in the decoding weight products, FloatActivations by
+// default or Int8Activations for Q8_0 / Q4_0 models (policy/activations.hpp).
 // The model view's pointers are device memory (cuda::DeviceModel uploads a host model). One step runs
 // on one stream: draft pass, drafts chosen on the device (argmax, or warp and draw for speculative
 // sampling) into the verify block, verify pass, and the rule's fused acceptance kernel, so the host
@@ -35,15 +37,16 @@
 
 namespace skippy::cuda {
 
-template <class Model, class Skip, class Predictor, class Accept>
+template <class Model, class Skip, class Predictor, class Accept, class Activations = FloatActivations>
 class Decoder {
-  static_assert(decode::CheckPolicies<Model, Skip, Predictor, Accept>::ok);
+  static_assert(decode::CheckPolicies<Model, Skip, Predictor, Accept, Activations>::ok);
 
  public:
   using quant_type = typename Model::quant_type;
   using skip_type = Skip;
   using predictor_type = Predictor;
   using accept_type = Accept;
+  using activations_type = Activations;
   static constexpr int K = Predictor::k;
   // Prompt tokens per prefill pass (the forward's largest block is max(K + 1, this)): one tensor-core
   // tile of rows (gemm.cuh).
@@ -353,7 +356,7 @@ class Decoder {
       check(cudaMemcpyAsync(ints(draft_in), &pending_, sizeof(int), cudaMemcpyHostToDevice, stream_), "pending token");
   }
 
-  Forward<quant_type> forward_;
+  Forward<quant_type, Activations> forward_;
   KvCache cache_;
   Accept rule_;
   std::uint64_t seed_;
@@ -373,7 +376,7 @@ class Decoder {
   cudaEvent_t events_[3] = {};
 };
 
-template <class Model, class Accept = accept::Greedy>
-using AutoregressiveDecoder = Decoder<Model, NoSkip, Autoregressive, Accept>;
+template <class Model, class Accept = accept::Greedy, class Activations = FloatActivations>
+using AutoregressiveDecoder = Decoder<Model, NoSkip, Autoregressive, Accept, Activations>;
 
 }  // namespace skippy::cuda

@@ -9,14 +9,18 @@
 // The constructor zeroes the split attention's counters in it (one synchronous memset).
 // Weight products of blocks of gemm_min_rows or more (prefill) run on tensor cores where the device has
 // them (gemm.cuh); decoding blocks run gemv, whose rows are the same bits alone or in a block: Q, K and V
-// in one launch, gate and up with SwiGLU in another.
+// in one launch, gate and up with SwiGLU in another. With Int8Activations (policy/activations.hpp) a
+// decoding block's activations are quantised to 8 bits before each of a layer's four weight launches and
+// the LM head's (one small kernel each, into the workspace), and the weight kernels run gemv_q8.
 
 #include <cuda_runtime.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "../model/view.hpp"
+#include "../policy/activations.hpp"
 #include "../policy/skip_range.hpp"
 #include "buffer.cuh"
 #include "gemm.cuh"
@@ -27,8 +31,14 @@
 
 namespace skippy::cuda {
 
-template <class Q>
+template <class Q, class Activations = FloatActivations>
 class Forward {
+  static_assert(is_activations<Activations>::value,
+                "Forward<Q, Activations>: Activations must be FloatActivations or Int8Activations");
+  static_assert(activations_support_v<Activations, Q>,
+                "Forward<Q, Int8Activations>: 8-bit activations serve Q8_0 and Q4_0 weights only");
+  static constexpr bool int8 = std::is_same_v<Activations, Int8Activations>;
+
  public:
   // Bytes of device workspace for blocks of up to max_block tokens and a cache of `capacity` positions.
   static std::size_t workspace_bytes(const ModelConfig& c, int max_block, int capacity) {
@@ -65,6 +75,8 @@ class Forward {
     u_ = base + L.u;
     partial_ = base + L.partial;
     counters_ = reinterpret_cast<unsigned*>(base + L.counters);
+    q8_ = reinterpret_cast<std::int8_t*>(base + L.q8);
+    q8_scales_ = base + L.q8_scales;
     // The split attention's arrival counters start at zero; every launch leaves them so.
     check(cudaMemset(counters_, 0, kernels::attention_counters(max_block, c.n_heads) * sizeof(unsigned)),
           "CUDA forward: clear the attention counters");
@@ -139,7 +151,7 @@ class Forward {
  private:
   // Offsets (in floats) of the workspace's buffers.
   struct Layout {
-    std::size_t x, xn, q, att, k, v, g, u, partial, counters, floats;
+    std::size_t x, xn, q, att, k, v, g, u, partial, counters, q8, q8_scales, floats;
     Layout(const ModelConfig& c, int max_block, int capacity) {
       c.validate();
       const auto rows = [max_block](int width) { return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(width); };
@@ -159,6 +171,10 @@ class Forward {
       u = take(rows(c.ffn_dim));
       partial = take(kernels::attention_partial_floats(max_block, c.n_heads, c.head_dim(), capacity));
       counters = take(kernels::attention_counters(max_block, c.n_heads));  // unsigned, float-sized
+      // Int8Activations: the widest activation rows of a block as bytes (four to a float) and their scales.
+      const std::size_t widest = rows(c.ffn_dim > c.dim ? c.ffn_dim : c.dim);
+      q8 = take(int8 ? (widest + 3) / 4 : 0);
+      q8_scales = take(int8 ? widest / quant::qk : 0);
       floats = at;
     }
   };
@@ -186,7 +202,10 @@ class Forward {
     }
     const MatrixView<Q> w[3] = {L.wq, L.wk, L.wv};
     float* const y[3] = {q_, k_, v_};
-    check(gemv_batch(w, y, 3, xn_, m, stream), "Q/K/V weight kernel");
+    if constexpr (int8)
+      check(gemv_batch_q8(w, y, 3, quantized(xn_, m, config().dim, stream), m, stream), "Q/K/V weight kernel");
+    else
+      check(gemv_batch(w, y, 3, xn_, m, stream), "Q/K/V weight kernel");
   }
   // g_ = swiglu(gate . xn_, up . xn_): one decoding launch for the pair and SwiGLU.
   void gate_up(const LayerView<Q>& L, int m, cudaStream_t stream) const {
@@ -196,13 +215,26 @@ class Forward {
       check(kernels::launch_swiglu(g_, u_, static_cast<long>(m) * config().ffn_dim, stream), "swiglu");
       return;
     }
-    check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, stream), "gate/up weight kernel with SwiGLU");
+    if constexpr (int8) {
+      const quant::Q8Rows x = quantized(xn_, m, config().dim, stream);
+      check(gemv_swiglu_q8(L.w_gate, L.w_up, x, m, g_, stream), "gate/up weight kernel with SwiGLU");
+    } else {
+      check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, stream), "gate/up weight kernel with SwiGLU");
+    }
   }
   void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) const {
     if (prefill(m))
       check(detail::launch_gemm(w, x, m, y, stream), "tensor-core weight kernel");
+    else if constexpr (int8)
+      check(gemv_q8(w, quantized(x, m, w.cols, stream), m, y, stream), "weight kernel");
     else
       check(gemv(w, x, m, y, stream), "weight kernel");
+  }
+  // Int8Activations: m rows of cols activations quantised into the workspace (rewritten by every weight
+  // launch of a block: each reads it before the next quantisation, on the same stream).
+  quant::Q8Rows quantized(const float* x, int m, int cols, cudaStream_t stream) const {
+    check(quantize_activations(x, m, cols, q8_, q8_scales_, stream), "activation quantisation");
+    return {q8_, q8_scales_};
   }
 
   ModelView<Q> model_;
@@ -211,6 +243,8 @@ class Forward {
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
   unsigned* counters_;
+  std::int8_t* q8_;
+  float* q8_scales_;
 };
 
 }  // namespace skippy::cuda

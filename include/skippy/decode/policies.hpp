@@ -4,12 +4,13 @@
 
 #include "../accept/traits.hpp"
 #include "../model/view.hpp"
+#include "../policy/activations.hpp"
 #include "../policy/predictor.hpp"
 #include "../policy/skip_range.hpp"
 
 namespace skippy::decode {
 
-template <class Model, class Skip, class Predictor, class Accept>
+template <class Model, class Skip, class Predictor, class Accept, class Activations = FloatActivations>
 struct CheckPolicies {
   static_assert(is_model_view<Model>::value, "Decoder<Model, ...>: Model must be skippy::ModelView<Q>");
   static_assert(is_skip_range<Skip>::value, "Decoder<Model, Skip, ...>: Skip must be skippy::SkipRange<B, E>");
@@ -21,6 +22,10 @@ struct CheckPolicies {
   static_assert(Predictor::mode != DraftMode::none || Skip::empty,
                 "Decoder<..., Autoregressive, ...>: autoregressive decoding drafts nothing, so its SkipRange must be "
                 "empty (use NoSkip)");
+  static_assert(is_activations<Activations>::value,
+                "Decoder<..., Activations>: Activations must be FloatActivations or Int8Activations");
+  static_assert(activations_support_v<Activations, typename Model::quant_type>,
+                "Decoder<..., Int8Activations>: 8-bit activations serve Q8_0 and Q4_0 models only");
   static constexpr bool ok = true;
 };
 

@@ -20,15 +20,16 @@
 
 namespace skippy::host {
 
-template <class Model, class Skip, class Predictor, class Accept>
+template <class Model, class Skip, class Predictor, class Accept, class Activations = FloatActivations>
 class Decoder {
-  static_assert(decode::CheckPolicies<Model, Skip, Predictor, Accept>::ok);
+  static_assert(decode::CheckPolicies<Model, Skip, Predictor, Accept, Activations>::ok);
 
  public:
   using quant_type = typename Model::quant_type;
   using skip_type = Skip;
   using predictor_type = Predictor;
   using accept_type = Accept;
+  using activations_type = Activations;
   static constexpr int K = Predictor::k;
 
   Decoder(const Model& model, int cache_capacity, const typename Accept::Params& params = {}, std::uint64_t seed = 0)
@@ -131,7 +132,7 @@ class Decoder {
     }
   }
 
-  Forward<quant_type> forward_;
+  Forward<quant_type, Activations> forward_;
   KvCache cache_;
   Accept rule_;
   std::uint64_t seed_;
@@ -142,7 +143,7 @@ class Decoder {
 };
 
 // Plain autoregressive decoding: the K = 0 step.
-template <class Model, class Accept = accept::Greedy>
-using AutoregressiveDecoder = Decoder<Model, NoSkip, Autoregressive, Accept>;
+template <class Model, class Accept = accept::Greedy, class Activations = FloatActivations>
+using AutoregressiveDecoder = Decoder<Model, NoSkip, Autoregressive, Accept, Activations>;
 
 }  // namespace skippy::host

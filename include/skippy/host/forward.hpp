@@ -3,11 +3,13 @@
 // a KV cache and an optional skipped layer range (the draft pass of S3D).
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "../math/activation.hpp"
 #include "../math/rmsnorm.hpp"
 #include "../math/rope.hpp"
+#include "../policy/activations.hpp"
 #include "../policy/skip_range.hpp"
 #include "../quant/dequantize.hpp"
 #include "attention.hpp"
@@ -16,8 +18,15 @@
 
 namespace skippy::host {
 
-template <class Q>
+// Activations (policy/activations.hpp): Int8Activations quantises the activations of every weight
+// product to 8 bits and computes it with the CUDA kernel's arithmetic (matmul_q8), bit for bit.
+template <class Q, class Activations = FloatActivations>
 class Forward {
+  static_assert(is_activations<Activations>::value,
+                "host::Forward<Q, Activations>: Activations must be FloatActivations or Int8Activations");
+  static_assert(activations_support_v<Activations, Q>,
+                "host::Forward<Q, Int8Activations>: 8-bit activations serve Q8_0 and Q4_0 weights only");
+
  public:
   explicit Forward(ModelView<Q> model) : model_(std::move(model)) { model_.validate(); }
 
@@ -52,9 +61,9 @@ class Forward {
       if (skip.contains(l)) continue;
       const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
       for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.attn_norm, xn_.data() + i * d, d, c.rms_eps);
-      matmul(L.wq, xn_.data(), m, q_.data());
-      matmul(L.wk, xn_.data(), m, k_.data());
-      matmul(L.wv, xn_.data(), m, v_.data());
+      product(L.wq, xn_.data(), m, q_.data());
+      product(L.wk, xn_.data(), m, k_.data());
+      product(L.wv, xn_.data(), m, v_.data());
       for (int i = 0; i < m; ++i) {
         const int pos = start + i;
         for (int h = 0; h < c.n_heads; ++h) math::rope(q_.data() + i * d + h * hd, pos, hd, c.rope_theta);
@@ -63,23 +72,30 @@ class Forward {
         std::copy_n(v_.data() + i * kv, kv, cache.v(l, pos));
       }
       for (int i = 0; i < m; ++i) attend(q_.data() + i * d, cache, l, start + i, c, att_.data() + i * d, scores_.data());
-      matmul(L.wo, att_.data(), m, xn_.data());
+      product(L.wo, att_.data(), m, xn_.data());
       for (int j = 0; j < m * d; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
 
       for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.ffn_norm, xn_.data() + i * d, d, c.rms_eps);
-      matmul(L.w_gate, xn_.data(), m, g_.data());
-      matmul(L.w_up, xn_.data(), m, u_.data());
+      product(L.w_gate, xn_.data(), m, g_.data());
+      product(L.w_up, xn_.data(), m, u_.data());
       for (int j = 0; j < m * f; ++j) g_[static_cast<std::size_t>(j)] = math::swiglu(g_[static_cast<std::size_t>(j)], u_[static_cast<std::size_t>(j)]);
-      matmul(L.w_down, g_.data(), m, xn_.data());
+      product(L.w_down, g_.data(), m, xn_.data());
       for (int j = 0; j < m * d; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
     }
 
     if (logits == nullptr) return;
     for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, model_.output_norm, xn_.data() + i * d, d, c.rms_eps);
-    matmul(model_.output, xn_.data(), m, logits);
+    product(model_.output, xn_.data(), m, logits);
   }
 
  private:
+  void product(const MatrixView<Q>& w, const float* x, int m, float* y) {
+    if constexpr (std::is_same_v<Activations, Int8Activations>)
+      matmul_q8(w, x, m, y, q8_);
+    else
+      matmul(w, x, m, y);
+  }
+
   void grow(int m, int capacity) {
     const ModelConfig& c = config();
     const auto need = [m](int width) { return static_cast<std::size_t>(m) * static_cast<std::size_t>(width); };
@@ -93,6 +109,7 @@ class Forward {
 
   ModelView<Q> model_;
   std::vector<float> x_, xn_, q_, k_, v_, att_, g_, u_, scores_;
+  Q8Scratch q8_;  // Int8Activations only
 };
 
 }  // namespace skippy::host

@@ -4,9 +4,12 @@
 // exactly dot_row's operations, so it is the same whatever m is (S3D's bit-exactness, DESIGN.md §1).
 
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
+#include "../quant/q8_slice.hpp"
 
 namespace skippy::host {
 
@@ -30,6 +33,31 @@ void matmul(const MatrixView<Q>& w, const float* x, int m, float* y) {
       for (int t = 0; t < n; ++t) y[static_cast<long>(i0 + t) * w.rows + r] = sum[t];
     }
   }
+}
+
+// Scratch of matmul_q8: the quantised activations, grown on demand.
+struct Q8Scratch {
+  std::vector<std::int8_t> q;
+  std::vector<float> d;
+};
+
+// y[i][r] = W[r] . x[i] over activations quantised to 8 bits (Q8_0 / Q4_0 weights): the arithmetic of
+// cuda::gemv_q8, bit for bit (quant::interleaved_dot<Q8Slices<Q>>), so the host runs a decoder under the
+// Int8Activations policy with the device's products. Each row is quantised on its own: a result does not
+// depend on m.
+template <class Q>
+void matmul_q8(const MatrixView<Q>& w, const float* x, int m, float* y, Q8Scratch& s) {
+  using A = quant::Q8Slices<Q>;
+  const std::size_t n = static_cast<std::size_t>(m) * static_cast<std::size_t>(w.cols);
+  if (s.q.size() < n) {
+    s.q.resize(n);
+    s.d.resize(n / quant::qk);
+  }
+  quant::quantize_activations(x, m, w.cols, s.q.data(), s.d.data());
+  const quant::Q8Rows xq{s.q.data(), s.d.data()};
+  for (int r = 0; r < w.rows; ++r)
+    for (int i = 0; i < m; ++i)
+      y[static_cast<long>(i) * w.rows + r] = quant::interleaved_dot<A>(w.row(r), A::advance(xq, i, w.cols), w.cols);
 }
 
 }  // namespace skippy::host

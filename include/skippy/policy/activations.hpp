@@ -1,0 +1,37 @@
+#pragma once
+// The activations' precision in a CUDA decoder's decoding weight products (cuda::Decoder's last policy):
+//   FloatActivations: float activations, the default; every weight type.
+//   Int8Activations: each activation vector quantised to 8 bits per 32 values (quant/q8_activations.hpp)
+//     before the Q8_0 / Q4_0 weight products, which then take integer dot products (cuda::gemv_q8). Fewer
+//     instructions per weight, for an error of at most amax / 254 per block of activations. Greedy S3D
+//     still emits exactly the tokens of greedy AR (a row's bits do not depend on the block it is in);
+//     against the host backend, tokens agree while the top-2 logit margin exceeds that error's effect.
+// Prefill blocks (tensor cores) read float activations under either policy.
+
+#include <type_traits>
+
+#include "../quant/types.hpp"
+
+namespace skippy {
+
+struct FloatActivations {
+  static constexpr const char* name = "float";
+};
+struct Int8Activations {
+  static constexpr const char* name = "int8";
+};
+
+template <class T>
+struct is_activations : std::false_type {};
+template <>
+struct is_activations<FloatActivations> : std::true_type {};
+template <>
+struct is_activations<Int8Activations> : std::true_type {};
+
+// Whether weight type Q supports activation policy A.
+template <class A, class Q>
+inline constexpr bool activations_support_v =
+    std::is_same_v<A, FloatActivations> ||
+    (std::is_same_v<A, Int8Activations> && (std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>));
+
+}  // namespace skippy
