@@ -7,6 +7,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <skippy/cuda/buffer.cuh>
 #include <skippy/cuda/check.cuh>
 #include <skippy/cuda/gemm.cuh>
 #include <skippy/cuda/gemv.cuh>
@@ -45,8 +46,13 @@ struct Operands {
   MatrixView<Q> view(int rows, int cols) const { return {static_cast<const typename Q::block*>(w), rows, cols}; }
 };
 
-// kernel: cuda::gemv (the interleaved kernel: these operands are aligned) or cuda::gemv_reference.
-template <class Q, bool Reference = false>
+// Which weight kernel BM_gemv times: cuda::gemv (the interleaved kernel: these operands are aligned),
+// cuda::gemv_reference, or cuda::gemv_q8 over 8-bit activations (Q8_0 / Q4_0; quantised once before the
+// timed loop: a decoder quantises a vector once for all the matrices that read it, timed by
+// BM_quantize_activations).
+enum class Path { interleaved, reference, int8 };
+
+template <class Q, Path P = Path::interleaved>
 void BM_gemv(benchmark::State& state) {
   const Device& dev = device();
   if (!dev.ok) {
@@ -57,44 +63,32 @@ void BM_gemv(benchmark::State& state) {
   const int m = static_cast<int>(state.range(2));
   const Operands<Q> o(rows, cols, m);
   const MatrixView<Q> view = o.view(rows, cols);
-  bench::time_iterations(state, [&] {
-    cuda::check(Reference ? cuda::gemv_reference(view, o.x, m, o.y) : cuda::gemv(view, o.x, m, o.y), "gemv");
-  });
-  bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
+  double activation_bytes = 4.0 * m * cols;
+  if constexpr (P == Path::int8) {
+    const std::size_t n = static_cast<std::size_t>(m) * cols;
+    cuda::DeviceBuffer<std::int8_t> q(n);
+    cuda::DeviceBuffer<float> d(n / quant::qk);
+    cuda::check(cuda::quantize_activations(o.x, m, cols, q.data(), d.data()), "quantize_activations");
+    const quant::Q8Rows x{q.data(), d.data()};
+    bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(view, x, m, o.y), "gemv_q8"); });
+    activation_bytes = static_cast<double>(n) * (1.0 + 4.0 / quant::qk);
+  } else {
+    bench::time_iterations(state, [&] {
+      cuda::check(P == Path::reference ? cuda::gemv_reference(view, o.x, m, o.y) : cuda::gemv(view, o.x, m, o.y),
+                  "gemv");
+    });
+  }
+  bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + activation_bytes + 4.0 * m * rows);
   state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
 }
 
 template <class Q>
 void BM_gemv_reference(benchmark::State& state) {
-  BM_gemv<Q, true>(state);
+  BM_gemv<Q, Path::reference>(state);
 }
-
-// cuda::gemv_q8: the same shapes over 8-bit activations (quantised once before the timed loop; a decoder
-// quantises a vector once for all the matrices that read it, timed by BM_quantize_activations).
 template <class Q>
 void BM_gemv_q8(benchmark::State& state) {
-  const Device& dev = device();
-  if (!dev.ok) {
-    state.SkipWithError("no GPU");
-    return;
-  }
-  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
-  const int m = static_cast<int>(state.range(2));
-  const Operands<Q> o(rows, cols, m);
-  const MatrixView<Q> view = o.view(rows, cols);
-  const std::size_t n = static_cast<std::size_t>(m) * cols;
-  std::int8_t* q = nullptr;
-  float* d = nullptr;
-  cuda::check(cudaMalloc(&q, n), "cudaMalloc");
-  cuda::check(cudaMalloc(&d, n / quant::qk * sizeof(float)), "cudaMalloc");
-  cuda::check(cuda::quantize_activations(o.x, m, cols, q, d), "quantize_activations");
-  const quant::Q8Rows x{q, d};
-  bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(view, x, m, o.y), "gemv_q8"); });
-  bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + static_cast<double>(n) * (1.0 + 4.0 / quant::qk) +
-                                       4.0 * m * rows);
-  state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
-  cudaFree(q);
-  cudaFree(d);
+  BM_gemv<Q, Path::int8>(state);
 }
 
 // cuda::quantize_activations of m rows of range(0) floats.
@@ -106,14 +100,12 @@ void BM_quantize_activations(benchmark::State& state) {
   const int cols = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
   const Operands<quant::F32> o(1, cols, m);
   const std::size_t n = static_cast<std::size_t>(m) * cols;
-  std::int8_t* q = nullptr;
-  float* d = nullptr;
-  cuda::check(cudaMalloc(&q, n), "cudaMalloc");
-  cuda::check(cudaMalloc(&d, n / quant::qk * sizeof(float)), "cudaMalloc");
-  bench::time_iterations(state, [&] { cuda::check(cuda::quantize_activations(o.x, m, cols, q, d), "quantize"); });
+  cuda::DeviceBuffer<std::int8_t> q(n);
+  cuda::DeviceBuffer<float> d(n / quant::qk);
+  bench::time_iterations(state, [&] {
+    cuda::check(cuda::quantize_activations(o.x, m, cols, q.data(), d.data()), "quantize_activations");
+  });
   bench::bandwidth_counters(state, static_cast<double>(n) * (4.0 + 1.0 + 4.0 / quant::qk));
-  cudaFree(q);
-  cudaFree(d);
 }
 
 // A layer's fused decoding launches against one launch per matrix, at 7B shapes: range(0) 0 = Q/K/V

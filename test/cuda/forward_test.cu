@@ -7,6 +7,7 @@
 
 #include "../support/gpu.hpp"
 #include "../support/models.hpp"
+#include "../support/row_error.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -17,22 +18,6 @@ using namespace skippy;
 namespace {
 
 const std::vector<int> tokens = {5, 17, 3, 3, 40, 22, 9, 61, 0};
-
-// Largest relative L2 difference over rows of n values.
-double row_error(const std::vector<float>& got, const std::vector<float>& want, int n) {
-  double worst = 0;
-  for (std::size_t r = 0; r * static_cast<std::size_t>(n) < want.size(); ++r) {
-    double num = 0, den = 0;
-    for (int v = 0; v < n; ++v) {
-      const double a = got[r * static_cast<std::size_t>(n) + static_cast<std::size_t>(v)];
-      const double b = want[r * static_cast<std::size_t>(n) + static_cast<std::size_t>(v)];
-      num += (a - b) * (a - b);
-      den += b * b;
-    }
-    worst = std::max(worst, std::sqrt(num / den));
-  }
-  return worst;
-}
 
 template <class Q>
 void check_against_host(LayerRange skip) {
@@ -54,7 +39,7 @@ void check_against_host(LayerRange skip) {
   cf.run(dt.data(), m, 0, cc, skip, dl.data(), nullptr);
   std::vector<float> got(want.size());
   dl.download(got.data(), got.size());
-  const double e = row_error(got, want, V);
+  const double e = test::row_error(got, want, V);
   INFO(Q::name, " skip [", skip.begin, ", ", skip.end, "): relative error ", e);
   // Same weights on both sides; only summation order and expf/sqrtf ulps differ.
   CHECK(e <= 1e-4);
@@ -92,7 +77,7 @@ void check_int8_against_host() {
   skippy::cuda::DeviceBuffer<float> dl(want.size());
   cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
   dl.download(got.data(), got.size());
-  const double e = row_error(got, want, V);
+  const double e = test::row_error(got, want, V);
   INFO(Q::name, " with 8-bit activations: relative error ", e);
   CHECK(e <= 5e-2);
   CHECK(e > 0.0);  // the activations were quantised: not the float path's bits
@@ -166,7 +151,7 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
   std::vector<float> block(static_cast<std::size_t>(m) * V), one(static_cast<std::size_t>(V));
   dl.download(block.data(), block.size());
   const std::vector<float> host_rows(want.end() - static_cast<long>(m) * V, want.end());
-  const double e = row_error(block, host_rows, V);
+  const double e = test::row_error(block, host_rows, V);
   INFO("relative error against the host at positions ", at, "..", n - 1, ": ", e);
   CHECK(e <= 1e-4);
   cc.set_length(at);
@@ -213,7 +198,7 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward prefills blocks of gemm_min_rows or mo
   skippy::cuda::DeviceBuffer<float> dl(want.size());
   cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
   dl.download(got.data(), got.size());
-  const double e = row_error(got, want, V);
+  const double e = test::row_error(got, want, V);
   INFO(Q::name, ": relative error ", e,
        skippy::cuda::gemm_supported<Q>() ? " (tensor cores)" : " (gemv: no tensor cores)");
   // TF32 keeps 10 mantissa bits: ~1e-3 per product, through 4 layers and the LM head.

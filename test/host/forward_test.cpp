@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../support/models.hpp"
+#include "../support/row_error.hpp"
 
 using namespace skippy;
 
@@ -52,22 +53,6 @@ TEST_CASE("a row's logits do not depend on the block it is computed in") {
 
 namespace {
 
-// Largest relative L2 difference between rows of n values.
-double row_error(const std::vector<float>& got, const std::vector<float>& want, int n) {
-  double worst = 0;
-  for (std::size_t r = 0; r * static_cast<std::size_t>(n) < want.size(); ++r) {
-    double num = 0, den = 0;
-    for (int v = 0; v < n; ++v) {
-      const double a = got[r * static_cast<std::size_t>(n) + static_cast<std::size_t>(v)];
-      const double b = want[r * static_cast<std::size_t>(n) + static_cast<std::size_t>(v)];
-      num += (a - b) * (a - b);
-      den += b * b;
-    }
-    worst = std::max(worst, std::sqrt(num / den));
-  }
-  return worst;
-}
-
 template <class Q>
 double int8_error(const FloatWeights& w) {
   const auto hm = HostModel<Q>::from_float(w);
@@ -79,7 +64,7 @@ double int8_error(const FloatWeights& w) {
   auto ca = f.make_cache(16), cb = g.make_cache(16);
   f.run(tokens.data(), n, 0, ca, LayerRange{}, a.data());
   g.run(tokens.data(), n, 0, cb, LayerRange{}, b.data());
-  return row_error(b, a, V);
+  return test::row_error(b, a, V);
 }
 
 }  // namespace

@@ -33,10 +33,7 @@ namespace skippy::cuda {
 
 template <class Q, class Activations = FloatActivations>
 class Forward {
-  static_assert(is_activations<Activations>::value,
-                "Forward<Q, Activations>: Activations must be FloatActivations or Int8Activations");
-  static_assert(activations_support_v<Activations, Q>,
-                "Forward<Q, Int8Activations>: 8-bit activations serve Q8_0 and Q4_0 weights only");
+  static_assert(CheckActivations<Activations, Q>::ok);
   static constexpr bool int8 = std::is_same_v<Activations, Int8Activations>;
 
  public:

@@ -22,10 +22,7 @@ struct CheckPolicies {
   static_assert(Predictor::mode != DraftMode::none || Skip::empty,
                 "Decoder<..., Autoregressive, ...>: autoregressive decoding drafts nothing, so its SkipRange must be "
                 "empty (use NoSkip)");
-  static_assert(is_activations<Activations>::value,
-                "Decoder<..., Activations>: Activations must be FloatActivations or Int8Activations");
-  static_assert(activations_support_v<Activations, typename Model::quant_type>,
-                "Decoder<..., Int8Activations>: 8-bit activations serve Q8_0 and Q4_0 models only");
+  static_assert(CheckActivations<Activations, typename Model::quant_type>::ok);
   static constexpr bool ok = true;
 };
 

@@ -22,10 +22,7 @@ namespace skippy::host {
 // product to 8 bits and computes it with the CUDA kernel's arithmetic (matmul_q8), bit for bit.
 template <class Q, class Activations = FloatActivations>
 class Forward {
-  static_assert(is_activations<Activations>::value,
-                "host::Forward<Q, Activations>: Activations must be FloatActivations or Int8Activations");
-  static_assert(activations_support_v<Activations, Q>,
-                "host::Forward<Q, Int8Activations>: 8-bit activations serve Q8_0 and Q4_0 weights only");
+  static_assert(CheckActivations<Activations, Q>::ok);
 
  public:
   explicit Forward(ModelView<Q> model) : model_(std::move(model)) { model_.validate(); }

@@ -34,4 +34,12 @@ inline constexpr bool activations_support_v =
     std::is_same_v<A, FloatActivations> ||
     (std::is_same_v<A, Int8Activations> && (std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>));
 
+// The checks every user of the policy (host and CUDA forward passes, both decoders) makes, written once.
+template <class A, class Q>
+struct CheckActivations {
+  static_assert(is_activations<A>::value, "Activations must be FloatActivations or Int8Activations");
+  static_assert(activations_support_v<A, Q>, "Int8Activations: 8-bit activations serve Q8_0 and Q4_0 weights only");
+  static constexpr bool ok = true;
+};
+
 }  // namespace skippy
