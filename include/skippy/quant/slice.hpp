@@ -6,9 +6,10 @@
 // 2-byte loads inside the 34- and 18-byte blocks of Q8_0 and Q4_0), and all four warps work on one row.
 // A slice is decoded in registers without its scale, dotted with the activations by a chain of fused
 // multiply-adds, and enters the thread's running sum as sum = fma(scale, slice dot, sum); each warp's
-// threads are joined by the xor butterfly of warp shuffles, then the warps' sums in warp order.
+// threads are joined by the xor butterfly of warp shuffles, then the warps' sums in warp order. That
+// arithmetic is FloatSlices<Q>; quant/q8_slice.hpp holds the other, over 8-bit activations.
 //
-// interleaved_dot_row evaluates exactly that on the host. With every step an explicit fma it has the
+// interleaved_dot_row (interleaved_dot<A> for either arithmetic) evaluates exactly that on the host. With every step an explicit fma it has the
 // kernel's bits, so the kernel's indexing and decoding are tested without a GPU, and on a GPU the kernel
 // is compared with it bit for bit (for finite inputs: a NaN's payload may differ; and not under
 // --use_fast_math, whose flushed subnormals the host does not mimic). The order differs from dot_row's
