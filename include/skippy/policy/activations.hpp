@@ -1,12 +1,13 @@
 #pragma once
-// The activations' precision in a CUDA decoder's decoding weight products (cuda::Decoder's last policy):
+// The activations' precision in the weight products: the last, optional policy of host::Decoder,
+// cuda::Decoder and both Forward passes.
 //   FloatActivations: float activations, the default; every weight type.
 //   Int8Activations: each activation vector quantised to 8 bits per 32 values (quant/q8_activations.hpp)
-//     before the Q8_0 / Q4_0 weight products, which then take integer dot products (cuda::gemv_q8). Fewer
-//     instructions per weight, for an error of at most amax / 254 per block of activations. Greedy S3D
-//     still emits exactly the tokens of greedy AR (a row's bits do not depend on the block it is in);
-//     against the host backend, tokens agree while the top-2 logit margin exceeds that error's effect.
-// Prefill blocks (tensor cores) read float activations under either policy.
+//     before the Q8_0 / Q4_0 weight products, which then take integer dot products (cuda::gemv_q8; the
+//     host runs the same arithmetic bit for bit, host::matmul_q8). Fewer instructions per weight on the
+//     GPU, for an error of at most amax / 254 per block of activations. Greedy S3D still emits exactly the
+//     tokens of greedy AR (a row's bits do not depend on the block it is in).
+// CUDA prefill blocks (tensor cores) read float activations under either policy.
 
 #include <type_traits>
 
