@@ -286,6 +286,10 @@ void check_q8(int rows, int cols) {
   cuda::check(cudaMemcpy(y2.data(), dy2.data(), out * sizeof(float), cudaMemcpyDeviceToHost), "copy");
   CHECK(std::memcmp(y2.data(), y.data(), out * sizeof(float)) == 0);
   cuda::check(cudaMemcpy(u.data(), dg.data(), out * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  REQUIRE(cuda::gemv_q8(upv, dev, m, dy2.data()) == cudaSuccess);  // the batch's second matrix alone
+  std::vector<float> u1(out);
+  cuda::check(cudaMemcpy(u1.data(), dy2.data(), out * sizeof(float), cudaMemcpyDeviceToHost), "copy");
+  CHECK(std::memcmp(u1.data(), u.data(), out * sizeof(float)) == 0);
   REQUIRE(cuda::gemv_swiglu_q8(gate, upv, dev, m, dy2.data()) == cudaSuccess);
   REQUIRE(cuda::kernels::launch_swiglu(dy.data(), dg.data(), static_cast<long>(out), nullptr) == cudaSuccess);
   std::vector<float> fused(out), split(out);
