@@ -3,8 +3,8 @@
 
 The quantised weight kernels are likely bound by issued instructions rather than bytes when decoding costs
 more than a few instructions per weight, so the count per weight in the loop is a figure one can take without a GPU.
-Prints, per gemv_interleaved instantiation: the loop's instructions (the longest backward branch), the
-instructions per weight (the loop handles gemv_rows_per_block rows x one slice each), registers (from a
+Prints, per gemv_interleaved instantiation (type, arithmetic: float or 8-bit activations, M): the loop's
+instructions (the longest backward branch), the instructions per weight (the loop handles gemv_rows_per_block rows x one slice each), registers (from a
 ptxas -v log, if given) and the most frequent opcodes.
 
 usage: sass_mix.py LISTING [PTXAS_LOG]

@@ -58,9 +58,10 @@ class Forward {
       if (skip.contains(l)) continue;
       const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
       for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.attn_norm, xn_.data() + i * d, d, c.rms_eps);
-      product(L.wq, xn_.data(), m, q_.data());
-      product(L.wk, xn_.data(), m, k_.data());
-      product(L.wv, xn_.data(), m, v_.data());
+      const auto xq = input(xn_.data(), m, d);  // Int8Activations: quantised once for Q, K and V
+      product(L.wq, xq, m, q_.data());
+      product(L.wk, xq, m, k_.data());
+      product(L.wv, xq, m, v_.data());
       for (int i = 0; i < m; ++i) {
         const int pos = start + i;
         for (int h = 0; h < c.n_heads; ++h) math::rope(q_.data() + i * d + h * hd, pos, hd, c.rope_theta);
@@ -69,29 +70,34 @@ class Forward {
         std::copy_n(v_.data() + i * kv, kv, cache.v(l, pos));
       }
       for (int i = 0; i < m; ++i) attend(q_.data() + i * d, cache, l, start + i, c, att_.data() + i * d, scores_.data());
-      product(L.wo, att_.data(), m, xn_.data());
+      product(L.wo, input(att_.data(), m, d), m, xn_.data());
       for (int j = 0; j < m * d; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
 
       for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.ffn_norm, xn_.data() + i * d, d, c.rms_eps);
-      product(L.w_gate, xn_.data(), m, g_.data());
-      product(L.w_up, xn_.data(), m, u_.data());
+      const auto xf = input(xn_.data(), m, d);  // once for gate and up
+      product(L.w_gate, xf, m, g_.data());
+      product(L.w_up, xf, m, u_.data());
       for (int j = 0; j < m * f; ++j) g_[static_cast<std::size_t>(j)] = math::swiglu(g_[static_cast<std::size_t>(j)], u_[static_cast<std::size_t>(j)]);
-      product(L.w_down, g_.data(), m, xn_.data());
+      product(L.w_down, input(g_.data(), m, f), m, xn_.data());
       for (int j = 0; j < m * d; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
     }
 
     if (logits == nullptr) return;
     for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, model_.output_norm, xn_.data() + i * d, d, c.rms_eps);
-    product(model_.output, xn_.data(), m, logits);
+    product(model_.output, input(xn_.data(), m, d), m, logits);
   }
 
  private:
-  void product(const MatrixView<Q>& w, const float* x, int m, float* y) {
+  // The weight products' input: m rows of cols floats, or under Int8Activations their 8-bit form (valid
+  // until the next call).
+  auto input(const float* x, int m, int cols) {
     if constexpr (std::is_same_v<Activations, Int8Activations>)
-      matmul_q8(w, x, m, y, q8_);
+      return q8_.quantize(x, m, cols);
     else
-      matmul(w, x, m, y);
+      return x;
   }
+  static void product(const MatrixView<Q>& w, const float* x, int m, float* y) { matmul(w, x, m, y); }
+  static void product(const MatrixView<Q>& w, const quant::Q8Rows& x, int m, float* y) { matmul_q8(w, x, m, y); }
 
   void grow(int m, int capacity) {
     const ModelConfig& c = config();
@@ -106,7 +112,7 @@ class Forward {
 
   ModelView<Q> model_;
   std::vector<float> x_, xn_, q_, k_, v_, att_, g_, u_, scores_;
-  Q8Scratch q8_;  // Int8Activations only
+  Q8Activations q8_;  // Int8Activations only
 };
 
 }  // namespace skippy::host

@@ -35,29 +35,35 @@ void matmul(const MatrixView<Q>& w, const float* x, int m, float* y) {
   }
 }
 
-// Scratch of matmul_q8: the quantised activations, grown on demand.
-struct Q8Scratch {
-  std::vector<std::int8_t> q;
-  std::vector<float> d;
+// Activations quantised to 8 bits for matmul_q8, the buffers grown on demand: quantise once, then
+// every product that reads the same activations takes the view.
+class Q8Activations {
+ public:
+  quant::Q8Rows quantize(const float* x, int m, int cols) {
+    const std::size_t n = static_cast<std::size_t>(m) * static_cast<std::size_t>(cols);
+    if (q_.size() < n) {
+      q_.resize(n);
+      d_.resize(n / quant::qk);
+    }
+    quant::quantize_activations(x, m, cols, q_.data(), d_.data());
+    return {q_.data(), d_.data()};
+  }
+
+ private:
+  std::vector<std::int8_t> q_;
+  std::vector<float> d_;
 };
 
-// y[i][r] = W[r] . x[i] over activations quantised to 8 bits (Q8_0 / Q4_0 weights): the arithmetic of
+// y[i][r] = W[r] . x[i] over m rows of 8-bit activations (Q8_0 / Q4_0 weights): the arithmetic of
 // cuda::gemv_q8, bit for bit (quant::interleaved_dot<Q8Slices<Q>>), so the host runs a decoder under the
-// Int8Activations policy with the device's products. Each row is quantised on its own: a result does not
-// depend on m.
+// Int8Activations policy with the device's products. Each row was quantised on its own: a result does
+// not depend on m.
 template <class Q>
-void matmul_q8(const MatrixView<Q>& w, const float* x, int m, float* y, Q8Scratch& s) {
+void matmul_q8(const MatrixView<Q>& w, const quant::Q8Rows& x, int m, float* y) {
   using A = quant::Q8Slices<Q>;
-  const std::size_t n = static_cast<std::size_t>(m) * static_cast<std::size_t>(w.cols);
-  if (s.q.size() < n) {
-    s.q.resize(n);
-    s.d.resize(n / quant::qk);
-  }
-  quant::quantize_activations(x, m, w.cols, s.q.data(), s.d.data());
-  const quant::Q8Rows xq{s.q.data(), s.d.data()};
   for (int r = 0; r < w.rows; ++r)
     for (int i = 0; i < m; ++i)
-      y[static_cast<long>(i) * w.rows + r] = quant::interleaved_dot<A>(w.row(r), A::advance(xq, i, w.cols), w.cols);
+      y[static_cast<long>(i) * w.rows + r] = quant::interleaved_dot<A>(w.row(r), A::advance(x, i, w.cols), w.cols);
 }
 
 }  // namespace skippy::host

@@ -9,10 +9,11 @@
 // threads are joined by the xor butterfly of warp shuffles, then the warps' sums in warp order. That
 // arithmetic is FloatSlices<Q>; quant/q8_slice.hpp holds the other, over 8-bit activations.
 //
-// interleaved_dot_row (interleaved_dot<A> for either arithmetic) evaluates exactly that on the host. With every step an explicit fma it has the
-// kernel's bits, so the kernel's indexing and decoding are tested without a GPU, and on a GPU the kernel
-// is compared with it bit for bit (for finite inputs: a NaN's payload may differ; and not under
-// --use_fast_math, whose flushed subnormals the host does not mimic). The order differs from dot_row's
+// interleaved_dot_row (interleaved_dot<A> for either arithmetic) evaluates exactly that on the host.
+// With every step an explicit fma it has the kernel's bits, so the kernel's indexing and decoding are
+// tested without a GPU, and on a GPU the kernel is compared with it bit for bit (for finite inputs: a
+// NaN's payload may differ; and not under --use_fast_math, whose flushed subnormals the host does not
+// mimic). The order differs from dot_row's
 // (the host backend's contract): the two agree to rounding, and each is independent of how many
 // activation rows are processed together.
 
@@ -52,7 +53,8 @@ SKIPPY_HD_INLINE std::uint32_t byte_perm(std::uint32_t x, std::uint32_t y, std::
 // byte permutation puts the byte in the low mantissa bits of 2^23 (bytes: w's byte k, 0x00, 0x00, 0x4b),
 // which is exactly 2^23 + byte, and subtracting 2^23 + bias is exact too. A shift-and-mask form cost the
 // device two or three integer instructions per value, in kernels likely bound by issued instructions
-// (Q8_0 / Q4_0 loops on sm_90: 7.0 / 5.9 instructions per weight, now 5.8 / 4.7; bench/results/sass-2026-11-30).
+// (Q8_0 / Q4_0 loops on sm_90: 7.0 / 5.9 instructions per weight with that form, 5.8 / 4.7 with this;
+// bench/results/sass-2026-11-30).
 SKIPPY_HD_INLINE float unbias_byte(std::uint32_t w, int k, int bias) {
   return bits_float(byte_perm(w, 0x4b000000u, 0x7650u | static_cast<std::uint32_t>(k))) -
          static_cast<float>(0x800000 + bias);
