@@ -211,23 +211,27 @@ void BM_empty_launch(benchmark::State& state) {
   bench::time_iterations(state, [] { empty_kernel<<<1, 32>>>(); });
 }
 
-// The residual add and RMSNorm of m rows at the 7B width (two per layer in every step).
+// The residual add and RMSNorm of m rows at the 7B width (two per layer in every step); range(1) = 1: with
+// the 8-bit quantisation of its output fused (Int8Activations' decoding blocks).
 void BM_rmsnorm(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
     return;
   }
   const int m = static_cast<int>(state.range(0)), d = llama_7b_class().dim;
+  const bool q8 = state.range(1) == 1;
   sc::DeviceBuffer<float> x(static_cast<std::size_t>(m) * d), add(x.size()), w(static_cast<std::size_t>(d)),
-      y(x.size());
+      y(x.size()), scales(x.size() / quant::qk);
+  sc::DeviceBuffer<std::int8_t> q(x.size());
   cudaMemset(x.data(), 0, x.size() * sizeof(float));
   cudaMemset(add.data(), 0, add.size() * sizeof(float));
   cudaMemset(w.data(), 0, w.size() * sizeof(float));
   bench::time_iterations(state, [&] {
     sc::kernels::add_rmsnorm<<<m, sc::kernels::rmsnorm_threads, sc::kernels::rmsnorm_smem(d)>>>(
-        x.data(), add.data(), w.data(), y.data(), d, 1e-5f);
+        x.data(), add.data(), w.data(), y.data(), d, 1e-5f, q8 ? q.data() : nullptr, q8 ? scales.data() : nullptr);
   });
-  bench::bandwidth_counters(state, 4.0 * (4.0 * m * d + d));  // x, add, w read; x, y written
+  // x, add, w read; x, y written (and q, scales)
+  bench::bandwidth_counters(state, 4.0 * (4.0 * m * d + d) + (q8 ? (1.0 + 4.0 / quant::qk) * m * d : 0.0));
 }
 
 void BM_argmax(benchmark::State& state) {
@@ -328,7 +332,7 @@ BENCHMARK(BM_attention)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_empty_launch)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_rmsnorm)->Arg(1)->Arg(5)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_rmsnorm)->ArgsProduct({{1, 5}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_argmax)->ArgsProduct({{32000, 128256}, {1, 5}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sample)->ArgsProduct({{32000, 128256}, {1, 4}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_speculative_verify)->ArgsProduct({{32000, 128256}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);

@@ -1,9 +1,9 @@
 // CUDA weight kernels at LLM shapes, with L2 flushed between iterations (timed with CUDA events, manual
 // time): gemv for decoding blocks (M = 1..8) in GB/s and % of the device-to-device copy bandwidth
 // measured in this binary, with the reference kernel at M = 1 and 5 as its baseline; gemv_q8 (8-bit
-// activations, Q8_0 / Q4_0) at the same shapes and the activation quantiser; a layer's fused
-// launches (Q/K/V, gate/up with SwiGLU) against one launch per matrix; the tensor-core gemm for prefill
-// blocks (M = 64..2048) in FLOP/s and rows/s.
+// activations, Q8_0 / Q4_0) at the same shapes and the activation quantiser; both again over the packed
+// layout (cuda::PackedMatrix); a layer's fused launches (Q/K/V, gate/up with SwiGLU) against one launch
+// per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s.
 
 #include <benchmark/benchmark.h>
 
@@ -11,6 +11,7 @@
 #include <skippy/cuda/check.cuh>
 #include <skippy/cuda/gemm.cuh>
 #include <skippy/cuda/gemv.cuh>
+#include <skippy/cuda/packed.cuh>
 
 #include "device.hpp"
 
@@ -49,8 +50,8 @@ struct Operands {
 // Which weight kernel BM_gemv times: cuda::gemv (the interleaved kernel: these operands are aligned),
 // cuda::gemv_reference, or cuda::gemv_q8 over 8-bit activations (Q8_0 / Q4_0; quantised once before the
 // timed loop: a decoder quantises a vector once for all the matrices that read it, timed by
-// BM_quantize_activations).
-enum class Path { interleaved, reference, int8 };
+// BM_quantize_activations); packed and packed_int8: gemv and gemv_q8 over a cuda::PackedMatrix copy.
+enum class Path { interleaved, reference, int8, packed, packed_int8 };
 
 template <class Q, Path P = Path::interleaved>
 void BM_gemv(benchmark::State& state) {
@@ -64,14 +65,22 @@ void BM_gemv(benchmark::State& state) {
   const Operands<Q> o(rows, cols, m);
   const MatrixView<Q> view = o.view(rows, cols);
   double activation_bytes = 4.0 * m * cols;
-  if constexpr (P == Path::int8) {
+  if constexpr (P == Path::int8 || P == Path::packed_int8) {
     const std::size_t n = static_cast<std::size_t>(m) * cols;
     cuda::DeviceBuffer<std::int8_t> q(n);
     cuda::DeviceBuffer<float> d(n / quant::qk);
     cuda::check(cuda::quantize_activations(o.x, m, cols, q.data(), d.data()), "quantize_activations");
     const quant::Q8Rows x{q.data(), d.data()};
-    bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(view, x, m, o.y), "gemv_q8"); });
+    if constexpr (P == Path::int8) {
+      bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(view, x, m, o.y), "gemv_q8"); });
+    } else {
+      const cuda::PackedMatrix<Q> packed(view);
+      bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(packed.view(), x, m, o.y), "gemv_q8"); });
+    }
     activation_bytes = static_cast<double>(n) * (1.0 + 4.0 / quant::qk);
+  } else if constexpr (P == Path::packed) {
+    const cuda::PackedMatrix<Q> packed(view);
+    bench::time_iterations(state, [&] { cuda::check(cuda::gemv(packed.view(), o.x, m, o.y), "gemv"); });
   } else {
     bench::time_iterations(state, [&] {
       cuda::check(P == Path::reference ? cuda::gemv_reference(view, o.x, m, o.y) : cuda::gemv(view, o.x, m, o.y),
@@ -89,6 +98,14 @@ void BM_gemv_reference(benchmark::State& state) {
 template <class Q>
 void BM_gemv_q8(benchmark::State& state) {
   BM_gemv<Q, Path::int8>(state);
+}
+template <class Q>
+void BM_gemv_packed(benchmark::State& state) {
+  BM_gemv<Q, Path::packed>(state);
+}
+template <class Q>
+void BM_gemv_q8_packed(benchmark::State& state) {
+  BM_gemv<Q, Path::packed_int8>(state);
 }
 
 // cuda::quantize_activations of m rows of range(0) floats.
@@ -186,6 +203,10 @@ BENCHMARK_TEMPLATE(BM_gemv, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q4_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8, quant::Q4_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_packed, quant::Q8_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_packed, quant::Q4_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_q8_packed, quant::Q8_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_q8_packed, quant::Q4_0)->Apply(shapes);
 BENCHMARK(BM_quantize_activations)
     ->ArgsProduct({{4096, 14336}, {1, 5}})
     ->UseManualTime()

@@ -7,11 +7,16 @@
 #   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo (at most 400 s)
 #   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck, racecheck, synccheck, then the
 #                                           #        CUDA sweep (at most 540 s)
+#   bench/gpu_check.sh run variants [OUT]   # there: the decoding weight kernels (M = 1, 5) of each
+#                                           #        build/gpu-pack/variants/NAME (a skippy_bench_gemv built with
+#                                           #        other knobs), into variants.tgz (at most 60 s each)
+#   bench/gpu_check.sh run profile [OUT]    # there: Nsight Compute sections of the weight kernel at 14336 x 4096,
+#                                           #        M = 1 and 5, each arithmetic (at most 300 s)
 #
 # With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
 # timeout_s=430); each step has its own timeout so a hang costs that step only. At most 8 files come back:
 # log.txt (everything printed, step by step, with exit codes and seconds), gemv.json, decode_step.json,
-# sanitize.txt and sweep_cuda.csv (sanitize).
+# sanitize.txt and sweep_cuda.csv (sanitize), variants.tgz (variants); the profile's sections are in log.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pack=build/gpu-pack
@@ -98,8 +103,40 @@ case $phase in
     step sweep_cuda 40 "$pack/skippy_config_sweep" --backend cuda --positions 400 --tokens 128 \
       "${text[@]}" --csv "$out/sweep.csv"
     ;;
+  variants)
+    tmp=$(mktemp -d)
+    for bin in "$pack"/variants/*; do
+      name=$(basename "$bin")
+      step "variant $name" 60 "$bin" --benchmark_min_time=0.03 \
+        --benchmark_filter='^BM_gemv(_q8)?<quant::(F16|BF16|Q8_0|Q4_0)>/[0-9]+/[0-9]+/[15]/' \
+        --benchmark_out="$tmp/gemv_$name.json" --benchmark_out_format=json
+    done
+    tar -czf "$out/variants.tgz" -C "$tmp" .
+    ;;
+  profile)
+    # Whether the weight kernel is issue-bound or memory-bound: throughput, issue-slot use, stall reasons and
+    # occupancy of one launch per benchmark, at the clocks the benchmarks run at (no clock locking).
+    ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+    if [ -z "$ncu" ]; then
+      echo "=== profile: ncu not found (PATH, /usr/local/cuda/bin)" | tee -a "$log"
+      exit 1
+    fi
+    for bm in 'BM_gemv<quant::F16>' 'BM_gemv<quant::Q8_0>' 'BM_gemv<quant::Q4_0>' 'BM_gemv_q8<quant::Q8_0>' \
+      'BM_gemv_q8<quant::Q4_0>' 'BM_gemv_packed<quant::Q4_0>' 'BM_gemv_q8_packed<quant::Q4_0>'; do
+      for m in 1 5; do
+        step "profile $bm M=$m" 30 "$ncu" --clock-control none -k regex:gemv_interleaved --launch-skip 3 \
+          --launch-count 1 --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
+          --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+          "$pack/skippy_bench_gemv" --benchmark_filter="^$bm/14336/4096/$m/" --benchmark_min_time=0.01
+        if grep -q ERR_NVGPUCTRPERM "$log"; then
+          echo "=== profile: this machine does not let a user read the performance counters" | tee -a "$log"
+          exit 1
+        fi
+      done
+    done
+    ;;
   *)
-    echo "unknown phase '$phase' (main or sanitize)"
+    echo "unknown phase '$phase' (main, sanitize, variants or profile)"
     exit 2
     ;;
 esac

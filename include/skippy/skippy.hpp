@@ -38,6 +38,7 @@
 #include "policy/skip_range.hpp"
 #include "quant/dequantize.hpp"
 #include "quant/dot.hpp"
+#include "quant/packed.hpp"
 #include "quant/q8_activations.hpp"
 #include "quant/q8_slice.hpp"
 #include "quant/quantize.hpp"
@@ -65,5 +66,6 @@
 #include "cuda/kernels/sample.cuh"
 #include "cuda/kernels/select.cuh"
 #include "cuda/kv_cache.cuh"
+#include "cuda/packed.cuh"
 #include "grpo/cuda.cuh"
 #endif

@@ -8,7 +8,9 @@
 #include <skippy/cuda/check.cuh>
 #include <skippy/cuda/gemv.cuh>
 #include <skippy/cuda/kernels/elementwise.cuh>
+#include <skippy/cuda/packed.cuh>
 #include <skippy/host/matmul.hpp>
+#include <skippy/quant/packed.hpp>
 #include <skippy/quant/quantize.hpp>
 #include <skippy/quant/slice.hpp>
 
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -50,7 +53,8 @@ void check_gemv(Kernel kernel, int rows, int cols, int x_shift, int w_shift = 0)
   cuda::check(cudaMemcpy(dx.data() + x_shift, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice), "copy");
   const MatrixView<Q> dv{dw.data() + w_shift, rows, cols};
   const bool interleaved = kernel == Kernel::chosen && cuda::gemv_interleaved_fits(dv, xp);
-  INFO(Q::name, " ", rows, "x", cols, interleaved ? " interleaved" : " reference", " shifts ", x_shift, w_shift);
+  INFO(std::string(Q::name), " ", rows, "x", cols, interleaved ? " interleaved" : " reference", " shifts ", x_shift,
+       w_shift);
   constexpr bool blocks = std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>;
   CHECK(interleaved == (kernel == Kernel::chosen && x_shift == 0 && (blocks || w_shift == 0)));
   // NaN-filled outputs: memory reused from the previous case holds that case's (close) results, which
@@ -158,7 +162,7 @@ struct Batch {
 template <class Q>
 void check_batch(int cols, int w_shift) {
   Batch<Q> b(cols, w_shift);
-  INFO(Q::name, " cols ", cols, " weight shift ", w_shift);
+  INFO(std::string(Q::name), " cols ", cols, " weight shift ", w_shift);
   for (int m : {1, 5, 11}) {
     for (int j = 0; j < Batch<Q>::n; ++j) {
       const std::size_t bytes = static_cast<std::size_t>(m) * b.rows[j] * sizeof(float);
@@ -182,7 +186,7 @@ void check_swiglu(int cols, int x_shift) {
   constexpr int rows = 33, m = 11, n = rows * m;
   const MatrixView<Q> gate{b.view[0].data, rows, cols}, up{b.view[2].data, rows, cols};  // equal shapes
   const float* x = b.x.data() + x_shift;  // one float: the fallback path
-  INFO(Q::name, " cols ", cols, " activation shift ", x_shift);
+  INFO(std::string(Q::name), " cols ", cols, " activation shift ", x_shift);
   DeviceBuffer<float> y(n), scratch(n), g(n), u(n);
   REQUIRE(cudaMemset(y.data(), 0xff, n * sizeof(float)) == cudaSuccess);
   REQUIRE(cuda::gemv_swiglu(gate, up, x, m, y.data(), scratch.data()) == cudaSuccess);
@@ -227,7 +231,7 @@ template <class Q>
 void check_q8(int rows, int cols) {
   using A = quant::Q8Slices<Q>;
   constexpr int m = 11;
-  INFO(Q::name, " ", rows, "x", cols);
+  INFO(std::string(Q::name), " ", rows, "x", cols);
   std::vector<float> wf(static_cast<std::size_t>(rows) * cols), uf(wf.size());
   for (std::size_t i = 0; i < wf.size(); ++i) {
     wf[i] = std::sin(0.013f * static_cast<float>(i)) * 0.7f;
@@ -316,4 +320,121 @@ TEST_CASE("cuda::gemv_q8 (8-bit activations) equals its host account and does no
       check_q8<quant::Q8_0>(rows, cols);
       check_q8<quant::Q4_0>(rows, cols);
     }
+}
+
+namespace {
+
+// A packed matrix (cuda::PackedMatrix) gives gemv's and gemv_q8's bits of the matrix in place, for every
+// m (one tile and two), and its packed bytes are the host's quant::pack_matrix.
+template <class Q>
+void check_packed(int rows, int cols) {
+  INFO(std::string(Q::name), " ", rows, "x", cols);
+  std::vector<float> wf(static_cast<std::size_t>(rows) * cols);
+  for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = std::sin(0.011f * static_cast<float>(i) + 0.3f) * 0.9f;
+  const auto w = quant::quantize<Q>(wf);
+  const int m = 11;
+  std::vector<float> x(static_cast<std::size_t>(m) * cols);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.05f * static_cast<float>(i));
+  DeviceBuffer<typename Q::block> dw(w.size());
+  dw.upload(w.data(), w.size());
+  DeviceBuffer<float> dx(x.size()), a(static_cast<std::size_t>(m) * rows), b(a.size());
+  dx.upload(x.data(), x.size());
+  const MatrixView<Q> in_place{dw.data(), rows, cols};
+  const cuda::PackedMatrix<Q> packed(in_place);
+  const cuda::PackedView<Q> pv = packed.view();
+
+  std::vector<unsigned char> expect(in_place.bytes()), got(expect.size());
+  quant::pack_matrix<Q>(w.data(), rows, cols, expect.data());
+  cuda::check(cudaMemcpy(got.data(), pv.data, got.size(), cudaMemcpyDeviceToHost), "copy");
+  CHECK(got == expect);
+
+  std::vector<float> ya(a.size()), yb(b.size());
+  const auto same = [&](int mm) {  // the first mm output rows
+    const std::size_t n = static_cast<std::size_t>(mm) * rows;
+    a.download(ya.data(), n);
+    b.download(yb.data(), n);
+    return std::memcmp(ya.data(), yb.data(), n * sizeof(float)) == 0;
+  };
+  for (int mm : {1, 5, m}) {
+    CAPTURE(mm);
+    REQUIRE(cudaMemset(b.data(), 0xff, b.size() * sizeof(float)) == cudaSuccess);
+    REQUIRE(cuda::gemv(in_place, dx.data(), mm, a.data()) == cudaSuccess);
+    REQUIRE(cuda::gemv(pv, dx.data(), mm, b.data()) == cudaSuccess);
+    CHECK(same(mm));
+  }
+  DeviceBuffer<std::int8_t> dq(x.size());
+  DeviceBuffer<float> dd(x.size() / quant::qk);
+  REQUIRE(cuda::quantize_activations(dx.data(), m, cols, dq.data(), dd.data()) == cudaSuccess);
+  const quant::Q8Rows q8{dq.data(), dd.data()};
+  for (int mm : {1, 5, m}) {
+    CAPTURE(mm);
+    REQUIRE(cudaMemset(b.data(), 0xff, b.size() * sizeof(float)) == cudaSuccess);
+    REQUIRE(cuda::gemv_q8(in_place, q8, mm, a.data()) == cudaSuccess);
+    REQUIRE(cuda::gemv_q8(pv, q8, mm, b.data()) == cudaSuccess);
+    CHECK(same(mm));
+  }
+  // Bad operands are refused, not read.
+  CHECK(cuda::gemv(pv, dx.data() + 1, 1, b.data()) == cudaErrorMisalignedAddress);
+  CHECK(cuda::gemv(cuda::PackedView<Q>{pv.data, rows, 40}, dx.data(), 1, b.data()) == cudaErrorInvalidValue);
+  CHECK(cuda::gemv_q8(pv, quant::Q8Rows{dq.data() + 4, dd.data()}, 1, b.data()) == cudaErrorMisalignedAddress);
+  CHECK(cuda::pack_matrix(MatrixView<Q>{dw.data(), rows, 40}, b.data()) == cudaErrorInvalidValue);
+  CHECK(cuda::pack_matrix(in_place, reinterpret_cast<unsigned char*>(b.data()) + 4) == cudaErrorMisalignedAddress);
+}
+
+}  // namespace
+
+TEST_CASE("cuda::PackedMatrix: gemv and gemv_q8 over the packed layout have the in-place kernels' bits") {
+  if (!cuda::device_available()) {
+    std::printf("skipped: no GPU (gemv_test packed layout)\n");
+    return;
+  }
+  for (int cols : {64, 288, 4096})
+    for (int rows : {2, 129}) {
+      check_packed<quant::Q8_0>(rows, cols);
+      check_packed<quant::Q4_0>(rows, cols);
+    }
+}
+
+TEST_CASE("kernels::add_rmsnorm's 8-bit output has quantize_activations' bits over its float output") {
+  if (!cuda::device_available()) {
+    std::printf("skipped: no GPU (gemv_test fused quantisation)\n");
+    return;
+  }
+  for (int d : {64, 4096}) {
+    CAPTURE(d);
+    const int m = 3;
+    const std::size_t n = static_cast<std::size_t>(m) * d;
+    std::vector<float> x(n), add(n), w(static_cast<std::size_t>(d));
+    for (std::size_t i = 0; i < n; ++i) {
+      x[i] = std::sin(0.37f * static_cast<float>(i)) * 3.0f;
+      add[i] = std::cos(0.11f * static_cast<float>(i));
+    }
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.5f + std::sin(0.05f * static_cast<float>(i));
+    x[5] = std::nanf("");  // row 0's first block quantises to NaN scale and zero bytes
+    DeviceBuffer<float> dx(n), dx2(n), dadd(n), dw(w.size()), y(n), y2(n), s(n / quant::qk), s2(s.size());
+    DeviceBuffer<std::int8_t> q(n), q2(n);
+    dx.upload(x.data(), n);
+    dx2.upload(x.data(), n);
+    dadd.upload(add.data(), n);
+    dw.upload(w.data(), w.size());
+    const std::size_t smem = cuda::kernels::rmsnorm_smem(d);
+    cuda::kernels::add_rmsnorm<<<m, cuda::kernels::rmsnorm_threads, smem>>>(dx.data(), dadd.data(), dw.data(), y.data(),
+                                                                           d, 1e-5f, q.data(), s.data());
+    cuda::kernels::add_rmsnorm<<<m, cuda::kernels::rmsnorm_threads, smem>>>(dx2.data(), dadd.data(), dw.data(),
+                                                                           y2.data(), d, 1e-5f);
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    REQUIRE(cuda::quantize_activations(y2.data(), m, d, q2.data(), s2.data()) == cudaSuccess);
+    std::vector<float> a(n), b(n), sa(s.size()), sb(s.size());
+    std::vector<std::int8_t> qa(n), qb(n);
+    y.download(a.data(), n);
+    y2.download(b.data(), n);
+    s.download(sa.data(), sa.size());
+    s2.download(sb.data(), sb.size());
+    q.download(qa.data(), n);
+    q2.download(qb.data(), n);
+    CHECK(std::memcmp(a.data(), b.data(), n * sizeof(float)) == 0);  // the float output is unchanged
+    CHECK(std::memcmp(sa.data(), sb.data(), sa.size() * sizeof(float)) == 0);
+    CHECK(qa == qb);
+    CHECK(std::isnan(sa[0]));
+  }
 }

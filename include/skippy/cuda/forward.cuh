@@ -11,7 +11,9 @@
 // them (gemm.cuh); decoding blocks run gemv, whose rows are the same bits alone or in a block: Q, K and V
 // in one launch, gate and up with SwiGLU in another. With Int8Activations (policy/activations.hpp) a
 // decoding block's activations are quantised to 8 bits before each of a layer's four weight launches and
-// the LM head's (one small kernel each, into the workspace), and the weight kernels run gemv_q8.
+// the LM head's, and the weight kernels run gemv_q8: the two norms of a layer and the final one quantise
+// their output themselves (kernels::add_rmsnorm), the attention and SwiGLU outputs take one small kernel
+// each (into the workspace).
 
 #include <cuda_runtime.h>
 
@@ -181,11 +183,18 @@ class Forward {
   }
   static void launched(const char* what) { check(cudaGetLastError(), what); }
 
-  // xn = rmsnorm(x += residual) * w, the add skipped when residual is null.
+  // xn = rmsnorm(x += residual) * w, the add skipped when residual is null. An 8-bit decoding block also
+  // gets xn quantised into the workspace by the same launch, for the weight launches that read xn.
   void norm(const float* residual, const float* w, int m, cudaStream_t stream) {
-    kernels::add_rmsnorm<<<static_cast<unsigned>(m), kernels::rmsnorm_threads, kernels::rmsnorm_smem(config().dim),
-                           stream>>>(x_, residual, w, xn_, config().dim, config().rms_eps);
+    const int d = config().dim;
+    normed_q8_ = int8 && !prefill(m) && d <= kernels::rmsnorm_staged_floats;
+    kernels::add_rmsnorm<<<static_cast<unsigned>(m), kernels::rmsnorm_threads, kernels::rmsnorm_smem(d), stream>>>(
+        x_, residual, w, xn_, d, config().rms_eps, normed_q8_ ? q8_ : nullptr, normed_q8_ ? q8_scales_ : nullptr);
     launched("residual add and rmsnorm");
+  }
+  // xn as 8-bit activations: quantised by the norm that wrote it, or now.
+  quant::Q8Rows xn_q8(int m, cudaStream_t stream) const {
+    return normed_q8_ ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, stream);
   }
   // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding).
   bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_; }
@@ -200,7 +209,7 @@ class Forward {
     const MatrixView<Q> w[3] = {L.wq, L.wk, L.wv};
     float* const y[3] = {q_, k_, v_};
     if constexpr (int8)
-      check(gemv_batch_q8(w, y, 3, quantized(xn_, m, config().dim, stream), m, stream), "Q/K/V weight kernel");
+      check(gemv_batch_q8(w, y, 3, xn_q8(m, stream), m, stream), "Q/K/V weight kernel");
     else
       check(gemv_batch(w, y, 3, xn_, m, stream), "Q/K/V weight kernel");
   }
@@ -213,8 +222,7 @@ class Forward {
       return;
     }
     if constexpr (int8) {
-      const quant::Q8Rows x = quantized(xn_, m, config().dim, stream);
-      check(gemv_swiglu_q8(L.w_gate, L.w_up, x, m, g_, stream), "gate/up weight kernel with SwiGLU");
+      check(gemv_swiglu_q8(L.w_gate, L.w_up, xn_q8(m, stream), m, g_, stream), "gate/up weight kernel with SwiGLU");
     } else {
       check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, stream), "gate/up weight kernel with SwiGLU");
     }
@@ -222,8 +230,9 @@ class Forward {
   void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) const {
     if (prefill(m))
       check(detail::launch_gemm(w, x, m, y, stream), "tensor-core weight kernel");
-    else if constexpr (int8)
-      check(gemv_q8(w, quantized(x, m, w.cols, stream), m, y, stream), "weight kernel");
+    else if constexpr (int8)  // the LM head reads xn, the other products att and g
+      check(gemv_q8(w, x == xn_ ? xn_q8(m, stream) : quantized(x, m, w.cols, stream), m, y, stream),
+            "weight kernel");
     else
       check(gemv(w, x, m, y, stream), "weight kernel");
   }
@@ -237,6 +246,7 @@ class Forward {
   ModelView<Q> model_;
   int max_block_, capacity_;
   bool tensor_cores_ = false;
+  bool normed_q8_ = false;  // whether the last norm also left xn quantised in q8_ / q8_scales_
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
   unsigned* counters_;

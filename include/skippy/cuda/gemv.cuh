@@ -30,6 +30,7 @@
 #include "../math/activation.hpp"
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
+#include "../quant/packed.hpp"
 #include "../quant/q8_slice.hpp"
 #include "../quant/slice.hpp"
 #include "kernels/elementwise.cuh"
@@ -37,19 +38,31 @@
 namespace skippy::cuda {
 
 inline constexpr int gemv_max_tile = 8;         // activation rows per launch; larger m is tiled
-inline constexpr int gemv_rows_per_block = 4;   // interleaved kernel: weight rows sharing each activation load
+// Interleaved kernel: weight rows sharing each activation load (experiment knob -DSKIPPY_GEMV_ROWS=2 or 4:
+// the final sums of rows x gemv_max_tile activation rows are written by one warp).
+#ifndef SKIPPY_GEMV_ROWS
+#define SKIPPY_GEMV_ROWS 4
+#endif
+inline constexpr int gemv_rows_per_block = SKIPPY_GEMV_ROWS;
 inline constexpr int gemv_warps_per_block = 4;  // reference kernel: one row per warp
 inline constexpr int gemv_max_jobs = 3;         // matrices one interleaved launch may take
-// Interleaved kernel: whether type Q requests the next slice's weights before this slice's arithmetic.
-// Measured on an H200 (bench/results/h200-2026-11-30/run4): it pays for F16 (M = 5 up to 21% faster) and
-// costs the others (Q8_0 M = 1 up to 12%, F32 and BF16 M = 5 up to 23% slower), so only F16 takes it by
-// default. A compile-time experiment knob: -DSKIPPY_GEMV_PREFETCH=0 never, 1 always, 2 (default) F16.
+// Interleaved kernel: whether type Q at M activation rows in arithmetic A requests the next slice's
+// weights before this slice's arithmetic. Measured on an H200 (bench/results/h200-2026-11-30, runs 4 and
+// 6): it pays for F16 at every M (M = 5 up to 21% faster); at M = 1 it pays for Q8_0 (6-18% faster at the
+// seven shapes), Q4_0 (5-11%), Q4_0 with 8-bit activations (8-16%) and BF16 (up to 5%), and at M = 5 it
+// costs them (up to 23%, 8-bit Q4_0 up to 54%); Q8_0 with 8-bit activations and F32 are left without. A
+// compile-time experiment knob: -DSKIPPY_GEMV_PREFETCH=0 never, 1 always, 2 (default) as measured.
 #ifndef SKIPPY_GEMV_PREFETCH
 #define SKIPPY_GEMV_PREFETCH 2
 #endif
-template <class Q>
+template <class Q, int M, bool Int8>
 inline constexpr bool gemv_prefetch =
-    SKIPPY_GEMV_PREFETCH == 1 || (SKIPPY_GEMV_PREFETCH == 2 && std::is_same_v<Q, quant::F16>);
+    SKIPPY_GEMV_PREFETCH == 1 ||
+    (SKIPPY_GEMV_PREFETCH == 2 &&
+     (std::is_same_v<Q, quant::F16> ||
+      (M == 1 && (Int8 ? std::is_same_v<Q, quant::Q4_0>
+                       : std::is_same_v<Q, quant::BF16> || std::is_same_v<Q, quant::Q8_0> ||
+                             std::is_same_v<Q, quant::Q4_0>))));
 
 // The matrices of one interleaved launch, all cols wide, over the same activations: matrix j has rows[j]
 // rows and writes m rows of rows[j] values to y[j]; its rows go to blocks[j] consecutive thread blocks.
@@ -74,8 +87,9 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // A block's gemv_rows_per_block row slots: rows r0.. of matrix j, or for SwiGLU half of them rows r0.. of
-// the gate and half the same rows of up. Every slot's sum is quant::interleaved_dot_row's.
-template <class Q, int M, bool Swiglu, class A = quant::FloatSlices<Q>>
+// the gate and half the same rows of up. Every slot's sum is quant::interleaved_dot_row's, in either
+// layout L of the weights (quant/packed.hpp).
+template <class Q, int M, bool Swiglu, class A = quant::FloatSlices<Q>, class L = quant::InPlace<Q>>
 __global__ void __launch_bounds__(quant::interleaved_threads)
     gemv_interleaved(const GemvBatch<Q> b, const typename A::Input x) {
   static_assert(std::is_same_v<typename A::Type, Q>, "gemv_interleaved: the arithmetic's weight type must be Q");
@@ -102,11 +116,11 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
     }
   }
   const int cols = b.cols, r0 = block * per_matrix;  // r0 < rows: a matrix's blocks fit its rows
-  const typename Q::block* row[R];
+  typename L::Row row[R];
 #pragma unroll
   for (int q = 0; q < R; ++q) {  // rows past the end re-read the last row and are not stored
     const int r = r0 + q % per_matrix < rows ? r0 + q % per_matrix : rows - 1;
-    row[q] = (Swiglu ? b.w[q / per_matrix] : wj) + static_cast<long>(r) * (cols / Q::block_size);
+    row[q] = L::row(Swiglu ? b.w[q / per_matrix] : wj, r, rows, cols);
   }
   float acc[R][M];
 #pragma unroll
@@ -114,25 +128,26 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
 #pragma unroll
     for (int i = 0; i < M; ++i) acc[q][i] = 0.0f;
   const int slices = cols / S::values;
+  constexpr bool prefetch = gemv_prefetch<Q, M, !std::is_same_v<A, quant::FloatSlices<Q>>>;
   // Software-pipelined: the next slice's weights are requested before this slice's arithmetic, so their
-  // memory latency overlaps it (gemv_prefetch<Q>: where it pays). Not unrolled: unrolling doubles the
+  // memory latency overlaps it (gemv_prefetch: where it pays). Not unrolled: unrolling doubles the
   // registers (ptxas: up to 255, with spills).
   typename S::Raw raw[R];
-  if constexpr (gemv_prefetch<Q>) {
+  if constexpr (prefetch) {
 #pragma unroll
-    for (int q = 0; q < R; ++q) raw[q] = S::load(row[q], t < slices ? t : 0);
+    for (int q = 0; q < R; ++q) raw[q] = L::load(row[q], t < slices ? t : 0);
   }
 #pragma unroll 1
   for (int s = t; s < slices; s += quant::interleaved_threads) {
     typename S::Raw next[R];
-    if constexpr (gemv_prefetch<Q>) {
+    if constexpr (prefetch) {
       if (s + quant::interleaved_threads < slices) {  // no select on the loaded value: it would wait for it
 #pragma unroll
-        for (int q = 0; q < R; ++q) next[q] = S::load(row[q], s + quant::interleaved_threads);
+        for (int q = 0; q < R; ++q) next[q] = L::load(row[q], s + quant::interleaved_threads);
       }
     } else {
 #pragma unroll
-      for (int q = 0; q < R; ++q) raw[q] = S::load(row[q], s);
+      for (int q = 0; q < R; ++q) raw[q] = L::load(row[q], s);
     }
     typename A::Weights v[R];
 #pragma unroll
@@ -143,7 +158,7 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
 #pragma unroll
       for (int q = 0; q < R; ++q) acc[q][i] = A::step(acc[q][i], v[q], xs);
     }
-    if constexpr (gemv_prefetch<Q>) {
+    if constexpr (prefetch) {
 #pragma unroll
       for (int q = 0; q < R; ++q) raw[q] = next[q];
     }
@@ -234,7 +249,7 @@ cudaError_t for_tiles(int m, F&& f) {
 
 // One interleaved launch per tile over the batch's matrices (their y advanced to the tile's rows), in
 // arithmetic A.
-template <bool Swiglu, class A, class Q>
+template <bool Swiglu, class A, class Q, class L = quant::InPlace<Q>>
 cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, cudaStream_t stream) {
   constexpr int per_matrix = Swiglu ? gemv_rows_per_block / 2 : gemv_rows_per_block;
   int grid = 0;
@@ -243,7 +258,7 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, cudaS
   return for_tiles(m, [&](auto M, int i0) {
     GemvBatch<Q> tile = b;
     for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
-    kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu, A>
+    kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu, A, L>
         <<<grid, quant::interleaved_threads, 0, stream>>>(tile, A::advance(x, i0, b.cols));
     return cudaGetLastError();
   });
@@ -365,12 +380,7 @@ __global__ void __launch_bounds__(Threads)
   if (b >= blocks) return;
   std::int8_t v[quant::qk];
   d[b] = quant::quantize_q8(x + b * quant::qk, v);
-#pragma unroll
-  for (int k = 0; k < quant::qk / 8; ++k) {
-    uint2 u;
-    memcpy(&u, v + 8 * k, sizeof u);
-    reinterpret_cast<uint2*>(q + b * quant::qk)[k] = u;
-  }
+  store_q8_block(v, q + b * quant::qk);
 }
 }  // namespace kernels
 

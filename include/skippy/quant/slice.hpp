@@ -28,7 +28,13 @@
 namespace skippy::quant {
 
 inline constexpr int slice_run = 8;  // consecutive values of a slice that meet consecutive activations
-inline constexpr int interleaved_warps = 4;  // warps of the interleaved kernel sharing each row's slices
+// Warps of the interleaved kernel sharing each row's slices (the host arithmetic's order follows it). A
+// compile-time experiment knob for benchmarks: -DSKIPPY_GEMV_WARPS=N.
+#ifndef SKIPPY_GEMV_WARPS
+#define SKIPPY_GEMV_WARPS 4
+#endif
+inline constexpr int interleaved_warps = SKIPPY_GEMV_WARPS;
+static_assert(interleaved_warps >= 1 && interleaved_warps <= 8, "SKIPPY_GEMV_WARPS: 1 to 8 warps per row");
 inline constexpr int interleaved_threads = interleaved_warps * math::warp_lanes;
 
 struct alignas(16) Bytes16 {

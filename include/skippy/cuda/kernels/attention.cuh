@@ -52,17 +52,27 @@ inline std::size_t attention_smem(int head_dim) {
   return static_cast<std::size_t>(head_dim) * static_cast<std::size_t>(1 + groups) * sizeof(float);
 }
 
-// math::dot of 16-byte aligned rows of a multiple of 8 values, 8 values at a time with two 16-byte loads
-// each (a thread's key row is otherwise read 4 bytes per instruction, 32 rows apart across a warp).
+// math::dot of 16-byte aligned rows of a multiple of 8 values, 8 values at a time (a thread's key row is
+// otherwise read 4 bytes per instruction, 32 rows apart across a warp). The key row is loaded 32 values
+// (eight 16-byte loads) ahead of the arithmetic: loaded step by step, the compiler kept about two steps'
+// loads in flight. (ptxas then spills one flag of the key loop, 4 bytes read once per key; sixteen loads
+// ahead spilled more.)
 __device__ __forceinline__ float dot_aligned(const float* a, const float* b, int n) {
+  constexpr int batch = 8;  // 16-byte loads of b in flight
   float acc[math::reduce_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int i = 0; i < n; i += math::reduce_lanes) {
-    float4 va[2], vb[2];
-    va[0] = *reinterpret_cast<const float4*>(a + i);
-    va[1] = *reinterpret_cast<const float4*>(a + i + 4);
-    vb[0] = __ldg(reinterpret_cast<const float4*>(b + i));
-    vb[1] = __ldg(reinterpret_cast<const float4*>(b + i + 4));
-    math::dot_step(acc, reinterpret_cast<const float*>(va), reinterpret_cast<const float*>(vb));
+  for (int i0 = 0; i0 < n; i0 += 4 * batch) {
+    float4 vb[batch];
+#pragma unroll
+    for (int u = 0; u < batch; ++u)
+      vb[u] = i0 + 4 * u < n ? __ldg(reinterpret_cast<const float4*>(b + i0 + 4 * u)) : make_float4(0, 0, 0, 0);
+#pragma unroll
+    for (int u = 0; u < batch; u += 2) {
+      if (i0 + 4 * u >= n) break;
+      float4 va[2];
+      va[0] = *reinterpret_cast<const float4*>(a + i0 + 4 * u);
+      va[1] = *reinterpret_cast<const float4*>(a + i0 + 4 * u + 4);
+      math::dot_step(acc, reinterpret_cast<const float*>(va), reinterpret_cast<const float*>(vb + u));
+    }
   }
   return math::join_lanes(acc);
 }
@@ -133,13 +143,25 @@ __global__ void __launch_bounds__(Threads)
     for (int c = t % columns; c < columns; c += Threads) {  // one pass unless head_dim / vec > Threads
       if (wide_v) {
         float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        for (int j = j_g; j < j1; j += groups) {
-          const float4 vj = __ldg(reinterpret_cast<const float4*>(vh + static_cast<long>(j) * kv) + c);
-          const float p = s[j - j0];
-          acc.x += p * vj.x;
-          acc.y += p * vj.y;
-          acc.z += p * vj.z;
-          acc.w += p * vj.w;
+        constexpr int batch = 8;  // keys whose loads are in flight together (step by step: about four)
+        for (int jb = j_g; jb < j1; jb += batch * groups) {
+          float4 vj[batch];
+#pragma unroll
+          for (int u = 0; u < batch; ++u) {
+            const int j = jb + u * groups;
+            vj[u] = j < j1 ? __ldg(reinterpret_cast<const float4*>(vh + static_cast<long>(j) * kv) + c)
+                           : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+          }
+#pragma unroll
+          for (int u = 0; u < batch; ++u) {
+            const int j = jb + u * groups;
+            if (j >= j1) break;
+            const float p = s[j - j0];
+            acc.x += p * vj[u].x;
+            acc.y += p * vj[u].y;
+            acc.z += p * vj[u].z;
+            acc.w += p * vj[u].w;
+          }
         }
         *reinterpret_cast<float4*>(groups_acc + g * head_dim + 4 * c) = acc;
       } else {

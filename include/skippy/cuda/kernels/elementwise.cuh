@@ -1,17 +1,21 @@
 #pragma once
 // The per-element steps of a layer on the device, each a thin kernel over a host formula: embedding
 // rows (quant::dequantize), the residual add fused with the RMSNorm after it (math's 8 fixed lanes over
-// a row staged in shared memory), RoPE with the K/V cache write (math::rope_pair) and SwiGLU. Every row
-// is computed independently of the others, so a token's row is the same bits alone or inside a block.
+// a row staged in shared memory; optionally the 8-bit quantisation of its output), RoPE with the K/V
+// cache write (math::rope_pair) and SwiGLU. Every row is computed independently of the others, so a
+// token's row is the same bits alone or inside a block.
 
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #include "../../math/activation.hpp"
 #include "../../math/rmsnorm.hpp"
 #include "../../math/rope.hpp"
 #include "../../quant/dequantize.hpp"
+#include "../../quant/q8_activations.hpp"
 #include "position.cuh"
 
 namespace skippy::cuda::kernels {
@@ -29,14 +33,31 @@ __global__ void embed(const typename Q::block* __restrict__ table, const int* __
   x[static_cast<long>(i) * d + e] = quant::dequantize(row[e / Q::block_size], e % Q::block_size);
 }
 
+// The 32 quantised values of one block to q (8-byte aligned), in four 8-byte stores.
+__device__ __forceinline__ void store_q8_block(const std::int8_t (&v)[quant::qk], std::int8_t* q) {
+#pragma unroll
+  for (int k = 0; k < quant::qk / 8; ++k) {
+    uint2 u;
+    memcpy(&u, v + 8 * k, sizeof u);
+    reinterpret_cast<uint2*>(q)[k] = u;
+  }
+}
+
 // y = rmsnorm(x) * w per row, after the residual connection x += add when add is not null (fused: one
 // launch and one pass fewer). One block per row: all threads add and stage the row in shared memory
 // (rmsnorm_smem; a row wider than rmsnorm_staged_floats is read back from x), then threads 0..7 each sum
 // one of math::sum_squares' lanes from it, so the scale is the host formula's, bit for bit. (Those lanes
 // are sequential chains: reading them from global memory waits on a load per element.) add may alias y:
 // every read of add precedes the barriers before y is written.
+// With q8 not null (8-bit activations; rows staged in shared memory only), the normalised row is also
+// quantised (quant::quantize_q8 per 32 values, from shared memory) into q8 (d bytes per row) and
+// q8_scales (d / 32 per row): the bits of cuda::quantize_activations over y, without its launch and pass.
+// Both passes over global memory load a chunk of rmsnorm_unroll elements per thread before storing any:
+// element by element, each load waited for the store before it (x, add and y may alias as far as the
+// compiler knows), one memory round trip per element (18 us per 4096-wide row on an H200).
 // (Kernels are templates so that a header-only library can define them in every translation unit.)
 inline constexpr int rmsnorm_threads = 256;
+inline constexpr int rmsnorm_unroll = 16;             // a 4096-wide row in one round trip per pass
 inline constexpr int rmsnorm_staged_floats = 12288;  // 48 KB, the default limit of dynamic shared memory
 inline std::size_t rmsnorm_smem(int d) {
   return d <= rmsnorm_staged_floats ? sizeof(float) * static_cast<std::size_t>(d) : 0;
@@ -44,7 +65,9 @@ inline std::size_t rmsnorm_smem(int d) {
 
 template <int Threads = rmsnorm_threads>
 __global__ void __launch_bounds__(Threads)
-    add_rmsnorm(float* __restrict__ x, const float* add, const float* __restrict__ w, float* y, int d, float eps) {
+    add_rmsnorm(float* __restrict__ x, const float* add, const float* __restrict__ w, float* y, int d, float eps,
+                std::int8_t* __restrict__ q8 = nullptr, float* __restrict__ q8_scales = nullptr) {
+  constexpr int U = rmsnorm_unroll;
   extern __shared__ float staged[];
   __shared__ float lanes[math::reduce_lanes];
   __shared__ float scale;
@@ -53,13 +76,24 @@ __global__ void __launch_bounds__(Threads)
   const float* ar = add != nullptr ? add + static_cast<long>(blockIdx.x) * d : nullptr;
   const bool fits = d <= rmsnorm_staged_floats;
   const int t = static_cast<int>(threadIdx.x);
-  for (int e = t; e < d; e += Threads) {
-    float v = xr[e];
-    if (ar != nullptr) {
-      v += ar[e];
-      xr[e] = v;
+  for (int e0 = t; e0 < d; e0 += U * Threads) {
+    float v[U], a[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int e = e0 + u * Threads;
+      v[u] = e < d ? xr[e] : 0.0f;
+      a[u] = ar != nullptr && e < d ? ar[e] : 0.0f;
     }
-    if (fits) staged[e] = v;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int e = e0 + u * Threads;
+      if (e >= d) break;
+      if (ar != nullptr) {
+        v[u] += a[u];
+        xr[e] = v[u];
+      }
+      if (fits) staged[e] = v[u];
+    }
   }
   __syncthreads();
   const float* row = fits ? staged : xr;
@@ -67,7 +101,32 @@ __global__ void __launch_bounds__(Threads)
   __syncthreads();
   if (t == 0) scale = math::rms_scale(math::join_lanes(lanes), d, eps);
   __syncthreads();
-  for (int e = t; e < d; e += Threads) yr[e] = math::rms_apply(row[e], w[e], scale);
+  const float s = scale;
+  for (int e0 = t; e0 < d; e0 += U * Threads) {
+    float v[U], g[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int e = e0 + u * Threads;
+      v[u] = e < d ? row[e] : 0.0f;
+      g[u] = e < d ? w[e] : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int e = e0 + u * Threads;
+      if (e >= d) break;
+      const float out = math::rms_apply(v[u], g[u], s);
+      yr[e] = out;
+      if (q8 != nullptr) staged[e] = out;  // the thread's own elements: read above by this thread only
+    }
+  }
+  if (q8 == nullptr || !fits) return;
+  __syncthreads();
+  const int blocks = d / quant::qk;
+  for (int b = t; b < blocks; b += Threads) {
+    std::int8_t v[quant::qk];
+    q8_scales[static_cast<long>(blockIdx.x) * blocks + b] = quant::quantize_q8(staged + b * quant::qk, v);
+    store_q8_block(v, q8 + static_cast<long>(blockIdx.x) * d + b * quant::qk);
+  }
 }
 
 // Rotates the m query rows and key rows in place (row i at position start + i), then writes the keys

@@ -1,0 +1,78 @@
+#pragma once
+// Where the interleaved weight kernel finds slice s of a row (slice.hpp), in two layouts of a Q8_0 /
+// Q4_0 matrix of the same size:
+// - InPlace<Q>: the ggml blocks as they are (every type). A slice's 8 quant bytes sit at 2 bytes past a
+//   multiple of 2 inside 34- or 18-byte blocks, so a thread reads them with four 16-bit loads plus one for
+//   the scale, and a warp's load instruction spans about three cache lines for 64 useful bytes.
+// - Packed<Q>: a one-time repack (cuda::PackedMatrix): each row's quant bytes contiguous (slice s at byte
+//   8s, one aligned 8-byte load), then every row's scales. Same bytes, same values, same order of
+//   arithmetic: the kernel's result is the in-place kernel's, bit for bit, with two load instructions
+//   per slice and row instead of five, each spanning a warp's 256 contiguous bytes.
+// A layout names its Row (what the kernel keeps per weight row), row(base, r, rows, cols) and
+// load(row, s), which returns the slice's Slice<Q>::Raw.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "q8_slice.hpp"
+#include "slice.hpp"
+
+namespace skippy::quant {
+
+template <class Q>
+struct InPlace {
+  using Row = const typename Q::block*;
+  SKIPPY_HD_INLINE static Row row(const void* base, int r, int, int cols) {
+    return static_cast<const typename Q::block*>(base) + static_cast<long>(r) * (cols / Q::block_size);
+  }
+  SKIPPY_HD_INLINE static typename Slice<Q>::Raw load(Row row, int s) { return Slice<Q>::load(row, s); }
+};
+
+template <class Q>
+inline constexpr bool packable_v = std::is_same_v<Q, Q8_0> || std::is_same_v<Q, Q4_0>;
+
+template <class Q>
+struct Packed {
+  static_assert(packable_v<Q>, "quant::Packed: the packed layout holds Q8_0 and Q4_0 matrices only");
+  using block = typename Q::block;
+  static constexpr int qs_bytes = static_cast<int>(sizeof(block::qs));  // 32 (Q8_0) or 16 (Q4_0)
+  static constexpr int parts = qs_bytes / 8;                            // slices per block
+  struct Row {
+    const std::int8_t* qs;
+    const half_t* d;
+  };
+  // Bytes before the scales: rows x cols / 32 blocks' quant bytes (a multiple of 16).
+  SKIPPY_HD_INLINE static std::size_t scales_offset(int rows, int cols) {
+    return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols / qk) * qs_bytes;
+  }
+  SKIPPY_HD_INLINE static Row row(const void* base, int r, int rows, int cols) {
+    const auto* p = static_cast<const unsigned char*>(base);
+    const long blocks = cols / qk;
+    return {reinterpret_cast<const std::int8_t*>(p) + r * blocks * qs_bytes,
+            reinterpret_cast<const half_t*>(p + scales_offset(rows, cols)) + r * blocks};
+  }
+  SKIPPY_HD_INLINE static detail::ScaledBytes load(Row row, int s) {
+    detail::ScaledBytes raw;
+    raw.d = detail::load_half(reinterpret_cast<const unsigned char*>(row.d + s / parts));
+    detail::load8_aligned(row.qs + 8 * s, raw.q);
+    return raw;
+  }
+  // Block i (row-major over a rows x cols matrix) of src into the packed matrix at dst: the host's pack
+  // loop and the device's pack kernel.
+  SKIPPY_HD_INLINE static void pack_block(const block* src, int rows, int cols, long i, unsigned char* dst) {
+    std::memcpy(dst + i * qs_bytes, src[i].qs, qs_bytes);
+    std::memcpy(dst + scales_offset(rows, cols) + i * static_cast<long>(sizeof(half_t)), &src[i].d, sizeof(half_t));
+  }
+};
+
+// The packed bytes of a rows x cols matrix on the host (tests; a device matrix is packed by
+// cuda::PackedMatrix). dst holds rows * row_bytes<Q>(cols) bytes and does not overlap src.
+template <class Q>
+void pack_matrix(const typename Q::block* src, int rows, int cols, unsigned char* dst) {
+  const long blocks = static_cast<long>(rows) * (cols / qk);
+  for (long i = 0; i < blocks; ++i) Packed<Q>::pack_block(src, rows, cols, i, dst);
+}
+
+}  // namespace skippy::quant
