@@ -6,7 +6,8 @@
 // 128k vocabularies. Figures are tokens/s and % of the bandwidth roofline: bytes of weights and KV read
 // per step over the copy bandwidth measured in this binary (bench/device.hpp). Each step runs with
 // direct launches (launch gaps count) and replayed from a CUDA Graph (as cuda::Decoder runs it); the
-// Q8_0 and Q4_0 steps also under Int8Activations (8-bit activations, cuda::gemv_q8).
+// Q8_0 and Q4_0 steps also under Int8Activations (8-bit activations, cuda::gemv_q8), and both again with
+// the weights in the packed layout.
 
 #include <benchmark/benchmark.h>
 
@@ -39,11 +40,12 @@ ModelConfig llama_7b_class() {
 }
 
 // A device model of random weights: one host-quantised tile of valid blocks copied over every matrix
-// (values repeat, bytes are all read: bandwidth is what is measured).
+// (values repeat, bytes are all read: bandwidth is what is measured). packed: every matrix but the token
+// embedding repacked on the device (cuda::pack_matrix), as DeviceModel's packed upload lays them out.
 template <class Q>
 class RandomDeviceModel {
  public:
-  explicit RandomDeviceModel(const ModelConfig& c) {
+  RandomDeviceModel(const ModelConfig& c, bool packed) : packed_(packed) {
     std::vector<float> tile_f(std::size_t{1} << 20);
     std::uint64_t s = 88172645463325252ull;
     for (float& v : tile_f) {
@@ -53,7 +55,7 @@ class RandomDeviceModel {
     tile_ = quant::quantize<Q>(tile_f);
     view_.config = c;
     const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim;
-    view_.token_embd = matrix(c.vocab, d);
+    view_.token_embd = matrix(c.vocab, d, false);
     view_.output = matrix(c.vocab, d);
     view_.output_norm = ones(d);
     for (int l = 0; l < c.n_layers; ++l) {
@@ -73,15 +75,28 @@ class RandomDeviceModel {
   const ModelView<Q>& view() const { return view_; }
 
  private:
-  MatrixView<Q> matrix(int rows, int cols) {
+  MatrixView<Q> matrix(int rows, int cols) { return matrix(rows, cols, packed_); }
+  MatrixView<Q> matrix(int rows, int cols, bool pack) {
     const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols / Q::block_size);
-    buffers_.emplace_back(n);
+    sc::DeviceBuffer<typename Q::block> blocks(n);
     for (std::size_t at = 0; at < n; at += tile_.size()) {
       const std::size_t m = std::min(tile_.size(), n - at);
-      sc::check(cudaMemcpy(buffers_.back().data() + at, tile_.data(), m * sizeof(tile_[0]), cudaMemcpyHostToDevice),
+      sc::check(cudaMemcpy(blocks.data() + at, tile_.data(), m * sizeof(tile_[0]), cudaMemcpyHostToDevice),
                 "fill weights");
     }
-    return {buffers_.back().data(), rows, cols};
+    MatrixView<Q> v{blocks.data(), rows, cols};
+    if constexpr (quant::packable_v<Q>) {
+      if (pack) {
+        sc::DeviceBuffer<typename Q::block> packed(n);
+        sc::check(sc::pack_matrix(v, packed.data()), "pack weights");
+        sc::check(cudaDeviceSynchronize(), "pack weights");
+        blocks = std::move(packed);
+        v.data = blocks.data();
+        v.packed = true;
+      }
+    }
+    buffers_.push_back(std::move(blocks));
+    return v;
   }
   const float* ones(int n) {
     floats_.emplace_back(static_cast<std::size_t>(n));
@@ -89,6 +104,7 @@ class RandomDeviceModel {
     floats_.back().upload(one.data(), one.size());
     return floats_.back().data();
   }
+  bool packed_;
   std::vector<typename Q::block> tile_;
   ModelView<Q> view_;
   std::vector<sc::DeviceBuffer<typename Q::block>> buffers_;
@@ -98,17 +114,18 @@ class RandomDeviceModel {
 enum Step { ar = 0, draft = 1, verify = 2 };
 constexpr int K = 4, context = 512, skip_begin = 8, skip_end = 24;
 
-// The random 7B-class model of storage type Q, built once (minutes of copies) and shared by the
-// activation policies.
-template <class Q>
+// The random 7B-class model of storage type Q in either layout, built once (minutes of copies) and shared
+// by the activation policies.
+template <class Q, bool Packed>
 RandomDeviceModel<Q>& step_model(const ModelConfig& c) {
   static std::unique_ptr<RandomDeviceModel<Q>> model;
-  if (!model) model = std::make_unique<RandomDeviceModel<Q>>(c);
+  if (!model) model = std::make_unique<RandomDeviceModel<Q>>(c, Packed);
   return *model;
 }
 
 // A: the activation policy (Int8Activations: cuda::gemv_q8 and the activation quantiser in every layer).
-template <class Q, class A = FloatActivations>
+// Packed: the weights in the packed layout (quant/packed.hpp).
+template <class Q, class A = FloatActivations, bool Packed = false>
 void BM_step(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
@@ -116,7 +133,7 @@ void BM_step(benchmark::State& state) {
   }
   const auto kind = static_cast<Step>(state.range(0));
   const ModelConfig c = llama_7b_class();
-  RandomDeviceModel<Q>* model = &step_model<Q>(c);
+  RandomDeviceModel<Q>* model = &step_model<Q, Packed>(c);
   sc::Forward<Q, A> fwd(model->view(), 16, context + K + 1);
   sc::KvCache cache = fwd.make_cache();
   std::vector<int> ids(static_cast<std::size_t>(context + K + 1), 7);
@@ -170,7 +187,7 @@ void BM_step(benchmark::State& state) {
   const char* what = kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))"
                                                                      : "verify step (5 tokens)";
   state.SetLabel(std::string(what) + (graph ? ", CUDA Graph" : ", direct launches") + ", " + A::name +
-                 " activations");
+                 " activations" + (Packed ? ", packed weights" : ""));
 }
 
 void BM_attention(benchmark::State& state) {
@@ -327,6 +344,10 @@ BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, FloatActivations, true)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, FloatActivations, true)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations, true)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations, true)->Apply(step_args);
 BENCHMARK(BM_attention)
     ->ArgsProduct({{128, 1024, 4096, 16384, 32768}, {1, 5}})
     ->UseManualTime()

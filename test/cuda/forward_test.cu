@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 using namespace skippy;
@@ -107,12 +108,66 @@ void check_block_bits() {
   }
 }
 
+// A model uploaded in the packed layout (DeviceModel(host, true)) gives the logits of the model in place,
+// bit for bit: a prefill block (the tensor-core kernel where the device has one), a decoding block and a
+// row, under activation policy A.
+template <class Q, class A>
+void check_packed_model() {
+  const auto hm = HostModel<Q>::from_float(test::random_weights(24));
+  const int V = hm.config().vocab, cap = 80;
+  skippy::cuda::DeviceModel<Q> in_place(hm.view()), packed(hm.view(), true);
+  CHECK(packed.view().layers[0].wq.packed);
+  CHECK(packed.view().layers[0].w_down.packed);
+  CHECK_FALSE(packed.view().token_embd.packed);
+  CHECK_FALSE(in_place.view().any_packed());
+  std::vector<int> ids(70);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int>((7 * i + 3) % static_cast<std::size_t>(V));
+  skippy::cuda::DeviceBuffer<int> dt(ids.size());
+  dt.upload(ids.data(), ids.size());
+  std::vector<float> out[2];
+  for (int which = 0; which < 2; ++which) {
+    skippy::cuda::Forward<Q, A> cf(which == 1 ? packed.view() : in_place.view(), 64, cap);
+    auto cc = cf.make_cache();
+    skippy::cuda::DeviceBuffer<float> dl(static_cast<std::size_t>(64) * V);
+    const auto pass = [&](int at, int m) {
+      cf.run(dt.data() + at, m, at, cc, LayerRange{}, dl.data(), nullptr);
+      const std::size_t n = static_cast<std::size_t>(m) * V, old = out[which].size();
+      out[which].resize(old + n);
+      dl.download(out[which].data() + old, n);
+    };
+    pass(0, 64);
+    pass(64, 5);
+    pass(69, 1);
+  }
+  INFO(std::string(Q::name), " ", std::string(A::name), " activations");
+  REQUIRE(out[0].size() == out[1].size());
+  CHECK(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) == 0);
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("skippy::cuda::Forward<Q, Int8Activations> is within 8-bit activation rounding of host::Forward",
                    Q, quant::Q8_0, quant::Q4_0) {
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward 8-bit activations vs host");
   check_int8_against_host<Q>();
+}
+
+TEST_CASE("skippy::cuda::Forward over a model uploaded in the packed layout has the in-place model's bits") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward packed layout");
+  check_packed_model<quant::Q8_0, FloatActivations>();
+  check_packed_model<quant::Q4_0, FloatActivations>();
+  check_packed_model<quant::Q8_0, Int8Activations>();
+  check_packed_model<quant::Q4_0, Int8Activations>();
+  // The layout is the caller's to choose for Q8_0 / Q4_0 only, and the embedding must stay in place.
+  const auto hf = HostModel<quant::F16>::from_float(test::random_weights(24));
+  CHECK_THROWS_WITH_AS(skippy::cuda::DeviceModel<quant::F16>(hf.view(), true),
+                       doctest::Contains("packed layout holds Q8_0 and Q4_0"), skippy::Error);
+  const auto hq = HostModel<quant::Q8_0>::from_float(test::random_weights(24));
+  skippy::cuda::DeviceModel<quant::Q8_0> dq(hq.view(), true);
+  ModelView<quant::Q8_0> bad = dq.view();
+  bad.token_embd.packed = true;
+  CHECK_THROWS_WITH_AS(skippy::cuda::Forward<quant::Q8_0>(bad, 8, 16), doctest::Contains("token embedding"),
+                       skippy::Error);
 }
 
 TEST_CASE("skippy::cuda::Forward: a row's logits are the same bits alone or inside a block") {

@@ -6,6 +6,7 @@
 
 #include <skippy/cuda/buffer.cuh>
 #include <skippy/cuda/check.cuh>
+#include <skippy/cuda/gemm.cuh>
 #include <skippy/cuda/gemv.cuh>
 #include <skippy/cuda/kernels/elementwise.cuh>
 #include <skippy/cuda/packed.cuh>
@@ -341,7 +342,8 @@ void check_packed(int rows, int cols) {
   dx.upload(x.data(), x.size());
   const MatrixView<Q> in_place{dw.data(), rows, cols};
   const cuda::PackedMatrix<Q> packed(in_place);
-  const cuda::PackedView<Q> pv = packed.view();
+  const MatrixView<Q> pv = packed.view();
+  CHECK(pv.packed);
 
   std::vector<unsigned char> expect(in_place.bytes()), got(expect.size());
   quant::pack_matrix<Q>(w.data(), rows, cols, expect.data());
@@ -373,17 +375,47 @@ void check_packed(int rows, int cols) {
     REQUIRE(cuda::gemv_q8(pv, q8, mm, b.data()) == cudaSuccess);
     CHECK(same(mm));
   }
+  // A batch mixing the layouts (one launch per matrix), and gate/up with SwiGLU: the same bits.
+  {
+    DeviceBuffer<float> c(a.size()), d(a.size()), scratch(a.size());
+    const MatrixView<Q> mixed[2] = {pv, in_place};
+    float* const ys[2] = {c.data(), d.data()};
+    REQUIRE(cuda::gemv(in_place, dx.data(), 5, a.data()) == cudaSuccess);
+    REQUIRE(cuda::gemv_batch(mixed, ys, 2, dx.data(), 5) == cudaSuccess);
+    std::vector<float> yc(c.size()), yd(d.size());
+    c.download(yc.data(), 5 * static_cast<std::size_t>(rows));
+    d.download(yd.data(), 5 * static_cast<std::size_t>(rows));
+    a.download(ya.data(), 5 * static_cast<std::size_t>(rows));
+    CHECK(std::memcmp(yc.data(), ya.data(), 5 * sizeof(float) * rows) == 0);
+    CHECK(std::memcmp(yd.data(), ya.data(), 5 * sizeof(float) * rows) == 0);
+    REQUIRE(cuda::gemv_swiglu(in_place, in_place, dx.data(), 5, a.data(), scratch.data()) == cudaSuccess);
+    REQUIRE(cuda::gemv_swiglu(pv, pv, dx.data(), 5, b.data(), scratch.data()) == cudaSuccess);
+    CHECK(same(5));
+    REQUIRE(cuda::gemv_swiglu_q8(in_place, in_place, q8, 5, a.data()) == cudaSuccess);
+    REQUIRE(cuda::gemv_swiglu_q8(pv, pv, q8, 5, b.data()) == cudaSuccess);
+    CHECK(same(5));
+    CHECK(cuda::gemv_swiglu_q8(pv, in_place, q8, 5, b.data()) == cudaErrorInvalidValue);
+    if (cuda::gemm_supported<Q>()) {  // the tensor-core kernel's tiles dequantised from either layout
+      REQUIRE(cuda::gemm(in_place, dx.data(), m, a.data()) == cudaSuccess);
+      REQUIRE(cuda::gemm(pv, dx.data(), m, b.data()) == cudaSuccess);
+      CHECK(same(m));
+    }
+  }
   // Bad operands are refused, not read.
+  MatrixView<Q> narrow = pv;
+  narrow.cols = 40;
   CHECK(cuda::gemv(pv, dx.data() + 1, 1, b.data()) == cudaErrorMisalignedAddress);
-  CHECK(cuda::gemv(cuda::PackedView<Q>{pv.data, rows, 40}, dx.data(), 1, b.data()) == cudaErrorInvalidValue);
+  CHECK(cuda::gemv(narrow, dx.data(), 1, b.data()) == cudaErrorInvalidValue);
+  CHECK(cuda::gemv_reference(pv, dx.data(), 1, b.data()) == cudaErrorInvalidValue);
   CHECK(cuda::gemv_q8(pv, quant::Q8Rows{dq.data() + 4, dd.data()}, 1, b.data()) == cudaErrorMisalignedAddress);
+  CHECK(cuda::pack_matrix(pv, reinterpret_cast<unsigned char*>(b.data())) == cudaErrorInvalidValue);
   CHECK(cuda::pack_matrix(MatrixView<Q>{dw.data(), rows, 40}, b.data()) == cudaErrorInvalidValue);
   CHECK(cuda::pack_matrix(in_place, reinterpret_cast<unsigned char*>(b.data()) + 4) == cudaErrorMisalignedAddress);
 }
 
 }  // namespace
 
-TEST_CASE("cuda::PackedMatrix: gemv and gemv_q8 over the packed layout have the in-place kernels' bits") {
+TEST_CASE("cuda::PackedMatrix: the weight kernels over the packed layout have the in-place kernels' bits") {
   if (!cuda::device_available()) {
     std::printf("skipped: no GPU (gemv_test packed layout)\n");
     return;

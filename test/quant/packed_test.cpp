@@ -8,9 +8,13 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <skippy/host/forward.hpp>
+#include <skippy/model/host_model.hpp>
 #include <skippy/quant/packed.hpp>
 #include <skippy/quant/quantize.hpp>
 #include <vector>
+
+#include "../support/models.hpp"
 
 using namespace skippy;
 
@@ -39,17 +43,31 @@ void check_packed_loads(int rows, int cols, std::mt19937& rng) {
       const auto a = quant::InPlace<Q>::load(in_place, s), b = quant::Packed<Q>::load(row, s);
       differ += a.d.bits != b.d.bits || a.q[0] != b.q[0] || a.q[1] != b.q[1];
     }
+    // Every element dequantised from the packed bytes (the tensor-core kernel's tiles) is the block's.
+    for (int k = 0; k < cols; ++k) {
+      const float u = quant::InPlace<Q>::value(in_place, k), v = quant::Packed<Q>::value(row, k);
+      differ += std::memcmp(&u, &v, sizeof u) != 0;
+    }
   }
   CHECK(differ == 0);
 }
 
 }  // namespace
 
-TEST_CASE("the packed layout loads every slice's scale and quant bytes as the blocks in place do") {
+TEST_CASE("the packed layout loads every slice's scale and quant bytes, and every value, as the blocks in place do") {
   std::mt19937 rng(11);
   for (int cols : {32, 64, 288, 4096})
     for (int rows : {1, 3, 17}) {
       check_packed_loads<quant::Q8_0>(rows, cols, rng);
       check_packed_loads<quant::Q4_0>(rows, cols, rng);
     }
+}
+
+TEST_CASE("the host backend refuses a model whose weights are in the packed device layout") {
+  const auto hm = HostModel<quant::Q8_0>::from_float(test::random_weights(5));
+  ModelView<quant::Q8_0> v = hm.view();
+  CHECK_FALSE(v.any_packed());
+  v.layers[1].w_up.packed = true;
+  CHECK(v.any_packed());
+  CHECK_THROWS_WITH_AS(host::Forward<quant::Q8_0>{v}, doctest::Contains("packed device layout"), Error);
 }

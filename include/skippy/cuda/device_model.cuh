@@ -1,11 +1,16 @@
 #pragma once
 // Owning helper: copies a model whose view points at host memory (a mapped GGUF file, a HostModel) to
-// the device, keeping the ggml block layout, and hands out the device ModelView the CUDA decoder takes.
-// Runtimes that already hold the weights on the device build that ModelView from their own pointers.
+// the device, keeping the ggml block layout or, for Q8_0 / Q4_0 and packed = true, in the packed layout
+// (quant/packed.hpp: the same bytes per matrix, faster weight kernels, the same bits), and hands out the
+// device ModelView the CUDA decoder takes. The token embedding stays in place (the embedding kernel reads
+// its rows), and so does a tied LM head. Runtimes that already hold the weights on the device build that
+// ModelView from their own pointers (cuda::PackedMatrix packs one matrix there).
 
 #include <vector>
 
+#include "../core/error.hpp"
 #include "../model/view.hpp"
+#include "../quant/packed.hpp"
 #include "buffer.cuh"
 
 namespace skippy::cuda {
@@ -15,11 +20,14 @@ class DeviceModel {
  public:
   using block = typename Q::block;
 
-  explicit DeviceModel(const ModelView<Q>& host) {
+  explicit DeviceModel(const ModelView<Q>& host, bool packed = false) : packed_(packed) {
     host.validate();
+    require(!packed || quant::packable_v<Q>, "DeviceModel: the packed layout holds Q8_0 and Q4_0 models only, not ",
+            Q::name);
+    require(!host.any_packed(), "DeviceModel: the host model must be in the ggml block layout");
     view_.config = host.config;
     const int d = host.config.dim;
-    view_.token_embd = matrix(host.token_embd);
+    view_.token_embd = matrix(host.token_embd, false);
     view_.output = host.output.data == host.token_embd.data ? view_.token_embd : matrix(host.output);
     view_.output_norm = vector(host.output_norm, d);
     for (const LayerView<Q>& L : host.layers) {
@@ -41,11 +49,22 @@ class DeviceModel {
   const ModelView<Q>& view() const { return view_; }
 
  private:
-  MatrixView<Q> matrix(const MatrixView<Q>& h) {
+  MatrixView<Q> matrix(const MatrixView<Q>& h) { return matrix(h, packed_); }
+  MatrixView<Q> matrix(const MatrixView<Q>& h, bool pack) {
     const std::size_t n = static_cast<std::size_t>(h.rows) * static_cast<std::size_t>(h.cols / Q::block_size);
     blocks_.emplace_back(n);
+    MatrixView<Q> d{blocks_.back().data(), h.rows, h.cols};
+    if constexpr (quant::packable_v<Q>) {
+      if (pack) {  // packed on the host, one matrix at a time, and uploaded as the same number of bytes
+        std::vector<block> bytes(n);
+        quant::pack_matrix<Q>(h.data, h.rows, h.cols, reinterpret_cast<unsigned char*>(bytes.data()));
+        blocks_.back().upload(bytes.data(), n);
+        d.packed = true;
+        return d;
+      }
+    }
     blocks_.back().upload(h.data, n);
-    return {blocks_.back().data(), h.rows, h.cols};
+    return d;
   }
   const float* vector(const float* h, int n) {
     floats_.emplace_back(static_cast<std::size_t>(n));
@@ -53,6 +72,7 @@ class DeviceModel {
     return floats_.back().data();
   }
 
+  bool packed_;
   ModelView<Q> view_;
   std::vector<DeviceBuffer<block>> blocks_;
   std::vector<DeviceBuffer<float>> floats_;

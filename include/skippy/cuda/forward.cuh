@@ -48,6 +48,8 @@ class Forward {
   Forward(ModelView<Q> model, int max_block, int capacity, void* workspace = nullptr)
       : model_(std::move(model)), max_block_(max_block), capacity_(capacity) {
     model_.validate();
+    require(!model_.token_embd.packed, "CUDA forward: the token embedding must be in the ggml block layout (the "
+            "embedding kernel reads its rows)");
     require(max_block >= 1, "CUDA forward: max_block must be >= 1, got ", max_block);
     require(capacity >= 1, "CUDA forward: capacity must be >= 1, got ", capacity);
     const ModelConfig& c = model_.config;

@@ -1,7 +1,8 @@
 #pragma once
 // Weight x activation for long blocks of rows (prefill: M in the tens to thousands) on tensor cores:
 // y[i][r] = W[r] . x[i]. A thread block computes 64 weight rows x 64 activation rows; each step of 32
-// columns dequantises its weight tile into shared memory with quant::dequantize (the host's formula) and
+// columns dequantises its weight tile into shared memory with quant::dequantize (the host's formula; for a
+// packed matrix, quant::Packed<Q>::value, the same values from the packed layout) and
 // rounds both operands to TF32 (10-bit mantissa, FP32's range: activations cannot overflow as they could
 // in FP16), accumulating in FP32. The weights are read once per 64 activation rows.
 //
@@ -16,6 +17,7 @@
 #include "../model/view.hpp"
 #include "../policy/predictor.hpp"
 #include "../quant/dequantize.hpp"
+#include "../quant/packed.hpp"
 
 namespace skippy::cuda {
 
@@ -27,7 +29,7 @@ namespace kernels {
 
 inline constexpr int gemm_tile_r = 64, gemm_tile_m = 64, gemm_tile_k = 32, gemm_threads = 128;
 
-template <class Q>
+template <class Q, class L = quant::InPlace<Q>>
 __global__ void __launch_bounds__(gemm_threads)
     gemm_tf32(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x, int m,
               float* __restrict__ y) {
@@ -43,7 +45,6 @@ __global__ void __launch_bounds__(gemm_threads)
   const int r0 = static_cast<int>(blockIdx.x) * gemm_tile_r, i0 = static_cast<int>(blockIdx.y) * gemm_tile_m;
   const int tid = static_cast<int>(threadIdx.x), warp = tid / 32;
   const int wr = (warp / 2) * 32, wi = (warp % 2) * 32;  // this warp's 32 x 32 part of the tile
-  const long blocks_per_row = cols / Q::block_size;
 
   wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
 #pragma unroll
@@ -54,8 +55,7 @@ __global__ void __launch_bounds__(gemm_threads)
   for (int k0 = 0; k0 < cols; k0 += gemm_tile_k) {
     for (int e = tid; e < gemm_tile_r * gemm_tile_k; e += gemm_threads) {
       const int r = e / gemm_tile_k, k = e % gemm_tile_k, gr = r0 + r, gk = k0 + k;
-      const float v =
-          gr < rows ? quant::dequantize(w[gr * blocks_per_row + gk / Q::block_size], gk % Q::block_size) : 0.0f;
+      const float v = gr < rows ? L::value(L::row(w, gr, rows, cols), gk) : 0.0f;
       ws[r * ld + k] = wmma::__float_to_tf32(v);
     }
     for (int e = tid; e < gemm_tile_m * gemm_tile_k; e += gemm_threads) {
@@ -120,6 +120,14 @@ template <class Q>
 cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((w.rows + kernels::gemm_tile_r - 1) / kernels::gemm_tile_r),
                   static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
+  if constexpr (quant::packable_v<Q>) {
+    if (w.packed) {
+      kernels::gemm_tf32<Q, quant::Packed<Q>><<<grid, kernels::gemm_threads, 0, stream>>>(w.data, w.rows, w.cols, x,
+                                                                                         m, y);
+      return cudaGetLastError();
+    }
+  }
+  if (w.packed) return cudaErrorInvalidValue;
   kernels::gemm_tf32<Q><<<grid, kernels::gemm_threads, 0, stream>>>(w.data, w.rows, w.cols, x, m, y);
   return cudaGetLastError();
 }

@@ -216,10 +216,13 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
 namespace detail {
 inline bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
 
+// A packed matrix (MatrixView::packed) is read 8 bytes at a time, and only Q8_0 / Q4_0 have that layout.
 template <class Q>
 cudaError_t check_operands(const MatrixView<Q>& w, const float* x, const float* y) {
   if (w.cols < quant::dot_chunk || w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
-  if (!aligned(w.data, alignof(typename Q::block)) || !aligned(x, alignof(float)) || !aligned(y, alignof(float)))
+  if (w.packed && !quant::packable_v<Q>) return cudaErrorInvalidValue;
+  if (!aligned(w.data, w.packed ? 8 : alignof(typename Q::block)) || !aligned(x, alignof(float)) ||
+      !aligned(y, alignof(float)))
     return cudaErrorMisalignedAddress;
   return cudaSuccess;
 }
@@ -264,6 +267,15 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, cudaS
   });
 }
 
+// launch_interleaved in the layout the batch's matrices share (packed: quant::Packed<Q>).
+template <bool Swiglu, class A, class Q>
+cudaError_t launch_layout(const GemvBatch<Q>& b, bool packed, typename A::Input x, int m, cudaStream_t stream) {
+  if constexpr (quant::packable_v<Q>) {
+    if (packed) return launch_interleaved<Swiglu, A, Q, quant::Packed<Q>>(b, x, m, stream);
+  }
+  return launch_interleaved<Swiglu, A, Q>(b, x, m, stream);
+}
+
 template <class Q>
 cudaError_t launch_reference(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
   return for_tiles(m, [&](auto M, int i0) {
@@ -289,8 +301,9 @@ GemvBatch<Q> batch_of(const MatrixView<Q>* w, float* const* y, int n) {
 }  // namespace detail
 
 // Whether gemv runs the interleaved kernel for these operands: the activations 16-byte aligned, and for
-// the float types the weights too (Q8_0 / Q4_0 blocks are read with 2-byte loads). Rows of a multiple of
-// 32 values keep every row and activation row aligned once the first is.
+// the float types the weights too (Q8_0 / Q4_0 blocks are read with 2-byte loads, packed ones with
+// aligned 8-byte loads). Rows of a multiple of 32 values keep every row and activation row aligned once
+// the first is. A packed matrix has no other kernel: its activations must be aligned.
 template <class Q>
 bool gemv_interleaved_fits(const MatrixView<Q>& w, const float* x) {
   if (!detail::aligned(x, 16)) return false;
@@ -298,21 +311,23 @@ bool gemv_interleaved_fits(const MatrixView<Q>& w, const float* x) {
   else return detail::aligned(w.data, 16);
 }
 
-// The reference kernel whatever the alignment (tests, benchmarks' baseline).
+// The reference kernel whatever the alignment (tests, benchmarks' baseline); the ggml blocks in place only.
 template <class Q>
 cudaError_t gemv_reference(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
+  if (w.packed) return cudaErrorInvalidValue;
   const cudaError_t e = detail::check_operands(w, x, y);
   return e != cudaSuccess ? e : detail::launch_reference(w, x, m, y, stream);
 }
 
 // y[j][i][r] = W_j[r] . x[i] for n <= gemv_max_jobs matrices of equal width and i < m: x is m rows of
 // cols floats, y[j] m rows of w[j].rows floats, all in device memory. One launch per tile of 8 activation
-// rows where every matrix fits the interleaved kernel, else one gemv per matrix (each matrix's bits are
-// gemv's either way: the kernel follows each matrix's own alignment). Returns the launch
-// error, cudaErrorInvalidValue for m < 1 or a bad shape, cudaErrorMisalignedAddress for a pointer not
-// aligned to its type. Which kernel runs depends on the operands' alignment (gemv_interleaved_fits), and
-// the two round differently: keep the buffers a decoder compares across its passes equally aligned
-// (cuda::Forward requires a 16-byte aligned workspace).
+// rows where every matrix fits the interleaved kernel in one layout, else one gemv per matrix (each
+// matrix's bits are gemv's either way: the kernel follows each matrix's own alignment and layout).
+// Returns the launch error, cudaErrorInvalidValue for m < 1 or a bad shape, cudaErrorMisalignedAddress
+// for a pointer not aligned to its type or activations a packed matrix cannot take. Which kernel runs
+// depends on the operands' alignment (gemv_interleaved_fits), and the two round differently: keep the
+// buffers a decoder compares across its passes equally aligned (cuda::Forward requires a 16-byte aligned
+// workspace).
 template <class Q>
 cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const float* x, int m,
                        cudaStream_t stream = nullptr) {
@@ -322,14 +337,16 @@ cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const flo
     if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
     const cudaError_t e = detail::check_operands(w[j], x, y[j]);
     if (e != cudaSuccess) return e;
-    fits = fits && gemv_interleaved_fits(w[j], x);
+    if (w[j].packed && !gemv_interleaved_fits(w[j], x)) return cudaErrorMisalignedAddress;
+    fits = fits && gemv_interleaved_fits(w[j], x) && w[j].packed == w[0].packed;
   }
   using A = quant::FloatSlices<Q>;
-  if (fits) return detail::launch_interleaved<false, A>(detail::batch_of(w, y, n), x, m, stream);
+  if (fits) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), w[0].packed, x, m, stream);
   for (int j = 0; j < n; ++j) {
-    const cudaError_t e = gemv_interleaved_fits(w[j], x)
-                              ? detail::launch_interleaved<false, A>(detail::batch_of(&w[j], &y[j], 1), x, m, stream)
-                              : detail::launch_reference(w[j], x, m, y[j], stream);
+    const cudaError_t e =
+        gemv_interleaved_fits(w[j], x)
+            ? detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), w[j].packed, x, m, stream)
+            : detail::launch_reference(w[j], x, m, y[j], stream);
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
@@ -355,8 +372,8 @@ cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, cons
     const cudaError_t e = detail::check_operands(w[j], x, out[j]);
     if (e != cudaSuccess) return e;
   }
-  if (gemv_interleaved_fits(gate, x) && gemv_interleaved_fits(up, x))
-    return detail::launch_interleaved<true, quant::FloatSlices<Q>>(detail::batch_of(w, out, 2), x, m, stream);
+  if (gemv_interleaved_fits(gate, x) && gemv_interleaved_fits(up, x) && gate.packed == up.packed)
+    return detail::launch_layout<true, quant::FloatSlices<Q>>(detail::batch_of(w, out, 2), gate.packed, x, m, stream);
   for (int j = 0; j < 2; ++j) {
     const cudaError_t e = gemv(w[j], x, m, out[j], stream);
     if (e != cudaSuccess) return e;
@@ -400,19 +417,27 @@ inline cudaError_t quantize_activations(const float* x, int m, int cols, std::in
 }
 
 // gemv_batch over 8-bit activations (x: m rows from quantize_activations): y[j][i][r] = W_j[r] . x[i] for
-// n <= gemv_max_jobs matrices of equal width, one launch per tile of 8 rows. Any Q8_0 / Q4_0 matrix fits
-// the interleaved kernel, so there is no fallback. Errors as gemv_batch.
+// n <= gemv_max_jobs matrices of equal width, one launch per tile of 8 rows (one per matrix where their
+// layouts differ). Any Q8_0 / Q4_0 matrix fits the interleaved kernel, so there is no fallback. Errors as
+// gemv_batch.
 template <class Q>
 cudaError_t gemv_batch_q8(const MatrixView<Q>* w, float* const* y, int n, const quant::Q8Rows& x, int m,
                           cudaStream_t stream = nullptr) {
   using A = quant::Q8Slices<Q>;  // refuses other weight types at compile time
   if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
+  bool same = true;
   for (int j = 0; j < n; ++j) {
     if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
     const cudaError_t e = detail::check_operands(w[j], x, y[j]);
     if (e != cudaSuccess) return e;
+    same = same && w[j].packed == w[0].packed;
   }
-  return detail::launch_interleaved<false, A>(detail::batch_of(w, y, n), x, m, stream);
+  if (same) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), w[0].packed, x, m, stream);
+  for (int j = 0; j < n; ++j) {
+    const cudaError_t e = detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), w[j].packed, x, m, stream);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 // y[i][r] = W[r] . x[i] over 8-bit activations (gemv_batch_q8 of one matrix).
@@ -422,19 +447,19 @@ cudaError_t gemv_q8(const MatrixView<Q>& w, const quant::Q8Rows& x, int m, float
 }
 
 // y[i][r] = swiglu(gate[r] . x[i], up[r] . x[i]) over 8-bit activations, in one launch per tile: the same
-// bits as gemv_q8 of each matrix followed by kernels::swiglu.
+// bits as gemv_q8 of each matrix followed by kernels::swiglu. gate and up must share a layout.
 template <class Q>
 cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, const quant::Q8Rows& x, int m,
                            float* y, cudaStream_t stream = nullptr) {
   using A = quant::Q8Slices<Q>;
-  if (gate.rows != up.rows || gate.cols != up.cols) return cudaErrorInvalidValue;
+  if (gate.rows != up.rows || gate.cols != up.cols || gate.packed != up.packed) return cudaErrorInvalidValue;
   const MatrixView<Q> w[2] = {gate, up};
   for (const MatrixView<Q>& v : w) {
     const cudaError_t e = detail::check_operands(v, x, y);
     if (e != cudaSuccess) return e;
   }
   float* const out[2] = {y, y};  // SwiGLU writes y[0] only
-  return detail::launch_interleaved<true, A>(detail::batch_of(w, out, 2), x, m, stream);
+  return detail::launch_layout<true, A>(detail::batch_of(w, out, 2), gate.packed, x, m, stream);
 }
 
 }  // namespace skippy::cuda

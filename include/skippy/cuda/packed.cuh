@@ -1,9 +1,10 @@
 #pragma once
-// The optional one-time repack of a Q8_0 / Q4_0 matrix into the packed device layout (quant/packed.hpp),
-// and the weight kernels over it: each row's quant bytes contiguous, then the scales, so a slice is one
-// aligned 8-byte load and a scale. The same kernel, arithmetic and bits as gemv / gemv_q8 on the ggml
-// blocks in place; only the loads differ. PackedMatrix owns the packed copy (the same size as the
-// matrix); PackedView is its non-owning view, for weights a caller packed itself.
+// The optional one-time repack of a Q8_0 / Q4_0 matrix into the packed device layout (quant/packed.hpp):
+// each row's quant bytes contiguous, then the scales, so a weight kernel's slice is one aligned 8-byte
+// load and a scale. A MatrixView with packed = true points at such bytes; gemv, gemv_batch, gemv_swiglu,
+// their 8-bit-activation forms and gemm take it, with the same kernels, arithmetic and bits as over the
+// ggml blocks in place (only the loads differ). PackedMatrix owns a packed copy of a device matrix (the
+// same size); DeviceModel can upload a whole model packed.
 
 #include <cuda_runtime.h>
 
@@ -17,14 +18,6 @@
 
 namespace skippy::cuda {
 
-template <class Q>
-struct PackedView {
-  static_assert(quant::packable_v<Q>, "cuda::PackedView: the packed layout holds Q8_0 and Q4_0 matrices only");
-  const void* data = nullptr;  // quant::Packed<Q>'s bytes of a rows x cols matrix, 8-byte aligned
-  int rows = 0;
-  int cols = 0;
-};
-
 namespace kernels {
 template <class Q, int Threads>
 __global__ void __launch_bounds__(Threads)
@@ -34,12 +27,13 @@ __global__ void __launch_bounds__(Threads)
 }
 }  // namespace kernels
 
-// Packs the device matrix w into dst (w.bytes() bytes of device memory, 8-byte aligned, not overlapping
-// w), on stream. Returns cudaErrorInvalidValue for a bad shape, cudaErrorMisalignedAddress for dst.
+// Packs the device matrix w (the ggml blocks in place) into dst (w.bytes() bytes of device memory, 8-byte
+// aligned, not overlapping w), on stream. Returns cudaErrorInvalidValue for a bad shape or a w already
+// packed, cudaErrorMisalignedAddress for dst.
 template <class Q>
 cudaError_t pack_matrix(const MatrixView<Q>& w, void* dst, cudaStream_t stream = nullptr) {
   static_assert(quant::packable_v<Q>, "cuda::pack_matrix: the packed layout holds Q8_0 and Q4_0 matrices only");
-  if (w.rows < 1 || w.cols < quant::qk || w.cols % quant::qk != 0) return cudaErrorInvalidValue;
+  if (w.rows < 1 || w.cols < quant::qk || w.cols % quant::qk != 0 || w.packed) return cudaErrorInvalidValue;
   if (!detail::aligned(dst, 8) || !detail::aligned(w.data, alignof(typename Q::block)))
     return cudaErrorMisalignedAddress;
   constexpr int threads = 256;
@@ -58,51 +52,16 @@ class PackedMatrix {
       : bytes_(w.bytes()), rows_(w.rows), cols_(w.cols) {
     check(pack_matrix(w, bytes_.data(), stream), "cuda::PackedMatrix: packing the matrix");
   }
-  PackedView<Q> view() const { return {bytes_.data(), rows_, cols_}; }
+  // The packed matrix: pass it to gemv and the other weight kernels.
+  MatrixView<Q> view() const {
+    MatrixView<Q> v{reinterpret_cast<const typename Q::block*>(bytes_.data()), rows_, cols_};
+    v.packed = true;
+    return v;
+  }
 
  private:
   DeviceBuffer<unsigned char> bytes_;
   int rows_, cols_;
 };
-
-namespace detail {
-template <class Q>
-cudaError_t check_packed(const PackedView<Q>& w) {
-  if (w.cols < quant::qk || w.cols % quant::qk != 0 || w.rows < 1) return cudaErrorInvalidValue;
-  return aligned(w.data, 8) ? cudaSuccess : cudaErrorMisalignedAddress;
-}
-template <class Q>
-GemvBatch<Q> packed_batch(const PackedView<Q>& w, float* y) {
-  GemvBatch<Q> b{};
-  b.jobs = 1;
-  b.cols = w.cols;
-  b.w[0] = static_cast<const typename Q::block*>(w.data);  // read as quant::Packed<Q>'s bytes
-  b.y[0] = y;
-  b.rows[0] = w.rows;
-  return b;
-}
-}  // namespace detail
-
-// y[i][r] = W[r] . x[i] for i < m over a packed matrix: gemv's bits for the same matrix in place. x must be
-// 16-byte aligned (there is no fallback kernel for the packed layout): else cudaErrorMisalignedAddress.
-template <class Q>
-cudaError_t gemv(const PackedView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
-  cudaError_t e = detail::check_packed(w);
-  if (e == cudaSuccess && !detail::aligned(x, 16)) e = cudaErrorMisalignedAddress;
-  if (e == cudaSuccess && !detail::aligned(y, alignof(float))) e = cudaErrorMisalignedAddress;
-  if (e != cudaSuccess) return e;
-  return detail::launch_interleaved<false, quant::FloatSlices<Q>, Q, quant::Packed<Q>>(detail::packed_batch(w, y),
-                                                                                      x, m, stream);
-}
-
-// gemv_q8 over a packed matrix: the same bits as gemv_q8 of the matrix in place.
-template <class Q>
-cudaError_t gemv_q8(const PackedView<Q>& w, const quant::Q8Rows& x, int m, float* y, cudaStream_t stream = nullptr) {
-  cudaError_t e = detail::check_packed(w);
-  if (e == cudaSuccess) e = detail::check_operands(MatrixView<Q>{nullptr, w.rows, w.cols}, x, y);
-  if (e != cudaSuccess) return e;
-  return detail::launch_interleaved<false, quant::Q8Slices<Q>, Q, quant::Packed<Q>>(detail::packed_batch(w, y), x,
-                                                                                   m, stream);
-}
 
 }  // namespace skippy::cuda

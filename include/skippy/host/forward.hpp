@@ -25,7 +25,11 @@ class Forward {
   static_assert(CheckActivations<Activations, Q>::ok);
 
  public:
-  explicit Forward(ModelView<Q> model) : model_(std::move(model)) { model_.validate(); }
+  explicit Forward(ModelView<Q> model) : model_(std::move(model)) {
+    model_.validate();
+    require(!model_.any_packed(), "host forward: a weight matrix is in the packed device layout (the host reads "
+            "the ggml blocks in place)");
+  }
 
   const ModelView<Q>& model() const { return model_; }
   const ModelConfig& config() const { return model_.config; }

@@ -20,6 +20,10 @@ struct MatrixView {
   const block* data = nullptr;
   int rows = 0;
   int cols = 0;
+  // The layout of data: false, the ggml blocks in place; true, quant::Packed<Q>'s bytes (Q8_0 / Q4_0 in
+  // device memory, from cuda::PackedMatrix or DeviceModel's packed upload), read by the CUDA weight
+  // kernels only: row(r) and the host backend need the blocks in place.
+  bool packed = false;
 
   SKIPPY_HD_INLINE const block* row(int r) const {
     return data + static_cast<std::size_t>(r) * static_cast<std::size_t>(cols / Q::block_size);
@@ -51,6 +55,15 @@ struct ModelView {
   std::vector<LayerView<Q>> layers;
   const float* output_norm = nullptr;  // [dim]
   MatrixView<Q> output;                // [vocab][dim]; tied models point this at token_embd
+
+  // Whether any weight matrix is in the packed device layout (MatrixView::packed).
+  bool any_packed() const {
+    bool any = token_embd.packed || output.packed;
+    for (const auto& L : layers)
+      any = any || L.wq.packed || L.wk.packed || L.wv.packed || L.wo.packed || L.w_gate.packed || L.w_up.packed ||
+            L.w_down.packed;
+    return any;
+  }
 
   // Throws skippy::Error naming the tensor (llama.cpp names) whose pointer or shape is wrong.
   void validate() const {

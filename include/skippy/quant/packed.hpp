@@ -8,14 +8,16 @@
 //   8s, one aligned 8-byte load), then every row's scales. Same bytes, same values, same order of
 //   arithmetic: the kernel's result is the in-place kernel's, bit for bit, with two load instructions
 //   per slice and row instead of five, each spanning a warp's 256 contiguous bytes.
-// A layout names its Row (what the kernel keeps per weight row), row(base, r, rows, cols) and
-// load(row, s), which returns the slice's Slice<Q>::Raw.
+// A layout names its Row (what a kernel keeps per weight row), row(base, r, rows, cols), load(row, s),
+// which returns the slice's Slice<Q>::Raw, and value(row, k), element k dequantised (the tensor-core
+// kernel's tiles). A MatrixView says which layout its data has (MatrixView::packed).
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
+#include "dequantize.hpp"
 #include "q8_slice.hpp"
 #include "slice.hpp"
 
@@ -28,6 +30,9 @@ struct InPlace {
     return static_cast<const typename Q::block*>(base) + static_cast<long>(r) * (cols / Q::block_size);
   }
   SKIPPY_HD_INLINE static typename Slice<Q>::Raw load(Row row, int s) { return Slice<Q>::load(row, s); }
+  SKIPPY_HD_INLINE static float value(Row row, int k) {
+    return dequantize(row[k / Q::block_size], k % Q::block_size);
+  }
 };
 
 template <class Q>
@@ -58,6 +63,15 @@ struct Packed {
     raw.d = detail::load_half(reinterpret_cast<const unsigned char*>(row.d + s / parts));
     detail::load8_aligned(row.qs + 8 * s, raw.q);
     return raw;
+  }
+  SKIPPY_HD_INLINE static float value(Row row, int k) {
+    const half_t d = row.d[k / qk];
+    if constexpr (std::is_same_v<Q, Q8_0>) {
+      return scaled(d, row.qs[k]);
+    } else {
+      const auto* qs = reinterpret_cast<const std::uint8_t*>(row.qs) + (k / qk) * qs_bytes;
+      return scaled(d, q4_0_value(qs, k % qk));
+    }
   }
   // Block i (row-major over a rows x cols matrix) of src into the packed matrix at dst: the host's pack
   // loop and the device's pack kernel.
