@@ -63,6 +63,17 @@ inline std::size_t rmsnorm_smem(int d) {
   return d <= rmsnorm_staged_floats ? sizeof(float) * static_cast<std::size_t>(d) : 0;
 }
 
+// U elements of p for one thread, Threads apart from e0 (0 past d or for a null p), all loads issued
+// before any use.
+template <int U, int Threads>
+__device__ __forceinline__ void load_strided(const float* p, int e0, int d, float (&v)[U]) {
+#pragma unroll
+  for (int u = 0; u < U; ++u) {
+    const int e = e0 + u * Threads;
+    v[u] = p != nullptr && e < d ? p[e] : 0.0f;
+  }
+}
+
 template <int Threads = rmsnorm_threads>
 __global__ void __launch_bounds__(Threads)
     add_rmsnorm(float* __restrict__ x, const float* add, const float* __restrict__ w, float* y, int d, float eps,
@@ -78,12 +89,8 @@ __global__ void __launch_bounds__(Threads)
   const int t = static_cast<int>(threadIdx.x);
   for (int e0 = t; e0 < d; e0 += U * Threads) {
     float v[U], a[U];
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int e = e0 + u * Threads;
-      v[u] = e < d ? xr[e] : 0.0f;
-      a[u] = ar != nullptr && e < d ? ar[e] : 0.0f;
-    }
+    load_strided<U, Threads>(xr, e0, d, v);
+    load_strided<U, Threads>(ar, e0, d, a);
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int e = e0 + u * Threads;
@@ -104,12 +111,8 @@ __global__ void __launch_bounds__(Threads)
   const float s = scale;
   for (int e0 = t; e0 < d; e0 += U * Threads) {
     float v[U], g[U];
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int e = e0 + u * Threads;
-      v[u] = e < d ? row[e] : 0.0f;
-      g[u] = e < d ? w[e] : 0.0f;
-    }
+    load_strided<U, Threads>(row, e0, d, v);
+    load_strided<U, Threads>(w, e0, d, g);
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int e = e0 + u * Threads;
