@@ -11,7 +11,7 @@
 #                                           #        build/gpu-pack/variants/NAME (a skippy_bench_gemv built with
 #                                           #        other knobs), into variants.tgz (at most 60 s each)
 #   bench/gpu_check.sh run profile [OUT]    # there: Nsight Compute sections of the weight kernel at 14336 x 4096,
-#                                           #        M = 1 and 5, each arithmetic (at most 300 s)
+#                                           #        M = 1 and 5, each arithmetic and layout (30 s each)
 #
 # With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
 # timeout_s=430); each step has its own timeout so a hang costs that step only. At most 8 files come back:

@@ -1,9 +1,9 @@
 #pragma once
 // Where the interleaved weight kernel finds slice s of a row (slice.hpp), in two layouts of a Q8_0 /
 // Q4_0 matrix of the same size:
-// - InPlace<Q>: the ggml blocks as they are (every type). A slice's 8 quant bytes sit at 2 bytes past a
-//   multiple of 2 inside 34- or 18-byte blocks, so a thread reads them with four 16-bit loads plus one for
-//   the scale, and a warp's load instruction spans about three cache lines for 64 useful bytes.
+// - InPlace<Q>: the ggml blocks as they are (every type). A slice's 8 quant bytes inside 34- or 18-byte
+//   blocks are only 2-byte aligned, so a thread reads them with four 16-bit loads plus one for the scale,
+//   and a warp's load instruction spans about three cache lines for 64 useful bytes.
 // - Packed<Q>: a one-time repack (cuda::PackedMatrix): each row's quant bytes contiguous (slice s at byte
 //   8s, one aligned 8-byte load), then every row's scales. Same bytes, same values, same order of
 //   arithmetic: the kernel's result is the in-place kernel's, bit for bit, with two load instructions
@@ -81,8 +81,9 @@ struct Packed {
   }
 };
 
-// The packed bytes of a rows x cols matrix on the host (tests; a device matrix is packed by
-// cuda::PackedMatrix). dst holds rows * row_bytes<Q>(cols) bytes and does not overlap src.
+// The packed bytes of a rows x cols matrix on the host (cuda::DeviceModel's packed upload, tests; a
+// matrix already on the device is packed there by cuda::pack_matrix). dst holds rows * row_bytes<Q>(cols)
+// bytes and does not overlap src.
 template <class Q>
 void pack_matrix(const typename Q::block* src, int rows, int cols, unsigned char* dst) {
   const long blocks = static_cast<long>(rows) * (cols / qk);
