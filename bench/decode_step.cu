@@ -45,7 +45,7 @@ ModelConfig llama_7b_class() {
 template <class Q>
 class RandomDeviceModel {
  public:
-  RandomDeviceModel(const ModelConfig& c, bool packed) : packed_(packed) {
+  RandomDeviceModel(const ModelConfig& c, bool packed) {
     std::vector<float> tile_f(std::size_t{1} << 20);
     std::uint64_t s = 88172645463325252ull;
     for (float& v : tile_f) {
@@ -56,26 +56,25 @@ class RandomDeviceModel {
     view_.config = c;
     const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim;
     view_.token_embd = matrix(c.vocab, d, false);
-    view_.output = matrix(c.vocab, d);
+    view_.output = matrix(c.vocab, d, packed);
     view_.output_norm = ones(d);
     for (int l = 0; l < c.n_layers; ++l) {
       LayerView<Q> L;
       L.attn_norm = ones(d);
       L.ffn_norm = ones(d);
-      L.wq = matrix(d, d);
-      L.wk = matrix(kv, d);
-      L.wv = matrix(kv, d);
-      L.wo = matrix(d, d);
-      L.w_gate = matrix(f, d);
-      L.w_up = matrix(f, d);
-      L.w_down = matrix(d, f);
+      L.wq = matrix(d, d, packed);
+      L.wk = matrix(kv, d, packed);
+      L.wv = matrix(kv, d, packed);
+      L.wo = matrix(d, d, packed);
+      L.w_gate = matrix(f, d, packed);
+      L.w_up = matrix(f, d, packed);
+      L.w_down = matrix(d, f, packed);
       view_.layers.push_back(L);
     }
   }
   const ModelView<Q>& view() const { return view_; }
 
  private:
-  MatrixView<Q> matrix(int rows, int cols) { return matrix(rows, cols, packed_); }
   MatrixView<Q> matrix(int rows, int cols, bool pack) {
     const std::size_t n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols / Q::block_size);
     sc::DeviceBuffer<typename Q::block> blocks(n);
@@ -85,7 +84,7 @@ class RandomDeviceModel {
                 "fill weights");
     }
     MatrixView<Q> v{blocks.data(), rows, cols};
-    if constexpr (quant::packable_v<Q>) {
+    if constexpr (quant::is_int_blocks_v<Q>) {
       if (pack) {
         sc::DeviceBuffer<typename Q::block> packed(n);
         sc::check(sc::pack_matrix(v, packed.data()), "pack weights");
@@ -104,7 +103,6 @@ class RandomDeviceModel {
     floats_.back().upload(one.data(), one.size());
     return floats_.back().data();
   }
-  bool packed_;
   std::vector<typename Q::block> tile_;
   ModelView<Q> view_;
   std::vector<sc::DeviceBuffer<typename Q::block>> buffers_;

@@ -20,27 +20,27 @@ class DeviceModel {
  public:
   using block = typename Q::block;
 
-  explicit DeviceModel(const ModelView<Q>& host, bool packed = false) : packed_(packed) {
+  explicit DeviceModel(const ModelView<Q>& host, bool packed = false) {
     host.validate();
-    require(!packed || quant::packable_v<Q>, "DeviceModel: the packed layout holds Q8_0 and Q4_0 models only, not ",
-            Q::name);
+    require(!packed || quant::is_int_blocks_v<Q>,
+            "DeviceModel: the packed layout holds Q8_0 and Q4_0 models only, not ", Q::name);
     require(!host.any_packed(), "DeviceModel: the host model must be in the ggml block layout");
     view_.config = host.config;
     const int d = host.config.dim;
     view_.token_embd = matrix(host.token_embd, false);
-    view_.output = host.output.data == host.token_embd.data ? view_.token_embd : matrix(host.output);
+    view_.output = host.output.data == host.token_embd.data ? view_.token_embd : matrix(host.output, packed);
     view_.output_norm = vector(host.output_norm, d);
     for (const LayerView<Q>& L : host.layers) {
       LayerView<Q> D;
       D.attn_norm = vector(L.attn_norm, d);
       D.ffn_norm = vector(L.ffn_norm, d);
-      D.wq = matrix(L.wq);
-      D.wk = matrix(L.wk);
-      D.wv = matrix(L.wv);
-      D.wo = matrix(L.wo);
-      D.w_gate = matrix(L.w_gate);
-      D.w_up = matrix(L.w_up);
-      D.w_down = matrix(L.w_down);
+      D.wq = matrix(L.wq, packed);
+      D.wk = matrix(L.wk, packed);
+      D.wv = matrix(L.wv, packed);
+      D.wo = matrix(L.wo, packed);
+      D.w_gate = matrix(L.w_gate, packed);
+      D.w_up = matrix(L.w_up, packed);
+      D.w_down = matrix(L.w_down, packed);
       view_.layers.push_back(D);
     }
   }
@@ -49,12 +49,11 @@ class DeviceModel {
   const ModelView<Q>& view() const { return view_; }
 
  private:
-  MatrixView<Q> matrix(const MatrixView<Q>& h) { return matrix(h, packed_); }
   MatrixView<Q> matrix(const MatrixView<Q>& h, bool pack) {
     const std::size_t n = static_cast<std::size_t>(h.rows) * static_cast<std::size_t>(h.cols / Q::block_size);
     blocks_.emplace_back(n);
     MatrixView<Q> d{blocks_.back().data(), h.rows, h.cols};
-    if constexpr (quant::packable_v<Q>) {
+    if constexpr (quant::is_int_blocks_v<Q>) {
       if (pack) {  // packed on the host, one matrix at a time, and uploaded as the same number of bytes
         std::vector<block> bytes(n);
         quant::pack_matrix<Q>(h.data, h.rows, h.cols, reinterpret_cast<unsigned char*>(bytes.data()));
@@ -72,7 +71,6 @@ class DeviceModel {
     return floats_.back().data();
   }
 
-  bool packed_;
   ModelView<Q> view_;
   std::vector<DeviceBuffer<block>> blocks_;
   std::vector<DeviceBuffer<float>> floats_;

@@ -189,14 +189,18 @@ class Forward {
   // gets xn quantised into the workspace by the same launch, for the weight launches that read xn.
   void norm(const float* residual, const float* w, int m, cudaStream_t stream) {
     const int d = config().dim;
-    normed_q8_ = int8 && !prefill(m) && d <= kernels::rmsnorm_staged_floats;
+    const bool q8 = norm_quantises(m);
     kernels::add_rmsnorm<<<static_cast<unsigned>(m), kernels::rmsnorm_threads, kernels::rmsnorm_smem(d), stream>>>(
-        x_, residual, w, xn_, d, config().rms_eps, normed_q8_ ? q8_ : nullptr, normed_q8_ ? q8_scales_ : nullptr);
+        x_, residual, w, xn_, d, config().rms_eps, q8 ? q8_ : nullptr, q8 ? q8_scales_ : nullptr);
     launched("residual add and rmsnorm");
+  }
+  // Whether a block of m rows has its norm also quantise xn (8-bit decoding blocks of rows the norm stages).
+  bool norm_quantises(int m) const {
+    return int8 && !prefill(m) && config().dim <= kernels::rmsnorm_staged_floats;
   }
   // xn as 8-bit activations: quantised by the norm that wrote it, or now.
   quant::Q8Rows xn_q8(int m, cudaStream_t stream) const {
-    return normed_q8_ ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, stream);
+    return norm_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, stream);
   }
   // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding).
   bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_; }
@@ -248,7 +252,6 @@ class Forward {
   ModelView<Q> model_;
   int max_block_, capacity_;
   bool tensor_cores_ = false;
-  bool normed_q8_ = false;  // whether the last norm also left xn quantised in q8_ / q8_scales_
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
   unsigned* counters_;

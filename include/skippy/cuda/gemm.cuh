@@ -120,7 +120,7 @@ template <class Q>
 cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((w.rows + kernels::gemm_tile_r - 1) / kernels::gemm_tile_r),
                   static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
-  if constexpr (quant::packable_v<Q>) {
+  if constexpr (quant::is_int_blocks_v<Q>) {
     if (w.packed) {
       kernels::gemm_tf32<Q, quant::Packed<Q>><<<grid, kernels::gemm_threads, 0, stream>>>(w.data, w.rows, w.cols, x,
                                                                                          m, y);

@@ -220,7 +220,7 @@ inline bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std:
 template <class Q>
 cudaError_t check_operands(const MatrixView<Q>& w, const float* x, const float* y) {
   if (w.cols < quant::dot_chunk || w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
-  if (w.packed && !quant::packable_v<Q>) return cudaErrorInvalidValue;
+  if (w.packed && !quant::is_int_blocks_v<Q>) return cudaErrorInvalidValue;
   if (!aligned(w.data, w.packed ? 8 : alignof(typename Q::block)) || !aligned(x, alignof(float)) ||
       !aligned(y, alignof(float)))
     return cudaErrorMisalignedAddress;
@@ -270,7 +270,7 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, cudaS
 // launch_interleaved in the layout the batch's matrices share (packed: quant::Packed<Q>).
 template <bool Swiglu, class A, class Q>
 cudaError_t launch_layout(const GemvBatch<Q>& b, bool packed, typename A::Input x, int m, cudaStream_t stream) {
-  if constexpr (quant::packable_v<Q>) {
+  if constexpr (quant::is_int_blocks_v<Q>) {
     if (packed) return launch_interleaved<Swiglu, A, Q, quant::Packed<Q>>(b, x, m, stream);
   }
   return launch_interleaved<Swiglu, A, Q>(b, x, m, stream);
@@ -307,7 +307,7 @@ GemvBatch<Q> batch_of(const MatrixView<Q>* w, float* const* y, int n) {
 template <class Q>
 bool gemv_interleaved_fits(const MatrixView<Q>& w, const float* x) {
   if (!detail::aligned(x, 16)) return false;
-  if constexpr (std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>) return true;
+  if constexpr (quant::is_int_blocks_v<Q>) return true;
   else return detail::aligned(w.data, 16);
 }
 

@@ -32,7 +32,7 @@ __global__ void __launch_bounds__(Threads)
 // packed, cudaErrorMisalignedAddress for dst.
 template <class Q>
 cudaError_t pack_matrix(const MatrixView<Q>& w, void* dst, cudaStream_t stream = nullptr) {
-  static_assert(quant::packable_v<Q>, "cuda::pack_matrix: the packed layout holds Q8_0 and Q4_0 matrices only");
+  static_assert(quant::is_int_blocks_v<Q>, "cuda::pack_matrix: the packed layout holds Q8_0 and Q4_0 matrices only");
   if (w.rows < 1 || w.cols < quant::qk || w.cols % quant::qk != 0 || w.packed) return cudaErrorInvalidValue;
   if (!detail::aligned(dst, 8) || !detail::aligned(w.data, alignof(typename Q::block)))
     return cudaErrorMisalignedAddress;

@@ -33,7 +33,7 @@ struct is_activations<Int8Activations> : std::true_type {};
 template <class A, class Q>
 inline constexpr bool activations_support_v =
     std::is_same_v<A, FloatActivations> ||
-    (std::is_same_v<A, Int8Activations> && (std::is_same_v<Q, quant::Q8_0> || std::is_same_v<Q, quant::Q4_0>));
+    (std::is_same_v<A, Int8Activations> && quant::is_int_blocks_v<Q>);
 
 // The checks every user of the policy (host and CUDA forward passes, both decoders) makes, written once.
 template <class A, class Q>

@@ -36,11 +36,8 @@ struct InPlace {
 };
 
 template <class Q>
-inline constexpr bool packable_v = std::is_same_v<Q, Q8_0> || std::is_same_v<Q, Q4_0>;
-
-template <class Q>
 struct Packed {
-  static_assert(packable_v<Q>, "quant::Packed: the packed layout holds Q8_0 and Q4_0 matrices only");
+  static_assert(is_int_blocks_v<Q>, "quant::Packed: the packed layout holds Q8_0 and Q4_0 matrices only");
   using block = typename Q::block;
   static constexpr int qs_bytes = static_cast<int>(sizeof(block::qs));  // 32 (Q8_0) or 16 (Q4_0)
   static constexpr int parts = qs_bytes / 8;                            // slices per block

@@ -13,9 +13,8 @@
 // With every step an explicit fma it has the kernel's bits, so the kernel's indexing and decoding are
 // tested without a GPU, and on a GPU the kernel is compared with it bit for bit (for finite inputs: a
 // NaN's payload may differ; and not under --use_fast_math, whose flushed subnormals the host does not
-// mimic). The order differs from dot_row's
-// (the host backend's contract): the two agree to rounding, and each is independent of how many
-// activation rows are processed together.
+// mimic). The order differs from dot_row's (the host backend's contract): the two agree to rounding, and
+// each is independent of how many activation rows are processed together.
 
 #include <cstddef>
 #include <cstdint>

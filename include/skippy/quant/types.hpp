@@ -75,6 +75,11 @@ struct is_quant<Q4_0> : std::true_type {};
 template <class T>
 inline constexpr bool is_quant_v = is_quant<T>::value;
 
+// The block types of small integers times one half scale per 32 values (Q8_0, Q4_0): the ones the 8-bit
+// activation kernels, the packed device layout and the 2-byte block loads of the weight kernel serve.
+template <class Q>
+inline constexpr bool is_int_blocks_v = std::is_same_v<Q, Q8_0> || std::is_same_v<Q, Q4_0>;
+
 // Bytes of one row of `cols` values (cols must be a multiple of Q::block_size).
 template <class Q>
 constexpr std::size_t row_bytes(std::size_t cols) {
