@@ -1,7 +1,7 @@
 // The CUDA decoder: greedy S3D emits exactly the greedy AR tokens on CUDA over a grid of policies (8-bit
-// activations included); CUDA
-// greedy output equals host greedy output up to the first step whose top-2 margin is below 1e-3; the
-// bundled trained model (losslessness, tau against the host); speculative sampling's distribution; errors.
+// activations included); CUDA greedy output equals host greedy output up to the first step whose top-2
+// margin is below 1e-3; the bundled trained model (losslessness, tau against the host); speculative
+// sampling's distribution; errors.
 
 #include <doctest/doctest.h>
 
@@ -58,8 +58,8 @@ void check_combination(const std::vector<Case<Q>>& cases, Seen& seen) {
     GenerateOptions o;
     o.max_new_tokens = new_tokens;
     for (std::size_t p = 0; p < prompts.size(); ++p) {
-      INFO(Q::name, " ", A::name, " activations SkipRange<", Skip::begin, ",", Skip::end, "> K=", Pred::k,
-           Pred::mode == DraftMode::simultaneous ? " simultaneous" : " sequential", " prompt ", p);
+      INFO(std::string(Q::name), " ", std::string(A::name), " activations SkipRange<", Skip::begin, ",", Skip::end,
+           "> K=", Pred::k, Pred::mode == DraftMode::simultaneous ? " simultaneous" : " sequential", " prompt ", p);
       REQUIRE(dec.generate(prompts[p], o) == c.reference[p]);
       const DecodeStats& s = dec.stats();
       CHECK(s.emitted == new_tokens);

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 using namespace skippy;
@@ -74,7 +75,7 @@ void check_dot() {
   CUDA_OK(cudaMemcpy(y.data(), dy, rows * sizeof(float), cudaMemcpyDeviceToHost));
   for (int r = 0; r < rows; ++r) {
     const float host = quant::dot_row<Q>(w.data() + r * (cols / Q::block_size), x.data(), cols);
-    INFO(Q::name, " row ", r);
+    INFO(std::string(Q::name), " row ", r);
     // Same operations in the same order; only FMA contraction may differ between compilers.
     CHECK(y[r] == doctest::Approx(host).epsilon(1e-5));
   }

@@ -41,7 +41,7 @@ void check_against_host(LayerRange skip) {
   std::vector<float> got(want.size());
   dl.download(got.data(), got.size());
   const double e = test::row_error(got, want, V);
-  INFO(Q::name, " skip [", skip.begin, ", ", skip.end, "): relative error ", e);
+  INFO(std::string(Q::name), " skip [", skip.begin, ", ", skip.end, "): relative error ", e);
   // Same weights on both sides; only summation order and expf/sqrtf ulps differ.
   CHECK(e <= 1e-4);
 }
@@ -79,7 +79,7 @@ void check_int8_against_host() {
   cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
   dl.download(got.data(), got.size());
   const double e = test::row_error(got, want, V);
-  INFO(Q::name, " with 8-bit activations: relative error ", e);
+  INFO(std::string(Q::name), " with 8-bit activations: relative error ", e);
   CHECK(e <= 5e-2);
   CHECK(e > 0.0);  // the activations were quantised: not the float path's bits
 }
@@ -103,7 +103,7 @@ void check_block_bits() {
   for (int i = 0; i < 5; ++i) {
     cf.run(dt.data() + 4 + i, 1, 4 + i, cc, LayerRange{}, dl.data(), nullptr);
     dl.download(one.data(), one.size());
-    INFO(Q::name, " ", A::name, " activations, row ", i);
+    INFO(std::string(Q::name), " ", std::string(A::name), " activations, row ", i);
     CHECK(std::memcmp(one.data(), block.data() + static_cast<std::size_t>(i) * V, one.size() * sizeof(float)) == 0);
   }
 }
@@ -254,7 +254,7 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward prefills blocks of gemm_min_rows or mo
   cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
   dl.download(got.data(), got.size());
   const double e = test::row_error(got, want, V);
-  INFO(Q::name, ": relative error ", e,
+  INFO(std::string(Q::name), ": relative error ", e,
        skippy::cuda::gemm_supported<Q>() ? " (tensor cores)" : " (gemv: no tensor cores)");
   // TF32 keeps 10 mantissa bits: ~1e-3 per product, through 4 layers and the LM head.
   CHECK(e <= 1e-2);

@@ -11,6 +11,7 @@
 #include "../support/gpu.hpp"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 using namespace skippy;
@@ -46,7 +47,7 @@ void check_gemm(int rows, int cols, int m) {
       const std::size_t at = static_cast<std::size_t>(i) * rows + r;
       bad += !(std::fabs(y[at] - want[at]) <= std::ldexp(mass, -9) + 1e-6);
     }
-  INFO(Q::name, " ", rows, "x", cols, " m=", m);
+  INFO(std::string(Q::name), " ", rows, "x", cols, " m=", m);
   CHECK(bad == 0);
 }
 

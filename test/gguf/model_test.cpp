@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <skippy/gguf/gguf.hpp>
 
 #include "../support/models.hpp"
@@ -36,7 +37,7 @@ std::vector<int> greedy(const ModelView<Q>& m) {
 
 template <class Q>
 void check_loaded_decodes_identically() {
-  INFO(Q::name);
+  INFO(std::string(Q::name));
   const auto hm = HostModel<Q>::from_float(test::damped_weights(11));
   const gguf::File f = gguf::File::from_memory(gguf::model_bytes(hm.view()));
   const auto v = gguf::view<Q>(f);

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <skippy/gguf/gguf.hpp>
 
 #include "../support/models.hpp"
@@ -48,7 +49,7 @@ bool same_config(const ModelConfig& a, const ModelConfig& b) {
 
 template <class Q>
 void roundtrip() {
-  INFO(Q::name);
+  INFO(std::string(Q::name));
   ModelConfig c = test::tiny_config();
   c.rope_theta = 500000.0f;
   c.rms_eps = 1e-6f;

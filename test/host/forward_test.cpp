@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "../support/models.hpp"
@@ -34,7 +35,7 @@ void check_block_equals_single() {
     fwd.run(tokens.data(), 3, 0, c2, skip, blocked.data());
     fwd.run(tokens.data() + 3, 1, 3, c2, skip, blocked.data() + 3 * V);
     fwd.run(tokens.data() + 4, 4, 4, c2, skip, blocked.data() + 4 * V);
-    INFO(Q::name, " ", A::name, " activations, skip [", skip.begin, ", ", skip.end, ")");
+    INFO(std::string(Q::name), " ", std::string(A::name), " activations, skip [", skip.begin, ", ", skip.end, ")");
     CHECK(std::memcmp(single.data(), blocked.data(), single.size() * sizeof(float)) == 0);
   }
 }

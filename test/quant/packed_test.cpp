@@ -12,6 +12,7 @@
 #include <skippy/model/host_model.hpp>
 #include <skippy/quant/packed.hpp>
 #include <skippy/quant/quantize.hpp>
+#include <string>
 #include <vector>
 
 #include "../support/models.hpp"
@@ -22,7 +23,7 @@ namespace {
 
 template <class Q>
 void check_packed_loads(int rows, int cols, std::mt19937& rng) {
-  CAPTURE(Q::name);
+  CAPTURE(std::string(Q::name));
   CAPTURE(rows);
   CAPTURE(cols);
   std::normal_distribution<float> g(0.0f, 1.0f);

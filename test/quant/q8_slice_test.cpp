@@ -12,6 +12,7 @@
 #include <skippy/quant/dequantize.hpp>
 #include <skippy/quant/q8_slice.hpp>
 #include <skippy/quant/quantize.hpp>
+#include <string>
 #include <vector>
 
 #include "../support/exact_dot.hpp"
@@ -55,7 +56,7 @@ template <class Q>
 void check_q8_dot(std::mt19937& rng) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (int cols : {32, 96, 256, 288, 4096, 4128}) {
-    CAPTURE(Q::name);
+    CAPTURE(std::string(Q::name));
     CAPTURE(cols);
     std::vector<float> wf(static_cast<std::size_t>(cols)), x(static_cast<std::size_t>(cols));
     for (int i = 0; i < cols; ++i) {

@@ -9,6 +9,7 @@
 #include <skippy/quant/dequantize.hpp>
 #include <skippy/quant/quantize.hpp>
 #include <skippy/quant/slice.hpp>
+#include <string>
 #include <vector>
 
 #include "../support/exact_dot.hpp"
@@ -23,7 +24,7 @@ void check_slices(std::mt19937& rng) {
   using S = Slice<Q>;
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (int cols : {32, 96, 256, 288, 4096, 4128}) {
-    CAPTURE(Q::name);
+    CAPTURE(std::string(Q::name));
     CAPTURE(cols);
     std::vector<float> wf(static_cast<std::size_t>(cols)), x(static_cast<std::size_t>(cols));
     for (int i = 0; i < cols; ++i) {

@@ -57,8 +57,8 @@ void check_combination(const std::vector<Case<Q>>& cases, Tally& tally) {
     opts.max_new_tokens = new_tokens;
     for (std::size_t p = 0; p < prompts.size(); ++p) {
       const auto got = dec.generate(prompts[p], opts);
-      INFO(Q::name, " ", A::name, " activations SkipRange<", Skip::begin, ",", Skip::end, "> K=", Pred::k,
-           Pred::mode == DraftMode::simultaneous ? " simultaneous" : " sequential", " prompt ", p);
+      INFO(std::string(Q::name), " ", std::string(A::name), " activations SkipRange<", Skip::begin, ",", Skip::end,
+           "> K=", Pred::k, Pred::mode == DraftMode::simultaneous ? " simultaneous" : " sequential", " prompt ", p);
       REQUIRE(got == c.reference[p]);
       const auto& s = dec.stats();
       CHECK(s.emitted == new_tokens);
