@@ -5,9 +5,9 @@
 // floor), and the argmax, the sampling warp and draw, and speculative sampling's verification over 32k /
 // 128k vocabularies. Figures are tokens/s and % of the bandwidth roofline: bytes of weights and KV read
 // per step over the copy bandwidth measured in this binary (bench/device.hpp). Each step runs with
-// direct launches (launch gaps count) and replayed from a CUDA Graph (as cuda::Decoder runs it); the
-// Q8_0 and Q4_0 steps also under Int8Activations (8-bit activations, cuda::gemv_q8), and both again with
-// the weights in the packed layout.
+// direct launches (launch gaps count), replayed from a CUDA Graph (as cuda::Decoder runs it), and from a
+// graph of early launches (Forward::launch_early, cuda/launch.cuh); the Q8_0 and Q4_0 steps also under
+// Int8Activations (8-bit activations, cuda::gemv_q8), and both again with the weights in the packed layout.
 
 #include <benchmark/benchmark.h>
 
@@ -142,7 +142,8 @@ void BM_step(benchmark::State& state) {
   const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
   const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
   sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
-  const bool graph = state.range(1) != 0;
+  const bool graph = state.range(1) != 0, early = state.range(1) == 2;
+  fwd.launch_early(early);
   if (!graph) {
     bench::time_iterations(state, [&] {
       // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
@@ -184,7 +185,10 @@ void BM_step(benchmark::State& state) {
   bench::bandwidth_counters(state, step_bytes);  // pct_of_copy_bw here is the % of the bandwidth roofline
   const char* what = kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))"
                                                                      : "verify step (5 tokens)";
-  state.SetLabel(std::string(what) + (graph ? ", CUDA Graph" : ", direct launches") + ", " + A::name +
+  const char* launches = !graph ? ", direct launches" : !early ? ", CUDA Graph"
+                         : fwd.launches_early() ? ", CUDA Graph of early launches"
+                                                : ", CUDA Graph (early launch unsupported here)";
+  state.SetLabel(std::string(what) + launches + ", " + A::name +
                  " activations" + (Packed ? ", packed weights" : ""));
 }
 
@@ -332,9 +336,9 @@ void BM_speculative_verify(benchmark::State& state) {
   bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);
 }
 
-// Every step kind, with direct launches and as a graph.
+// Every step kind, with direct launches, as a graph, and as a graph of early launches.
 void step_args(benchmark::internal::Benchmark* b) {
-  b->ArgsProduct({{ar, draft, verify}, {0, 1}})->UseManualTime()->Unit(benchmark::kMillisecond);
+  b->ArgsProduct({{ar, draft, verify}, {0, 1, 2}})->UseManualTime()->Unit(benchmark::kMillisecond);
 }
 
 BENCHMARK_TEMPLATE(BM_step, quant::F16)->Apply(step_args);

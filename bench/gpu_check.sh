@@ -4,6 +4,8 @@
 #
 #   bench/gpu_check.sh pack                 # here: build the CUDA binaries, copy them and their libraries
 #                                           #       to build/gpu-pack (ignored by git)
+#   bench/gpu_check.sh variant NAME FLAGS   # here, after pack: skippy_bench_gemv built with CUDA flags FLAGS
+#                                           #       (e.g. -DSKIPPY_GEMV_L2_PREFETCH=2) to build/gpu-pack/variants/NAME
 #   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo (at most 400 s)
 #   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck, racecheck, synccheck, then the
 #                                           #        CUDA sweep (at most 540 s)
@@ -39,8 +41,17 @@ if [ "${1:-}" = pack ]; then
   exit 0
 fi
 
+if [ "${1:-}" = variant ] && [ -n "${2:-}" ] && [ -n "${3:-}" ]; then
+  set -e
+  dir=build/variant-$2
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSKIPPY_WERROR=ON -DCMAKE_CUDA_FLAGS="$3" >/dev/null
+  cmake --build "$dir" --target skippy_bench_gemv -j 2
+  mkdir -p "$pack/variants" && cp "$dir/bench/skippy_bench_gemv" "$pack/variants/$2"
+  exit 0
+fi
+
 if [ "${1:-}" != run ] || [ -z "${2:-}" ]; then
-  sed -n '2,14p' "$0"
+  sed -n '2,16p' "$0"
   exit 2
 fi
 phase=$2

@@ -66,6 +66,7 @@
 #include "cuda/kernels/sample.cuh"
 #include "cuda/kernels/select.cuh"
 #include "cuda/kv_cache.cuh"
+#include "cuda/launch.cuh"
 #include "cuda/packed.cuh"
 #include "grpo/cuda.cuh"
 #endif

@@ -290,7 +290,7 @@ void check_graphs(const skippy::cuda::DeviceModel<quant::F32>& dm, const typenam
   all.push_back(long_prompt());
   for (const auto& p : all) {
     const int length = static_cast<int>(p.size());
-    INFO(Rule::name, " K=", Pred::k, " prompt of ", length);
+    INFO(std::string(Rule::name), " K=", Pred::k, " prompt of ", length);
     CHECK(graphs.generate(p, o) == direct.generate(p, o));
     CHECK(graphs.stats().accept_count == direct.stats().accept_count);
   }
@@ -318,6 +318,52 @@ TEST_CASE("cuda decoder: steps replayed from CUDA Graphs equal steps launched di
   skippy::cuda::AutoregressiveDecoder<ModelView<quant::F32>> ar(dm.view(), cap);
   ar.use_graphs(false);
   CHECK(graphs.generate(prompt, o) == ar.generate(prompt, o));
+}
+
+namespace {
+
+// The same decoder with its passes' kernels launched early (replayed from graphs, and launched directly)
+// and plain: the same tokens and acceptance counts.
+template <class Q, class A, class Pred, class Rule>
+void check_early(const skippy::cuda::DeviceModel<Q>& dm, const typename Rule::Params& params) {
+  using Dec = skippy::cuda::Decoder<ModelView<Q>, SkipRange<1, 3>, Pred, Rule, A>;
+  const int cap = 2 * skippy::cuda::kernels::attention_chunk + 64;
+  Dec plain(dm.view(), cap, params, 9), early(dm.view(), cap, params, 9);
+  early.launch_early(true);
+  CHECK(early.launches_early() == skippy::cuda::early_launch_supported());
+  CHECK_FALSE(plain.launches_early());
+  GenerateOptions o;
+  o.max_new_tokens = 23;
+  std::vector<std::vector<int>> all = prompts;
+  all.push_back(long_prompt());
+  for (const bool graphs : {true, false}) {
+    early.use_graphs(graphs);
+    for (const auto& p : all) {
+      const int length = static_cast<int>(p.size());
+      INFO(std::string(Q::name), " ", std::string(A::name), " activations, ", std::string(Rule::name), " K=", Pred::k,
+           graphs ? ", graphs" : ", direct", ", prompt of ", length);
+      CHECK(early.generate(p, o) == plain.generate(p, o));
+      CHECK(early.stats().accept_count == plain.stats().accept_count);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda decoder: steps whose kernels launch early emit the plain launches' tokens, for every rule") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda early launch");
+  const auto hf = HostModel<quant::F32>::from_float(test::damped_weights(15));
+  skippy::cuda::DeviceModel<quant::F32> df(hf.view());
+  check_early<quant::F32, FloatActivations, Simultaneous<4>, accept::Greedy>(df, {});
+  check_early<quant::F32, FloatActivations, Sequential<3>, accept::Greedy>(df, {});
+  check_early<quant::F32, FloatActivations, Simultaneous<4>, accept::SpeculativeSampling>(
+      df, {sampling::WarpParams{0.9f, 10, 0.8f}});
+  check_early<quant::F32, FloatActivations, Simultaneous<4>, accept::Typical>(df, {});
+  const auto hq = HostModel<quant::Q4_0>::from_float(test::damped_weights(15));
+  skippy::cuda::DeviceModel<quant::Q4_0> dq(hq.view(), true);
+  check_early<quant::Q4_0, Int8Activations, Simultaneous<4>, accept::Greedy>(dq, {});
+  check_early<quant::Q4_0, Int8Activations, Sequential<2>, accept::SpeculativeSampling>(
+      dq, {sampling::WarpParams{1.0f, 0, 1.0f}});
 }
 
 TEST_CASE("cuda decoder: errors name what is wrong") {

@@ -170,6 +170,122 @@ TEST_CASE("skippy::cuda::Forward over a model uploaded in the packed layout has 
                        skippy::Error);
 }
 
+namespace {
+
+// The oldest architecture this file's device code was built for (nvcc's __CUDA_ARCH_LIST__), 0 if unknown.
+constexpr int oldest_built_arch() {
+#ifdef __CUDA_ARCH_LIST__
+  constexpr int archs[] = {__CUDA_ARCH_LIST__};
+  int oldest = archs[0];
+  for (const int a : archs) oldest = a < oldest ? a : oldest;
+  return oldest;
+#else
+  return 0;
+#endif
+}
+
+// Kernel nodes and their edges in a captured graph, and how many of the edges are programmatic (early
+// launches).
+struct GraphShape {
+  std::size_t nodes = 0, edges = 0, programmatic = 0;
+};
+GraphShape shape_of(cudaGraph_t g) {
+  GraphShape s;
+  skippy::cuda::check(cudaGraphGetNodes(g, nullptr, &s.nodes), "cudaGraphGetNodes");
+  skippy::cuda::check(cudaGraphGetEdges(g, nullptr, nullptr, nullptr, &s.edges), "cudaGraphGetEdges");
+  std::vector<cudaGraphNode_t> from(s.edges), to(s.edges);
+  std::vector<cudaGraphEdgeData> data(s.edges);
+  skippy::cuda::check(cudaGraphGetEdges(g, from.data(), to.data(), data.data(), &s.edges), "cudaGraphGetEdges");
+  for (const cudaGraphEdgeData& e : data) s.programmatic += e.type == cudaGraphDependencyTypeProgrammatic;
+  return s;
+}
+
+// Forward::launch_early gives the plain launches' logits and cache, bit for bit: a prefill block (tensor
+// cores where the device has them), a decoding block, and a row replayed from a CUDA Graph at a device-side
+// position. Where the device supports early launch, the row's graph is one chain of kernels whose every
+// edge is programmatic (the first kernel, the embedding, is a plain launch: it has no edge in); without
+// it, none is.
+template <class Q, class A>
+void check_early_launch(bool packed) {
+  const auto hm = HostModel<Q>::from_float(test::random_weights(25));
+  const ModelConfig& c = hm.config();
+  const int V = c.vocab, cap = 80, n = 70;
+  skippy::cuda::DeviceModel<Q> dm(hm.view(), packed);
+  std::vector<int> ids(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = (11 * i + 5) % V;
+  skippy::cuda::DeviceBuffer<int> dt(ids.size()), position(1);
+  dt.upload(ids.data(), ids.size());
+  const int last = n - 1;
+  position.upload(&last, 1);
+  cudaStream_t stream = nullptr;
+  skippy::cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  std::vector<float> out[2], kv[2];
+  for (int early = 0; early < 2; ++early) {
+    INFO(std::string(Q::name), " ", std::string(A::name), " activations", packed ? ", packed" : "",
+         early == 1 ? ", early launches" : ", plain launches");
+    skippy::cuda::Forward<Q, A> cf(dm.view(), 64, cap);
+    cf.launch_early(early == 1);
+    CHECK(cf.launches_early() == (early == 1 && skippy::cuda::early_launch_supported()));
+    auto cc = cf.make_cache();
+    skippy::cuda::DeviceBuffer<float> dl(static_cast<std::size_t>(64) * V);
+    const auto keep = [&](int m) {
+      const std::size_t rows = static_cast<std::size_t>(m) * V, old = out[early].size();
+      out[early].resize(old + rows);
+      dl.download(out[early].data() + old, rows);
+    };
+    cf.run(dt.data(), 64, 0, cc, LayerRange{}, dl.data(), stream);
+    keep(64);
+    cf.run(dt.data() + 64, 5, 64, cc, LayerRange{}, dl.data(), stream);
+    keep(5);
+    cc.set_length(last);
+    cc.reserve(last, 1);
+    cudaGraph_t g = nullptr;
+    skippy::cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "begin capture");
+    cf.run(dt.data() + last, 1, skippy::cuda::kernels::Position{0, position.data()}, cc, LayerRange{}, dl.data(),
+           stream);
+    skippy::cuda::check(cudaStreamEndCapture(stream, &g), "end capture");
+    const GraphShape s = shape_of(g);
+    CHECK(s.edges + 1 == s.nodes);  // one stream: a chain
+    CHECK(s.edges > 0);
+    CHECK(s.programmatic == (cf.launches_early() ? s.edges : 0));
+    cudaGraphExec_t exec = nullptr;
+    skippy::cuda::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
+    skippy::cuda::check(cudaGraphLaunch(exec, stream), "graph launch");
+    skippy::cuda::check(cudaStreamSynchronize(stream), "graph");
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    keep(1);
+    for (int l = 0; l < c.n_layers; ++l)
+      for (const float* p : {cc.k(l), cc.v(l)}) {
+        const std::size_t floats = static_cast<std::size_t>(n) * c.kv_dim(), old = kv[early].size();
+        kv[early].resize(old + floats);
+        skippy::cuda::check(cudaMemcpy(kv[early].data() + old, p, floats * sizeof(float), cudaMemcpyDeviceToHost),
+                            "download the cache");
+      }
+  }
+  cudaStreamDestroy(stream);
+  INFO(std::string(Q::name), " ", std::string(A::name), " activations", packed ? ", packed" : "");
+  REQUIRE(out[0].size() == out[1].size());
+  CHECK(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) == 0);
+  REQUIRE(kv[0].size() == kv[1].size());
+  CHECK(std::memcmp(kv[0].data(), kv[1].data(), kv[0].size() * sizeof(float)) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("skippy::cuda::Forward launched early has the plain launches' bits, captured as programmatic edges") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward early launch");
+  int device = 0, major = 0;
+  skippy::cuda::check(cudaGetDevice(&device), "cudaGetDevice");
+  skippy::cuda::check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "compute capability");
+  // A build for sm_90 and newer only, on such a device, must launch early.
+  if (major >= 9 && oldest_built_arch() >= 900) CHECK(skippy::cuda::early_launch_supported());
+  check_early_launch<quant::F16, FloatActivations>(false);
+  check_early_launch<quant::Q8_0, FloatActivations>(false);
+  check_early_launch<quant::Q4_0, Int8Activations>(true);
+  check_early_launch<quant::Q8_0, Int8Activations>(true);
+}
+
 TEST_CASE("skippy::cuda::Forward: a row's logits are the same bits alone or inside a block") {
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward block independence");
   check_block_bits<quant::F32, FloatActivations>();

@@ -66,7 +66,7 @@ void check_coefficients_fd(typename Method::Params params) {
       v[i] = keep;
       const double fd = (up - down) / (2 * eps);
       const double analytic = which == 0 ? r.d_chosen[i] : r.d_rejected[i];
-      INFO(Loss::name, " sample ", i, which == 0 ? " chosen" : " rejected");
+      INFO(std::string(Loss::name), " sample ", i, which == 0 ? " chosen" : " rejected");
       CHECK(analytic == doctest::Approx(fd).epsilon(1e-6).scale(1e-3));
     }
   }

@@ -86,8 +86,7 @@ class Decoder {
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
   ~Decoder() {
-    for (auto& g : graphs_)
-      if (g != nullptr) cudaGraphExecDestroy(g);
+    drop_graphs();
     for (auto& e : events_) cudaEventDestroy(e);
     if (owned_stream_ != nullptr) cudaStreamDestroy(owned_stream_);
   }
@@ -96,6 +95,15 @@ class Decoder {
   // same bits either way.
   void use_graphs(bool on) { use_graphs_ = on; }
   bool uses_graphs() const { return use_graphs_; }
+
+  // Launch each pass's kernels after its first early (programmatic dependent launch, Forward::launch_early;
+  // off by default); the tokens are the same bits either way. Steps captured before are captured again.
+  void launch_early(bool on) {
+    if (on != early_) drop_graphs();
+    early_ = on;
+    forward_.launch_early(on);
+  }
+  bool launches_early() const { return forward_.launches_early(); }
 
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {
@@ -209,6 +217,12 @@ class Decoder {
   }
   int vocab() const { return forward_.config().vocab; }
   int* ints(int offset) const { return state_.data() + offset; }
+  void drop_graphs() {
+    for (auto& g : graphs_) {
+      if (g != nullptr) cudaGraphExecDestroy(g);
+      g = nullptr;
+    }
+  }
 
   void select(const float* logits, int rows, int* out) {
     kernels::argmax_rows<<<static_cast<unsigned>(rows), kernels::select_threads, 0, stream_>>>(logits, vocab(), out, 1,
@@ -371,6 +385,7 @@ class Decoder {
   int buckets_ = 1;                       // attention buckets: 1, 2, 4, ... splits up to the cache's
   std::vector<cudaGraphExec_t> graphs_;  // by draft count k, then bucket
   bool use_graphs_ = true;
+  bool early_ = false;
   cudaStream_t owned_stream_ = nullptr;
   std::vector<float> host_logits_;
   cudaEvent_t events_[3] = {};

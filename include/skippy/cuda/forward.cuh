@@ -14,6 +14,9 @@
 // the LM head's, and the weight kernels run gemv_q8: the two norms of a layer and the final one quantise
 // their output themselves (kernels::add_rmsnorm), the attention and SwiGLU outputs take one small kernel
 // each (into the workspace).
+// launch_early(true) launches every kernel of a pass after its first early (programmatic dependent launch,
+// launch.cuh): a kernel's blocks start, and the weight kernels' rows stream into L2, while the kernel before
+// it finishes. The same bits either way; off by default until measured (bench/decode_step.cu).
 
 #include <cuda_runtime.h>
 
@@ -30,6 +33,7 @@
 #include "kernels/attention.cuh"
 #include "kernels/elementwise.cuh"
 #include "kv_cache.cuh"
+#include "launch.cuh"
 
 namespace skippy::cuda {
 
@@ -90,6 +94,11 @@ class Forward {
 
   KvCache make_cache() const { return KvCache(config().n_layers, capacity_, config().kv_dim()); }
 
+  // Whether a pass launches its kernels after the first early (see above; off where early_launch_supported()
+  // is false). Asked here, outside any stream capture: the first query loads a probe kernel.
+  void launch_early(bool on) { early_ = on && early_launch_supported(); }
+  bool launches_early() const { return early_; }
+
   // Runs the device token ids tokens[0..m) at positions start..start+m-1 (ids must be in the vocabulary:
   // the caller checks ids that come from the host). Layers in `skip` are not run; the others write K/V into
   // cache slots start..start+m-1. logits (device) receives m rows of vocab values, or is nullptr (prefill).
@@ -117,36 +126,40 @@ class Forward {
     require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "CUDA forward: skip range [",
             skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
     const int d = c.dim, kv = c.kv_dim(), hd = c.head_dim();
+    // The pass's first kernel follows whatever the caller ran before (copies, events, other kernels):
+    // always a plain launch. The rest follow a kernel of this pass.
     const dim3 rows_d(blocks(d), static_cast<unsigned>(m));
-    kernels::embed<Q><<<rows_d, kernels::elementwise_threads, 0, stream>>>(model_.token_embd.data, tokens, d, x_);
-    launched("embedding");
+    check(launch(kernels::embed<Q>, rows_d, kernels::elementwise_threads, 0, stream, model_.token_embd.data, tokens,
+                 d, x_),
+          "embedding");
+    const Launch on(stream, early_);
     const float* residual = nullptr;  // a layer's last residual add, fused into the next norm
     for (int l = 0; l < c.n_layers; ++l) {
       if (skip.contains(l)) continue;
       const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
-      norm(residual, L.attn_norm, m, stream);
-      qkv(L, m, stream);
+      norm(residual, L.attn_norm, m, on);
+      qkv(L, m, on);
       const dim3 pairs(blocks((d > kv ? d : kv) / 2), static_cast<unsigned>(m));
-      kernels::rope_store<<<pairs, kernels::elementwise_threads, 0, stream>>>(q_, k_, v_, d, kv, hd, c.rope_theta,
-                                                                             start, cache.k(l), cache.v(l));
-      launched("rope_store");
+      check(launch(kernels::rope_store<>, pairs, kernels::elementwise_threads, 0, on, q_, k_, v_, d, kv, hd,
+                   c.rope_theta, start, cache.k(l), cache.v(l)),
+            "rope_store");
       // Splits of the block's last row; with the position on the device, those of the end bound.
       const int n_splits = start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
                            : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
       const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
-      kernels::attention<<<splits, kernels::attention_threads, kernels::attention_smem(hd), stream>>>(
-          q_, cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, kernels::attention_splits(capacity_),
-          1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_);
-      launched("attention");
-      gemm(L.wo, att_, m, xn_, stream);
-      norm(xn_, L.ffn_norm, m, stream);
-      gate_up(L, m, stream);
-      gemm(L.w_down, g_, m, xn_, stream);
+      check(launch(kernels::attention<>, splits, kernels::attention_threads, kernels::attention_smem(hd), on, q_,
+                   cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, kernels::attention_splits(capacity_),
+                   1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_),
+            "attention");
+      gemm(L.wo, att_, m, xn_, on);
+      norm(xn_, L.ffn_norm, m, on);
+      gate_up(L, m, on);
+      gemm(L.w_down, g_, m, xn_, on);
       residual = xn_;
     }
     if (logits == nullptr) return;  // prefill: the cache is written; the last residual add is not needed
-    norm(residual, model_.output_norm, m, stream);
-    gemm(model_.output, xn_, m, logits, stream);
+    norm(residual, model_.output_norm, m, on);
+    gemm(model_.output, xn_, m, logits, on);
   }
 
  private:
@@ -183,75 +196,74 @@ class Forward {
   static unsigned blocks(long n) {
     return static_cast<unsigned>((n + kernels::elementwise_threads - 1) / kernels::elementwise_threads);
   }
-  static void launched(const char* what) { check(cudaGetLastError(), what); }
 
   // xn = rmsnorm(x += residual) * w, the add skipped when residual is null. An 8-bit decoding block also
   // gets xn quantised into the workspace by the same launch, for the weight launches that read xn.
-  void norm(const float* residual, const float* w, int m, cudaStream_t stream) {
+  void norm(const float* residual, const float* w, int m, const Launch& on) {
     const int d = config().dim;
     const bool q8 = norm_quantises(m);
-    kernels::add_rmsnorm<<<static_cast<unsigned>(m), kernels::rmsnorm_threads, kernels::rmsnorm_smem(d), stream>>>(
-        x_, residual, w, xn_, d, config().rms_eps, q8 ? q8_ : nullptr, q8 ? q8_scales_ : nullptr);
-    launched("residual add and rmsnorm");
+    check(launch(kernels::add_rmsnorm<>, static_cast<unsigned>(m), kernels::rmsnorm_threads, kernels::rmsnorm_smem(d),
+                 on, x_, residual, w, xn_, d, config().rms_eps, q8 ? q8_ : nullptr, q8 ? q8_scales_ : nullptr),
+          "residual add and rmsnorm");
   }
   // Whether a block of m rows has its norm also quantise xn (8-bit decoding blocks of rows the norm stages).
   bool norm_quantises(int m) const {
     return int8 && !prefill(m) && config().dim <= kernels::rmsnorm_staged_floats;
   }
   // xn as 8-bit activations: quantised by the norm that wrote it, or now.
-  quant::Q8Rows xn_q8(int m, cudaStream_t stream) const {
-    return norm_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, stream);
+  quant::Q8Rows xn_q8(int m, const Launch& on) const {
+    return norm_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, on);
   }
   // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding).
   bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_; }
   // Q, K and V from xn_: one decoding launch for the three.
-  void qkv(const LayerView<Q>& L, int m, cudaStream_t stream) const {
+  void qkv(const LayerView<Q>& L, int m, const Launch& on) const {
     if (prefill(m)) {
-      gemm(L.wq, xn_, m, q_, stream);
-      gemm(L.wk, xn_, m, k_, stream);
-      gemm(L.wv, xn_, m, v_, stream);
+      gemm(L.wq, xn_, m, q_, on);
+      gemm(L.wk, xn_, m, k_, on);
+      gemm(L.wv, xn_, m, v_, on);
       return;
     }
     const MatrixView<Q> w[3] = {L.wq, L.wk, L.wv};
     float* const y[3] = {q_, k_, v_};
     if constexpr (int8)
-      check(gemv_batch_q8(w, y, 3, xn_q8(m, stream), m, stream), "Q/K/V weight kernel");
+      check(gemv_batch_q8(w, y, 3, xn_q8(m, on), m, on), "Q/K/V weight kernel");
     else
-      check(gemv_batch(w, y, 3, xn_, m, stream), "Q/K/V weight kernel");
+      check(gemv_batch(w, y, 3, xn_, m, on), "Q/K/V weight kernel");
   }
   // g_ = swiglu(gate . xn_, up . xn_): one decoding launch for the pair and SwiGLU.
-  void gate_up(const LayerView<Q>& L, int m, cudaStream_t stream) const {
+  void gate_up(const LayerView<Q>& L, int m, const Launch& on) const {
     if (prefill(m)) {
-      gemm(L.w_gate, xn_, m, g_, stream);
-      gemm(L.w_up, xn_, m, u_, stream);
-      check(kernels::launch_swiglu(g_, u_, static_cast<long>(m) * config().ffn_dim, stream), "swiglu");
+      gemm(L.w_gate, xn_, m, g_, on);
+      gemm(L.w_up, xn_, m, u_, on);
+      check(kernels::launch_swiglu(g_, u_, static_cast<long>(m) * config().ffn_dim, on), "swiglu");
       return;
     }
     if constexpr (int8) {
-      check(gemv_swiglu_q8(L.w_gate, L.w_up, xn_q8(m, stream), m, g_, stream), "gate/up weight kernel with SwiGLU");
+      check(gemv_swiglu_q8(L.w_gate, L.w_up, xn_q8(m, on), m, g_, on), "gate/up weight kernel with SwiGLU");
     } else {
-      check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, stream), "gate/up weight kernel with SwiGLU");
+      check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, on), "gate/up weight kernel with SwiGLU");
     }
   }
-  void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) const {
+  void gemm(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on) const {
     if (prefill(m))
-      check(detail::launch_gemm(w, x, m, y, stream), "tensor-core weight kernel");
+      check(detail::launch_gemm(w, x, m, y, on), "tensor-core weight kernel");
     else if constexpr (int8)  // the LM head reads xn, the other products att and g
-      check(gemv_q8(w, x == xn_ ? xn_q8(m, stream) : quantized(x, m, w.cols, stream), m, y, stream),
-            "weight kernel");
+      check(gemv_q8(w, x == xn_ ? xn_q8(m, on) : quantized(x, m, w.cols, on), m, y, on), "weight kernel");
     else
-      check(gemv(w, x, m, y, stream), "weight kernel");
+      check(gemv(w, x, m, y, on), "weight kernel");
   }
   // Int8Activations: m rows of cols activations quantised into the workspace (rewritten by every weight
   // launch of a block: each reads it before the next quantisation, on the same stream).
-  quant::Q8Rows quantized(const float* x, int m, int cols, cudaStream_t stream) const {
-    check(quantize_activations(x, m, cols, q8_, q8_scales_, stream), "activation quantisation");
+  quant::Q8Rows quantized(const float* x, int m, int cols, const Launch& on) const {
+    check(quantize_activations(x, m, cols, q8_, q8_scales_, on), "activation quantisation");
     return {q8_, q8_scales_};
   }
 
   ModelView<Q> model_;
   int max_block_, capacity_;
   bool tensor_cores_ = false;
+  bool early_ = false;
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
   unsigned* counters_;

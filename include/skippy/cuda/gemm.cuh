@@ -18,6 +18,7 @@
 #include "../policy/predictor.hpp"
 #include "../quant/dequantize.hpp"
 #include "../quant/packed.hpp"
+#include "launch.cuh"
 
 namespace skippy::cuda {
 
@@ -34,6 +35,7 @@ __global__ void __launch_bounds__(gemm_threads)
     gemm_tf32(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x, int m,
               float* __restrict__ y) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  dependent_prologue();
   using namespace nvcuda;
   constexpr int ld = gemm_tile_k + 4;   // row stride of the operand tiles (a multiple of 4 floats)
   constexpr int ldc = gemm_tile_r + 4;  // row stride of the staged output tile
@@ -117,19 +119,16 @@ bool gemm_supported() {
 
 namespace detail {
 template <class Q>
-cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
+cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on) {
   const dim3 grid(static_cast<unsigned>((w.rows + kernels::gemm_tile_r - 1) / kernels::gemm_tile_r),
                   static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
   if constexpr (quant::is_int_blocks_v<Q>) {
-    if (w.packed) {
-      kernels::gemm_tf32<Q, quant::Packed<Q>><<<grid, kernels::gemm_threads, 0, stream>>>(w.data, w.rows, w.cols, x,
-                                                                                         m, y);
-      return cudaGetLastError();
-    }
+    if (w.packed)
+      return launch(kernels::gemm_tf32<Q, quant::Packed<Q>>, grid, kernels::gemm_threads, 0, on, w.data, w.rows,
+                    w.cols, x, m, y);
   }
   if (w.packed) return cudaErrorInvalidValue;
-  kernels::gemm_tf32<Q><<<grid, kernels::gemm_threads, 0, stream>>>(w.data, w.rows, w.cols, x, m, y);
-  return cudaGetLastError();
+  return launch(kernels::gemm_tf32<Q>, grid, kernels::gemm_threads, 0, on, w.data, w.rows, w.cols, x, m, y);
 }
 }  // namespace detail
 
@@ -137,10 +136,10 @@ cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y,
 // Returns the launch error; cudaErrorInvalidValue for a bad shape, cudaErrorNotSupported where
 // gemm_supported<Q>() is false.
 template <class Q>
-cudaError_t gemm(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
+cudaError_t gemm(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on = {}) {
   if (m < 1 || w.rows < 1 || w.cols % kernels::gemm_tile_k != 0) return cudaErrorInvalidValue;
   if (!gemm_supported<Q>()) return cudaErrorNotSupported;
-  return detail::launch_gemm(w, x, m, y, stream);
+  return detail::launch_gemm(w, x, m, y, on);
 }
 
 }  // namespace skippy::cuda

@@ -34,6 +34,7 @@
 #include "../quant/q8_slice.hpp"
 #include "../quant/slice.hpp"
 #include "kernels/elementwise.cuh"
+#include "launch.cuh"
 
 namespace skippy::cuda {
 
@@ -63,10 +64,18 @@ inline constexpr bool gemv_prefetch =
       (M == 1 && (Int8 ? std::is_same_v<Q, quant::Q4_0>
                        : std::is_same_v<Q, quant::BF16> || std::is_same_v<Q, quant::Q8_0> ||
                              std::is_same_v<Q, quant::Q4_0>))));
+// Whether a weight launch's blocks first ask L2 for all of their rows (kernels::prefetch_l2): launched
+// early (launch.cuh), their first weights then stream in while the kernel before them finishes. A
+// compile-time experiment knob: -DSKIPPY_GEMV_L2_PREFETCH=0 never, 1 early launches (default), 2 every
+// launch (more bytes in flight at the start of a latency-bound M = 1 kernel).
+#ifndef SKIPPY_GEMV_L2_PREFETCH
+#define SKIPPY_GEMV_L2_PREFETCH 1
+#endif
 
 // The matrices of one interleaved launch, all cols wide, over the same activations: matrix j has rows[j]
 // rows and writes m rows of rows[j] values to y[j]; its rows go to blocks[j] consecutive thread blocks.
 // For SwiGLU, matrices 0 and 1 are gate and up (equal shapes) and y[0] receives swiglu(gate, up).
+// warm: each block asks L2 for its rows before it waits for the kernel before it (SKIPPY_GEMV_L2_PREFETCH).
 template <class Q>
 struct GemvBatch {
   const typename Q::block* w[gemv_max_jobs];
@@ -75,6 +84,7 @@ struct GemvBatch {
   int blocks[gemv_max_jobs];
   int jobs;
   int cols;
+  bool warm;
 };
 
 namespace kernels {
@@ -122,6 +132,13 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
     const int r = r0 + q % per_matrix < rows ? r0 + q % per_matrix : rows - 1;
     row[q] = L::row(Swiglu ? b.w[q / per_matrix] : wj, r, rows, cols);
   }
+  if (b.warm && t == 0) {  // the weights are read-only: no need to wait for the kernel before
+    const int n = rows - r0 < per_matrix ? rows - r0 : per_matrix;
+#pragma unroll
+    for (int part = 0; part < (Swiglu ? 2 : 1); ++part)
+      L::spans(row[part * per_matrix], n, cols, [](const void* p, std::size_t bytes) { prefetch_l2(p, bytes); });
+  }
+  dependent_prologue();
   float acc[R][M];
 #pragma unroll
   for (int q = 0; q < R; ++q)
@@ -190,6 +207,7 @@ template <class Q, int M>
 __global__ void __launch_bounds__(32 * gemv_warps_per_block)
     gemv_reference(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x,
                    float* __restrict__ y) {
+  dependent_prologue();
   const int lane = static_cast<int>(threadIdx.x) & 31;
   const int r = static_cast<int>(blockIdx.x) * gemv_warps_per_block + static_cast<int>(threadIdx.x >> 5);
   if (r >= rows) return;
@@ -253,36 +271,35 @@ cudaError_t for_tiles(int m, F&& f) {
 // One interleaved launch per tile over the batch's matrices (their y advanced to the tile's rows), in
 // arithmetic A.
 template <bool Swiglu, class A, class Q, class L = quant::InPlace<Q>>
-cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, cudaStream_t stream) {
+cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, const Launch& on) {
   constexpr int per_matrix = Swiglu ? gemv_rows_per_block / 2 : gemv_rows_per_block;
+  b.warm = SKIPPY_GEMV_L2_PREFETCH == 2 || (SKIPPY_GEMV_L2_PREFETCH == 1 && on.early && early_launch_supported());
   int grid = 0;
   for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = (b.rows[j] + per_matrix - 1) / per_matrix;
   if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
   return for_tiles(m, [&](auto M, int i0) {
     GemvBatch<Q> tile = b;
     for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
-    kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu, A, L>
-        <<<grid, quant::interleaved_threads, 0, stream>>>(tile, A::advance(x, i0, b.cols));
-    return cudaGetLastError();
+    return launch(kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu, A, L>, grid, quant::interleaved_threads, 0,
+                  on, tile, A::advance(x, i0, b.cols));
   });
 }
 
 // launch_interleaved in the layout the batch's matrices share (packed: quant::Packed<Q>).
 template <bool Swiglu, class A, class Q>
-cudaError_t launch_layout(const GemvBatch<Q>& b, bool packed, typename A::Input x, int m, cudaStream_t stream) {
+cudaError_t launch_layout(const GemvBatch<Q>& b, bool packed, typename A::Input x, int m, const Launch& on) {
   if constexpr (quant::is_int_blocks_v<Q>) {
-    if (packed) return launch_interleaved<Swiglu, A, Q, quant::Packed<Q>>(b, x, m, stream);
+    if (packed) return launch_interleaved<Swiglu, A, Q, quant::Packed<Q>>(b, x, m, on);
   }
-  return launch_interleaved<Swiglu, A, Q>(b, x, m, stream);
+  return launch_interleaved<Swiglu, A, Q>(b, x, m, on);
 }
 
 template <class Q>
-cudaError_t launch_reference(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream) {
+cudaError_t launch_reference(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on) {
   return for_tiles(m, [&](auto M, int i0) {
     const int grid = (w.rows + gemv_warps_per_block - 1) / gemv_warps_per_block;
-    kernels::gemv_reference<Q, decltype(M)::value><<<grid, 32 * gemv_warps_per_block, 0, stream>>>(
-        w.data, w.rows, w.cols, x + static_cast<long>(i0) * w.cols, y + static_cast<long>(i0) * w.rows);
-    return cudaGetLastError();
+    return launch(kernels::gemv_reference<Q, decltype(M)::value>, grid, 32 * gemv_warps_per_block, 0, on, w.data,
+                  w.rows, w.cols, x + static_cast<long>(i0) * w.cols, y + static_cast<long>(i0) * w.rows);
   });
 }
 
@@ -313,10 +330,10 @@ bool gemv_interleaved_fits(const MatrixView<Q>& w, const float* x) {
 
 // The reference kernel whatever the alignment (tests, benchmarks' baseline); the ggml blocks in place only.
 template <class Q>
-cudaError_t gemv_reference(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
+cudaError_t gemv_reference(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on = {}) {
   if (w.packed) return cudaErrorInvalidValue;
   const cudaError_t e = detail::check_operands(w, x, y);
-  return e != cudaSuccess ? e : detail::launch_reference(w, x, m, y, stream);
+  return e != cudaSuccess ? e : detail::launch_reference(w, x, m, y, on);
 }
 
 // y[j][i][r] = W_j[r] . x[i] for n <= gemv_max_jobs matrices of equal width and i < m: x is m rows of
@@ -330,7 +347,7 @@ cudaError_t gemv_reference(const MatrixView<Q>& w, const float* x, int m, float*
 // workspace).
 template <class Q>
 cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const float* x, int m,
-                       cudaStream_t stream = nullptr) {
+                       const Launch& on = {}) {
   if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
   bool fits = true;
   for (int j = 0; j < n; ++j) {
@@ -341,12 +358,12 @@ cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const flo
     fits = fits && gemv_interleaved_fits(w[j], x) && w[j].packed == w[0].packed;
   }
   using A = quant::FloatSlices<Q>;
-  if (fits) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), w[0].packed, x, m, stream);
+  if (fits) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), w[0].packed, x, m, on);
   for (int j = 0; j < n; ++j) {
     const cudaError_t e =
         gemv_interleaved_fits(w[j], x)
-            ? detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), w[j].packed, x, m, stream)
-            : detail::launch_reference(w[j], x, m, y[j], stream);
+            ? detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), w[j].packed, x, m, on)
+            : detail::launch_reference(w[j], x, m, y[j], on);
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
@@ -354,8 +371,8 @@ cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const flo
 
 // y[i][r] = W[r] . x[i] for i < m (gemv_batch of one matrix).
 template <class Q>
-cudaError_t gemv(const MatrixView<Q>& w, const float* x, int m, float* y, cudaStream_t stream = nullptr) {
-  return gemv_batch(&w, &y, 1, x, m, stream);
+cudaError_t gemv(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on = {}) {
+  return gemv_batch(&w, &y, 1, x, m, on);
 }
 
 // y[i][r] = swiglu(gate[r] . x[i], up[r] . x[i]): the two products and SwiGLU in one launch per tile
@@ -364,7 +381,7 @@ cudaError_t gemv(const MatrixView<Q>& w, const float* x, int m, float* y, cudaSt
 // matrix followed by kernels::swiglu.
 template <class Q>
 cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, const float* x, int m, float* y,
-                        float* scratch, cudaStream_t stream = nullptr) {
+                        float* scratch, const Launch& on = {}) {
   if (gate.rows != up.rows || gate.cols != up.cols) return cudaErrorInvalidValue;
   const MatrixView<Q> w[2] = {gate, up};
   float* const out[2] = {y, scratch};
@@ -373,12 +390,12 @@ cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, cons
     if (e != cudaSuccess) return e;
   }
   if (gemv_interleaved_fits(gate, x) && gemv_interleaved_fits(up, x) && gate.packed == up.packed)
-    return detail::launch_layout<true, quant::FloatSlices<Q>>(detail::batch_of(w, out, 2), gate.packed, x, m, stream);
+    return detail::launch_layout<true, quant::FloatSlices<Q>>(detail::batch_of(w, out, 2), gate.packed, x, m, on);
   for (int j = 0; j < 2; ++j) {
-    const cudaError_t e = gemv(w[j], x, m, out[j], stream);
+    const cudaError_t e = gemv(w[j], x, m, out[j], on);
     if (e != cudaSuccess) return e;
   }
-  return kernels::launch_swiglu(y, scratch, static_cast<long>(m) * gate.rows, stream);
+  return kernels::launch_swiglu(y, scratch, static_cast<long>(m) * gate.rows, on);
 }
 
 // --- 8-bit activations for Q8_0 and Q4_0 weights (quant/q8_slice.hpp) ----------------------------------
@@ -393,6 +410,7 @@ namespace kernels {
 template <int Threads>
 __global__ void __launch_bounds__(Threads)
     quantize_q8(const float* __restrict__ x, long blocks, std::int8_t* __restrict__ q, float* __restrict__ d) {
+  dependent_prologue();
   const long b = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (b >= blocks) return;
   std::int8_t v[quant::qk];
@@ -405,15 +423,14 @@ __global__ void __launch_bounds__(Threads)
 // (m * cols / 32 floats): quant::quantize_activations on the device, bit for bit. Returns
 // cudaErrorInvalidValue for a bad shape, cudaErrorMisalignedAddress for a misaligned pointer.
 inline cudaError_t quantize_activations(const float* x, int m, int cols, std::int8_t* q, float* d,
-                                        cudaStream_t stream = nullptr) {
+                                        const Launch& on = {}) {
   if (m < 1 || cols < quant::qk || cols % quant::qk != 0) return cudaErrorInvalidValue;
   if (!detail::aligned(x, alignof(float)) || !detail::aligned(q, 8) || !detail::aligned(d, alignof(float)))
     return cudaErrorMisalignedAddress;
   const long blocks = static_cast<long>(m) * (cols / quant::qk);
   constexpr int threads = 128;
-  kernels::quantize_q8<threads><<<static_cast<unsigned>((blocks + threads - 1) / threads), threads, 0, stream>>>(
-      x, blocks, q, d);
-  return cudaGetLastError();
+  return launch(kernels::quantize_q8<threads>, static_cast<unsigned>((blocks + threads - 1) / threads), threads, 0, on,
+                x, blocks, q, d);
 }
 
 // gemv_batch over 8-bit activations (x: m rows from quantize_activations): y[j][i][r] = W_j[r] . x[i] for
@@ -422,7 +439,7 @@ inline cudaError_t quantize_activations(const float* x, int m, int cols, std::in
 // gemv_batch.
 template <class Q>
 cudaError_t gemv_batch_q8(const MatrixView<Q>* w, float* const* y, int n, const quant::Q8Rows& x, int m,
-                          cudaStream_t stream = nullptr) {
+                          const Launch& on = {}) {
   using A = quant::Q8Slices<Q>;  // refuses other weight types at compile time
   if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
   bool same = true;
@@ -432,9 +449,9 @@ cudaError_t gemv_batch_q8(const MatrixView<Q>* w, float* const* y, int n, const 
     if (e != cudaSuccess) return e;
     same = same && w[j].packed == w[0].packed;
   }
-  if (same) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), w[0].packed, x, m, stream);
+  if (same) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), w[0].packed, x, m, on);
   for (int j = 0; j < n; ++j) {
-    const cudaError_t e = detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), w[j].packed, x, m, stream);
+    const cudaError_t e = detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), w[j].packed, x, m, on);
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
@@ -442,15 +459,15 @@ cudaError_t gemv_batch_q8(const MatrixView<Q>* w, float* const* y, int n, const 
 
 // y[i][r] = W[r] . x[i] over 8-bit activations (gemv_batch_q8 of one matrix).
 template <class Q>
-cudaError_t gemv_q8(const MatrixView<Q>& w, const quant::Q8Rows& x, int m, float* y, cudaStream_t stream = nullptr) {
-  return gemv_batch_q8(&w, &y, 1, x, m, stream);
+cudaError_t gemv_q8(const MatrixView<Q>& w, const quant::Q8Rows& x, int m, float* y, const Launch& on = {}) {
+  return gemv_batch_q8(&w, &y, 1, x, m, on);
 }
 
 // y[i][r] = swiglu(gate[r] . x[i], up[r] . x[i]) over 8-bit activations, in one launch per tile: the same
 // bits as gemv_q8 of each matrix followed by kernels::swiglu. gate and up must share a layout.
 template <class Q>
 cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, const quant::Q8Rows& x, int m,
-                           float* y, cudaStream_t stream = nullptr) {
+                           float* y, const Launch& on = {}) {
   using A = quant::Q8Slices<Q>;
   if (gate.rows != up.rows || gate.cols != up.cols || gate.packed != up.packed) return cudaErrorInvalidValue;
   const MatrixView<Q> w[2] = {gate, up};
@@ -459,7 +476,7 @@ cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, c
     if (e != cudaSuccess) return e;
   }
   float* const out[2] = {y, y};  // SwiGLU writes y[0] only
-  return detail::launch_layout<true, A>(detail::batch_of(w, out, 2), gate.packed, x, m, stream);
+  return detail::launch_layout<true, A>(detail::batch_of(w, out, 2), gate.packed, x, m, on);
 }
 
 }  // namespace skippy::cuda

@@ -10,7 +10,8 @@
 //   per slice and row instead of five, each spanning a warp's 256 contiguous bytes.
 // A layout names its Row (what a kernel keeps per weight row), row(base, r, rows, cols), load(row, s),
 // which returns the slice's Slice<Q>::Raw, and value(row, k), element k dequantised (the tensor-core
-// kernel's tiles). A MatrixView says which layout its data has (MatrixView::packed).
+// kernel's tiles), and spans(first, n, cols, f), the memory n consecutive rows occupy (the weight
+// kernel's L2 prefetch). A MatrixView says which layout its data has (MatrixView::packed).
 
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +33,12 @@ struct InPlace {
   SKIPPY_HD_INLINE static typename Slice<Q>::Raw load(Row row, int s) { return Slice<Q>::load(row, s); }
   SKIPPY_HD_INLINE static float value(Row row, int k) {
     return dequantize(row[k / Q::block_size], k % Q::block_size);
+  }
+  // f(pointer, bytes) for each contiguous span of memory rows first.. (n consecutive rows) occupy.
+  template <class F>
+  SKIPPY_HD_INLINE static void spans(Row first, int n, int cols, F&& f) {
+    f(static_cast<const void*>(first), static_cast<std::size_t>(n) * static_cast<std::size_t>(cols / Q::block_size) *
+                                           sizeof(typename Q::block));
   }
 };
 
@@ -69,6 +76,14 @@ struct Packed {
       const auto* qs = reinterpret_cast<const std::uint8_t*>(row.qs) + (k / qk) * qs_bytes;
       return scaled(d, q4_0_value(qs, k % qk));
     }
+  }
+  // f(pointer, bytes) for each contiguous span of memory rows first.. (n consecutive rows) occupy: their
+  // quant bytes and their scales.
+  template <class F>
+  SKIPPY_HD_INLINE static void spans(Row first, int n, int cols, F&& f) {
+    const std::size_t blocks = static_cast<std::size_t>(n) * static_cast<std::size_t>(cols / qk);
+    f(static_cast<const void*>(first.qs), blocks * qs_bytes);
+    f(static_cast<const void*>(first.d), blocks * sizeof(half_t));
   }
   // Block i (row-major over a rows x cols matrix) of src into the packed matrix at dst: the host's pack
   // loop and the device's pack kernel.

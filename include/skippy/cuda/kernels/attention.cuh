@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "../../math/reduce.hpp"
+#include "../launch.cuh"
 #include "block.cuh"
 #include "position.cuh"
 
@@ -95,6 +96,7 @@ __global__ void __launch_bounds__(Threads)
   float* qh = smem;                  // head_dim
   float* groups_acc = smem + head_dim;  // groups * head_dim
   BlockAll<Threads> all(storage);
+  dependent_prologue();
 
   const int h = static_cast<int>(blockIdx.x), i = static_cast<int>(blockIdx.y), split = static_cast<int>(blockIdx.z);
   const int t = static_cast<int>(threadIdx.x), pos = start.get() + i;

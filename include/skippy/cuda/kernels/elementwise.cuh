@@ -16,6 +16,7 @@
 #include "../../math/rope.hpp"
 #include "../../quant/dequantize.hpp"
 #include "../../quant/q8_activations.hpp"
+#include "../launch.cuh"
 #include "position.cuh"
 
 namespace skippy::cuda::kernels {
@@ -26,6 +27,7 @@ inline constexpr int elementwise_threads = 256;
 template <class Q>
 __global__ void embed(const typename Q::block* __restrict__ table, const int* __restrict__ tokens, int d,
                       float* __restrict__ x) {
+  dependent_prologue();
   const int i = static_cast<int>(blockIdx.y);
   const int e = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (e >= d) return;
@@ -78,6 +80,7 @@ template <int Threads = rmsnorm_threads>
 __global__ void __launch_bounds__(Threads)
     add_rmsnorm(float* __restrict__ x, const float* add, const float* __restrict__ w, float* y, int d, float eps,
                 std::int8_t* __restrict__ q8 = nullptr, float* __restrict__ q8_scales = nullptr) {
+  dependent_prologue();
   constexpr int U = rmsnorm_unroll;
   extern __shared__ float staged[];
   __shared__ float lanes[math::reduce_lanes];
@@ -138,6 +141,7 @@ template <int Threads = elementwise_threads>
 __global__ void __launch_bounds__(Threads) rope_store(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v, int d,
                            int kv, int head_dim, float theta, Position start, float* __restrict__ k_cache,
                            float* __restrict__ v_cache) {
+  dependent_prologue();
   const int i = static_cast<int>(blockIdx.y);
   const int p = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);  // pair index across heads
   const int pos = start.get() + i;
@@ -160,15 +164,15 @@ __global__ void __launch_bounds__(Threads) rope_store(float* __restrict__ q, flo
 // g[j] = swiglu(g[j], u[j]) over n values.
 template <int Threads = elementwise_threads>
 __global__ void __launch_bounds__(Threads) swiglu(float* __restrict__ g, const float* __restrict__ u, long n) {
+  dependent_prologue();
   const long j = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (j < n) g[j] = math::swiglu(g[j], u[j]);
 }
 
-// Launches swiglu over n values on `stream`; returns the launch error.
-inline cudaError_t launch_swiglu(float* g, const float* u, long n, cudaStream_t stream) {
+// Launches swiglu over n values; returns the launch error.
+inline cudaError_t launch_swiglu(float* g, const float* u, long n, const Launch& on) {
   const auto grid = static_cast<unsigned>((n + elementwise_threads - 1) / elementwise_threads);
-  swiglu<<<grid, elementwise_threads, 0, stream>>>(g, u, n);
-  return cudaGetLastError();
+  return launch(swiglu<elementwise_threads>, grid, elementwise_threads, 0, on, g, u, n);
 }
 
 }  // namespace skippy::cuda::kernels
