@@ -1,5 +1,6 @@
 // skippy::cuda::Forward against host::Forward for every storage type (full and skipped-layer passes), a row's
-// bits independent of the block it comes in (DESIGN.md §1), caller-owned workspace, and the argmax kernel.
+// bits independent of the block it comes in (DESIGN.md §1), caller-owned workspace, early launches, the
+// attention's 8-bit output and the argmax kernel.
 
 #include <doctest/doctest.h>
 
@@ -9,6 +10,7 @@
 #include "../support/models.hpp"
 #include "../support/row_error.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -61,8 +63,8 @@ namespace {
 // (at most amax / 254 per block of 32) through 4 layers and the LM head, a few per cent at most; a
 // misplaced activation or scale would be of order 1.
 template <class Q>
-void check_int8_against_host() {
-  const auto hm = HostModel<Q>::from_float(test::damped_weights(21));
+void check_int8_against_host(const FloatWeights& weights = test::damped_weights(21)) {
+  const auto hm = HostModel<Q>::from_float(weights);
   const int V = hm.config().vocab, m = static_cast<int>(tokens.size()), cap = 24;
   host::Forward<Q> hf(hm.view());
   auto hc = hf.make_cache(cap);
@@ -86,8 +88,8 @@ void check_int8_against_host() {
 
 // A row's logits alone and inside a block of 5, under activation policy A.
 template <class Q, class A>
-void check_block_bits() {
-  const auto hm = HostModel<Q>::from_float(test::random_weights(22));
+void check_block_bits(const FloatWeights& weights = test::random_weights(22)) {
+  const auto hm = HostModel<Q>::from_float(weights);
   const int V = hm.config().vocab, cap = 24;
   skippy::cuda::DeviceModel<Q> dm(hm.view());
   skippy::cuda::Forward<Q, A> cf(dm.view(), 8, cap);
@@ -150,6 +152,18 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward<Q, Int8Activations> is within 8-bit ac
                    Q, quant::Q8_0, quant::Q4_0) {
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward 8-bit activations vs host");
   check_int8_against_host<Q>();
+}
+
+TEST_CASE("skippy::cuda::Forward<Q, Int8Activations> over heads of 32 values: the attention quantises its output "
+          "for the output projection, within rounding of the host, the same bits alone or in a block") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward attention 8-bit output");
+  ModelConfig c = test::tiny_config();
+  c.dim = 128;  // 4 heads of 32: whole 8-bit blocks
+  c.ffn_dim = 256;
+  const FloatWeights w = FloatWeights::random(c, 26);
+  check_int8_against_host<quant::Q8_0>(w);
+  check_int8_against_host<quant::Q4_0>(w);
+  check_block_bits<quant::Q4_0, Int8Activations>(w);
 }
 
 TEST_CASE("skippy::cuda::Forward over a model uploaded in the packed layout has the in-place model's bits") {
@@ -229,6 +243,7 @@ void check_early_launch(bool packed) {
     auto cc = cf.make_cache();
     skippy::cuda::DeviceBuffer<float> dl(static_cast<std::size_t>(64) * V);
     const auto keep = [&](int m) {
+      skippy::cuda::check(cudaStreamSynchronize(stream), "pass");  // download copies on the legacy stream
       const std::size_t rows = static_cast<std::size_t>(m) * V, old = out[early].size();
       out[early].resize(old + rows);
       dl.download(out[early].data() + old, rows);
@@ -374,6 +389,54 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward prefills blocks of gemm_min_rows or mo
        skippy::cuda::gemm_supported<Q>() ? " (tensor cores)" : " (gemv: no tensor cores)");
   // TF32 keeps 10 mantissa bits: ~1e-3 per product, through 4 layers and the LM head.
   CHECK(e <= 1e-2);
+}
+
+TEST_CASE("kernels::attention's 8-bit output has quantize_activations' bits over its float output") {
+  SKIPPY_SKIP_WITHOUT_GPU("attention 8-bit output");
+  namespace k = skippy::cuda::kernels;
+  // 4 query heads of 64 over 2 KV heads; 3 query rows at positions 5.. (one split) and 300.. (three
+  // splits: the merging split quantises).
+  constexpr int hd = 64, heads = 4, d = heads * hd, kv = 2 * hd, m = 3, capacity = 320;
+  std::vector<float> q(static_cast<std::size_t>(m) * d), cache(static_cast<std::size_t>(capacity) * kv);
+  for (std::size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.23f * static_cast<float>(i));
+  for (std::size_t i = 0; i < cache.size(); ++i) cache[i] = std::cos(0.071f * static_cast<float>(i)) * 1.5f;
+  skippy::cuda::DeviceBuffer<float> dq(q.size()), kc(cache.size()), vc(cache.size());
+  dq.upload(q.data(), q.size());
+  kc.upload(cache.data(), cache.size());
+  std::reverse(cache.begin(), cache.end());
+  vc.upload(cache.data(), cache.size());
+  const int splits_cap = k::attention_splits(capacity);
+  skippy::cuda::DeviceBuffer<float> partial(k::attention_partial_floats(m, heads, hd, capacity));
+  skippy::cuda::DeviceBuffer<unsigned> counters(k::attention_counters(m, heads));
+  REQUIRE(cudaMemset(counters.data(), 0, counters.size() * sizeof(unsigned)) == cudaSuccess);
+  const std::size_t n = static_cast<std::size_t>(m) * d;
+  skippy::cuda::DeviceBuffer<float> out(n), out2(n), s(n / quant::qk), s2(n / quant::qk);
+  skippy::cuda::DeviceBuffer<std::int8_t> q8(n), q82(n);
+  for (const int start : {5, 300}) {
+    CAPTURE(start);
+    const dim3 grid(heads, m, static_cast<unsigned>((start + m - 1) / k::attention_chunk + 1));
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    k::attention<<<grid, k::attention_threads, k::attention_smem(hd)>>>(
+        dq.data(), kc.data(), vc.data(), d, kv, hd, heads / 2, k::Position::at(start), splits_cap, scale,
+        partial.data(), counters.data(), out.data(), q8.data(), s.data());
+    k::attention<<<grid, k::attention_threads, k::attention_smem(hd)>>>(
+        dq.data(), kc.data(), vc.data(), d, kv, hd, heads / 2, k::Position::at(start), splits_cap, scale,
+        partial.data(), counters.data(), out2.data());
+    REQUIRE(cudaGetLastError() == cudaSuccess);
+    REQUIRE(skippy::cuda::quantize_activations(out2.data(), m, d, q82.data(), s2.data()) == cudaSuccess);
+    std::vector<float> a(n), b(n), sa(s.size()), sb(s.size());
+    std::vector<std::int8_t> qa(n), qb(n);
+    out.download(a.data(), n);
+    out2.download(b.data(), n);
+    s.download(sa.data(), sa.size());
+    s2.download(sb.data(), sb.size());
+    q8.download(qa.data(), n);
+    q82.download(qb.data(), n);
+    CHECK(std::memcmp(a.data(), b.data(), n * sizeof(float)) == 0);  // the float output is unchanged
+    CHECK(std::memcmp(sa.data(), sb.data(), sa.size() * sizeof(float)) == 0);
+    CHECK(qa == qb);
+    CHECK(*std::max_element(sa.begin(), sa.end()) > 0.0f);  // not an output of zeros
+  }
 }
 
 TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise the flag") {

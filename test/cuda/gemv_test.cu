@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -469,4 +470,124 @@ TEST_CASE("kernels::add_rmsnorm's 8-bit output has quantize_activations' bits ov
     CHECK(qa == qb);
     CHECK(std::isnan(sa[0]));
   }
+}
+
+namespace {
+
+// gemv_qkv_rope (and its 8-bit form) against gemv_batch (gemv_batch_q8) followed by kernels::rope_store,
+// bit for bit: the rotated queries, and the cache slots of the block's positions (the rest of the cache
+// untouched). 4 query heads and 2 KV heads of 16 values, 11 activation rows (two tiles: the second
+// tile's positions start 8 later), the position read on the device. Optionally packed weights.
+template <class Q, bool Int8>
+void check_qkv_rope(bool packed) {
+  constexpr int cols = 288, hd = 16, d = 4 * hd, kv = 2 * hd, m = 11, capacity = 24;
+  const float theta = 10000.0f;
+  INFO(std::string(Q::name), Int8 ? " 8-bit activations" : " float activations", packed ? ", packed" : "");
+  const int rows[3] = {d, kv, kv};
+  std::vector<DeviceBuffer<typename Q::block>> w;
+  std::vector<std::unique_ptr<cuda::PackedMatrix<Q>>> packs;
+  w.reserve(3);
+  MatrixView<Q> view[3];
+  for (int j = 0; j < 3; ++j) {
+    std::vector<float> wf(static_cast<std::size_t>(rows[j]) * cols);
+    for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = std::sin(0.019f * static_cast<float>(i) + 3 * j) * 0.6f;
+    const auto q = quant::quantize<Q>(wf);
+    w.emplace_back(q.size());
+    w.back().upload(q.data(), q.size());
+    view[j] = MatrixView<Q>{w.back().data(), rows[j], cols};
+    if constexpr (quant::is_int_blocks_v<Q>) {
+      if (packed) {
+        packs.push_back(std::make_unique<cuda::PackedMatrix<Q>>(view[j]));
+        view[j] = packs.back()->view();
+      }
+    }
+  }
+  std::vector<float> xs(static_cast<std::size_t>(m) * cols);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = std::cos(0.031f * static_cast<float>(i)) * (1.0f + i % 5);
+  DeviceBuffer<float> x(xs.size()), scales(xs.size() / quant::qk);
+  DeviceBuffer<std::int8_t> x8(xs.size());
+  x.upload(xs.data(), xs.size());
+  REQUIRE(cuda::quantize_activations(x.data(), m, cols, x8.data(), scales.data()) == cudaSuccess);
+  const quant::Q8Rows xq{x8.data(), scales.data()};
+  const int base = 7;
+  DeviceBuffer<int> position(1);
+  position.upload(&base, 1);
+  const cuda::kernels::Position start{2, position.data()};  // positions 9..19
+
+  const std::size_t cache = static_cast<std::size_t>(capacity) * kv;
+  DeviceBuffer<float> q[2] = {DeviceBuffer<float>(static_cast<std::size_t>(m) * d),
+                              DeviceBuffer<float>(static_cast<std::size_t>(m) * d)};
+  DeviceBuffer<float> kc[2] = {DeviceBuffer<float>(cache), DeviceBuffer<float>(cache)};
+  DeviceBuffer<float> vc[2] = {DeviceBuffer<float>(cache), DeviceBuffer<float>(cache)};
+  DeviceBuffer<float> k(static_cast<std::size_t>(m) * kv), v(static_cast<std::size_t>(m) * kv);
+  for (int s = 0; s < 2; ++s)
+    for (DeviceBuffer<float>* b : {&q[s], &kc[s], &vc[s]})
+      REQUIRE(cudaMemset(b->data(), 0x5a, b->size() * sizeof(float)) == cudaSuccess);
+  // 0: fused. 1: the unfused pair of launches.
+  const cuda::GemvRope rope{start, hd, theta, kc[0].data(), vc[0].data()};
+  float* const y[3] = {q[1].data(), k.data(), v.data()};
+  if constexpr (Int8) {
+    REQUIRE(cuda::gemv_qkv_rope_q8(view, q[0].data(), xq, m, rope) == cudaSuccess);
+    REQUIRE(cuda::gemv_batch_q8(view, y, 3, xq, m) == cudaSuccess);
+  } else {
+    REQUIRE(cuda::gemv_qkv_rope(view, q[0].data(), x.data(), m, rope) == cudaSuccess);
+    REQUIRE(cuda::gemv_batch(view, y, 3, x.data(), m) == cudaSuccess);
+  }
+  const dim3 pairs((d / 2 + cuda::kernels::elementwise_threads - 1) / cuda::kernels::elementwise_threads, m);
+  cuda::kernels::rope_store<<<pairs, cuda::kernels::elementwise_threads>>>(q[1].data(), k.data(), v.data(), d, kv, hd,
+                                                                           theta, start, kc[1].data(), vc[1].data());
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  const auto same = [](const DeviceBuffer<float>& a, const DeviceBuffer<float>& b) {
+    std::vector<float> ha(a.size()), hb(b.size());
+    a.download(ha.data(), ha.size());
+    b.download(hb.data(), hb.size());
+    return std::memcmp(ha.data(), hb.data(), ha.size() * sizeof(float)) == 0;
+  };
+  CHECK(same(q[0], q[1]));
+  CHECK(same(kc[0], kc[1]));
+  CHECK(same(vc[0], vc[1]));
+  std::vector<float> slots(cache);
+  kc[0].download(slots.data(), slots.size());
+  float untouched;
+  std::memset(&untouched, 0x5a, sizeof untouched);
+  CHECK(std::memcmp(&slots[8 * kv], &untouched, sizeof untouched) == 0);    // position 8: before the block
+  CHECK(std::memcmp(&slots[20 * kv], &untouched, sizeof untouched) == 0);   // position 20: after it
+  CHECK(std::memcmp(&slots[19 * kv], &untouched, sizeof untouched) != 0);   // the last row's slot: written
+
+  // Shapes that are not a layer's, and layouts one launch cannot take.
+  const auto fused = [&](const MatrixView<Q>* vw, const cuda::GemvRope& r) {
+    if constexpr (Int8) return cuda::gemv_qkv_rope_q8(vw, q[0].data(), xq, 1, r);
+    else return cuda::gemv_qkv_rope(vw, q[0].data(), x.data(), 1, r);
+  };
+  cuda::GemvRope odd = rope;
+  odd.head_dim = 15;
+  CHECK(fused(view, odd) == cudaErrorInvalidValue);
+  const MatrixView<Q> short_v[3] = {view[0], view[1], MatrixView<Q>{view[2].data, kv - hd, cols, view[2].packed}};
+  CHECK(fused(short_v, rope) == cudaErrorInvalidValue);
+  if constexpr (quant::is_int_blocks_v<Q>) {
+    if (packed) {
+      const MatrixView<Q> mixed[3] = {view[0], MatrixView<Q>{w[1].data(), kv, cols}, view[2]};
+      CHECK(fused(mixed, rope) == cudaErrorNotSupported);
+    }
+  }
+  if constexpr (!Int8) {
+    if (!packed) CHECK(cuda::gemv_qkv_rope(view, q[0].data(), x.data() + 1, 1, rope) == cudaErrorNotSupported);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda::gemv_qkv_rope equals gemv_batch followed by kernels::rope_store, bit for bit") {
+  if (!cuda::device_available()) {
+    std::printf("skipped: no GPU (gemv_test fused RoPE)\n");
+    return;
+  }
+  check_qkv_rope<quant::F32, false>(false);
+  check_qkv_rope<quant::F16, false>(false);
+  check_qkv_rope<quant::BF16, false>(false);
+  check_qkv_rope<quant::Q8_0, false>(false);
+  check_qkv_rope<quant::Q4_0, false>(true);
+  check_qkv_rope<quant::Q8_0, true>(false);
+  check_qkv_rope<quant::Q4_0, true>(false);
+  check_qkv_rope<quant::Q4_0, true>(true);
 }

@@ -9,11 +9,12 @@
 // The constructor zeroes the split attention's counters in it (one synchronous memset).
 // Weight products of blocks of gemm_min_rows or more (prefill) run on tensor cores where the device has
 // them (gemm.cuh); decoding blocks run gemv, whose rows are the same bits alone or in a block: Q, K and V
-// in one launch, gate and up with SwiGLU in another. With Int8Activations (policy/activations.hpp) a
-// decoding block's activations are quantised to 8 bits before each of a layer's four weight launches and
-// the LM head's, and the weight kernels run gemv_q8: the two norms of a layer and the final one quantise
-// their output themselves (kernels::add_rmsnorm), the attention and SwiGLU outputs take one small kernel
-// each (into the workspace).
+// in one launch that also applies RoPE and writes K and V into the cache (gemv_qkv_rope), gate and up
+// with SwiGLU in another. With Int8Activations (policy/activations.hpp) a decoding block's activations
+// are quantised to 8 bits before each of a layer's four weight launches and the LM head's, and the weight
+// kernels run gemv_q8: the two norms of a layer and the final one quantise their output themselves
+// (kernels::add_rmsnorm), so does the attention; the SwiGLU output takes one small kernel (into the
+// workspace). A decoding layer is then 7 launches, 8 with Int8Activations.
 // launch_early(true) launches every kernel of a pass after its first early (programmatic dependent launch,
 // launch.cuh): a kernel's blocks start, and the weight kernels' rows stream into L2, while the kernel before
 // it finishes. The same bits either way; off by default until measured (bench/decode_step.cu).
@@ -138,18 +139,21 @@ class Forward {
       if (skip.contains(l)) continue;
       const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
       norm(residual, L.attn_norm, m, on);
-      qkv(L, m, on);
-      const dim3 pairs(blocks((d > kv ? d : kv) / 2), static_cast<unsigned>(m));
-      check(launch(kernels::rope_store<>, pairs, kernels::elementwise_threads, 0, on, q_, k_, v_, d, kv, hd,
-                   c.rope_theta, start, cache.k(l), cache.v(l)),
-            "rope_store");
+      if (!qkv_rope(L, m, GemvRope{start, hd, c.rope_theta, cache.k(l), cache.v(l)}, on)) {
+        qkv(L, m, on);
+        const dim3 pairs(blocks((d > kv ? d : kv) / 2), static_cast<unsigned>(m));
+        check(launch(kernels::rope_store<>, pairs, kernels::elementwise_threads, 0, on, q_, k_, v_, d, kv, hd,
+                     c.rope_theta, start, cache.k(l), cache.v(l)),
+              "rope_store");
+      }
       // Splits of the block's last row; with the position on the device, those of the end bound.
       const int n_splits = start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
                            : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
       const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
       check(launch(kernels::attention<>, splits, kernels::attention_threads, kernels::attention_smem(hd), on, q_,
                    cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, kernels::attention_splits(capacity_),
-                   1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_),
+                   1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_,
+                   attention_quantises(m) ? q8_ : nullptr, attention_quantises(m) ? q8_scales_ : nullptr),
             "attention");
       gemm(L.wo, att_, m, xn_, on);
       norm(xn_, L.ffn_norm, m, on);
@@ -210,13 +214,31 @@ class Forward {
   bool norm_quantises(int m) const {
     return int8 && !prefill(m) && config().dim <= kernels::rmsnorm_staged_floats;
   }
+  // Whether a block of m rows has the attention also quantise its output (8-bit decoding blocks whose heads
+  // are whole 32-value blocks).
+  bool attention_quantises(int m) const {
+    return int8 && !prefill(m) && config().head_dim() % quant::qk == 0;
+  }
   // xn as 8-bit activations: quantised by the norm that wrote it, or now.
   quant::Q8Rows xn_q8(int m, const Launch& on) const {
     return norm_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, on);
   }
   // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding).
   bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_; }
-  // Q, K and V from xn_: one decoding launch for the three.
+  // A decoding block's Q (rotated, to q_) and K and V (K rotated, both to the cache) in one launch with
+  // RoPE and the cache write (gemv_qkv_rope). False, launching nothing, for a prefill block or operands
+  // that launch cannot take: then qkv and rope_store.
+  bool qkv_rope(const LayerView<Q>& L, int m, const GemvRope& rope, const Launch& on) const {
+    if (prefill(m) || L.wk.packed != L.wq.packed || L.wv.packed != L.wq.packed) return false;
+    const MatrixView<Q> w[3] = {L.wq, L.wk, L.wv};
+    cudaError_t e;
+    if constexpr (int8) e = gemv_qkv_rope_q8(w, q_, xn_q8(m, on), m, rope, on);
+    else e = gemv_qkv_rope(w, q_, xn_, m, rope, on);
+    if (e == cudaErrorNotSupported) return false;
+    check(e, "Q/K/V weight kernel with RoPE");
+    return true;
+  }
+  // Q, K and V from xn_ (prefill, or operands gemv_qkv_rope cannot take): one decoding launch for the three.
   void qkv(const LayerView<Q>& L, int m, const Launch& on) const {
     if (prefill(m)) {
       gemm(L.wq, xn_, m, q_, on);
@@ -249,9 +271,13 @@ class Forward {
     if (prefill(m))
       check(detail::launch_gemm(w, x, m, y, on), "tensor-core weight kernel");
     else if constexpr (int8)  // the LM head reads xn, the other products att and g
-      check(gemv_q8(w, x == xn_ ? xn_q8(m, on) : quantized(x, m, w.cols, on), m, y, on), "weight kernel");
+      check(gemv_q8(w, x == xn_ ? xn_q8(m, on) : quantized_by(x, m, w.cols, on), m, y, on), "weight kernel");
     else
       check(gemv(w, x, m, y, on), "weight kernel");
+  }
+  // x as 8-bit activations: quantised by the attention that wrote it, or now.
+  quant::Q8Rows quantized_by(const float* x, int m, int cols, const Launch& on) const {
+    return x == att_ && attention_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(x, m, cols, on);
   }
   // Int8Activations: m rows of cols activations quantised into the workspace (rewritten by every weight
   // launch of a block: each reads it before the next quantisation, on the same stream).

@@ -11,8 +11,9 @@
 //   rows, and four warps share a row: 2 KB of weights in flight per block and row at M = 1, enough to
 //   cover memory latency with a few hundred rows. quant::interleaved_dot_row is its arithmetic on the
 //   host, bit for bit. One launch may take several matrices over the same activations (a layer's Q, K
-//   and V), or a gate/up pair whose results leave as swiglu(gate, up): fewer launches per layer, and the
-//   same bits as one launch per matrix.
+//   and V, optionally leaving with RoPE applied and K and V in the cache), or a gate/up pair whose
+//   results leave as swiglu(gate, up): fewer launches per layer, and the same bits as one launch per
+//   matrix followed by the elementwise kernel.
 //   The same kernel runs a second arithmetic for Q8_0 / Q4_0 (gemv_q8, at the end of this file): the
 //   activations quantised to 8 bits once per vector, integer dot products of four byte pairs per
 //   instruction (quant/q8_slice.hpp).
@@ -28,12 +29,14 @@
 #include <utility>
 
 #include "../math/activation.hpp"
+#include "../math/rope.hpp"
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
 #include "../quant/packed.hpp"
 #include "../quant/q8_slice.hpp"
 #include "../quant/slice.hpp"
 #include "kernels/elementwise.cuh"
+#include "kernels/position.cuh"
 #include "launch.cuh"
 
 namespace skippy::cuda {
@@ -76,6 +79,15 @@ inline constexpr bool gemv_prefetch =
 // rows and writes m rows of rows[j] values to y[j]; its rows go to blocks[j] consecutive thread blocks.
 // For SwiGLU, matrices 0 and 1 are gate and up (equal shapes) and y[0] receives swiglu(gate, up).
 // warm: each block asks L2 for its rows before it waits for the kernel before it (SKIPPY_GEMV_L2_PREFETCH).
+// rope: matrices 0, 1 and 2 are a layer's Q, K and V; Q's rows leave rotated (RoPE) to y[0], K's rotated
+// and V's as they are to the KV cache (gemv_qkv_rope).
+struct GemvRope {
+  kernels::Position start;  // of activation row 0
+  int head_dim;
+  float theta;
+  float* k_cache;  // one layer's [capacity][kv]
+  float* v_cache;
+};
 template <class Q>
 struct GemvBatch {
   const typename Q::block* w[gemv_max_jobs];
@@ -85,6 +97,8 @@ struct GemvBatch {
   int jobs;
   int cols;
   bool warm;
+  bool rope;
+  GemvRope r;
 };
 
 namespace kernels {
@@ -111,7 +125,7 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
   const int t = static_cast<int>(threadIdx.x), lane = t & 31, warp = t >> 5;
   // This block's matrix, chosen with constant indices only (a run-time index into the parameter struct
   // would copy it to local memory in every thread).
-  int block = static_cast<int>(blockIdx.x), rows = b.rows[0];
+  int block = static_cast<int>(blockIdx.x), rows = b.rows[0], job = 0;
   const typename Q::block* wj = b.w[0];
   float* yj = b.y[0];
   bool found = false;
@@ -123,6 +137,7 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
       rows = b.rows[k + 1];
       wj = b.w[k + 1];
       yj = b.y[k + 1];
+      job = k + 1;
     }
   }
   const int cols = b.cols, r0 = block * per_matrix;  // r0 < rows: a matrix's blocks fit its rows
@@ -194,6 +209,22 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
     for (int k = 1; k < W; ++k) sum += warp_sums[k][q][i];
     return sum;
   };
+  if (!Swiglu && b.rope) {  // a thread per pair of rows (r0 and rows are even) and activation row
+    static_assert(Swiglu || per_matrix % 2 == 0, "gemv: RoPE takes the rows of a block in pairs");
+    if (t < per_matrix / 2 * M) {
+      const int q = 2 * (t / M), i = t % M, r = r0 + q;
+      if (r < rows) {
+        float x0 = joined(q, i), x1 = joined(q + 1, i);
+        const int pos = b.r.start.get() + i;
+        if (job < 2) math::rotate_pair(x0, x1, (r % b.r.head_dim) / 2, pos, b.r.head_dim, b.r.theta);
+        float* out = job == 0 ? yj + static_cast<long>(i) * rows + r
+                              : (job == 1 ? b.r.k_cache : b.r.v_cache) + static_cast<long>(pos) * rows + r;
+        out[0] = x0;
+        out[1] = x1;
+      }
+    }
+    return;
+  }
   if (t < per_matrix * M) {
     const int q = t / M, i = t % M;
     if (r0 + q < rows) {
@@ -280,6 +311,7 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, const
   return for_tiles(m, [&](auto M, int i0) {
     GemvBatch<Q> tile = b;
     for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
+    tile.r.start.offset += i0;  // RoPE: the tile's first position
     return launch(kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu, A, L>, grid, quant::interleaved_threads, 0,
                   on, tile, A::advance(x, i0, b.cols));
   });
@@ -314,6 +346,26 @@ GemvBatch<Q> batch_of(const MatrixView<Q>* w, float* const* y, int n) {
     b.rows[j] = w[j].rows;
   }
   return b;
+}
+
+// The fused Q/K/V batch of gemv_qkv_rope: cudaErrorInvalidValue for shapes that are not a layer's,
+// cudaErrorNotSupported where the three matrices' layouts differ.
+template <class Q, class X>
+cudaError_t qkv_rope_batch(const MatrixView<Q>* w, float* q_out, const X& x, const GemvRope& rope, GemvBatch<Q>& b) {
+  const int hd = rope.head_dim;
+  if (hd < 2 || hd % 2 != 0 || w[1].rows != w[2].rows || rope.k_cache == nullptr || rope.v_cache == nullptr)
+    return cudaErrorInvalidValue;
+  float* const y[3] = {q_out, rope.k_cache, rope.v_cache};
+  for (int j = 0; j < 3; ++j) {
+    if (w[j].rows % hd != 0 || w[j].cols != w[0].cols) return cudaErrorInvalidValue;
+    const cudaError_t e = check_operands(w[j], x, y[j]);
+    if (e != cudaSuccess) return e;
+    if (w[j].packed != w[0].packed) return cudaErrorNotSupported;
+  }
+  b = batch_of(w, y, 3);
+  b.rope = true;
+  b.r = rope;
+  return cudaSuccess;
 }
 }  // namespace detail
 
@@ -398,6 +450,23 @@ cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, cons
   return kernels::launch_swiglu(y, scratch, static_cast<long>(m) * gate.rows, on);
 }
 
+// A decoding layer's first launch, with RoPE and the KV cache write fused (kernels::rope_store's work and
+// bits, without its launch): w = {wq, wk, wv} over x (m rows at positions rope.start, rope.start + 1, ...);
+// q_out receives the m rotated query rows (wq.rows each), the cache slots of those positions the rotated
+// keys and the values (wk.rows = wv.rows floats each). Row counts must be multiples of rope.head_dim (even).
+// Returns cudaErrorNotSupported, launching nothing, where the matrices do not fit one interleaved launch
+// (alignment or mixed layouts): run gemv_batch and kernels::rope_store then. Other errors as gemv_batch.
+template <class Q>
+cudaError_t gemv_qkv_rope(const MatrixView<Q>* w, float* q_out, const float* x, int m, const GemvRope& rope,
+                          const Launch& on = {}) {
+  GemvBatch<Q> b{};
+  const cudaError_t e = detail::qkv_rope_batch(w, q_out, x, rope, b);
+  if (e != cudaSuccess) return e;
+  for (int j = 0; j < 3; ++j)
+    if (!gemv_interleaved_fits(w[j], x)) return w[j].packed ? cudaErrorMisalignedAddress : cudaErrorNotSupported;
+  return detail::launch_layout<false, quant::FloatSlices<Q>>(b, w[0].packed, x, m, on);
+}
+
 // --- 8-bit activations for Q8_0 and Q4_0 weights (quant/q8_slice.hpp) ----------------------------------
 // The activations are quantised once per vector (quantize_activations), then every weight kernel over
 // them takes integer dot products: fewer instructions per weight than the float arithmetic, for an
@@ -477,6 +546,16 @@ cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, c
   }
   float* const out[2] = {y, y};  // SwiGLU writes y[0] only
   return detail::launch_layout<true, A>(detail::batch_of(w, out, 2), gate.packed, x, m, on);
+}
+
+// gemv_qkv_rope over 8-bit activations (x from quantize_activations). Errors as gemv_qkv_rope.
+template <class Q>
+cudaError_t gemv_qkv_rope_q8(const MatrixView<Q>* w, float* q_out, const quant::Q8Rows& x, int m,
+                             const GemvRope& rope, const Launch& on = {}) {
+  using A = quant::Q8Slices<Q>;
+  GemvBatch<Q> b{};
+  const cudaError_t e = detail::qkv_rope_batch(w, q_out, x, rope, b);
+  return e != cudaSuccess ? e : detail::launch_layout<false, A>(b, w[0].packed, x, m, on);
 }
 
 }  // namespace skippy::cuda

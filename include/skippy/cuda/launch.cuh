@@ -61,9 +61,10 @@ template <int = 0>
 __global__ void launch_probe() {}
 }  // namespace kernels
 
-// Whether kernels launched from this translation unit may launch early on the current device: the device
-// is sm_90 or newer and the kernels were compiled from sm_90+ code (an older build has no wait in them).
-// Cached per device.
+// Whether the library's kernels may launch early on the current device: the device is sm_90 or newer and
+// the kernels were compiled from sm_90+ code (an older build has no wait in them). The probe kernel has one
+// definition in a program, so every translation unit that launches them is taken to be built for the same
+// architectures. Cached per device.
 inline bool early_launch_supported() {
   constexpr int cached = 64;
   static std::atomic<signed char> known[cached];  // 0 unknown, 1 no, 2 yes

@@ -15,8 +15,10 @@
 #include <cstdint>
 
 #include "../../math/reduce.hpp"
+#include "../../quant/q8_activations.hpp"
 #include "../launch.cuh"
 #include "block.cuh"
+#include "elementwise.cuh"
 #include "position.cuh"
 
 namespace skippy::cuda::kernels {
@@ -82,12 +84,15 @@ __device__ __forceinline__ float dot_aligned(const float* a, const float* b, int
 // values. grid (n_heads, m, splits of the last row = (start + m - 1) / attention_chunk + 1, or more: the
 // splits a row does not have return at once, so a launch captured in a graph may use splits_cap);
 // partial and counters as attention_partial_floats / attention_counters, splits_cap =
-// attention_splits(capacity).
+// attention_splits(capacity). With q8 not null (8-bit activations; head_dim a multiple of 32), the output
+// is also quantised, by the split that merges each head: q8 (d bytes per row, 8-byte aligned) and
+// q8_scales (d / 32 per row), the bits of cuda::quantize_activations over out, without its launch.
 template <int Threads = attention_threads>
 __global__ void __launch_bounds__(Threads)
     attention(const float* __restrict__ q, const float* __restrict__ k_cache, const float* __restrict__ v_cache,
               int d, int kv, int head_dim, int group, Position start, int splits_cap, float scale,
-              float* __restrict__ partial, unsigned* __restrict__ counters, float* __restrict__ out) {
+              float* __restrict__ partial, unsigned* __restrict__ counters, float* __restrict__ out,
+              std::int8_t* __restrict__ q8 = nullptr, float* __restrict__ q8_scales = nullptr) {
   static_assert(attention_chunk % Threads == 0, "attention: a chunk must split evenly over the threads");
   __shared__ typename BlockAll<Threads>::Storage storage;
   __shared__ float s[attention_chunk];
@@ -198,12 +203,21 @@ __global__ void __launch_bounds__(Threads)
   float l_all = 0.0f;
   for (int sp = 0; sp < splits; ++sp) l_all += at(sp, 1) * expf(at(sp, 0) - m_all);
   const float inv = 1.0f / l_all;
+  const long o = static_cast<long>(i) * d + h * head_dim;  // this head's output in the row
   for (int e = t; e < head_dim; e += Threads) {
     float acc = 0.0f;
     for (int sp = 0; sp < splits; ++sp) acc += at(sp, 2 + e) * expf(at(sp, 0) - m_all);
-    out[static_cast<long>(i) * d + h * head_dim + e] = acc * inv;
+    out[o + e] = acc * inv;
+    if (q8 != nullptr) qh[e] = acc * inv;  // the query row is no longer read
   }
   if (t == 0) counters[row] = 0u;  // ready for the next launch
+  if (q8 == nullptr) return;
+  __syncthreads();
+  for (int b = t; b < head_dim / quant::qk; b += Threads) {
+    std::int8_t v[quant::qk];
+    q8_scales[o / quant::qk + b] = quant::quantize_q8(qh + b * quant::qk, v);
+    store_q8_block(v, q8 + o + b * quant::qk);
+  }
 }
 
 }  // namespace skippy::cuda::kernels
