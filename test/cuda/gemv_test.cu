@@ -15,6 +15,8 @@
 #include <skippy/quant/quantize.hpp>
 #include <skippy/quant/slice.hpp>
 
+#include "../support/gpu.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -457,18 +459,10 @@ TEST_CASE("kernels::add_rmsnorm's 8-bit output has quantize_activations' bits ov
                                                                            y2.data(), d, 1e-5f);
     REQUIRE(cudaGetLastError() == cudaSuccess);
     REQUIRE(cuda::quantize_activations(y2.data(), m, d, q2.data(), s2.data()) == cudaSuccess);
-    std::vector<float> a(n), b(n), sa(s.size()), sb(s.size());
-    std::vector<std::int8_t> qa(n), qb(n);
-    y.download(a.data(), n);
-    y2.download(b.data(), n);
-    s.download(sa.data(), sa.size());
-    s2.download(sb.data(), sb.size());
-    q.download(qa.data(), n);
-    q2.download(qb.data(), n);
-    CHECK(std::memcmp(a.data(), b.data(), n * sizeof(float)) == 0);  // the float output is unchanged
-    CHECK(std::memcmp(sa.data(), sb.data(), sa.size() * sizeof(float)) == 0);
-    CHECK(qa == qb);
-    CHECK(std::isnan(sa[0]));
+    CHECK(test::same_bytes(y, y2));  // the float output is unchanged
+    CHECK(test::same_bytes(s, s2));
+    CHECK(test::same_bytes(q, q2));
+    CHECK(std::isnan(test::on_host(s)[0]));
   }
 }
 
@@ -537,17 +531,10 @@ void check_qkv_rope(bool packed) {
   cuda::kernels::rope_store<<<pairs, cuda::kernels::elementwise_threads>>>(q[1].data(), k.data(), v.data(), d, kv, hd,
                                                                            theta, start, kc[1].data(), vc[1].data());
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-  const auto same = [](const DeviceBuffer<float>& a, const DeviceBuffer<float>& b) {
-    std::vector<float> ha(a.size()), hb(b.size());
-    a.download(ha.data(), ha.size());
-    b.download(hb.data(), hb.size());
-    return std::memcmp(ha.data(), hb.data(), ha.size() * sizeof(float)) == 0;
-  };
-  CHECK(same(q[0], q[1]));
-  CHECK(same(kc[0], kc[1]));
-  CHECK(same(vc[0], vc[1]));
-  std::vector<float> slots(cache);
-  kc[0].download(slots.data(), slots.size());
+  CHECK(test::same_bytes(q[0], q[1]));
+  CHECK(test::same_bytes(kc[0], kc[1]));
+  CHECK(test::same_bytes(vc[0], vc[1]));
+  const std::vector<float> slots = test::on_host(kc[0]);
   float untouched;
   std::memset(&untouched, 0x5a, sizeof untouched);
   CHECK(std::memcmp(&slots[8 * kv], &untouched, sizeof untouched) == 0);    // position 8: before the block

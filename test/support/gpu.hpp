@@ -3,7 +3,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 
+#include <skippy/cuda/buffer.cuh>
 #include <skippy/cuda/check.cuh>
 
 #define SKIPPY_SKIP_WITHOUT_GPU(what)                          \
@@ -20,5 +23,18 @@ namespace skippy::test {
 inline bool sanitizer_run() {
   const char* v = std::getenv("SKIPPY_SANITIZER_RUN");
   return v != nullptr && v[0] == '1';
+}
+
+// The host copy of a device buffer.
+template <class T>
+std::vector<T> on_host(const cuda::DeviceBuffer<T>& d) {
+  std::vector<T> h(d.size());
+  d.download(h.data(), h.size());
+  return h;
+}
+// Whether two device buffers of equal size hold the same bytes.
+template <class T>
+bool same_bytes(const cuda::DeviceBuffer<T>& a, const cuda::DeviceBuffer<T>& b) {
+  return a.size() == b.size() && std::memcmp(on_host(a).data(), on_host(b).data(), a.size() * sizeof(T)) == 0;
 }
 }  // namespace skippy::test
