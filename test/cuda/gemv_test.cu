@@ -306,8 +306,9 @@ void check_q8(int rows, int cols) {
   CHECK(std::memcmp(fused.data(), split.data(), out * sizeof(float)) == 0);
 
   // Bad operands are refused, not read.
-  const quant::Q8Rows odd{dq.data() + 4, dd.data()};
+  const quant::Q8Rows odd{dq.data() + 4, dd.data()}, half{dq.data() + 8, dd.data()};
   CHECK(cuda::gemv_q8(gate, odd, 1, dy.data()) == cudaErrorMisalignedAddress);
+  CHECK(cuda::gemv_q8(gate, half, 1, dy.data()) == cudaErrorMisalignedAddress);  // read 16 bytes at a time
   CHECK(cuda::quantize_activations(dx.data(), 1, 40, dq.data(), dd.data()) == cudaErrorInvalidValue);
   CHECK(cuda::quantize_activations(dx.data(), 1, cols, dq.data() + 4, dd.data()) == cudaErrorMisalignedAddress);
 }

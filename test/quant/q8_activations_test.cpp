@@ -1,15 +1,17 @@
 // 8-bit activation blocks: each value within half a step of its quantised form, the largest at +-127,
-// non-finite blocks poisoned with a NaN scale, and the Q8_0 weight quantiser (which shares the formula)
-// still ggml's.
+// non-finite blocks poisoned with a NaN scale, the stored order of a block's runs, and the Q8_0 weight
+// quantiser (which shares the formula) still ggml's.
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <skippy/quant/q8_activations.hpp>
 #include <skippy/quant/quantize.hpp>
+#include <skippy/quant/slice.hpp>
 #include <vector>
 
 using namespace skippy;
@@ -67,11 +69,38 @@ TEST_CASE("quantize_activations quantises each block of each row, and refuses a 
   for (std::size_t b = 0; b < d.size(); ++b) {
     std::int8_t one[qk];
     differ += quantize_q8(x.data() + b * qk, one) != d[b];
-    for (int i = 0; i < qk; ++i) differ += one[i] != q[b * qk + static_cast<std::size_t>(i)];
+    for (int i = 0; i < qk; ++i) differ += one[i] != q[b * qk + static_cast<std::size_t>(q8_stored(i))];
   }
   CHECK(differ == 0);
   CHECK_THROWS_WITH_AS(quantize_activations(x.data(), 1, 40, q.data(), d.data()),
                        doctest::Contains("multiple of 32"), Error);
+}
+
+TEST_CASE("8-bit activations are stored so that each weight slice's runs are one aligned load") {
+  const int cols = 4 * qk;
+  std::vector<int> seen(static_cast<std::size_t>(cols), 0);
+  for (int c = 0; c < cols; ++c) {
+    CHECK(q8_stored(c) / qk == c / qk);  // within its block
+    ++seen[static_cast<std::size_t>(q8_stored(c))];
+  }
+  CHECK(std::count(seen.begin(), seen.end(), 1) == cols);  // a permutation
+  // Q4_0: runs 0 and 1 of a slice are 16 contiguous bytes at a 16-byte boundary.
+  for (int s = 0; s < cols / Slice<Q4_0>::values; ++s) {
+    CAPTURE(s);
+    const int at = q8_stored(Slice<Q4_0>::first(s, 0));
+    CHECK(at % 16 == 0);
+    CHECK(q8_stored(Slice<Q4_0>::first(s, 1)) == at + q8_run);
+    for (int k = 0; k < q8_run; ++k) {
+      CHECK(q8_stored(Slice<Q4_0>::first(s, 0) + k) == at + k);
+      CHECK(q8_stored(Slice<Q4_0>::first(s, 1) + k) == at + q8_run + k);
+    }
+  }
+  // Q8_0: a slice's run is 8 contiguous bytes at an 8-byte boundary.
+  for (int s = 0; s < cols / Slice<Q8_0>::values; ++s) {
+    const int at = q8_stored(Slice<Q8_0>::first(s, 0));
+    CHECK(at % 8 == 0);
+    for (int k = 0; k < q8_run; ++k) CHECK(q8_stored(Slice<Q8_0>::first(s, 0) + k) == at + k);
+  }
 }
 
 TEST_CASE("the Q8_0 weight quantiser is ggml's: quants rounded against the float scale, the scale stored as half") {

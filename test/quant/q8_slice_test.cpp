@@ -68,7 +68,8 @@ void check_q8_dot(std::mt19937& rng) {
     dequantize_row<Q>(row.data(), wd.data(), cols);
     std::vector<std::int8_t> q(x.size());
     quantize_activations(x.data(), 1, cols, q.data(), d.data());
-    for (std::size_t i = 0; i < x.size(); ++i) xd[i] = d[i / qk] * q[i];  // exact: |q| <= 127
+    for (std::size_t i = 0; i < x.size(); ++i)  // exact: |q| <= 127
+      xd[i] = d[i / qk] * q[static_cast<std::size_t>(q8_stored(static_cast<int>(i)))];
 
     const float got = interleaved_dot<Q8Slices<Q>>(row.data(), Q8Rows{q.data(), d.data()}, cols);
     const test::ExactDot exact = test::exact_dot(wd, xd);

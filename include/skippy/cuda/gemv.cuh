@@ -275,11 +275,11 @@ cudaError_t check_operands(const MatrixView<Q>& w, const float* x, const float* 
     return cudaErrorMisalignedAddress;
   return cudaSuccess;
 }
-// 8-bit activations: q is read 8 bytes at a time, d a float at a time.
+// 8-bit activations: q is read 16 bytes at a time (Q4_0; 8 for Q8_0), d a float at a time.
 template <class Q>
 cudaError_t check_operands(const MatrixView<Q>& w, const quant::Q8Rows& x, const float* y) {
   const cudaError_t e = check_operands(w, x.d, y);
-  return e != cudaSuccess ? e : aligned(x.q, 8) ? cudaSuccess : cudaErrorMisalignedAddress;
+  return e != cudaSuccess ? e : aligned(x.q, 16) ? cudaSuccess : cudaErrorMisalignedAddress;
 }
 
 // f(integral_constant<int, M>, i0) for the tiles i0, i0 + 8, ... of m activation rows (M = the tile's rows).
@@ -484,12 +484,13 @@ __global__ void __launch_bounds__(Threads)
   if (b >= blocks) return;
   std::int8_t v[quant::qk];
   d[b] = quant::quantize_q8(x + b * quant::qk, v);
-  store_q8_block(v, q + b * quant::qk);
+  quant::store_q8_block(v, q + b * quant::qk);
 }
 }  // namespace kernels
 
-// Quantises m rows of cols floats (cols a multiple of 32) into q (m * cols bytes, 8-byte aligned) and d
-// (m * cols / 32 floats): quant::quantize_activations on the device, bit for bit. Returns
+// Quantises m rows of cols floats (cols a multiple of 32) into q (m * cols bytes, 8-byte aligned; the
+// weight kernels read it 16-byte aligned) and d (m * cols / 32 floats): quant::quantize_activations on
+// the device, bit for bit. Returns
 // cudaErrorInvalidValue for a bad shape, cudaErrorMisalignedAddress for a misaligned pointer.
 inline cudaError_t quantize_activations(const float* x, int m, int cols, std::int8_t* q, float* d,
                                         const Launch& on = {}) {

@@ -50,7 +50,8 @@ SKIPPY_HD_INLINE std::uint32_t xor_and(std::uint32_t a, std::uint32_t b, std::ui
 SKIPPY_HD_INLINE std::uint32_t q4_low_x16(std::uint32_t w) { return xor_and(w << 4, 0x80808080u, 0xf0f0f0f0u); }
 SKIPPY_HD_INLINE std::uint32_t q4_high_x16(std::uint32_t w) { return xor_and(w, 0x80808080u, 0xf0f0f0f0u); }
 
-// 8 bytes from an 8-byte aligned address, and one float: read-only loads on the device.
+// 8 bytes from an 8-byte aligned address, 16 from a 16-byte aligned one, and one float: read-only loads
+// on the device.
 SKIPPY_HD_INLINE void load8_aligned(const std::int8_t* p, std::uint32_t* w) {
 #if SKIPPY_DEVICE_PASS
   const uint2 u = __ldg(reinterpret_cast<const uint2*>(p));
@@ -58,6 +59,17 @@ SKIPPY_HD_INLINE void load8_aligned(const std::int8_t* p, std::uint32_t* w) {
   w[1] = u.y;
 #else
   std::memcpy(w, p, 8);
+#endif
+}
+SKIPPY_HD_INLINE void load16_aligned(const std::int8_t* p, std::uint32_t* w) {
+#if SKIPPY_DEVICE_PASS
+  const uint4 u = __ldg(reinterpret_cast<const uint4*>(p));
+  w[0] = u.x;
+  w[1] = u.y;
+  w[2] = u.z;
+  w[3] = u.w;
+#else
+  std::memcpy(w, p, 16);
 #endif
 }
 SKIPPY_HD_INLINE float load_float(const float* p) {
@@ -80,10 +92,15 @@ struct Q8SliceBase {
   SKIPPY_HD_INLINE static Input advance(Input x, int rows, int cols) {
     return {x.q + static_cast<long>(rows) * cols, x.d + static_cast<long>(rows) * (cols / qk)};
   }
+  // The slice's runs are stored next to each other (q8_stored): one load of 8 or 16 bytes (q 16-byte
+  // aligned for Q4_0).
   SKIPPY_HD_INLINE static Activations load(Input x, int s) {
+    static_assert(slice_run == q8_run, "Q8Slices: a slice's runs are the stored runs");
     Activations r;
     r.d = load_float(x.d + Slice<Q>::first(s, 0) / qk);
-    for (int j = 0; j < Slice<Q>::values / slice_run; ++j) load8_aligned(x.q + Slice<Q>::first(s, j), r.a + 2 * j);
+    const std::int8_t* p = x.q + q8_stored(Slice<Q>::first(s, 0));
+    if constexpr (Slice<Q>::values / slice_run == 2) load16_aligned(p, r.a);
+    else load8_aligned(p, r.a);
     return r;
   }
   template <class Weights>

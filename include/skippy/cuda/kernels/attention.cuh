@@ -216,7 +216,7 @@ __global__ void __launch_bounds__(Threads)
   for (int b = t; b < head_dim / quant::qk; b += Threads) {
     std::int8_t v[quant::qk];
     q8_scales[o / quant::qk + b] = quant::quantize_q8(qh + b * quant::qk, v);
-    store_q8_block(v, q8 + o + b * quant::qk);
+    quant::store_q8_block(v, q8 + o + b * quant::qk);
   }
 }
 

@@ -35,16 +35,6 @@ __global__ void embed(const typename Q::block* __restrict__ table, const int* __
   x[static_cast<long>(i) * d + e] = quant::dequantize(row[e / Q::block_size], e % Q::block_size);
 }
 
-// The 32 quantised values of one block to q (8-byte aligned), in four 8-byte stores.
-__device__ __forceinline__ void store_q8_block(const std::int8_t (&v)[quant::qk], std::int8_t* q) {
-#pragma unroll
-  for (int k = 0; k < quant::qk / 8; ++k) {
-    uint2 u;
-    memcpy(&u, v + 8 * k, sizeof u);
-    reinterpret_cast<uint2*>(q)[k] = u;
-  }
-}
-
 // y = rmsnorm(x) * w per row, after the residual connection x += add when add is not null (fused: one
 // launch and one pass fewer). One block per row: all threads add and stage the row in shared memory
 // (rmsnorm_smem; a row wider than rmsnorm_staged_floats is read back from x), then threads 0..7 each sum
@@ -130,17 +120,18 @@ __global__ void __launch_bounds__(Threads)
   const int blocks = d / quant::qk;
   for (int b = t; b < blocks; b += Threads) {
     std::int8_t v[quant::qk];
-    q8_scales[static_cast<long>(blockIdx.x) * blocks + b] = quant::quantize_q8(staged + b * quant::qk, v);
-    store_q8_block(v, q8 + static_cast<long>(blockIdx.x) * d + b * quant::qk);
+    const long row = static_cast<long>(blockIdx.x);
+    q8_scales[row * blocks + b] = quant::quantize_q8(staged + b * quant::qk, v);
+    quant::store_q8_block(v, q8 + row * d + b * quant::qk);
   }
 }
 
 // Rotates the m query rows and key rows in place (row i at position start + i), then writes the keys
 // and values into the cache slots start..start+m-1 of one layer. grid (ceil(max(d, kv) / 2 / threads), m).
 template <int Threads = elementwise_threads>
-__global__ void __launch_bounds__(Threads) rope_store(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v, int d,
-                           int kv, int head_dim, float theta, Position start, float* __restrict__ k_cache,
-                           float* __restrict__ v_cache) {
+__global__ void __launch_bounds__(Threads)
+    rope_store(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v, int d, int kv, int head_dim,
+               float theta, Position start, float* __restrict__ k_cache, float* __restrict__ v_cache) {
   dependent_prologue();
   const int i = static_cast<int>(blockIdx.y);
   const int p = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);  // pair index across heads
