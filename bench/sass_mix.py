@@ -28,15 +28,18 @@ def functions(listing):
 
 
 def longest_loop(body, labels):
-    """The instructions of the longest backward branch's range, and of its shortest path from the loop's
-    head to that branch: the path a slice without special cases takes (F16's NaN fallback is off it)."""
+    """The instructions of the longest backward branch's range other than the L2 prefetch loop (bulk
+    prefetches, UBLKPF) before the slice loop, and of its shortest path from the loop's head to that
+    branch: the path a slice without special cases takes (F16's NaN fallback is off it)."""
     best = None
+    addresses = [a for a, _ in body]
     for i, (address, text) in enumerate(body):
         target = re.search(r"BRA\s.*?(\.L_x_\d+)", text)
         if target and labels.get(target.group(1), address + 1) <= address:
             start = labels[target.group(1)]
-            if best is None or address - start > body[best[1]][0] - body[best[0]][0]:
-                best = ([a for a, _ in body].index(start), i)
+            prefetch = any("UBLKPF" in t for _, t in body[addresses.index(start):i + 1])
+            if not prefetch and (best is None or address - start > body[best[1]][0] - body[best[0]][0]):
+                best = (addresses.index(start), i)
     if best is None:
         return [], []
     first, last = best

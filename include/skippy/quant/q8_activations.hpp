@@ -28,12 +28,10 @@ struct Q8Rows {
 
 inline constexpr int q8_run = 8;  // values of a stored run
 
-// Where run k of a block is stored (an involution: runs 1 and 2 trade places).
-SKIPPY_HD_INLINE constexpr int q8_stored_run(int k) { return k == 1 ? 2 : k == 2 ? 1 : k; }
-// The byte of activation column c in its row's q.
-SKIPPY_HD_INLINE constexpr int q8_stored(int c) {
-  return c / qk * qk + q8_stored_run(c % qk / q8_run) * q8_run + c % q8_run;
-}
+// Where run k of a block is stored (an involution: runs 1 and 2 trade places, the two bits of k swap).
+SKIPPY_HD_INLINE constexpr int q8_stored_run(int k) { return (k & 1) << 1 | (k >> 1 & 1); }
+// The byte of activation column c (>= 0) in its row's q: bits 3 and 4 of c swap.
+SKIPPY_HD_INLINE constexpr int q8_stored(int c) { return (c & ~0x18) | (c & 0x08) << 1 | (c >> 1 & 0x08); }
 
 // Quantises the qk values at x into q[0..qk) and returns their scale. One formula for the host, the
 // device kernel and the Q8_0 weight quantiser.

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "../math/reduce.hpp"
 #include "q8_activations.hpp"
@@ -98,7 +99,8 @@ struct Q8SliceBase {
     static_assert(slice_run == q8_run, "Q8Slices: a slice's runs are the stored runs");
     Activations r;
     r.d = load_float(x.d + Slice<Q>::first(s, 0) / qk);
-    const std::int8_t* p = x.q + q8_stored(Slice<Q>::first(s, 0));
+    // q8_stored(Slice<Q>::first(s, 0)), which for Q4_0 (block s / 2, half s % 2) is 16 s.
+    const std::int8_t* p = x.q + (std::is_same_v<Q, Q4_0> ? 16 * s : q8_stored(Slice<Q>::first(s, 0)));
     if constexpr (Slice<Q>::values / slice_run == 2) load16_aligned(p, r.a);
     else load8_aligned(p, r.a);
     return r;
