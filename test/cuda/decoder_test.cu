@@ -275,6 +275,20 @@ std::vector<int> long_prompt() {
   return p;
 }
 
+// Decoders a and b emit the same tokens, with the same acceptance counts, from the short prompts and from
+// long_prompt().
+template <class A, class B>
+void check_same_tokens(A& a, B& b, const GenerateOptions& o) {
+  std::vector<std::vector<int>> all = prompts;
+  all.push_back(long_prompt());
+  for (const auto& p : all) {
+    const int length = static_cast<int>(p.size());
+    INFO("prompt of ", length);
+    CHECK(a.generate(p, o) == b.generate(p, o));
+    CHECK(a.stats().accept_count == b.stats().accept_count);
+  }
+}
+
 // A decoder replaying CUDA Graphs and one launching directly emit the same tokens and acceptance counts,
 // on the short prompts and on one that crosses an attention chunk and bucket.
 template <class Pred, class Rule>
@@ -286,14 +300,8 @@ void check_graphs(const skippy::cuda::DeviceModel<quant::F32>& dm, const typenam
   CHECK(graphs.uses_graphs());
   GenerateOptions o;
   o.max_new_tokens = 27;  // not a multiple of K + 1: the last step drafts fewer, a second graph
-  std::vector<std::vector<int>> all = prompts;
-  all.push_back(long_prompt());
-  for (const auto& p : all) {
-    const int length = static_cast<int>(p.size());
-    INFO(std::string(Rule::name), " K=", Pred::k, " prompt of ", length);
-    CHECK(graphs.generate(p, o) == direct.generate(p, o));
-    CHECK(graphs.stats().accept_count == direct.stats().accept_count);
-  }
+  INFO(std::string(Rule::name), " K=", Pred::k);
+  check_same_tokens(graphs, direct, o);
 }
 
 }  // namespace
@@ -334,17 +342,11 @@ void check_early(const skippy::cuda::DeviceModel<Q>& dm, const typename Rule::Pa
   CHECK_FALSE(plain.launches_early());
   GenerateOptions o;
   o.max_new_tokens = 23;
-  std::vector<std::vector<int>> all = prompts;
-  all.push_back(long_prompt());
   for (const bool graphs : {true, false}) {
     early.use_graphs(graphs);
-    for (const auto& p : all) {
-      const int length = static_cast<int>(p.size());
-      INFO(std::string(Q::name), " ", std::string(A::name), " activations, ", std::string(Rule::name), " K=", Pred::k,
-           graphs ? ", graphs" : ", direct", ", prompt of ", length);
-      CHECK(early.generate(p, o) == plain.generate(p, o));
-      CHECK(early.stats().accept_count == plain.stats().accept_count);
-    }
+    INFO(std::string(Q::name), " ", std::string(A::name), " activations, ", std::string(Rule::name), " K=", Pred::k,
+         graphs ? ", graphs" : ", direct");
+    check_same_tokens(early, plain, o);
   }
 }
 

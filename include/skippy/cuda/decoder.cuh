@@ -99,9 +99,9 @@ class Decoder {
   // Launch each pass's kernels after its first early (programmatic dependent launch, Forward::launch_early;
   // off by default); the tokens are the same bits either way. Steps captured before are captured again.
   void launch_early(bool on) {
-    if (on != early_) drop_graphs();
-    early_ = on;
+    const bool was = forward_.launches_early();
     forward_.launch_early(on);
+    if (forward_.launches_early() != was) drop_graphs();
   }
   bool launches_early() const { return forward_.launches_early(); }
 
@@ -385,7 +385,6 @@ class Decoder {
   int buckets_ = 1;                       // attention buckets: 1, 2, 4, ... splits up to the cache's
   std::vector<cudaGraphExec_t> graphs_;  // by draft count k, then bucket
   bool use_graphs_ = true;
-  bool early_ = false;
   cudaStream_t owned_stream_ = nullptr;
   std::vector<float> host_logits_;
   cudaEvent_t events_[3] = {};

@@ -150,10 +150,11 @@ class Forward {
       const int n_splits = start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
                            : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
       const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
+      const bool att_q8 = attention_quantises(m);
       check(launch(kernels::attention<>, splits, kernels::attention_threads, kernels::attention_smem(hd), on, q_,
                    cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, kernels::attention_splits(capacity_),
-                   1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_,
-                   attention_quantises(m) ? q8_ : nullptr, attention_quantises(m) ? q8_scales_ : nullptr),
+                   1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_, att_q8 ? q8_ : nullptr,
+                   att_q8 ? q8_scales_ : nullptr),
             "attention");
       gemm(L.wo, att_, m, xn_, on);
       norm(xn_, L.ffn_norm, m, on);

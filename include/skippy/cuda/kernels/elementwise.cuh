@@ -66,6 +66,23 @@ __device__ __forceinline__ void load_strided(const float* p, int e0, int d, floa
   }
 }
 
+// f(e, p[e], r[e]) for this thread's elements e of [0, d), Threads apart, U at a time: a chunk's loads of
+// both arrays are all issued before f runs on any of its elements.
+template <int U, int Threads, class F>
+__device__ __forceinline__ void for_chunks(const float* p, const float* r, int d, F&& f) {
+  for (int e0 = static_cast<int>(threadIdx.x); e0 < d; e0 += U * Threads) {
+    float a[U], b[U];
+    load_strided<U, Threads>(p, e0, d, a);
+    load_strided<U, Threads>(r, e0, d, b);
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int e = e0 + u * Threads;
+      if (e >= d) break;
+      f(e, a[u], b[u]);
+    }
+  }
+}
+
 template <int Threads = rmsnorm_threads>
 __global__ void __launch_bounds__(Threads)
     add_rmsnorm(float* __restrict__ x, const float* add, const float* __restrict__ w, float* y, int d, float eps,
@@ -80,21 +97,13 @@ __global__ void __launch_bounds__(Threads)
   const float* ar = add != nullptr ? add + static_cast<long>(blockIdx.x) * d : nullptr;
   const bool fits = d <= rmsnorm_staged_floats;
   const int t = static_cast<int>(threadIdx.x);
-  for (int e0 = t; e0 < d; e0 += U * Threads) {
-    float v[U], a[U];
-    load_strided<U, Threads>(xr, e0, d, v);
-    load_strided<U, Threads>(ar, e0, d, a);
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int e = e0 + u * Threads;
-      if (e >= d) break;
-      if (ar != nullptr) {
-        v[u] += a[u];
-        xr[e] = v[u];
-      }
-      if (fits) staged[e] = v[u];
+  for_chunks<U, Threads>(xr, ar, d, [&](int e, float v, float a) {
+    if (ar != nullptr) {
+      v += a;
+      xr[e] = v;
     }
-  }
+    if (fits) staged[e] = v;
+  });
   __syncthreads();
   const float* row = fits ? staged : xr;
   if (t < math::reduce_lanes) lanes[t] = math::lane_sum_squares(row, d, t);
@@ -102,19 +111,11 @@ __global__ void __launch_bounds__(Threads)
   if (t == 0) scale = math::rms_scale(math::join_lanes(lanes), d, eps);
   __syncthreads();
   const float s = scale;
-  for (int e0 = t; e0 < d; e0 += U * Threads) {
-    float v[U], g[U];
-    load_strided<U, Threads>(row, e0, d, v);
-    load_strided<U, Threads>(w, e0, d, g);
-#pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int e = e0 + u * Threads;
-      if (e >= d) break;
-      const float out = math::rms_apply(v[u], g[u], s);
-      yr[e] = out;
-      if (q8 != nullptr) staged[e] = out;  // the thread's own elements: read above by this thread only
-    }
-  }
+  for_chunks<U, Threads>(row, w, d, [&](int e, float v, float g) {
+    const float out = math::rms_apply(v, g, s);
+    yr[e] = out;
+    if (q8 != nullptr) staged[e] = out;  // the thread's own elements: read above by this thread only
+  });
   if (q8 == nullptr || !fits) return;
   __syncthreads();
   const int blocks = d / quant::qk;
