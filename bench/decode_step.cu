@@ -142,8 +142,16 @@ void BM_step(benchmark::State& state) {
   const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
   const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
   sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
-  const bool graph = state.range(1) != 0, early = state.range(1) == 2;
+  // range(1): 0 direct launches, 1 a CUDA Graph, 2 a graph of early launches; 3 and 4: 1 and 2 with the
+  // grouped attention.
+  const int mode = static_cast<int>(state.range(1));
+  const bool graph = mode != 0, early = mode == 2 || mode == 4, grouped = mode >= 3;
   fwd.launch_early(early);
+  fwd.grouped_attention(grouped);
+  if (grouped && !fwd.uses_grouped_attention()) {
+    state.SkipWithError("the grouped attention does not run here");
+    return;
+  }
   if (!graph) {
     bench::time_iterations(state, [&] {
       // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
@@ -188,16 +196,19 @@ void BM_step(benchmark::State& state) {
   const char* launches = !graph ? ", direct launches" : !early ? ", CUDA Graph"
                          : fwd.launches_early() ? ", CUDA Graph of early launches"
                                                 : ", CUDA Graph (early launch unsupported here)";
-  state.SetLabel(std::string(what) + launches + ", " + A::name +
+  state.SetLabel(std::string(what) + launches + (grouped ? ", grouped attention" : "") + ", " + A::name +
                  " activations" + (Packed ? ", packed weights" : ""));
 }
 
+// One layer's attention for m rows at a context, range(2) = 1: kernels::grouped_attention (one block per
+// KV head, row tile and chunk), else kernels::attention (one per query head, row and chunk).
 void BM_attention(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
     return;
   }
   const int ctx = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
+  const bool grouped = state.range(2) != 0;
   const ModelConfig c = llama_7b_class();
   const int d = c.dim, kv = c.kv_dim(), hd = c.head_dim();
   sc::DeviceBuffer<float> q(static_cast<std::size_t>(m) * d), k(static_cast<std::size_t>(ctx + m) * kv),
@@ -207,14 +218,28 @@ void BM_attention(benchmark::State& state) {
   cudaMemset(q.data(), 0, q.size() * sizeof(float));
   cudaMemset(k.data(), 0, k.size() * sizeof(float));
   cudaMemset(v.data(), 0, v.size() * sizeof(float));
+  if (grouped && !sc::kernels::grouped_attention_supported(hd, c.group_size())) {
+    state.SkipWithError("the grouped attention does not run here");
+    return;
+  }
+  const int splits = (ctx + m - 1) / sc::kernels::attention_chunk + 1;
+  const sc::kernels::Position at = sc::kernels::Position::at(ctx);
   bench::time_iterations(state, [&] {
-    const dim3 grid(c.n_heads, m, (ctx + m - 1) / sc::kernels::attention_chunk + 1);
-    sc::kernels::attention<<<grid, sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
-        q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), sc::kernels::Position::at(ctx),
-        sc::kernels::attention_splits(ctx + m), 0.088f,
-        partial.data(), counters.data(), out.data());
+    if (grouped) {
+      sc::check(sc::kernels::launch_grouped_attention(q.data(), k.data(), v.data(), m, c.n_heads, c.n_kv_heads, hd, at,
+                                                      splits, sc::kernels::attention_splits(ctx + m), 0.088f,
+                                                      partial.data(), counters.data(), out.data(), nullptr, nullptr,
+                                                      nullptr),
+                "grouped attention");
+    } else {
+      const dim3 grid(c.n_heads, m, splits);
+      sc::kernels::attention<<<grid, sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
+          q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), at, sc::kernels::attention_splits(ctx + m), 0.088f,
+          partial.data(), counters.data(), out.data());
+    }
   });
   bench::bandwidth_counters(state, 2.0 * 4.0 * kv * (ctx + m));  // K and V of one layer
+  state.SetLabel(grouped ? "grouped_attention" : "attention");
 }
 
 __global__ void empty_kernel() {}
@@ -336,9 +361,10 @@ void BM_speculative_verify(benchmark::State& state) {
   bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);
 }
 
-// Every step kind, with direct launches, as a graph, and as a graph of early launches.
+// Every step kind, with direct launches, as a graph, and as a graph of early launches; the graphs again
+// with the grouped attention.
 void step_args(benchmark::internal::Benchmark* b) {
-  b->ArgsProduct({{ar, draft, verify}, {0, 1, 2}})->UseManualTime()->Unit(benchmark::kMillisecond);
+  b->ArgsProduct({{ar, draft, verify}, {0, 1, 2, 3, 4}})->UseManualTime()->Unit(benchmark::kMillisecond);
 }
 
 BENCHMARK_TEMPLATE(BM_step, quant::F16)->Apply(step_args);
@@ -351,7 +377,7 @@ BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, FloatActivations, true)->Apply(step_arg
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations, true)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations, true)->Apply(step_args);
 BENCHMARK(BM_attention)
-    ->ArgsProduct({{128, 1024, 4096, 16384, 32768}, {1, 5}})
+    ->ArgsProduct({{128, 512, 1024, 4096, 16384, 32768}, {1, 5}, {0, 1}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_empty_launch)->UseManualTime()->Unit(benchmark::kMicrosecond);

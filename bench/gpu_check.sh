@@ -82,7 +82,8 @@ case $phase in
     # 0.03 s per case: ~250 cases (the reference kernel's baseline included) inside the step's limit.
     step bench_gemv 140 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
       --benchmark_out="$out/gemv.json" --benchmark_out_format=json
-    step bench_decode_step 100 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
+    # 15 step benchmarks per model type (3 kinds x 5 launch modes) and 24 attention cases.
+    step bench_decode_step 160 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
       --benchmark_out="$out/decode_step.json" --benchmark_out_format=json
     step demo 20 "$pack/skippy_demo" --tokens 256 --no-stream
     step demo_sampling 20 "$pack/skippy_demo" --tokens 256 --no-stream --accept sampling
@@ -99,11 +100,12 @@ case $phase in
     # The decoder cases (graphs, grids of policies) are slow under the sanitizers and left out; the
     # kernels only they launch (greedy acceptance, verdicts) need a longer run of their own.
     fast='*gemv*,*gemm*,*argmax*,*warp_rows*,*sample_row*,*speculative sampling kernels*,*typical_accept*,*grpo*'
+    fast="$fast,*grouped_attention*"
     step memcheck 120 "$san" --tool memcheck --error-exitcode 1 --print-limit 20 \
       "$pack/skippy_cuda_tests" --test-case="$fast,*Forward*"
     # racecheck one group of kernels at a time: over all of them at once it outlived its limit on an H200
     # (2026-11-30); the speculative-sampling group alone outlived 35 s with its 600 full trials.
-    for group in '*gemv*' '*gemm*' '*argmax*,*warp_rows*,*sample_row*' \
+    for group in '*gemv*' '*gemm*' '*argmax*,*warp_rows*,*sample_row*' '*grouped_attention*' \
       '*speculative sampling kernels*,*typical_accept*' '*grpo*'; do
       step "racecheck $group" 35 "$san" --tool racecheck --error-exitcode 1 --print-limit 20 \
         "$pack/skippy_cuda_tests" --test-case="$group"

@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 using namespace skippy;
@@ -366,6 +367,56 @@ TEST_CASE("cuda decoder: steps whose kernels launch early emit the plain launche
   check_early<quant::Q4_0, Int8Activations, Simultaneous<4>, accept::Greedy>(dq, {});
   check_early<quant::Q4_0, Int8Activations, Sequential<2>, accept::SpeculativeSampling>(
       dq, {sampling::WarpParams{1.0f, 0, 1.0f}});
+}
+
+namespace {
+
+// With the grouped attention on (heads of 32 values), greedy S3D, replayed from graphs and launched directly,
+// emits exactly the tokens of greedy AR with the grouped attention, on the short prompts and past two
+// attention chunks; for F32, those tokens equal the host's up to a top-2 margin below 1e-3.
+template <class Q, class A, class Pred>
+void check_grouped(const HostModel<Q>& hm) {
+  skippy::cuda::DeviceModel<Q> dm(hm.view(), !std::is_same_v<Q, quant::F32>);
+  const int cap = 2 * skippy::cuda::kernels::attention_chunk + 64;
+  skippy::cuda::Decoder<ModelView<Q>, SkipRange<1, 3>, Pred, accept::Greedy, A> s3d(dm.view(), cap);
+  skippy::cuda::AutoregressiveDecoder<ModelView<Q>, accept::Greedy, A> ar(dm.view(), cap);
+  s3d.grouped_attention(true);
+  ar.grouped_attention(true);
+  REQUIRE(s3d.uses_grouped_attention());
+  REQUIRE(ar.uses_grouped_attention());
+  GenerateOptions o;
+  o.max_new_tokens = 40;
+  std::vector<std::vector<int>> all = prompts;
+  all.push_back(long_prompt());
+  for (const auto& p : all) {
+    const std::vector<int> want = ar.generate(p, o);
+    for (const bool graphs : {true, false}) {
+      s3d.use_graphs(graphs);
+      INFO(std::string(Q::name), " ", std::string(A::name), " activations K=", Pred::k, ", prompt of ", p.size(),
+           graphs ? ", graphs" : ", direct");
+      CHECK(s3d.generate(p, o) == want);
+    }
+    if constexpr (std::is_same_v<Q, quant::F32>) {
+      host::AutoregressiveDecoder<ModelView<Q>> host_ar(hm.view(), cap);
+      const std::vector<int> host_tokens = host_ar.generate(p, o);
+      const std::size_t i = first_difference(want, host_tokens);
+      if (i < host_tokens.size()) {
+        INFO("first difference from the host at token ", i);
+        CHECK(margin_at(hm, p, host_tokens, i) < 1e-3f);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda decoder with the grouped attention: greedy S3D emits greedy AR's tokens, the host's up to a near tie") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda grouped attention decoder");
+  const auto hf = HostModel<quant::F32>::from_float(test::damped_weights(16, test::head32_config()));
+  check_grouped<quant::F32, FloatActivations, Simultaneous<4>>(hf);
+  check_grouped<quant::F32, FloatActivations, Sequential<3>>(hf);
+  const auto hq = HostModel<quant::Q4_0>::from_float(test::damped_weights(16, test::head32_config()));
+  check_grouped<quant::Q4_0, Int8Activations, Simultaneous<4>>(hq);
 }
 
 TEST_CASE("cuda decoder: errors name what is wrong") {

@@ -63,7 +63,7 @@ namespace {
 // (at most amax / 254 per block of 32) through 4 layers and the LM head, a few per cent at most; a
 // misplaced activation or scale would be of order 1.
 template <class Q>
-void check_int8_against_host(const FloatWeights& weights = test::damped_weights(21)) {
+void check_int8_against_host(const FloatWeights& weights = test::damped_weights(21), bool grouped = false) {
   const auto hm = HostModel<Q>::from_float(weights);
   const int V = hm.config().vocab, m = static_cast<int>(tokens.size()), cap = 24;
   host::Forward<Q> hf(hm.view());
@@ -74,6 +74,8 @@ void check_int8_against_host(const FloatWeights& weights = test::damped_weights(
   skippy::cuda::DeviceModel<Q> dm(hm.view());
   skippy::cuda::DeviceBuffer<char> ws(F::workspace_bytes(hm.config(), 16, cap));
   F cf(dm.view(), 16, cap, ws.data());
+  cf.grouped_attention(grouped);
+  REQUIRE(cf.uses_grouped_attention() == grouped);
   auto cc = cf.make_cache();
   skippy::cuda::DeviceBuffer<int> dt(tokens.size());
   dt.upload(tokens.data(), tokens.size());
@@ -81,18 +83,20 @@ void check_int8_against_host(const FloatWeights& weights = test::damped_weights(
   cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
   dl.download(got.data(), got.size());
   const double e = test::row_error(got, want, V);
-  INFO(std::string(Q::name), " with 8-bit activations: relative error ", e);
+  INFO(std::string(Q::name), " with 8-bit activations", grouped ? ", grouped attention" : "", ": relative error ", e);
   CHECK(e <= 5e-2);
   CHECK(e > 0.0);  // the activations were quantised: not the float path's bits
 }
 
 // A row's logits alone and inside a block of 5, under activation policy A.
 template <class Q, class A>
-void check_block_bits(const FloatWeights& weights = test::random_weights(22)) {
+void check_block_bits(const FloatWeights& weights = test::random_weights(22), bool grouped = false) {
   const auto hm = HostModel<Q>::from_float(weights);
   const int V = hm.config().vocab, cap = 24;
   skippy::cuda::DeviceModel<Q> dm(hm.view());
   skippy::cuda::Forward<Q, A> cf(dm.view(), 8, cap);
+  cf.grouped_attention(grouped);
+  REQUIRE(cf.uses_grouped_attention() == grouped);
   auto cc = cf.make_cache();
   skippy::cuda::DeviceBuffer<int> dt(tokens.size());
   dt.upload(tokens.data(), tokens.size());
@@ -105,7 +109,8 @@ void check_block_bits(const FloatWeights& weights = test::random_weights(22)) {
   for (int i = 0; i < 5; ++i) {
     cf.run(dt.data() + 4 + i, 1, 4 + i, cc, LayerRange{}, dl.data(), nullptr);
     dl.download(one.data(), one.size());
-    INFO(std::string(Q::name), " ", std::string(A::name), " activations, row ", i);
+    INFO(std::string(Q::name), " ", std::string(A::name), " activations", grouped ? ", grouped attention" : "",
+         ", row ", i);
     CHECK(std::memcmp(one.data(), block.data() + static_cast<std::size_t>(i) * V, one.size() * sizeof(float)) == 0);
   }
 }
@@ -157,10 +162,7 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward<Q, Int8Activations> is within 8-bit ac
 TEST_CASE("skippy::cuda::Forward<Q, Int8Activations> over heads of 32 values: the attention quantises its output "
           "for the output projection, within rounding of the host, the same bits alone or in a block") {
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward attention 8-bit output");
-  ModelConfig c = test::tiny_config();
-  c.dim = 128;  // 4 heads of 32: whole 8-bit blocks
-  c.ffn_dim = 256;
-  const FloatWeights w = FloatWeights::random(c, 26);
+  const FloatWeights w = test::random_weights(26, test::head32_config());  // 4 heads of 32: whole 8-bit blocks
   check_int8_against_host<quant::Q8_0>(w);
   check_int8_against_host<quant::Q4_0>(w);
   check_block_bits<quant::Q4_0, Int8Activations>(w);
@@ -309,11 +311,14 @@ TEST_CASE("skippy::cuda::Forward: a row's logits are the same bits alone or insi
   check_block_bits<quant::Q4_0, Int8Activations>();
 }
 
-TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals the host's, and a row's bits "
-          "do not depend on its block across a chunk boundary") {
-  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward long context");
+namespace {
+
+// Rows of a block that straddles a chunk boundary of the split attention at 2 * attention_chunk: within
+// float rounding of the host; each row's bits the same computed alone; the same bits with the position
+// read on the device, whatever the splits launched. Returns the block's logits.
+std::vector<float> check_long_context(const FloatWeights& weights, bool grouped) {
   using Q = quant::F32;
-  const auto hm = HostModel<Q>::from_float(test::damped_weights(23));
+  const auto hm = HostModel<Q>::from_float(weights);
   // The cache holds a fourth chunk, so a device-side position may launch a split no row needs.
   const int chunk = skippy::cuda::kernels::attention_chunk;
   const int V = hm.config().vocab, n = 2 * chunk + 3, cap = n + chunk, m = 5;
@@ -327,6 +332,9 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
 
   skippy::cuda::DeviceModel<Q> dm(hm.view());
   skippy::cuda::Forward<Q> cf(dm.view(), 16, cap);
+  cf.grouped_attention(grouped);
+  REQUIRE(cf.uses_grouped_attention() == grouped);
+  INFO("kernel: ", grouped ? "grouped attention" : "attention");
   auto cc = cf.make_cache();
   skippy::cuda::DeviceBuffer<int> dt(seq.size());
   dt.upload(seq.data(), seq.size());
@@ -361,6 +369,38 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
     INFO("device-side position, end bound ", bound);
     CHECK(std::memcmp(again.data(), block.data(), block.size() * sizeof(float)) == 0);
   }
+  return block;
+}
+
+}  // namespace
+
+TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals the host's, and a row's bits "
+          "do not depend on its block across a chunk boundary") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward long context");
+  check_long_context(test::damped_weights(23), false);
+}
+
+TEST_CASE("skippy::cuda::Forward with the grouped attention: within rounding of the host and of kernels::attention, "
+          "a row's bits the same alone or in a block, 8-bit output quantised by it") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward grouped attention");
+  {
+    // Heads of 16 values: not a multiple of 32, so the forward keeps kernels::attention.
+    const auto hm = HostModel<quant::F32>::from_float(test::random_weights(27));
+    skippy::cuda::DeviceModel<quant::F32> dm(hm.view());
+    skippy::cuda::Forward<quant::F32> cf(dm.view(), 8, 16);
+    cf.grouped_attention(true);
+    CHECK_FALSE(cf.uses_grouped_attention());
+  }
+  const FloatWeights w = test::damped_weights(27, test::head32_config());
+  const std::vector<float> grouped = check_long_context(w, true), plain = check_long_context(w, false);
+  const double e = test::row_error(grouped, plain, test::head32_config().vocab);
+  INFO("grouped against kernels::attention: relative error ", e);
+  CHECK(e <= 1e-4);
+  CHECK(std::memcmp(grouped.data(), plain.data(), grouped.size() * sizeof(float)) != 0);  // another kernel ran
+  check_block_bits<quant::F32, FloatActivations>(w, true);
+  check_block_bits<quant::Q4_0, Int8Activations>(w, true);
+  check_int8_against_host<quant::Q8_0>(w, true);
+  check_int8_against_host<quant::Q4_0>(w, true);
 }
 
 TEST_CASE_TEMPLATE("skippy::cuda::Forward prefills blocks of gemm_min_rows or more on tensor cores, within "

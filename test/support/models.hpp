@@ -26,13 +26,24 @@ inline ModelConfig tiny_config() {
   return c;
 }
 
+// tiny_config with heads of 32 values (dim 128): whole 8-bit blocks per head, and heads the CUDA grouped
+// attention takes.
+inline ModelConfig head32_config() {
+  ModelConfig c = tiny_config();
+  c.dim = 128;
+  c.ffn_dim = 256;
+  return c;
+}
+
 // Random weights: drafts with skipped layers are rarely right.
-inline FloatWeights random_weights(std::uint64_t seed) { return FloatWeights::random(tiny_config(), seed); }
+inline FloatWeights random_weights(std::uint64_t seed, const ModelConfig& c = tiny_config()) {
+  return FloatWeights::random(c, seed);
+}
 
 // Layers 1 and 2 contribute little to the residual stream, so a draft that skips them is often, but not
 // always, right: every accepted count 0..K occurs, exercising acceptance and rollback.
-inline FloatWeights damped_weights(std::uint64_t seed) {
-  FloatWeights w = random_weights(seed);
+inline FloatWeights damped_weights(std::uint64_t seed, const ModelConfig& c = tiny_config()) {
+  FloatWeights w = random_weights(seed, c);
   w.damp_layer(1, 0.05f);
   w.damp_layer(2, 0.05f);
   return w;

@@ -104,6 +104,14 @@ class Decoder {
     if (forward_.launches_early() != was) drop_graphs();
   }
   bool launches_early() const { return forward_.launches_early(); }
+  // Run the attention on kernels::grouped_attention where the heads allow it (Forward::grouped_attention).
+  // Drops the captured graphs when the kernel changes.
+  void grouped_attention(bool on) {
+    const bool was = forward_.uses_grouped_attention();
+    forward_.grouped_attention(on);
+    if (forward_.uses_grouped_attention() != was) drop_graphs();
+  }
+  bool uses_grouped_attention() const { return forward_.uses_grouped_attention(); }
 
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {

@@ -18,6 +18,8 @@
 // launch_early(true) launches every kernel of a pass after its first early (programmatic dependent launch,
 // launch.cuh): a kernel's blocks start, and the weight kernels' rows stream into L2, while the kernel before
 // it finishes. The same bits either way; off by default until measured (bench/decode_step.cu).
+// grouped_attention(true) runs the attention one thread block per KV head instead of per query head
+// (kernels/grouped_attention.cuh); also off by default until measured.
 
 #include <cuda_runtime.h>
 
@@ -33,6 +35,7 @@
 #include "gemv.cuh"
 #include "kernels/attention.cuh"
 #include "kernels/elementwise.cuh"
+#include "kernels/grouped_attention.cuh"
 #include "kv_cache.cuh"
 #include "launch.cuh"
 
@@ -100,6 +103,17 @@ class Forward {
   void launch_early(bool on) { early_ = on && early_launch_supported(); }
   bool launches_early() const { return early_; }
 
+  // Whether the attention runs kernels::grouped_attention (one thread block per KV head, tile of rows and
+  // chunk: a chunk of the cache read once for all its query heads and rows) where the heads allow it
+  // (grouped_attention_supported), rather than kernels::attention (one per query head, row and chunk).
+  // Different summation orders: a row's bits differ between the two, each the same alone or in a block.
+  // Off by default until measured (bench/decode_step.cu). Set it outside any stream capture (the first call
+  // sets the kernel's shared memory limit).
+  void grouped_attention(bool on) {
+    grouped_ = on && kernels::grouped_attention_supported(config().head_dim(), config().group_size());
+  }
+  bool uses_grouped_attention() const { return grouped_; }
+
   // Runs the device token ids tokens[0..m) at positions start..start+m-1 (ids must be in the vocabulary:
   // the caller checks ids that come from the host). Layers in `skip` are not run; the others write K/V into
   // cache slots start..start+m-1. logits (device) receives m rows of vocab values, or is nullptr (prefill).
@@ -149,13 +163,7 @@ class Forward {
       // Splits of the block's last row; with the position on the device, those of the end bound.
       const int n_splits = start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
                            : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
-      const dim3 splits(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
-      const bool att_q8 = attention_quantises(m);
-      check(launch(kernels::attention<>, splits, kernels::attention_threads, kernels::attention_smem(hd), on, q_,
-                   cache.k(l), cache.v(l), d, kv, hd, c.group_size(), start, kernels::attention_splits(capacity_),
-                   1.0f / sqrtf(static_cast<float>(hd)), partial_, counters_, att_, att_q8 ? q8_ : nullptr,
-                   att_q8 ? q8_scales_ : nullptr),
-            "attention");
+      attention(cache, l, m, start, n_splits, on);
       gemm(L.wo, att_, m, xn_, on);
       norm(xn_, L.ffn_norm, m, on);
       gate_up(L, m, on);
@@ -224,6 +232,27 @@ class Forward {
   quant::Q8Rows xn_q8(int m, const Launch& on) const {
     return norm_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, on);
   }
+  // att = attention of the block's queries over layer l's cache (quantised too where attention_quantises):
+  // the grouped kernel where it is on (and so takes these heads), else kernels::attention.
+  void attention(KvCache& cache, int l, int m, kernels::Position start, int n_splits, const Launch& on) {
+    const ModelConfig& c = config();
+    const int hd = c.head_dim();
+    const bool q8 = attention_quantises(m);
+    const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+    const int splits_cap = kernels::attention_splits(capacity_);
+    if (grouped_) {  // its heads fit (grouped_attention(bool)), and the workspace and cache are aligned
+      check(kernels::launch_grouped_attention(q_, cache.k(l), cache.v(l), m, c.n_heads, c.n_kv_heads, hd, start,
+                                              n_splits, splits_cap, scale, partial_, counters_, att_,
+                                              q8 ? q8_ : nullptr, q8 ? q8_scales_ : nullptr, on),
+            "grouped attention");
+      return;
+    }
+    const dim3 grid(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
+    check(launch(kernels::attention<>, grid, kernels::attention_threads, kernels::attention_smem(hd), on, q_,
+                 cache.k(l), cache.v(l), c.dim, c.kv_dim(), hd, c.group_size(), start, splits_cap, scale, partial_,
+                 counters_, att_, q8 ? q8_ : nullptr, q8 ? q8_scales_ : nullptr),
+          "attention");
+  }
   // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding).
   bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_; }
   // A decoding block's Q (rotated, to q_) and K and V (K rotated, both to the cache) in one launch with
@@ -291,6 +320,7 @@ class Forward {
   int max_block_, capacity_;
   bool tensor_cores_ = false;
   bool early_ = false;
+  bool grouped_ = false;
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
   unsigned* counters_;

@@ -37,6 +37,7 @@
 #include "../quant/slice.hpp"
 #include "kernels/elementwise.cuh"
 #include "kernels/position.cuh"
+#include "kernels/warp.cuh"
 #include "launch.cuh"
 
 namespace skippy::cuda {
@@ -102,13 +103,6 @@ struct GemvBatch {
 };
 
 namespace kernels {
-
-// The xor butterfly of quant::interleaved_dot_row (math::butterfly_sum); every lane ends with the sum.
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
-  return v;
-}
 
 // A block's gemv_rows_per_block row slots: rows r0.. of matrix j, or for SwiGLU half of them rows r0.. of
 // the gate and half the same rows of up. Every slot's sum is quant::interleaved_dot_row's, in either

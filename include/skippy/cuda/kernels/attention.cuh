@@ -80,6 +80,39 @@ __device__ __forceinline__ float dot_aligned(const float* a, const float* b, int
   return math::join_lanes(acc);
 }
 
+// The merge of one (row, head)'s split partials, in split order: the maximum of the splits' maxima, the
+// softmax denominator, then each value. Both attention kernels use it. Partials are read through L2
+// (__ldcg): other blocks wrote them in this launch.
+struct SplitMerge {
+  const float* first;  // split 0's partial: max, sum, head_dim unnormalised values; head_dim + 2 apart
+  int head_dim, splits;
+  float m_all, inv;
+  __device__ SplitMerge(const float* partials, int hd, int n) : first(partials), head_dim(hd), splits(n) {
+    m_all = -INFINITY;
+    for (int sp = 0; sp < splits; ++sp) m_all = fmaxf(m_all, at(sp, 0));
+    float l_all = 0.0f;
+    for (int sp = 0; sp < splits; ++sp) l_all += at(sp, 1) * expf(at(sp, 0) - m_all);
+    inv = 1.0f / l_all;
+  }
+  // With m_all and inv computed once before (by a SplitMerge over the same partials).
+  __device__ SplitMerge(const float* partials, int hd, int n, float m, float i)
+      : first(partials), head_dim(hd), splits(n), m_all(m), inv(i) {}
+  __device__ float at(int sp, int k) const { return __ldcg(first + static_cast<long>(sp) * (head_dim + 2) + k); }
+  // Split sp's share of the merged row.
+  __device__ float weight(int sp) const { return expf(at(sp, 0) - m_all); }
+  __device__ float value(int e) const {
+    float acc = 0.0f;
+    for (int sp = 0; sp < splits; ++sp) acc += at(sp, 2 + e) * weight(sp);
+    return acc * inv;
+  }
+  // The same, with weight(sp) read from weights[sp] (computed once for every value of the row).
+  __device__ float value(int e, const float* weights) const {
+    float acc = 0.0f;
+    for (int sp = 0; sp < splits; ++sp) acc += at(sp, 2 + e) * weights[sp];
+    return acc * inv;
+  }
+};
+
 // q: m rows of d values (RoPE applied); k_cache/v_cache: one layer, [capacity][kv]; out: m rows of d
 // values. grid (n_heads, m, splits of the last row = (start + m - 1) / attention_chunk + 1, or more: the
 // splits a row does not have return at once, so a launch captured in a graph may use splits_cap);
@@ -196,19 +229,12 @@ __global__ void __launch_bounds__(Threads)
   __syncthreads();
   if (!last) return;
   __threadfence();
-  const float* first = partial + row * splits_cap * (head_dim + 2);
-  const auto at = [&](int sp, int k) { return __ldcg(first + static_cast<long>(sp) * (head_dim + 2) + k); };
-  float m_all = -INFINITY;
-  for (int sp = 0; sp < splits; ++sp) m_all = fmaxf(m_all, at(sp, 0));
-  float l_all = 0.0f;
-  for (int sp = 0; sp < splits; ++sp) l_all += at(sp, 1) * expf(at(sp, 0) - m_all);
-  const float inv = 1.0f / l_all;
+  const SplitMerge merged(partial + row * splits_cap * (head_dim + 2), head_dim, splits);
   const long o = static_cast<long>(i) * d + h * head_dim;  // this head's output in the row
   for (int e = t; e < head_dim; e += Threads) {
-    float acc = 0.0f;
-    for (int sp = 0; sp < splits; ++sp) acc += at(sp, 2 + e) * expf(at(sp, 0) - m_all);
-    out[o + e] = acc * inv;
-    if (q8 != nullptr) qh[e] = acc * inv;  // the query row is no longer read
+    const float y = merged.value(e);
+    out[o + e] = y;
+    if (q8 != nullptr) qh[e] = y;  // the query row is no longer read
   }
   if (t == 0) counters[row] = 0u;  // ready for the next launch
   if (q8 == nullptr) return;
