@@ -9,16 +9,16 @@
 // kernels::attention; the last split of a (tile, KV head) to finish merges them (SplitMerge, shared).
 //
 // A row's result depends on its position only, never on m or its tile (DESIGN.md §1): its scores are
-// math::dot's steps over its own keys (as kernels::attention's, but scaled by the same factor, so the
-// same bits), its chunk sum is a fixed per-lane order then a fixed warp butterfly over the key slots (keys
-// it does not see add zero), its value sums run over its keys in position order, and chunks sit at
-// absolute positions. The bits differ from kernels::attention's (other summation orders), within float
-// rounding of the host.
+// math::dot's steps over its own keys times the scale (kernels::attention's scores, bit for bit), its chunk
+// sum is a fixed per-lane order then a fixed warp butterfly over the key slots (keys it does not see add
+// zero), its value sums run over its keys in position order, and chunks sit at absolute positions. Its
+// outputs differ from kernels::attention's (other summation orders) within float rounding of the host.
 //
-// Needs head_dim a multiple of 32 with head_dim / 4 dividing the block's threads (32, 64, 128, 256 ...),
+// Needs head_dim a multiple of 32 with head_dim / 4 dividing the block's threads (32, 64, 128, 256),
 // at most grouped_attention_heads heads in a group, 16-byte aligned operands, and the shared memory of one
 // chunk of keys (64 KB for head_dim 128) where the device allows it. launch_grouped_attention returns
-// cudaErrorNotSupported, launching nothing, elsewhere (the caller runs kernels::attention).
+// cudaErrorNotSupported, launching nothing, elsewhere; Forward::grouped_attention(true) takes effect only
+// where grouped_attention_supported.
 
 #include <cuda_runtime.h>
 
