@@ -1,6 +1,7 @@
 #pragma once
 // The largest relative L2 difference between corresponding rows of n values: how far one forward pass's
-// logits are from another's.
+// logits are from another's. NaN where a row's difference is not a number (an unwritten NaN-filled output,
+// say), so that any bound on it fails.
 
 #include <algorithm>
 #include <cmath>
@@ -19,7 +20,9 @@ inline double row_error(const std::vector<float>& got, const std::vector<float>&
       num += (a - b) * (a - b);
       den += b * b;
     }
-    worst = std::max(worst, std::sqrt(num / den));
+    const double e = std::sqrt(num / den);
+    if (std::isnan(e)) return e;  // std::max would drop it
+    worst = std::max(worst, e);
   }
   return worst;
 }

@@ -96,6 +96,11 @@ __global__ void __launch_bounds__(Threads)
   float* mx = ps + R * P_stride;                     // R maxima
   float* sums = mx + R;                              // R sums
   const auto pos = [&](int r) { return p0 + r / group; };
+  // Pair r's (row, head) index, row * n_heads + head: its partials' and, times head_dim, its query's and
+  // output's place.
+  const auto pair_of = [&](int r) {
+    return static_cast<long>(i0 + r / group) * n_heads + static_cast<long>(kvh) * group + r % group;
+  };
   const auto keys_of = [&](int r) {  // keys of this chunk pair r sees
     const int n = pos(r) + 1 - j0;
     return n < 0 ? 0 : n < C ? n : C;
@@ -103,8 +108,7 @@ __global__ void __launch_bounds__(Threads)
 
   for (int f = t; f < R * quads; f += Threads) {
     const int r = f / quads, c = f % quads;
-    const long at = static_cast<long>(i0 + r / group) * d + (static_cast<long>(kvh) * group + r % group) * head_dim;
-    reinterpret_cast<float4*>(qs)[f] = __ldg(reinterpret_cast<const float4*>(q + at) + c);
+    reinterpret_cast<float4*>(qs)[f] = __ldg(reinterpret_cast<const float4*>(q + pair_of(r) * head_dim) + c);
   }
   // A thread stages the same column quad c of rows t / quads + u * (Threads / quads): `batch` loads in
   // flight, then their stores. Key quads are swizzled (quad c of key j at c ^ (j % 8)) so that the 8 keys
@@ -225,8 +229,7 @@ __global__ void __launch_bounds__(Threads)
       for (int u = 0; u < P; ++u) {
         if (n[u] == 0) continue;  // a row before this chunk: it has no partial here
         const int r = r0 + u * sets;
-        const long pair = static_cast<long>(i0 + r / group) * n_heads + static_cast<long>(kvh) * group + r % group;
-        float* mine = partial + (pair * splits_cap + split) * (head_dim + 2);
+        float* mine = partial + (pair_of(r) * splits_cap + split) * (head_dim + 2);
         mine[2 + 4 * c_own] = acc[u].x;
         mine[3 + 4 * c_own] = acc[u].y;
         mine[4 + 4 * c_own] = acc[u].z;
@@ -247,10 +250,7 @@ __global__ void __launch_bounds__(Threads)
   __syncthreads();
   if (!last) return;
   __threadfence();
-  const auto partials_of = [&](int r) {
-    const long pair = static_cast<long>(i0 + r / group) * n_heads + static_cast<long>(kvh) * group + r % group;
-    return partial + pair * splits_cap * (head_dim + 2);
-  };
+  const auto partials_of = [&](int r) { return partial + pair_of(r) * splits_cap * (head_dim + 2); };
   const auto splits_of = [&](int r) { return pos(r) / C + 1 < launched ? pos(r) / C + 1 : launched; };
   for (int r = t; r < R; r += Threads) {  // each pair's maximum and denominator, once
     const SplitMerge full(partials_of(r), head_dim, splits_of(r));
@@ -275,7 +275,7 @@ __global__ void __launch_bounds__(Threads)
     const int r = f / head_dim, e = f % head_dim;
     const SplitMerge pair(partials_of(r), head_dim, splits_of(r), mx[r], sums[r]);
     const float y = cached ? pair.value(e, weights + r * most) : pair.value(e);
-    out[static_cast<long>(i0 + r / group) * d + (static_cast<long>(kvh) * group + r % group) * head_dim + e] = y;
+    out[pair_of(r) * head_dim + e] = y;
     qs[f] = y;  // the queries are no longer read
   }
   if (t == 0) *counter = 0u;  // ready for the next launch
@@ -284,8 +284,7 @@ __global__ void __launch_bounds__(Threads)
   const int blocks = head_dim / quant::qk;
   for (int b = t; b < R * blocks; b += Threads) {
     const int r = b / blocks;
-    const long o = static_cast<long>(i0 + r / group) * d + (static_cast<long>(kvh) * group + r % group) * head_dim +
-                   (b % blocks) * quant::qk;
+    const long o = pair_of(r) * head_dim + (b % blocks) * quant::qk;
     std::int8_t v[quant::qk];
     q8_scales[o / quant::qk] = quant::quantize_q8(qs + static_cast<long>(b) * quant::qk, v);
     quant::store_q8_block(v, q8 + o);
