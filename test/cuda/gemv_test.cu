@@ -17,6 +17,7 @@
 
 #include "../support/gpu.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -325,6 +326,104 @@ TEST_CASE("cuda::gemv_q8 (8-bit activations) equals its host account and does no
       check_q8<quant::Q8_0>(rows, cols);
       check_q8<quant::Q4_0>(rows, cols);
     }
+}
+
+namespace {
+
+// gemv_swiglu_q8 with an 8-bit output: its float output is the plain launch's, and its bytes and scales
+// are quantize_activations' over that output, bit for bit, for one tile and two, in either layout; the
+// arrival counters are left zero (a second launch over the same counters gives the same bytes).
+template <class Q>
+void check_swiglu_q8_output(int rows, int cols, bool packed) {
+  INFO(std::string(Q::name), " ", rows, "x", cols, packed ? " packed" : " in place");
+  constexpr int m_max = 11;
+  std::vector<float> wf(static_cast<std::size_t>(rows) * cols), uf(wf.size());
+  for (std::size_t i = 0; i < wf.size(); ++i) {
+    wf[i] = std::sin(0.013f * static_cast<float>(i)) * 0.7f;
+    uf[i] = std::cos(0.011f * static_cast<float>(i)) * 0.5f;
+  }
+  const auto w = quant::quantize<Q>(wf), up = quant::quantize<Q>(uf);
+  std::vector<float> x(static_cast<std::size_t>(m_max) * cols);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.07f * static_cast<float>(i)) * (1.0f + i % 5);
+  DeviceBuffer<typename Q::block> dw(w.size()), du(up.size());
+  dw.upload(w.data(), w.size());
+  du.upload(up.data(), up.size());
+  DeviceBuffer<float> dx(x.size()), dd(x.size() / quant::qk);
+  DeviceBuffer<std::int8_t> dq(x.size());
+  dx.upload(x.data(), x.size());
+  REQUIRE(cuda::quantize_activations(dx.data(), m_max, cols, dq.data(), dd.data()) == cudaSuccess);
+  const quant::Q8Rows in{dq.data(), dd.data()};
+  const MatrixView<Q> gate_in_place{dw.data(), rows, cols}, up_in_place{du.data(), rows, cols};
+  std::unique_ptr<cuda::PackedMatrix<Q>> pg, pu;
+  if (packed) {
+    pg = std::make_unique<cuda::PackedMatrix<Q>>(gate_in_place);
+    pu = std::make_unique<cuda::PackedMatrix<Q>>(up_in_place);
+  }
+  const MatrixView<Q> gate = packed ? pg->view() : gate_in_place, upv = packed ? pu->view() : up_in_place;
+
+  const std::size_t out = static_cast<std::size_t>(m_max) * rows;
+  DeviceBuffer<float> y(out), y2(out), s(out / quant::qk), s2(s.size());
+  DeviceBuffer<std::int8_t> q(out), q2(out);
+  DeviceBuffer<unsigned> counters(static_cast<std::size_t>(cuda::q8_output_counters(rows)));
+  REQUIRE(cudaMemset(counters.data(), 0, counters.size() * sizeof(unsigned)) == cudaSuccess);
+  const cuda::Q8Output q8{q.data(), s.data(), counters.data()};
+  for (int m : {1, 5, 8, m_max}) {
+    CAPTURE(m);
+    for (int run = 0; run < 2; ++run) {
+      REQUIRE(cudaMemset(q.data(), 0x55, q.size()) == cudaSuccess);
+      REQUIRE(cudaMemset(s.data(), 0xff, s.size() * sizeof(float)) == cudaSuccess);
+      REQUIRE(cudaMemset(y.data(), 0xff, y.size() * sizeof(float)) == cudaSuccess);
+      REQUIRE(cuda::gemv_swiglu_q8(gate, upv, in, m, y.data(), {}, q8) == cudaSuccess);
+      REQUIRE(cuda::gemv_swiglu_q8(gate, upv, in, m, y2.data()) == cudaSuccess);
+      REQUIRE(cuda::quantize_activations(y2.data(), m, rows, q2.data(), s2.data()) == cudaSuccess);
+      const std::size_t n = static_cast<std::size_t>(m) * rows;
+      const auto hy = test::on_host(y), hy2 = test::on_host(y2), hs = test::on_host(s), hs2 = test::on_host(s2);
+      const auto hq = test::on_host(q), hq2 = test::on_host(q2);
+      CHECK(std::memcmp(hy.data(), hy2.data(), n * sizeof(float)) == 0);
+      CHECK(std::memcmp(hs.data(), hs2.data(), n / quant::qk * sizeof(float)) == 0);
+      CHECK(std::memcmp(hq.data(), hq2.data(), n) == 0);
+      if (n < hq.size()) CHECK(hq[n] == 0x55);  // nothing past the block's rows
+      const auto c = test::on_host(counters);
+      CHECK(std::count(c.begin(), c.end(), 0u) == static_cast<long>(c.size()));
+    }
+  }
+  // Two tiles launched early on a stream (each tile's launch waits for the one before, whose last blocks
+  // reset the counters): the same bytes.
+  if (cuda::early_launch_supported()) {
+    cudaStream_t stream;
+    REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
+    REQUIRE(cudaMemset(q.data(), 0x55, q.size()) == cudaSuccess);
+    REQUIRE(cuda::gemv_swiglu_q8(gate, upv, in, m_max, y.data(), cuda::Launch(stream, true), q8) == cudaSuccess);
+    REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+    REQUIRE(cudaStreamDestroy(stream) == cudaSuccess);
+    REQUIRE(cuda::gemv_swiglu_q8(gate, upv, in, m_max, y2.data()) == cudaSuccess);
+    REQUIRE(cuda::quantize_activations(y2.data(), m_max, rows, q2.data(), s2.data()) == cudaSuccess);
+    CHECK(test::same_bytes(q, q2));
+    CHECK(test::same_bytes(s, s2));
+  }
+  // Refusals: a partial output, one over the input, rows that are not whole groups, a misaligned output.
+  CHECK(cuda::gemv_swiglu_q8(gate, upv, in, 1, y.data(), {}, cuda::Q8Output{q.data(), s.data(), nullptr}) ==
+        cudaErrorInvalidValue);
+  CHECK(cuda::gemv_swiglu_q8(gate, upv, in, 1, y.data(), {}, cuda::Q8Output{dq.data(), dd.data(), counters.data()}) ==
+        cudaErrorInvalidValue);
+  CHECK(cuda::gemv_swiglu_q8(gate, upv, in, 1, y.data(), {}, cuda::Q8Output{q.data() + 8, s.data(), counters.data()}) ==
+        cudaErrorMisalignedAddress);
+  if (!packed) {
+    const MatrixView<Q> short_gate{dw.data(), rows - 2, cols}, short_up{du.data(), rows - 2, cols};
+    CHECK(cuda::gemv_swiglu_q8(short_gate, short_up, in, 1, y.data(), {}, q8) == cudaErrorInvalidValue);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda::gemv_swiglu_q8's 8-bit output has quantize_activations' bits over its float output") {
+  SKIPPY_SKIP_WITHOUT_GPU("gemv_test SwiGLU 8-bit output");
+  for (int cols : {288, 4096})
+    for (int rows : {64, 1024})
+      for (bool packed : {false, true}) {
+        check_swiglu_q8_output<quant::Q8_0>(rows, cols, packed);
+        check_swiglu_q8_output<quant::Q4_0>(rows, cols, packed);
+      }
 }
 
 namespace {

@@ -6,15 +6,17 @@
 //
 // Workspace: caller-owned device memory of workspace_bytes(config, max_block, capacity) bytes, or owned
 // when none is given. max_block bounds m per call (K + 1 for decoding; prefill goes in chunks of it).
-// The constructor zeroes the split attention's counters in it (one synchronous memset).
+// The constructor zeroes the arrival counters in it (the split attention's and the SwiGLU quantisation's;
+// synchronously).
 // Weight products of blocks of gemm_min_rows or more (prefill) run on tensor cores where the device has
 // them (gemm.cuh); decoding blocks run gemv, whose rows are the same bits alone or in a block: Q, K and V
 // in one launch that also applies RoPE and writes K and V into the cache (gemv_qkv_rope), gate and up
 // with SwiGLU in another. With Int8Activations (policy/activations.hpp) a decoding block's activations
 // are quantised to 8 bits before each of a layer's four weight launches and the LM head's, and the weight
-// kernels run gemv_q8: the two norms of a layer and the final one quantise their output themselves
-// (kernels::add_rmsnorm), so does the attention; the SwiGLU output takes one small kernel (into the
-// workspace). A decoding layer is then 7 launches, 8 with Int8Activations.
+// kernels run gemv_q8: every producer of those activations quantises its own output (the norms in
+// kernels::add_rmsnorm, the attention, the gate/up launch with SwiGLU into a second 8-bit buffer, since it
+// reads the first). A decoding layer is then 7 launches either way (8-bit: where the norm stages its rows,
+// dim <= 12288, and heads are whole 32-value blocks; m > 8 takes a weight launch per 8 rows).
 // launch_early(true) launches every kernel of a pass after its first early (programmatic dependent launch,
 // launch.cuh): a kernel's blocks start, and the weight kernels' rows stream into L2, while the kernel before
 // it finishes. The same bits either way; off by default until measured (bench/decode_step.cu).
@@ -75,6 +77,9 @@ class Forward {
             "CUDA forward: the workspace must be 16-byte aligned (cudaMalloc's pointers are)");
     float* base = static_cast<float*>(workspace);
     x_ = base + L.x;
+    q8_out_ = reinterpret_cast<std::int8_t*>(base + L.q8_out);
+    q8_out_scales_ = base + L.q8_out_scales;
+    q8_counters_ = reinterpret_cast<unsigned*>(base + L.q8_counters);
     xn_ = base + L.xn;
     q_ = base + L.q;
     att_ = base + L.att;
@@ -89,7 +94,10 @@ class Forward {
     // The split attention's arrival counters start at zero; every launch leaves them so.
     check(cudaMemset(counters_, 0, kernels::attention_counters(max_block, c.n_heads) * sizeof(unsigned)),
           "CUDA forward: clear the attention counters");
-    check(cudaDeviceSynchronize(), "CUDA forward: clear the attention counters");  // before any stream uses them
+    // So do the SwiGLU quantisation's.
+    const std::size_t q8_counters = int8 ? static_cast<std::size_t>(q8_output_counters(c.ffn_dim)) : 0;
+    check(cudaMemset(q8_counters_, 0, q8_counters * sizeof(unsigned)), "CUDA forward: clear the quantisation counters");
+    check(cudaDeviceSynchronize(), "CUDA forward: clear the counters");  // before any stream uses them
   }
 
   const ModelView<Q>& model() const { return model_; }
@@ -178,7 +186,8 @@ class Forward {
  private:
   // Offsets (in floats) of the workspace's buffers.
   struct Layout {
-    std::size_t x, xn, q, att, k, v, g, u, partial, counters, q8, q8_scales, floats;
+    std::size_t x, xn, q, att, k, v, g, u, partial, counters, q8, q8_scales, q8_counters, q8_out, q8_out_scales,
+        floats;
     Layout(const ModelConfig& c, int max_block, int capacity) {
       c.validate();
       const auto rows = [max_block](int width) { return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(width); };
@@ -202,6 +211,10 @@ class Forward {
       const std::size_t widest = rows(c.ffn_dim > c.dim ? c.ffn_dim : c.dim);
       q8 = take(int8 ? (widest + 3) / 4 : 0);
       q8_scales = take(int8 ? widest / quant::qk : 0);
+      // The SwiGLU output's: arrival counters (unsigned, float-sized), bytes and scales.
+      q8_counters = take(int8 ? static_cast<std::size_t>(q8_output_counters(c.ffn_dim)) : 0);
+      q8_out = take(int8 ? (rows(c.ffn_dim) + 3) / 4 : 0);
+      q8_out_scales = take(int8 ? rows(c.ffn_dim) / quant::qk : 0);
       floats = at;
     }
   };
@@ -228,6 +241,8 @@ class Forward {
   bool attention_quantises(int m) const {
     return int8 && !prefill(m) && config().head_dim() % quant::qk == 0;
   }
+  // Whether a block of m rows has the gate/up launch also quantise its SwiGLU output (8-bit decoding blocks).
+  bool swiglu_quantises(int m) const { return int8 && !prefill(m) && config().ffn_dim % quant::qk == 0; }
   // xn as 8-bit activations: quantised by the norm that wrote it, or now.
   quant::Q8Rows xn_q8(int m, const Launch& on) const {
     return norm_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, on);
@@ -292,7 +307,8 @@ class Forward {
       return;
     }
     if constexpr (int8) {
-      check(gemv_swiglu_q8(L.w_gate, L.w_up, xn_q8(m, on), m, g_, on), "gate/up weight kernel with SwiGLU");
+      const Q8Output out = swiglu_quantises(m) ? Q8Output{q8_out_, q8_out_scales_, q8_counters_} : Q8Output{};
+      check(gemv_swiglu_q8(L.w_gate, L.w_up, xn_q8(m, on), m, g_, on, out), "gate/up weight kernel with SwiGLU");
     } else {
       check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, on), "gate/up weight kernel with SwiGLU");
     }
@@ -305,9 +321,11 @@ class Forward {
     else
       check(gemv(w, x, m, y, on), "weight kernel");
   }
-  // x as 8-bit activations: quantised by the attention that wrote it, or now.
+  // x as 8-bit activations: quantised by the attention or the gate/up launch that wrote it, or now.
   quant::Q8Rows quantized_by(const float* x, int m, int cols, const Launch& on) const {
-    return x == att_ && attention_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(x, m, cols, on);
+    if (x == att_ && attention_quantises(m)) return {q8_, q8_scales_};
+    if (x == g_ && swiglu_quantises(m)) return {q8_out_, q8_out_scales_};
+    return quantized(x, m, cols, on);
   }
   // Int8Activations: m rows of cols activations quantised into the workspace (rewritten by every weight
   // launch of a block: each reads it before the next quantisation, on the same stream).
@@ -326,6 +344,9 @@ class Forward {
   unsigned* counters_;
   std::int8_t* q8_;
   float* q8_scales_;
+  unsigned* q8_counters_;
+  std::int8_t* q8_out_;
+  float* q8_out_scales_;
 };
 
 }  // namespace skippy::cuda

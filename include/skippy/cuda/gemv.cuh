@@ -16,7 +16,8 @@
 //   matrix followed by the elementwise kernel.
 //   The same kernel runs a second arithmetic for Q8_0 / Q4_0 (gemv_q8, at the end of this file): the
 //   activations quantised to 8 bits once per vector, integer dot products of four byte pairs per
-//   instruction (quant/q8_slice.hpp).
+//   instruction (quant/q8_slice.hpp); there the gate/up launch may also leave its output quantised for
+//   the next weight launch (Q8Output).
 // - reference: one warp per row, lane l evaluates quant::chunk_dot (the host backend's formula) on the
 //   32-value chunks l, l+32, ...; its 2-byte loads stride across the lanes. Any alignment; the fallback,
 //   and the benchmarks' baseline.
@@ -89,6 +90,19 @@ struct GemvRope {
   float* k_cache;  // one layer's [capacity][kv]
   float* v_cache;
 };
+// Where a SwiGLU launch over 8-bit activations also leaves its output quantised to 8 bits, as the next
+// weight launch reads it (gemv_swiglu_q8): q (m rows of `rows` bytes, 16-byte aligned), d (m rows of
+// rows / 32 scales), neither the launch's input, and one arrival counter per 32 rows (zero before the
+// first launch; each launch leaves them zero; launches that may run at the same time need their own).
+// All null: not quantised.
+struct Q8Output {
+  std::int8_t* q = nullptr;
+  float* d = nullptr;
+  unsigned* counters = nullptr;
+};
+// Arrival counters a Q8Output needs for a matrix of `rows` rows.
+inline int q8_output_counters(int rows) { return rows / quant::qk; }
+
 template <class Q>
 struct GemvBatch {
   const typename Q::block* w[gemv_max_jobs];
@@ -100,9 +114,38 @@ struct GemvBatch {
   bool warm;
   bool rope;
   GemvRope r;
+  Q8Output out;  // SwiGLU over 8-bit activations only
 };
 
 namespace kernels {
+
+// After a block has stored its rows r0.. of y (m rows of `rows` floats): the last of the qk / per_block
+// blocks of its 32-row group to arrive quantises the group's M rows of 32 values into out
+// (threadFenceReduction's pattern, as the attention's merge), with quantize_activations' bits over y and
+// without its launch. Every thread of the block calls it.
+template <int M, int Threads>
+__device__ __forceinline__ void quantize_group(const float* y, int rows, int r0, int per_block, Q8Output out) {
+  __shared__ bool last;
+  __shared__ float staged[M][quant::qk + 1];  // + 1: thread i reads row i, a bank apart from row i + 1
+  const int t = static_cast<int>(threadIdx.x), group = r0 / quant::qk;
+  __threadfence();  // this block's y, before its arrival
+  __syncthreads();
+  if (t == 0) last = atomicAdd(&out.counters[group], 1u) == static_cast<unsigned>(quant::qk / per_block - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  for (int e = t; e < M * quant::qk; e += Threads) {  // L2's copy: other blocks wrote it
+    const int i = e / quant::qk, c = e % quant::qk;
+    staged[i][c] = __ldcg(y + static_cast<long>(i) * rows + group * quant::qk + c);
+  }
+  if (t == 0) out.counters[group] = 0u;  // ready for the next launch
+  __syncthreads();
+  if (t < M) {
+    std::int8_t v[quant::qk];
+    out.d[static_cast<long>(t) * (rows / quant::qk) + group] = quant::quantize_q8(staged[t], v);
+    quant::store_q8_block(v, out.q + static_cast<long>(t) * rows + group * quant::qk);
+  }
+}
 
 // A block's gemv_rows_per_block row slots: rows r0.. of matrix j, or for SwiGLU half of them rows r0.. of
 // the gate and half the same rows of up. Every slot's sum is quant::interleaved_dot_row's, in either
@@ -226,6 +269,10 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
       *out = Swiglu ? math::swiglu(joined(q, i), joined(q + per_matrix, i)) : joined(q, i);
     }
   }
+  if constexpr (Swiglu && !std::is_same_v<A, quant::FloatSlices<Q>>) {
+    static_assert(quant::qk % per_matrix == 0, "gemv: a 32-row group is whole blocks");
+    if (b.out.q != nullptr) quantize_group<M, quant::interleaved_threads>(yj, rows, r0, per_matrix, b.out);
+  }
 }
 
 template <class Q, int M>
@@ -306,6 +353,10 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, const
     GemvBatch<Q> tile = b;
     for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
     tile.r.start.offset += i0;  // RoPE: the tile's first position
+    if (tile.out.q != nullptr) {
+      tile.out.q += static_cast<long>(i0) * b.rows[0];
+      tile.out.d += static_cast<long>(i0) * (b.rows[0] / quant::qk);
+    }
     return launch(kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu, A, L>, grid, quant::interleaved_threads, 0,
                   on, tile, A::advance(x, i0, b.cols));
   });
@@ -528,10 +579,14 @@ cudaError_t gemv_q8(const MatrixView<Q>& w, const quant::Q8Rows& x, int m, float
 }
 
 // y[i][r] = swiglu(gate[r] . x[i], up[r] . x[i]) over 8-bit activations, in one launch per tile: the same
-// bits as gemv_q8 of each matrix followed by kernels::swiglu. gate and up must share a layout.
+// bits as gemv_q8 of each matrix followed by kernels::swiglu. gate and up must share a layout. With q8
+// given (gate.rows a multiple of 32), the launch also leaves y quantised there: quantize_activations'
+// bits over y, for the next weight launch, without a launch of its own. Errors as gemv_batch_q8, and
+// cudaErrorInvalidValue for a partial q8, rows it cannot take or q8 over the input x,
+// cudaErrorMisalignedAddress for q8.q not 16-byte aligned.
 template <class Q>
 cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, const quant::Q8Rows& x, int m,
-                           float* y, const Launch& on = {}) {
+                           float* y, const Launch& on = {}, const Q8Output& q8 = {}) {
   using A = quant::Q8Slices<Q>;
   if (gate.rows != up.rows || gate.cols != up.cols || gate.packed != up.packed) return cudaErrorInvalidValue;
   const MatrixView<Q> w[2] = {gate, up};
@@ -539,8 +594,18 @@ cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, c
     const cudaError_t e = detail::check_operands(v, x, y);
     if (e != cudaSuccess) return e;
   }
+  if (q8.q != nullptr || q8.d != nullptr || q8.counters != nullptr) {
+    if (q8.q == nullptr || q8.d == nullptr || q8.counters == nullptr || gate.rows % quant::qk != 0 ||
+        q8.q == x.q || q8.d == x.d)  // a group's last block would overwrite what other blocks still read
+      return cudaErrorInvalidValue;
+    if (!detail::aligned(q8.q, 16) || !detail::aligned(q8.d, alignof(float)) ||
+        !detail::aligned(q8.counters, alignof(unsigned)))
+      return cudaErrorMisalignedAddress;
+  }
   float* const out[2] = {y, y};  // SwiGLU writes y[0] only
-  return detail::launch_layout<true, A>(detail::batch_of(w, out, 2), gate.packed, x, m, on);
+  GemvBatch<Q> b = detail::batch_of(w, out, 2);
+  b.out = q8;
+  return detail::launch_layout<true, A>(b, gate.packed, x, m, on);
 }
 
 // gemv_qkv_rope over 8-bit activations (x from quantize_activations). Errors as gemv_qkv_rope.
