@@ -15,6 +15,7 @@
 
 #include "device.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -106,6 +107,92 @@ void BM_gemv_packed(benchmark::State& state) {
 template <class Q>
 void BM_gemv_q8_packed(benchmark::State& state) {
   BM_gemv<Q, Path::packed_int8>(state);
+}
+
+// The weight kernel as a decoding step meets it: back to back in a CUDA Graph, each launch over its own
+// copy of the matrix (enough copies to hold over twice L2 together, so every launch reads its weights from
+// DRAM as a step's launches do); time per launch = replay time / launches. BM_gemv times one launch
+// between events after an L2 flush, so its figure includes the launch latency that a step's graph
+// overlaps (BM_empty_launch measures that floor); this one does not. range(3): 1 launches early
+// (cuda/launch.cuh: a launch's blocks start, and ask L2 for their rows, while the launch before it runs),
+// as Forward::launch_early does. Paths as BM_gemv's (no reference kernel).
+template <class Q, Path P>
+void BM_gemv_stream(benchmark::State& state) {
+  const Device& dev = device();
+  if (!dev.ok) {
+    state.SkipWithError("no GPU");
+    return;
+  }
+  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+  const int m = static_cast<int>(state.range(2));
+  const bool early = state.range(3) == 1;
+  if (early && !cuda::early_launch_supported()) {
+    state.SkipWithError("no early launches on this device");
+    return;
+  }
+  constexpr bool int8 = P == Path::int8 || P == Path::packed_int8;
+  constexpr bool packed = P == Path::packed || P == Path::packed_int8;
+  const std::size_t wbytes = static_cast<std::size_t>(rows) * quant::row_bytes<Q>(static_cast<std::size_t>(cols));
+  const std::size_t fill = static_cast<std::size_t>(dev.l2_bytes) * 5 / 2 / wbytes + 1;  // copies over 2.5 x L2
+  const int copies = static_cast<int>(std::min<std::size_t>(64, std::max<std::size_t>(2, fill)));
+  std::vector<std::unique_ptr<Operands<Q>>> ops;
+  std::vector<std::unique_ptr<cuda::PackedMatrix<Q>>> packs;
+  std::vector<MatrixView<Q>> views;
+  for (int c = 0; c < copies; ++c) {
+    ops.push_back(std::make_unique<Operands<Q>>(rows, cols, m));
+    views.push_back(ops.back()->view(rows, cols));
+    if constexpr (packed) {
+      packs.push_back(std::make_unique<cuda::PackedMatrix<Q>>(views.back()));
+      views.back() = packs.back()->view();
+    }
+  }
+  const std::size_t n = static_cast<std::size_t>(m) * cols;
+  cuda::DeviceBuffer<std::int8_t> q(int8 ? n : 0);
+  cuda::DeviceBuffer<float> d(int8 ? n / quant::qk : 0);
+  if (int8) cuda::check(cuda::quantize_activations(ops[0]->x, m, cols, q.data(), d.data()), "quantize_activations");
+  const quant::Q8Rows x8{q.data(), d.data()};
+  // The setup ran on the legacy stream, which the timed (non-blocking) stream does not wait for.
+  cuda::check(cudaDeviceSynchronize(), "benchmark setup");
+
+  cudaStream_t stream;
+  cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  const int launches = copies * ((32 + copies - 1) / copies);
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  for (int k = 0; k < launches; ++k) {
+    const cuda::Launch on(stream, early && k > 0);  // the first follows nothing of the graph (as in Forward)
+    const Operands<Q>& o = *ops[static_cast<std::size_t>(k % copies)];
+    const MatrixView<Q>& w = views[static_cast<std::size_t>(k % copies)];
+    if constexpr (int8) cuda::check(cuda::gemv_q8(w, x8, m, o.y, on), "gemv_q8");
+    else cuda::check(cuda::gemv(w, o.x, m, o.y, on), "gemv");
+  }
+  cuda::check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+  cuda::check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
+  cuda::check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");  // warm-up: the graph's first upload
+  cudaEvent_t t0, t1;
+  cuda::check(cudaEventCreate(&t0), "cudaEventCreate");
+  cuda::check(cudaEventCreate(&t1), "cudaEventCreate");
+  for (auto _ : state) {
+    cudaEventRecord(t0, stream);
+    cudaGraphLaunch(exec, stream);
+    cudaEventRecord(t1, stream);
+    cudaEventSynchronize(t1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, t0, t1);
+    state.SetIterationTime(ms * 1e-3 / launches);
+  }
+  cuda::check(cudaGetLastError(), "benchmarked graph");
+  cudaEventDestroy(t0);
+  cudaEventDestroy(t1);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(stream);
+  const double activation_bytes =
+      int8 ? static_cast<double>(n) * (1.0 + 4.0 / quant::qk) : 4.0 * static_cast<double>(n);
+  bench::bandwidth_counters(state, static_cast<double>(wbytes) + activation_bytes + 4.0 * m * rows);
+  state.counters["copies"] = copies;
+  state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
 }
 
 // cuda::quantize_activations of m rows of range(0) floats.
@@ -207,6 +294,20 @@ BENCHMARK_TEMPLATE(BM_gemv_packed, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_packed, quant::Q4_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8_packed, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8_packed, quant::Q4_0)->Apply(shapes);
+// Back to back in a graph: the types' default paths (F16, the packed 8-bit Q8_0 / Q4_0) and float Q4_0 in
+// place, M = 1 and 5, plain and early launches.
+void stream_shapes(benchmark::internal::Benchmark* b) {
+  for (auto [r, c] : llm_shapes)
+    for (int m : {1, 5})
+      for (int early : {0, 1}) b->Args({r, c, m, early});
+  // Each iteration replays 32 or more launches: a fixed count keeps the run short (min_time counts the
+  // per-launch time).
+  b->UseManualTime()->Iterations(20)->Unit(benchmark::kMicrosecond);
+}
+BENCHMARK_TEMPLATE(BM_gemv_stream, quant::F16, Path::interleaved)->Apply(stream_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q4_0, Path::interleaved)->Apply(stream_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q8_0, Path::packed_int8)->Apply(stream_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q4_0, Path::packed_int8)->Apply(stream_shapes);
 BENCHMARK(BM_quantize_activations)
     ->ArgsProduct({{4096, 14336}, {1, 5}})
     ->UseManualTime()

@@ -6,7 +6,8 @@
 #                                           #       to build/gpu-pack (ignored by git)
 #   bench/gpu_check.sh variant NAME FLAGS   # here, after pack: skippy_bench_gemv built with CUDA flags FLAGS
 #                                           #       (e.g. -DSKIPPY_GEMV_L2_PREFETCH=2) to build/gpu-pack/variants/NAME
-#   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo (at most 400 s)
+#   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo (at most 490 s; about
+#                                           #        100 s on the H200 in runs 6-9)
 #   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck, racecheck, synccheck, then the
 #                                           #        CUDA sweep (at most 540 s)
 #   bench/gpu_check.sh run variants [OUT]   # there: the decoding weight kernels (M = 1, 5) of each
@@ -16,7 +17,7 @@
 #                                           #        M = 1 and 5, each arithmetic and layout (30 s each)
 #
 # With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
-# timeout_s=430); each step has its own timeout so a hang costs that step only. At most 8 files come back:
+# timeout_s=500); each step has its own timeout so a hang costs that step only. At most 8 files come back:
 # log.txt (everything printed, step by step, with exit codes and seconds), gemv.json, decode_step.json,
 # sanitize.txt and sweep_cuda.csv (sanitize), variants.tgz (variants); the profile's sections are in log.txt.
 set -uo pipefail
@@ -79,8 +80,9 @@ case $phase in
   main)
     # -d prints each test case's seconds, to size the sanitizer runs.
     step cuda_tests 120 "$pack/skippy_cuda_tests" -d
-    # 0.03 s per case: ~250 cases (the reference kernel's baseline included) inside the step's limit.
-    step bench_gemv 140 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
+    # 0.03 s per case: ~250 cases (the reference kernel's baseline included) inside the step's limit, and
+    # 112 back-to-back cases (BM_gemv_stream, 20 graph replays each).
+    step bench_gemv 170 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
       --benchmark_out="$out/gemv.json" --benchmark_out_format=json
     # 15 step benchmarks per model type (3 kinds x 5 launch modes) and 24 attention cases.
     step bench_decode_step 160 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
