@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Copies include/skippy to OUT/skippy with the edits that let g++ run its CUDA kernels on host threads
+(test/emulation/README.md):
+
+- every CUDA header includes shim.hpp after <cuda_runtime.h>;
+- __shared__ variables become static (one block runs at a time), dynamic shared memory a static array;
+- launch() runs the grid in skippy::emulation::launch, and no launch is early (no programmatic dependent
+  launch to emulate);
+- CUB's block primitives are left out: the kernels built on them (kernels::attention, sampling,
+  selection) still compile but abort if launched, so emulated passes use the grouped attention.
+
+    test/emulation/patch_headers.py OUT"""
+
+import pathlib
+import re
+import shutil
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SHIM = pathlib.Path(__file__).resolve().parent / "shim.hpp"
+
+
+def replace(text, old, new, path):
+    if old not in text:
+        sys.exit("patch_headers: %s no longer contains %r: update the patch" % (path, old[:60]))
+    return text.replace(old, new)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = pathlib.Path(sys.argv[1])
+    shutil.rmtree(out / "skippy", ignore_errors=True)
+    shutil.copytree(ROOT / "include" / "skippy", out / "skippy")
+    # Stand-ins for CUB's block primitives: types with the members the headers name, never run.
+    cub = out / "cub" / "block"
+    cub.mkdir(parents=True, exist_ok=True)
+    for name, cls in (("block_reduce", "BlockReduce"), ("block_scan", "BlockScan")):
+        (cub / (name + ".cuh")).write_text(
+            "#pragma once\n#include <cstdlib>\nnamespace cub {\ntemplate <class T, int N>\nstruct %s {\n"
+            "  struct TempStorage { char c; };\n  explicit %s(TempStorage&) {}\n"
+            "  template <class... A> T Sum(A&&...) { std::abort(); }\n"
+            "  template <class... A> T Reduce(A&&...) { std::abort(); }\n"
+            "  template <class... A> void InclusiveSum(A&&...) { std::abort(); }\n"
+            "  template <class... A> void ExclusiveSum(A&&...) { std::abort(); }\n"
+            "  template <class... A> void InclusiveScan(A&&...) { std::abort(); }\n"
+            "  template <class... A> void ExclusiveScan(A&&...) { std::abort(); }\n};\n}\n" % (cls, cls))
+    for path in (out / "skippy").rglob("*"):
+        if path.suffix not in (".cuh", ".hpp"):
+            continue
+        text = path.read_text()
+        text = re.sub(r"extern __shared__ (__align__\(16\) )?float (\w+)\[\];",
+                      r"alignas(16) static float \2[65536];", text)
+        text = text.replace("__shared__ ", "static ")
+        if path.suffix == ".cuh" and "#include <cuda_runtime.h>" in text:
+            text = text.replace("#include <cuda_runtime.h>", '#include <cuda_runtime.h>\n#include "%s"' % SHIM, 1)
+        if path.name == "launch.cuh":
+            launch = "const cudaError_t e = cudaLaunchKernelEx(&config, kernel, std::forward<A>(args)...);\n"
+            text = replace(text, launch +
+                           "  const cudaError_t last = cudaGetLastError();\n  return e != cudaSuccess ? e : last;",
+                           "(void)config;\n  return emulation::launch(grid, block, kernel, std::forward<A>(args)...);",
+                           path)
+            text = re.sub(r"inline bool early_launch_supported\(\) \{.*?\n\}\n",
+                          "inline bool early_launch_supported() { return false; }\n", text, flags=re.S)
+        path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
