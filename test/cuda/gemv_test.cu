@@ -392,7 +392,9 @@ void check_swiglu_q8_output(int rows, int cols, bool packed) {
   if (cuda::early_launch_supported()) {
     cudaStream_t stream;
     REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
-    REQUIRE(cudaMemset(q.data(), 0x55, q.size()) == cudaSuccess);
+    // Prefilled on the stream itself: a non-blocking stream does not wait for the legacy one.
+    REQUIRE(cudaMemsetAsync(q.data(), 0x55, q.size(), stream) == cudaSuccess);
+    REQUIRE(cudaMemsetAsync(s.data(), 0xff, s.size() * sizeof(float), stream) == cudaSuccess);
     REQUIRE(cuda::gemv_swiglu_q8(gate, upv, in, m_max, y.data(), cuda::Launch(stream, true), q8) == cudaSuccess);
     REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
     REQUIRE(cudaStreamDestroy(stream) == cudaSuccess);
