@@ -27,8 +27,8 @@ class Forward {
  public:
   explicit Forward(ModelView<Q> model) : model_(std::move(model)) {
     model_.validate();
-    require(!model_.any_packed(), "host forward: a weight matrix is in the packed device layout (the host reads "
-            "the ggml blocks in place)");
+    require(!model_.any_packed(), "host forward: a weight matrix is in the packed device layout or the tiled one (the "
+            "host reads the ggml blocks in place)");
   }
 
   const ModelView<Q>& model() const { return model_; }

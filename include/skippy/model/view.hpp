@@ -24,6 +24,10 @@ struct MatrixView {
   // device memory, from cuda::PackedMatrix or DeviceModel's packed upload), read by the CUDA weight
   // kernels only: row(r) and the host backend need the blocks in place.
   bool packed = false;
+  // true: quant::Tiled<Q>'s bytes instead (Q8_0 / Q4_0 in device memory, from cuda::TiledMatrix or
+  // DeviceModel's tiled upload), read by the CUDA weight kernels over 8-bit activations only (gemv_q8 and
+  // its batch forms: the tensor-core kernel).
+  bool tiled = false;
 
   SKIPPY_HD_INLINE const block* row(int r) const {
     return data + static_cast<std::size_t>(r) * static_cast<std::size_t>(cols / Q::block_size);
@@ -56,12 +60,13 @@ struct ModelView {
   const float* output_norm = nullptr;  // [dim]
   MatrixView<Q> output;                // [vocab][dim]; tied models point this at token_embd
 
-  // Whether any weight matrix is in the packed device layout (MatrixView::packed).
+  // Whether any weight matrix is in a device layout (MatrixView::packed or tiled) rather than the ggml blocks.
   bool any_packed() const {
-    bool any = token_embd.packed || output.packed;
+    const auto device = [](const MatrixView<Q>& w) { return w.packed || w.tiled; };
+    bool any = device(token_embd) || device(output);
     for (const auto& L : layers)
-      any = any || L.wq.packed || L.wk.packed || L.wv.packed || L.wo.packed || L.w_gate.packed || L.w_up.packed ||
-            L.w_down.packed;
+      any = any || device(L.wq) || device(L.wk) || device(L.wv) || device(L.wo) || device(L.w_gate) ||
+            device(L.w_up) || device(L.w_down);
     return any;
   }
 
