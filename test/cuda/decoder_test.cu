@@ -37,11 +37,12 @@ struct Case {
   std::vector<std::vector<int>> reference;  // greedy AR tokens on CUDA, per prompt
 };
 
-// A: the activation policy of the decoders (the reference AR decoder's too).
+// A: the activation policy of the decoders (the reference AR decoder's too); layout: the weights' device
+// layout (tiled: the tensor-core kernel, 8-bit activations).
 template <class Q, class A = FloatActivations>
-Case<Q> make_case(const FloatWeights& w) {
+Case<Q> make_case(const FloatWeights& w, skippy::cuda::Upload layout = skippy::cuda::Upload::in_place) {
   HostModel<Q> hm = HostModel<Q>::from_float(w);
-  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  skippy::cuda::DeviceModel<Q> dm(hm.view(), layout);
   Case<Q> c{std::move(hm), std::move(dm), {}};
   skippy::cuda::AutoregressiveDecoder<ModelView<Q>, accept::Greedy, A> ar(c.device.view(), capacity);
   GenerateOptions o;
@@ -71,10 +72,10 @@ void check_combination(const std::vector<Case<Q>>& cases, Seen& seen) {
 }
 
 template <class Q, class A = FloatActivations, class... P>
-void run_quant(List<P...>, Seen& seen) {
+void run_quant(List<P...>, Seen& seen, skippy::cuda::Upload layout = skippy::cuda::Upload::in_place) {
   std::vector<Case<Q>> cases;
-  cases.push_back(make_case<Q, A>(test::random_weights(11)));
-  cases.push_back(make_case<Q, A>(test::damped_weights(12)));
+  cases.push_back(make_case<Q, A>(test::random_weights(11), layout));
+  cases.push_back(make_case<Q, A>(test::damped_weights(12), layout));
   (check_combination<Q, SkipRange<1, 3>, P, A>(cases, seen), ...);
   check_combination<Q, SkipRange<2, 4>, Simultaneous<4>, A>(cases, seen);
 }
@@ -125,6 +126,9 @@ TEST_CASE("cuda: greedy S3D emits exactly the greedy AR tokens over a grid of po
   using Some = List<Simultaneous<4>, Sequential<2>>;
   run_quant<quant::Q8_0, Int8Activations>(Some{}, seen);
   run_quant<quant::Q4_0, Int8Activations>(Some{}, seen);
+  // ... and over tiled weights (the tensor-core kernel for every weight launch, prefill included).
+  run_quant<quant::Q8_0, Int8Activations>(Some{}, seen, skippy::cuda::Upload::tiled);
+  run_quant<quant::Q4_0, Int8Activations>(Some{}, seen, skippy::cuda::Upload::tiled);
   // The damped models accept some drafts and reject others, so rollback after partial acceptance ran.
   for (const auto& entry : seen) {
     const auto& key = entry.first;

@@ -63,7 +63,8 @@ namespace {
 // (at most amax / 254 per block of 32) through 4 layers and the LM head, a few per cent at most; a
 // misplaced activation or scale would be of order 1.
 template <class Q>
-void check_int8_against_host(const FloatWeights& weights = test::damped_weights(21), bool grouped = false) {
+void check_int8_against_host(const FloatWeights& weights = test::damped_weights(21), bool grouped = false,
+                             skippy::cuda::Upload layout = skippy::cuda::Upload::in_place) {
   const auto hm = HostModel<Q>::from_float(weights);
   const int V = hm.config().vocab, m = static_cast<int>(tokens.size()), cap = 24;
   host::Forward<Q> hf(hm.view());
@@ -71,7 +72,7 @@ void check_int8_against_host(const FloatWeights& weights = test::damped_weights(
   std::vector<float> want(static_cast<std::size_t>(m) * V), got(want.size());
   hf.run(tokens.data(), m, 0, hc, LayerRange{}, want.data());
   using F = skippy::cuda::Forward<Q, Int8Activations>;
-  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  skippy::cuda::DeviceModel<Q> dm(hm.view(), layout);
   skippy::cuda::DeviceBuffer<char> ws(F::workspace_bytes(hm.config(), 16, cap));
   F cf(dm.view(), 16, cap, ws.data());
   cf.grouped_attention(grouped);
@@ -83,17 +84,19 @@ void check_int8_against_host(const FloatWeights& weights = test::damped_weights(
   cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
   dl.download(got.data(), got.size());
   const double e = test::row_error(got, want, V);
-  INFO(std::string(Q::name), " with 8-bit activations", grouped ? ", grouped attention" : "", ": relative error ", e);
+  INFO(std::string(Q::name), " with 8-bit activations", grouped ? ", grouped attention" : "",
+       layout == skippy::cuda::Upload::tiled ? ", tiled weights" : "", ": relative error ", e);
   CHECK(e <= 5e-2);
   CHECK(e > 0.0);  // the activations were quantised: not the float path's bits
 }
 
 // A row's logits alone and inside a block of 5, under activation policy A.
 template <class Q, class A>
-void check_block_bits(const FloatWeights& weights = test::random_weights(22), bool grouped = false) {
+void check_block_bits(const FloatWeights& weights = test::random_weights(22), bool grouped = false,
+                      skippy::cuda::Upload layout = skippy::cuda::Upload::in_place) {
   const auto hm = HostModel<Q>::from_float(weights);
   const int V = hm.config().vocab, cap = 24;
-  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  skippy::cuda::DeviceModel<Q> dm(hm.view(), layout);
   skippy::cuda::Forward<Q, A> cf(dm.view(), 8, cap);
   cf.grouped_attention(grouped);
   REQUIRE(cf.uses_grouped_attention() == grouped);
@@ -110,7 +113,7 @@ void check_block_bits(const FloatWeights& weights = test::random_weights(22), bo
     cf.run(dt.data() + 4 + i, 1, 4 + i, cc, LayerRange{}, dl.data(), nullptr);
     dl.download(one.data(), one.size());
     INFO(std::string(Q::name), " ", std::string(A::name), " activations", grouped ? ", grouped attention" : "",
-         ", row ", i);
+         layout == skippy::cuda::Upload::tiled ? ", tiled weights" : "", ", row ", i);
     CHECK(std::memcmp(one.data(), block.data() + static_cast<std::size_t>(i) * V, one.size() * sizeof(float)) == 0);
   }
 }
@@ -184,6 +187,48 @@ TEST_CASE("skippy::cuda::Forward over a model uploaded in the packed layout has 
   bad.token_embd.packed = true;
   CHECK_THROWS_WITH_AS(skippy::cuda::Forward<quant::Q8_0>(bad, 8, 16), doctest::Contains("token embedding"),
                        skippy::Error);
+}
+
+TEST_CASE("skippy::cuda::Forward over a tiled model (the tensor-core kernel, 8-bit activations): within 8-bit "
+          "rounding of the host, a row's bits alone or in a block, prefill blocks included") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward tiled layout");
+  using skippy::cuda::Upload;
+  check_int8_against_host<quant::Q8_0>(test::damped_weights(21), false, Upload::tiled);
+  check_int8_against_host<quant::Q4_0>(test::damped_weights(21), false, Upload::tiled);
+  const FloatWeights w32 = test::random_weights(26, test::head32_config());  // the attention's 8-bit output
+  check_int8_against_host<quant::Q4_0>(w32, true, Upload::tiled);
+  check_block_bits<quant::Q8_0, Int8Activations>(test::random_weights(22), false, Upload::tiled);
+  check_block_bits<quant::Q4_0, Int8Activations>(w32, true, Upload::tiled);
+  // A prefill block (64 rows: gemm's size where the device has tensor cores) runs the tiled kernel in tiles
+  // of 8 rows: its rows have the bits of the same rows run as decoding blocks of 8.
+  const auto hm = HostModel<quant::Q4_0>::from_float(test::random_weights(24));
+  const int V = hm.config().vocab, cap = 80;
+  skippy::cuda::DeviceModel<quant::Q4_0> dm(hm.view(), Upload::tiled);
+  CHECK(dm.view().layers[0].wq.tiled);
+  CHECK(dm.view().output.tiled);
+  CHECK_FALSE(dm.view().token_embd.tiled);
+  CHECK(dm.view().any_packed());
+  std::vector<int> ids(64);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int>((7 * i + 3) % static_cast<std::size_t>(V));
+  skippy::cuda::DeviceBuffer<int> dt(ids.size());
+  dt.upload(ids.data(), ids.size());
+  std::vector<float> out[2];
+  for (int which = 0; which < 2; ++which) {
+    skippy::cuda::Forward<quant::Q4_0, Int8Activations> cf(dm.view(), 64, cap);
+    auto cc = cf.make_cache();
+    skippy::cuda::DeviceBuffer<float> dl(static_cast<std::size_t>(64) * V);
+    const int step = which == 0 ? 64 : 8;
+    for (int at = 0; at < 64; at += step)
+      cf.run(dt.data() + at, step, at, cc, LayerRange{}, dl.data() + static_cast<std::size_t>(at) * V, nullptr);
+    out[which] = test::on_host(dl);
+  }
+  CHECK(std::memcmp(out[0].data(), out[1].data(), out[0].size() * sizeof(float)) == 0);
+  // Float activations cannot read a tiled model, nor can the host backend.
+  CHECK_THROWS_WITH_AS((skippy::cuda::Forward<quant::Q4_0, FloatActivations>(dm.view(), 8, 16)),
+                       doctest::Contains("need Int8Activations"), skippy::Error);
+  const auto hf = HostModel<quant::F16>::from_float(test::random_weights(24));
+  CHECK_THROWS_WITH_AS(skippy::cuda::DeviceModel<quant::F16>(hf.view(), Upload::tiled),
+                       doctest::Contains("tiled layout holds Q8_0 and Q4_0"), skippy::Error);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <skippy/cuda/gemv.cuh>
 #include <skippy/cuda/kernels/elementwise.cuh>
 #include <skippy/cuda/packed.cuh>
+#include <skippy/cuda/tiled.cuh>
 #include <skippy/host/matmul.hpp>
 #include <skippy/quant/packed.hpp>
 #include <skippy/quant/quantize.hpp>
@@ -34,6 +35,9 @@ namespace {
 using cuda::DeviceBuffer;
 
 enum class Kernel { chosen, reference };
+// A Q8_0 / Q4_0 matrix's device layout in the tests of the fused launches.
+enum class Layout { in_place, packed, tiled };
+const char* name(Layout l) { return l == Layout::in_place ? " in place" : l == Layout::packed ? " packed" : " tiled"; }
 
 template <class Q>
 cudaError_t run_gemv(Kernel k, const MatrixView<Q>& w, const float* x, int m, float* y) {
@@ -334,8 +338,9 @@ namespace {
 // are quantize_activations' over that output, bit for bit, for one tile and two, in either layout; the
 // arrival counters are left zero (a second launch over the same counters gives the same bytes).
 template <class Q>
-void check_swiglu_q8_output(int rows, int cols, bool packed) {
-  INFO(std::string(Q::name), " ", rows, "x", cols, packed ? " packed" : " in place");
+void check_swiglu_q8_output(int rows, int cols, Layout layout) {
+  INFO(std::string(Q::name), " ", rows, "x", cols, name(layout));
+  const bool packed = layout == Layout::packed;
   constexpr int m_max = 11;
   std::vector<float> wf(static_cast<std::size_t>(rows) * cols), uf(wf.size());
   for (std::size_t i = 0; i < wf.size(); ++i) {
@@ -355,11 +360,19 @@ void check_swiglu_q8_output(int rows, int cols, bool packed) {
   const quant::Q8Rows in{dq.data(), dd.data()};
   const MatrixView<Q> gate_in_place{dw.data(), rows, cols}, up_in_place{du.data(), rows, cols};
   std::unique_ptr<cuda::PackedMatrix<Q>> pg, pu;
+  std::unique_ptr<cuda::TiledMatrix<Q>> tg, tu;
+  MatrixView<Q> gate = gate_in_place, upv = up_in_place;
   if (packed) {
     pg = std::make_unique<cuda::PackedMatrix<Q>>(gate_in_place);
     pu = std::make_unique<cuda::PackedMatrix<Q>>(up_in_place);
+    gate = pg->view();
+    upv = pu->view();
+  } else if (layout == Layout::tiled) {
+    tg = std::make_unique<cuda::TiledMatrix<Q>>(gate_in_place);
+    tu = std::make_unique<cuda::TiledMatrix<Q>>(up_in_place);
+    gate = tg->view();
+    upv = tu->view();
   }
-  const MatrixView<Q> gate = packed ? pg->view() : gate_in_place, upv = packed ? pu->view() : up_in_place;
 
   const std::size_t out = static_cast<std::size_t>(m_max) * rows;
   DeviceBuffer<float> y(out), y2(out), s(out / quant::qk), s2(s.size());
@@ -410,7 +423,7 @@ void check_swiglu_q8_output(int rows, int cols, bool packed) {
         cudaErrorInvalidValue);
   CHECK(cuda::gemv_swiglu_q8(gate, upv, in, 1, y.data(), {}, cuda::Q8Output{q.data() + 8, s.data(), counters.data()}) ==
         cudaErrorMisalignedAddress);
-  if (!packed) {
+  if (layout == Layout::in_place) {
     const MatrixView<Q> short_gate{dw.data(), rows - 2, cols}, short_up{du.data(), rows - 2, cols};
     CHECK(cuda::gemv_swiglu_q8(short_gate, short_up, in, 1, y.data(), {}, q8) == cudaErrorInvalidValue);
   }
@@ -422,9 +435,9 @@ TEST_CASE("cuda::gemv_swiglu_q8's 8-bit output has quantize_activations' bits ov
   SKIPPY_SKIP_WITHOUT_GPU("gemv_test SwiGLU 8-bit output");
   for (int cols : {288, 4096})
     for (int rows : {64, 1024})
-      for (bool packed : {false, true}) {
-        check_swiglu_q8_output<quant::Q8_0>(rows, cols, packed);
-        check_swiglu_q8_output<quant::Q4_0>(rows, cols, packed);
+      for (Layout layout : {Layout::in_place, Layout::packed, Layout::tiled}) {
+        check_swiglu_q8_output<quant::Q8_0>(rows, cols, layout);
+        check_swiglu_q8_output<quant::Q4_0>(rows, cols, layout);
       }
 }
 
@@ -573,15 +586,18 @@ namespace {
 // gemv_qkv_rope (and its 8-bit form) against gemv_batch (gemv_batch_q8) followed by kernels::rope_store,
 // bit for bit: the rotated queries, and the cache slots of the block's positions (the rest of the cache
 // untouched). 4 query heads and 2 KV heads of 16 values, 11 activation rows (two tiles: the second
-// tile's positions start 8 later), the position read on the device. Optionally packed weights.
+// tile's positions start 8 later), the position read on the device. Optionally packed weights, or tiled
+// ones (8-bit activations).
 template <class Q, bool Int8>
-void check_qkv_rope(bool packed) {
+void check_qkv_rope(Layout layout) {
+  const bool packed = layout == Layout::packed;
   constexpr int cols = 288, hd = 16, d = 4 * hd, kv = 2 * hd, m = 11, capacity = 24;
   const float theta = 10000.0f;
-  INFO(std::string(Q::name), Int8 ? " 8-bit activations" : " float activations", packed ? ", packed" : "");
+  INFO(std::string(Q::name), Int8 ? " 8-bit activations" : " float activations", name(layout));
   const int rows[3] = {d, kv, kv};
   std::vector<DeviceBuffer<typename Q::block>> w;
   std::vector<std::unique_ptr<cuda::PackedMatrix<Q>>> packs;
+  std::vector<std::unique_ptr<cuda::TiledMatrix<Q>>> tiles;
   w.reserve(3);
   MatrixView<Q> view[3];
   for (int j = 0; j < 3; ++j) {
@@ -595,6 +611,9 @@ void check_qkv_rope(bool packed) {
       if (packed) {
         packs.push_back(std::make_unique<cuda::PackedMatrix<Q>>(view[j]));
         view[j] = packs.back()->view();
+      } else if (layout == Layout::tiled) {
+        tiles.push_back(std::make_unique<cuda::TiledMatrix<Q>>(view[j]));
+        view[j] = tiles.back()->view();
       }
     }
   }
@@ -651,16 +670,18 @@ void check_qkv_rope(bool packed) {
   cuda::GemvRope odd = rope;
   odd.head_dim = 15;
   CHECK(fused(view, odd) == cudaErrorInvalidValue);
-  const MatrixView<Q> short_v[3] = {view[0], view[1], MatrixView<Q>{view[2].data, kv - hd, cols, view[2].packed}};
+  MatrixView<Q> short_v[3] = {view[0], view[1], view[2]};
+  short_v[2].rows = kv - hd;
   CHECK(fused(short_v, rope) == cudaErrorInvalidValue);
   if constexpr (quant::is_int_blocks_v<Q>) {
-    if (packed) {
+    if (layout != Layout::in_place) {
       const MatrixView<Q> mixed[3] = {view[0], MatrixView<Q>{w[1].data(), kv, cols}, view[2]};
       CHECK(fused(mixed, rope) == cudaErrorNotSupported);
     }
   }
   if constexpr (!Int8) {
-    if (!packed) CHECK(cuda::gemv_qkv_rope(view, q[0].data(), x.data() + 1, 1, rope) == cudaErrorNotSupported);
+    if (layout == Layout::in_place)
+      CHECK(cuda::gemv_qkv_rope(view, q[0].data(), x.data() + 1, 1, rope) == cudaErrorNotSupported);
   }
 }
 
@@ -671,12 +692,14 @@ TEST_CASE("cuda::gemv_qkv_rope equals gemv_batch followed by kernels::rope_store
     std::printf("skipped: no GPU (gemv_test fused RoPE)\n");
     return;
   }
-  check_qkv_rope<quant::F32, false>(false);
-  check_qkv_rope<quant::F16, false>(false);
-  check_qkv_rope<quant::BF16, false>(false);
-  check_qkv_rope<quant::Q8_0, false>(false);
-  check_qkv_rope<quant::Q4_0, false>(true);
-  check_qkv_rope<quant::Q8_0, true>(false);
-  check_qkv_rope<quant::Q4_0, true>(false);
-  check_qkv_rope<quant::Q4_0, true>(true);
+  check_qkv_rope<quant::F32, false>(Layout::in_place);
+  check_qkv_rope<quant::F16, false>(Layout::in_place);
+  check_qkv_rope<quant::BF16, false>(Layout::in_place);
+  check_qkv_rope<quant::Q8_0, false>(Layout::in_place);
+  check_qkv_rope<quant::Q4_0, false>(Layout::packed);
+  check_qkv_rope<quant::Q8_0, true>(Layout::in_place);
+  check_qkv_rope<quant::Q4_0, true>(Layout::in_place);
+  check_qkv_rope<quant::Q4_0, true>(Layout::packed);
+  check_qkv_rope<quant::Q8_0, true>(Layout::tiled);
+  check_qkv_rope<quant::Q4_0, true>(Layout::tiled);
 }

@@ -2,7 +2,8 @@
 // tiny model with heads of 32 (the grouped attention: kernels::attention needs CUB), against host::Forward
 // with float activations, and each row of a 5-row block computed alone against the block, bit for bit.
 // Covers the fused launches of a decoding layer: the norm's, the attention's and the gate/up launch's
-// 8-bit outputs, Q/K/V with RoPE and the cache write, over a packed Q4_0 model and an in-place Q8_0 one.
+// 8-bit outputs, Q/K/V with RoPE and the cache write, over a packed Q4_0 model, an in-place Q8_0 one and a
+// tiled Q4_0 one (the tensor-core kernel's launches, its integer products from the lanes' fragments).
 
 #include <skippy/cuda/device_model.cuh>
 #include <skippy/cuda/forward.cuh>
@@ -19,9 +20,10 @@
 using namespace skippy;
 
 template <class Q>
-void check(bool packed) {
+void check(cuda::Upload layout) {
   char where[64];
-  std::snprintf(where, sizeof where, "%s %s", Q::name, packed ? "packed" : "in place");
+  std::snprintf(where, sizeof where, "%s %s", Q::name,
+                layout == cuda::Upload::packed ? "packed" : layout == cuda::Upload::tiled ? "tiled" : "in place");
   const auto hm = HostModel<Q>::from_float(test::damped_weights(21, test::head32_config()));
   const std::vector<int> tokens{1, 5, 9, 2, 7, 3, 11, 4, 6};
   const int V = hm.config().vocab, n = static_cast<int>(tokens.size()), cap = 24;
@@ -30,7 +32,7 @@ void check(bool packed) {
   std::vector<float> want(static_cast<std::size_t>(n) * V), got(want.size()), one(static_cast<std::size_t>(V));
   hf.run(tokens.data(), n, 0, hc, LayerRange{}, want.data());
 
-  cuda::DeviceModel<Q> dm(hm.view(), packed);
+  cuda::DeviceModel<Q> dm(hm.view(), layout);
   cuda::Forward<Q, Int8Activations> cf(dm.view(), 8, cap);
   cf.grouped_attention(true);
   EXPECT(cf.uses_grouped_attention(), where);
@@ -64,8 +66,9 @@ void check(bool packed) {
 }
 
 int main() {
-  check<quant::Q4_0>(true);
-  check<quant::Q8_0>(false);
+  check<quant::Q4_0>(cuda::Upload::tiled);
+  check<quant::Q4_0>(cuda::Upload::packed);
+  check<quant::Q8_0>(cuda::Upload::in_place);
   std::printf("emulate_forward_int8: %d failures\n", emulation::failures);
   return emulation::failures == 0 ? 0 : 1;
 }

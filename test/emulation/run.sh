@@ -10,7 +10,7 @@ cuda=${CUDA_HOME:-/usr/local/cuda}
 mkdir -p "$out"
 python3 "$here/patch_headers.py" "$out/include"
 status=0
-for check in emulate_gemv_swiglu_q8 emulate_forward_int8; do
+for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_forward_int8}; do
   echo "=== $check"
   g++ -std=c++20 -O1 -w -I "$out/include" -I "$cuda/include" "$here/$check.cpp" -o "$out/$check" \
     -L "$cuda/lib64" -lcudart -lpthread

@@ -55,6 +55,20 @@ inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
   return r;
 }
 
+// Any 4-byte value from lane src of the warp (the integer tensor-core fallback's exchanges).
+template <class T>
+T __shfl_sync(unsigned, T v, int src) {
+  static_assert(sizeof(T) == sizeof(float), "emulated __shfl_sync: 4-byte values only");
+  auto& b = *skippy::emulation::block;
+  const int t = static_cast<int>(threadIdx.x), w = t / 32, l = t % 32;
+  std::memcpy(&b.exchange[w][l], &v, sizeof v);
+  b.warp[w]->arrive_and_wait();
+  T r;
+  std::memcpy(&r, &b.exchange[w][src & 31], sizeof r);
+  b.warp[w]->arrive_and_wait();
+  return r;
+}
+
 namespace skippy::emulation {
 // launch() of the patched launch.cuh: the whole grid, block after block, before it returns.
 template <class... P, class... A>

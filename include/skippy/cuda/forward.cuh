@@ -22,6 +22,8 @@
 // it finishes. The same bits either way; off by default until measured (bench/decode_step.cu).
 // grouped_attention(true) runs the attention one thread block per KV head instead of per query head
 // (kernels/grouped_attention.cuh); also off by default until measured.
+// A model whose matrices are tiled (DeviceModel with Upload::tiled, cuda::TiledMatrix) runs its 8-bit weight
+// launches on the tensor-core kernel (kernels/gemv_tiled.cuh), prefill blocks included; Int8Activations only.
 
 #include <cuda_runtime.h>
 
@@ -58,8 +60,14 @@ class Forward {
   Forward(ModelView<Q> model, int max_block, int capacity, void* workspace = nullptr)
       : model_(std::move(model)), max_block_(max_block), capacity_(capacity) {
     model_.validate();
-    require(!model_.token_embd.packed, "CUDA forward: the token embedding must be in the ggml block layout (the "
-            "embedding kernel reads its rows)");
+    require(!model_.token_embd.packed && !model_.token_embd.tiled, "CUDA forward: the token embedding must be in "
+            "the ggml block layout (the embedding kernel reads its rows)");
+    tiled_ = model_.output.tiled;
+    for (const LayerView<Q>& L : model_.layers)
+      tiled_ = tiled_ || L.wq.tiled || L.wk.tiled || L.wv.tiled || L.wo.tiled || L.w_gate.tiled || L.w_up.tiled ||
+               L.w_down.tiled;
+    require(int8 || !tiled_, "CUDA forward: tiled weight matrices need Int8Activations (the tensor-core kernel "
+            "reads 8-bit activations)");
     require(max_block >= 1, "CUDA forward: max_block must be >= 1, got ", max_block);
     require(capacity >= 1, "CUDA forward: capacity must be >= 1, got ", capacity);
     const ModelConfig& c = model_.config;
@@ -268,13 +276,16 @@ class Forward {
                  counters_, att_, q8 ? q8_ : nullptr, q8 ? q8_scales_ : nullptr),
           "attention");
   }
-  // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding).
-  bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_; }
+  // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding). A
+  // model with tiled matrices runs every block through the 8-bit kernels (gemm reads no tiled layout).
+  bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_ && !tiled_; }
   // A decoding block's Q (rotated, to q_) and K and V (K rotated, both to the cache) in one launch with
   // RoPE and the cache write (gemv_qkv_rope). False, launching nothing, for a prefill block or operands
   // that launch cannot take: then qkv and rope_store.
   bool qkv_rope(const LayerView<Q>& L, int m, const GemvRope& rope, const Launch& on) const {
-    if (prefill(m) || L.wk.packed != L.wq.packed || L.wv.packed != L.wq.packed) return false;
+    if (prefill(m) || detail::layout_of(L.wk) != detail::layout_of(L.wq) ||
+        detail::layout_of(L.wv) != detail::layout_of(L.wq))
+      return false;
     const MatrixView<Q> w[3] = {L.wq, L.wk, L.wv};
     cudaError_t e;
     if constexpr (int8) e = gemv_qkv_rope_q8(w, q_, xn_q8(m, on), m, rope, on);
@@ -339,6 +350,7 @@ class Forward {
   bool tensor_cores_ = false;
   bool early_ = false;
   bool grouped_ = false;
+  bool tiled_ = false;  // some weight matrix is in the tiled layout
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
   unsigned* counters_;

@@ -37,13 +37,14 @@
 #include "../quant/q8_slice.hpp"
 #include "../quant/slice.hpp"
 #include "kernels/elementwise.cuh"
+#include "kernels/gemv_tiled.cuh"
 #include "kernels/position.cuh"
 #include "kernels/warp.cuh"
+#include "gemv_batch.cuh"
 #include "launch.cuh"
 
 namespace skippy::cuda {
 
-inline constexpr int gemv_max_tile = 8;         // activation rows per launch; larger m is tiled
 // Interleaved kernel: weight rows sharing each activation load (experiment knob -DSKIPPY_GEMV_ROWS=2 or 4:
 // the final sums of rows x gemv_max_tile activation rows are written by one warp).
 #ifndef SKIPPY_GEMV_ROWS
@@ -51,7 +52,6 @@ inline constexpr int gemv_max_tile = 8;         // activation rows per launch; l
 #endif
 inline constexpr int gemv_rows_per_block = SKIPPY_GEMV_ROWS;
 inline constexpr int gemv_warps_per_block = 4;  // reference kernel: one row per warp
-inline constexpr int gemv_max_jobs = 3;         // matrices one interleaved launch may take
 // Interleaved kernel: whether type Q at M activation rows in arithmetic A requests the next slice's
 // weights before this slice's arithmetic. Measured on an H200 (bench/results/h200-2026-11-30, runs 4 and
 // 6): it pays for F16 at every M (M = 5 up to 21% faster); at M = 1 it pays for Q8_0 (6-18% faster at the
@@ -77,75 +77,7 @@ inline constexpr bool gemv_prefetch =
 #define SKIPPY_GEMV_L2_PREFETCH 1
 #endif
 
-// The matrices of one interleaved launch, all cols wide, over the same activations: matrix j has rows[j]
-// rows and writes m rows of rows[j] values to y[j]; its rows go to blocks[j] consecutive thread blocks.
-// For SwiGLU, matrices 0 and 1 are gate and up (equal shapes) and y[0] receives swiglu(gate, up).
-// warm: each block asks L2 for its rows before it waits for the kernel before it (SKIPPY_GEMV_L2_PREFETCH).
-// rope: matrices 0, 1 and 2 are a layer's Q, K and V; Q's rows leave rotated (RoPE) to y[0], K's rotated
-// and V's as they are to the KV cache (gemv_qkv_rope).
-struct GemvRope {
-  kernels::Position start;  // of activation row 0
-  int head_dim;
-  float theta;
-  float* k_cache;  // one layer's [capacity][kv]
-  float* v_cache;
-};
-// Where a SwiGLU launch over 8-bit activations also leaves its output quantised to 8 bits, as the next
-// weight launch reads it (gemv_swiglu_q8): q (m rows of `rows` bytes, 16-byte aligned), d (m rows of
-// rows / 32 scales), neither the launch's input, and one arrival counter per 32 rows (zero before the
-// first launch; each launch leaves them zero; launches that may run at the same time need their own).
-// All null: not quantised.
-struct Q8Output {
-  std::int8_t* q = nullptr;
-  float* d = nullptr;
-  unsigned* counters = nullptr;
-};
-// Arrival counters a Q8Output needs for a matrix of `rows` rows.
-inline int q8_output_counters(int rows) { return rows / quant::qk; }
-
-template <class Q>
-struct GemvBatch {
-  const typename Q::block* w[gemv_max_jobs];
-  float* y[gemv_max_jobs];
-  int rows[gemv_max_jobs];
-  int blocks[gemv_max_jobs];
-  int jobs;
-  int cols;
-  bool warm;
-  bool rope;
-  GemvRope r;
-  Q8Output out;  // SwiGLU over 8-bit activations only
-};
-
 namespace kernels {
-
-// After a block has stored its rows r0.. of y (m rows of `rows` floats): the last of the qk / per_block
-// blocks of its 32-row group to arrive quantises the group's M rows of 32 values into out
-// (threadFenceReduction's pattern, as the attention's merge), with quantize_activations' bits over y and
-// without its launch. Every thread of the block calls it.
-template <int M, int Threads>
-__device__ __forceinline__ void quantize_group(const float* y, int rows, int r0, int per_block, Q8Output out) {
-  __shared__ bool last;
-  __shared__ float staged[M][quant::qk + 1];  // + 1: thread i reads row i, a bank apart from row i + 1
-  const int t = static_cast<int>(threadIdx.x), group = r0 / quant::qk;
-  __threadfence();  // this block's y, before its arrival
-  __syncthreads();
-  if (t == 0) last = atomicAdd(&out.counters[group], 1u) == static_cast<unsigned>(quant::qk / per_block - 1);
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  for (int e = t; e < M * quant::qk; e += Threads) {  // L2's copy: other blocks wrote it
-    const int i = e / quant::qk, c = e % quant::qk;
-    staged[i][c] = __ldcg(y + static_cast<long>(i) * rows + group * quant::qk + c);
-  }
-  if (t == 0) out.counters[group] = 0u;  // ready for the next launch
-  __syncthreads();
-  if (t < M) {
-    std::int8_t v[quant::qk];
-    out.d[static_cast<long>(t) * (rows / quant::qk) + group] = quant::quantize_q8(staged[t], v);
-    quant::store_q8_block(v, out.q + static_cast<long>(t) * rows + group * quant::qk);
-  }
-}
 
 // A block's gemv_rows_per_block row slots: rows r0.. of matrix j, or for SwiGLU half of them rows r0.. of
 // the gate and half the same rows of up. Every slot's sum is quant::interleaved_dot_row's, in either
@@ -160,23 +92,10 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
   static_assert(R * M <= 32, "gemv: the final sums are written by one warp");
   __shared__ float warp_sums[W][R][M];
   const int t = static_cast<int>(threadIdx.x), lane = t & 31, warp = t >> 5;
-  // This block's matrix, chosen with constant indices only (a run-time index into the parameter struct
-  // would copy it to local memory in every thread).
-  int block = static_cast<int>(blockIdx.x), rows = b.rows[0], job = 0;
-  const typename Q::block* wj = b.w[0];
-  float* yj = b.y[0];
-  bool found = false;
-#pragma unroll
-  for (int k = 0; k + 1 < gemv_max_jobs; ++k) {
-    found = found || k + 1 >= b.jobs || block < b.blocks[k];
-    if (!found) {
-      block -= b.blocks[k];
-      rows = b.rows[k + 1];
-      wj = b.w[k + 1];
-      yj = b.y[k + 1];
-      job = k + 1;
-    }
-  }
+  const Job<Q> jb = job_of(b);
+  const int block = jb.block, rows = jb.rows, job = jb.job;
+  const typename Q::block* wj = jb.w;
+  float* yj = jb.y;
   const int cols = b.cols, r0 = block * per_matrix;  // r0 < rows: a matrix's blocks fit its rows
   typename L::Row row[R];
 #pragma unroll
@@ -250,15 +169,7 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
     static_assert(Swiglu || per_matrix % 2 == 0, "gemv: RoPE takes the rows of a block in pairs");
     if (t < per_matrix / 2 * M) {
       const int q = 2 * (t / M), i = t % M, r = r0 + q;
-      if (r < rows) {
-        float x0 = joined(q, i), x1 = joined(q + 1, i);
-        const int pos = b.r.start.get() + i;
-        if (job < 2) math::rotate_pair(x0, x1, (r % b.r.head_dim) / 2, pos, b.r.head_dim, b.r.theta);
-        float* out = job == 0 ? yj + static_cast<long>(i) * rows + r
-                              : (job == 1 ? b.r.k_cache : b.r.v_cache) + static_cast<long>(pos) * rows + r;
-        out[0] = x0;
-        out[1] = x1;
-      }
+      if (r < rows) store_rope_pair(b.r, job, yj, rows, r, i, joined(q, i), joined(q + 1, i));
     }
     return;
   }
@@ -306,21 +217,35 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
 namespace detail {
 inline bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
 
-// A packed matrix (MatrixView::packed) is read 8 bytes at a time, and only Q8_0 / Q4_0 have that layout.
+// The layout of a matrix's data (MatrixView::packed, MatrixView::tiled).
+enum class WeightLayout { in_place, packed, tiled };
 template <class Q>
-cudaError_t check_operands(const MatrixView<Q>& w, const float* x, const float* y) {
+WeightLayout layout_of(const MatrixView<Q>& w) {
+  return w.tiled ? WeightLayout::tiled : w.packed ? WeightLayout::packed : WeightLayout::in_place;
+}
+
+// A packed matrix is read 8 bytes at a time, a tiled one 16; only Q8_0 / Q4_0 have those layouts.
+template <class Q>
+cudaError_t check_matrix(const MatrixView<Q>& w, const float* y) {
   if (w.cols < quant::dot_chunk || w.cols % quant::dot_chunk != 0 || w.rows < 1) return cudaErrorInvalidValue;
-  if (w.packed && !quant::is_int_blocks_v<Q>) return cudaErrorInvalidValue;
-  if (!aligned(w.data, w.packed ? 8 : alignof(typename Q::block)) || !aligned(x, alignof(float)) ||
-      !aligned(y, alignof(float)))
+  if ((w.packed || w.tiled) && (!quant::is_int_blocks_v<Q> || (w.packed && w.tiled))) return cudaErrorInvalidValue;
+  if (!aligned(w.data, w.tiled ? 16 : w.packed ? 8 : alignof(typename Q::block)) || !aligned(y, alignof(float)))
     return cudaErrorMisalignedAddress;
   return cudaSuccess;
+}
+// Float activations: any layout but the tiled one (8-bit activations only).
+template <class Q>
+cudaError_t check_operands(const MatrixView<Q>& w, const float* x, const float* y) {
+  if (w.tiled) return cudaErrorInvalidValue;
+  const cudaError_t e = check_matrix(w, y);
+  return e != cudaSuccess ? e : aligned(x, alignof(float)) ? cudaSuccess : cudaErrorMisalignedAddress;
 }
 // 8-bit activations: q is read 16 bytes at a time (Q4_0; 8 for Q8_0), d a float at a time.
 template <class Q>
 cudaError_t check_operands(const MatrixView<Q>& w, const quant::Q8Rows& x, const float* y) {
-  const cudaError_t e = check_operands(w, x.d, y);
-  return e != cudaSuccess ? e : aligned(x.q, 16) ? cudaSuccess : cudaErrorMisalignedAddress;
+  const cudaError_t e = check_matrix(w, y);
+  if (e != cudaSuccess) return e;
+  return aligned(x.q, 16) && aligned(x.d, alignof(float)) ? cudaSuccess : cudaErrorMisalignedAddress;
 }
 
 // f(integral_constant<int, M>, i0) for the tiles i0, i0 + 8, ... of m activation rows (M = the tile's rows).
@@ -340,6 +265,19 @@ cudaError_t for_tiles(int m, F&& f) {
   return for_tiles(m, std::forward<F>(f), std::make_integer_sequence<int, gemv_max_tile>{});
 }
 
+// The batch of the activation rows i0.. (a tile): outputs, 8-bit output and RoPE positions advanced.
+template <class Q>
+GemvBatch<Q> tile_of(const GemvBatch<Q>& b, int i0) {
+  GemvBatch<Q> tile = b;
+  for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
+  tile.r.start.offset += i0;  // RoPE: the tile's first position
+  if (tile.out.q != nullptr) {
+    tile.out.q += static_cast<long>(i0) * b.rows[0];
+    tile.out.d += static_cast<long>(i0) * (b.rows[0] / quant::qk);
+  }
+  return tile;
+}
+
 // One interleaved launch per tile over the batch's matrices (their y advanced to the tile's rows), in
 // arithmetic A.
 template <bool Swiglu, class A, class Q, class L = quant::InPlace<Q>>
@@ -350,24 +288,34 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, const
   for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = (b.rows[j] + per_matrix - 1) / per_matrix;
   if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
   return for_tiles(m, [&](auto M, int i0) {
-    GemvBatch<Q> tile = b;
-    for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
-    tile.r.start.offset += i0;  // RoPE: the tile's first position
-    if (tile.out.q != nullptr) {
-      tile.out.q += static_cast<long>(i0) * b.rows[0];
-      tile.out.d += static_cast<long>(i0) * (b.rows[0] / quant::qk);
-    }
     return launch(kernels::gemv_interleaved<Q, decltype(M)::value, Swiglu, A, L>, grid, quant::interleaved_threads, 0,
-                  on, tile, A::advance(x, i0, b.cols));
+                  on, tile_of(b, i0), A::advance(x, i0, b.cols));
   });
 }
 
-// launch_interleaved in the layout the batch's matrices share (packed: quant::Packed<Q>).
+// One tensor-core launch per tile over the batch's tiled matrices (kernels/gemv_tiled.cuh).
+template <bool Swiglu, class Q>
+cudaError_t launch_tiled(GemvBatch<Q> b, const quant::Q8Rows& x, int m, const Launch& on) {
+  int grid = 0;
+  for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = quant::Tiled<Q>::tiles(b.rows[j]);
+  if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
+  return for_tiles(m, [&](auto M, int i0) {
+    return launch(kernels::gemv_tiled_q8<Q, decltype(M)::value, Swiglu>, grid, kernels::tiled_threads<Swiglu>, 0, on,
+                  tile_of(b, i0), quant::Q8Slices<Q>::advance(x, i0, b.cols));
+  });
+}
+
+// The launch for the layout the batch's matrices share: launch_interleaved (packed: over quant::Packed<Q>)
+// or, for tiled matrices under 8-bit activations, launch_tiled.
 template <bool Swiglu, class A, class Q>
-cudaError_t launch_layout(const GemvBatch<Q>& b, bool packed, typename A::Input x, int m, const Launch& on) {
+cudaError_t launch_layout(const GemvBatch<Q>& b, WeightLayout layout, typename A::Input x, int m, const Launch& on) {
   if constexpr (quant::is_int_blocks_v<Q>) {
-    if (packed) return launch_interleaved<Swiglu, A, Q, quant::Packed<Q>>(b, x, m, on);
+    if (layout == WeightLayout::packed) return launch_interleaved<Swiglu, A, Q, quant::Packed<Q>>(b, x, m, on);
+    if constexpr (std::is_same_v<typename A::Input, quant::Q8Rows>) {
+      if (layout == WeightLayout::tiled) return launch_tiled<Swiglu>(b, x, m, on);
+    }
   }
+  if (layout == WeightLayout::tiled) return cudaErrorInvalidValue;
   return launch_interleaved<Swiglu, A, Q>(b, x, m, on);
 }
 
@@ -405,7 +353,7 @@ cudaError_t qkv_rope_batch(const MatrixView<Q>* w, float* q_out, const X& x, con
     if (w[j].rows % hd != 0 || w[j].cols != w[0].cols) return cudaErrorInvalidValue;
     const cudaError_t e = check_operands(w[j], x, y[j]);
     if (e != cudaSuccess) return e;
-    if (w[j].packed != w[0].packed) return cudaErrorNotSupported;
+    if (layout_of(w[j]) != layout_of(w[0])) return cudaErrorNotSupported;
   }
   b = batch_of(w, y, 3);
   b.rope = true;
@@ -428,7 +376,7 @@ bool gemv_interleaved_fits(const MatrixView<Q>& w, const float* x) {
 // The reference kernel whatever the alignment (tests, benchmarks' baseline); the ggml blocks in place only.
 template <class Q>
 cudaError_t gemv_reference(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on = {}) {
-  if (w.packed) return cudaErrorInvalidValue;
+  if (w.packed || w.tiled) return cudaErrorInvalidValue;
   const cudaError_t e = detail::check_operands(w, x, y);
   return e != cudaSuccess ? e : detail::launch_reference(w, x, m, y, on);
 }
@@ -455,11 +403,11 @@ cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const flo
     fits = fits && gemv_interleaved_fits(w[j], x) && w[j].packed == w[0].packed;
   }
   using A = quant::FloatSlices<Q>;
-  if (fits) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), w[0].packed, x, m, on);
+  if (fits) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), detail::layout_of(w[0]), x, m, on);
   for (int j = 0; j < n; ++j) {
     const cudaError_t e =
         gemv_interleaved_fits(w[j], x)
-            ? detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), w[j].packed, x, m, on)
+            ? detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), detail::layout_of(w[j]), x, m, on)
             : detail::launch_reference(w[j], x, m, y[j], on);
     if (e != cudaSuccess) return e;
   }
@@ -487,7 +435,8 @@ cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, cons
     if (e != cudaSuccess) return e;
   }
   if (gemv_interleaved_fits(gate, x) && gemv_interleaved_fits(up, x) && gate.packed == up.packed)
-    return detail::launch_layout<true, quant::FloatSlices<Q>>(detail::batch_of(w, out, 2), gate.packed, x, m, on);
+    return detail::launch_layout<true, quant::FloatSlices<Q>>(detail::batch_of(w, out, 2), detail::layout_of(gate), x,
+                                                              m, on);
   for (int j = 0; j < 2; ++j) {
     const cudaError_t e = gemv(w[j], x, m, out[j], on);
     if (e != cudaSuccess) return e;
@@ -509,7 +458,7 @@ cudaError_t gemv_qkv_rope(const MatrixView<Q>* w, float* q_out, const float* x, 
   if (e != cudaSuccess) return e;
   for (int j = 0; j < 3; ++j)
     if (!gemv_interleaved_fits(w[j], x)) return w[j].packed ? cudaErrorMisalignedAddress : cudaErrorNotSupported;
-  return detail::launch_layout<false, quant::FloatSlices<Q>>(b, w[0].packed, x, m, on);
+  return detail::launch_layout<false, quant::FloatSlices<Q>>(b, detail::layout_of(w[0]), x, m, on);
 }
 
 // --- 8-bit activations for Q8_0 and Q4_0 weights (quant/q8_slice.hpp) ----------------------------------
@@ -562,11 +511,12 @@ cudaError_t gemv_batch_q8(const MatrixView<Q>* w, float* const* y, int n, const 
     if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
     const cudaError_t e = detail::check_operands(w[j], x, y[j]);
     if (e != cudaSuccess) return e;
-    same = same && w[j].packed == w[0].packed;
+    same = same && detail::layout_of(w[j]) == detail::layout_of(w[0]);
   }
-  if (same) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), w[0].packed, x, m, on);
+  if (same) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), detail::layout_of(w[0]), x, m, on);
   for (int j = 0; j < n; ++j) {
-    const cudaError_t e = detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), w[j].packed, x, m, on);
+    const cudaError_t e =
+        detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), detail::layout_of(w[j]), x, m, on);
     if (e != cudaSuccess) return e;
   }
   return cudaSuccess;
@@ -588,7 +538,8 @@ template <class Q>
 cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, const quant::Q8Rows& x, int m,
                            float* y, const Launch& on = {}, const Q8Output& q8 = {}) {
   using A = quant::Q8Slices<Q>;
-  if (gate.rows != up.rows || gate.cols != up.cols || gate.packed != up.packed) return cudaErrorInvalidValue;
+  if (gate.rows != up.rows || gate.cols != up.cols || detail::layout_of(gate) != detail::layout_of(up))
+    return cudaErrorInvalidValue;
   const MatrixView<Q> w[2] = {gate, up};
   for (const MatrixView<Q>& v : w) {
     const cudaError_t e = detail::check_operands(v, x, y);
@@ -605,7 +556,7 @@ cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, c
   float* const out[2] = {y, y};  // SwiGLU writes y[0] only
   GemvBatch<Q> b = detail::batch_of(w, out, 2);
   b.out = q8;
-  return detail::launch_layout<true, A>(b, gate.packed, x, m, on);
+  return detail::launch_layout<true, A>(b, detail::layout_of(gate), x, m, on);
 }
 
 // gemv_qkv_rope over 8-bit activations (x from quantize_activations). Errors as gemv_qkv_rope.
@@ -615,7 +566,7 @@ cudaError_t gemv_qkv_rope_q8(const MatrixView<Q>* w, float* q_out, const quant::
   using A = quant::Q8Slices<Q>;
   GemvBatch<Q> b{};
   const cudaError_t e = detail::qkv_rope_batch(w, q_out, x, rope, b);
-  return e != cudaSuccess ? e : detail::launch_layout<false, A>(b, w[0].packed, x, m, on);
+  return e != cudaSuccess ? e : detail::launch_layout<false, A>(b, detail::layout_of(w[0]), x, m, on);
 }
 
 }  // namespace skippy::cuda

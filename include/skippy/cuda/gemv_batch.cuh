@@ -1,0 +1,132 @@
+#pragma once
+// What the weight kernels' launches share (gemv.cuh: the interleaved kernel; kernels/gemv_tiled.cuh: the
+// tensor-core kernel over 8-bit activations): the batch of matrices one launch takes, with its fused
+// epilogues (RoPE and the KV cache write, SwiGLU, the SwiGLU output quantised to 8 bits), and the device
+// helpers that pick a block's matrix and run those epilogues.
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "../math/rope.hpp"
+#include "../quant/q8_activations.hpp"
+#include "../quant/types.hpp"
+#include "kernels/position.cuh"
+
+namespace skippy::cuda {
+
+inline constexpr int gemv_max_tile = 8;  // activation rows per launch; larger m is tiled
+inline constexpr int gemv_max_jobs = 3;  // matrices one launch may take
+
+// The matrices of one weight launch, all cols wide, over the same activations: matrix j has rows[j]
+// rows and writes m rows of rows[j] values to y[j]; its rows go to blocks[j] consecutive thread blocks.
+// For SwiGLU, matrices 0 and 1 are gate and up (equal shapes) and y[0] receives swiglu(gate, up).
+// warm: each block asks L2 for its rows before it waits for the kernel before it (SKIPPY_GEMV_L2_PREFETCH).
+// rope: matrices 0, 1 and 2 are a layer's Q, K and V; Q's rows leave rotated (RoPE) to y[0], K's rotated
+// and V's as they are to the KV cache (gemv_qkv_rope).
+struct GemvRope {
+  kernels::Position start;  // of activation row 0
+  int head_dim;
+  float theta;
+  float* k_cache;  // one layer's [capacity][kv]
+  float* v_cache;
+};
+// Where a SwiGLU launch over 8-bit activations also leaves its output quantised to 8 bits, as the next
+// weight launch reads it (gemv_swiglu_q8): q (m rows of `rows` bytes, 16-byte aligned), d (m rows of
+// rows / 32 scales), neither the launch's input, and one arrival counter per 32 rows (zero before the
+// first launch; each launch leaves them zero; launches that may run at the same time need their own).
+// All null: not quantised.
+struct Q8Output {
+  std::int8_t* q = nullptr;
+  float* d = nullptr;
+  unsigned* counters = nullptr;
+};
+// Arrival counters a Q8Output needs for a matrix of `rows` rows.
+inline int q8_output_counters(int rows) { return rows / quant::qk; }
+
+template <class Q>
+struct GemvBatch {
+  const typename Q::block* w[gemv_max_jobs];
+  float* y[gemv_max_jobs];
+  int rows[gemv_max_jobs];
+  int blocks[gemv_max_jobs];
+  int jobs;
+  int cols;
+  bool warm;
+  bool rope;
+  GemvRope r;
+  Q8Output out;  // SwiGLU over 8-bit activations only
+};
+
+namespace kernels {
+
+// After a block has stored its rows r0.. of y (m rows of `rows` floats): the last of the qk / per_block
+// blocks of its 32-row group to arrive quantises the group's M rows of 32 values into out
+// (threadFenceReduction's pattern, as the attention's merge), with quantize_activations' bits over y and
+// without its launch. Every thread of the block calls it.
+template <int M, int Threads>
+__device__ __forceinline__ void quantize_group(const float* y, int rows, int r0, int per_block, Q8Output out) {
+  __shared__ bool last;
+  __shared__ float staged[M][quant::qk + 1];  // + 1: thread i reads row i, a bank apart from row i + 1
+  const int t = static_cast<int>(threadIdx.x), group = r0 / quant::qk;
+  __threadfence();  // this block's y, before its arrival
+  __syncthreads();
+  if (t == 0) last = atomicAdd(&out.counters[group], 1u) == static_cast<unsigned>(quant::qk / per_block - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  for (int e = t; e < M * quant::qk; e += Threads) {  // L2's copy: other blocks wrote it
+    const int i = e / quant::qk, c = e % quant::qk;
+    staged[i][c] = __ldcg(y + static_cast<long>(i) * rows + group * quant::qk + c);
+  }
+  if (t == 0) out.counters[group] = 0u;  // ready for the next launch
+  __syncthreads();
+  if (t < M) {
+    std::int8_t v[quant::qk];
+    out.d[static_cast<long>(t) * (rows / quant::qk) + group] = quant::quantize_q8(staged[t], v);
+    quant::store_q8_block(v, out.q + static_cast<long>(t) * rows + group * quant::qk);
+  }
+}
+
+// A thread block's matrix (job) in its batch, the block's index among that matrix's blocks, and the
+// matrix's rows, weights and output, chosen with constant indices only (a run-time index into the
+// parameter struct would copy it to local memory in every thread).
+template <class Q>
+struct Job {
+  int job, block, rows;
+  const typename Q::block* w;
+  float* y;
+};
+template <class Q>
+__device__ __forceinline__ Job<Q> job_of(const GemvBatch<Q>& b) {
+  Job<Q> j{0, static_cast<int>(blockIdx.x), b.rows[0], b.w[0], b.y[0]};
+  bool found = false;
+#pragma unroll
+  for (int k = 0; k + 1 < gemv_max_jobs; ++k) {
+    found = found || k + 1 >= b.jobs || j.block < b.blocks[k];
+    if (!found) {
+      j.block -= b.blocks[k];
+      j.rows = b.rows[k + 1];
+      j.w = b.w[k + 1];
+      j.y = b.y[k + 1];
+      j.job = k + 1;
+    }
+  }
+  return j;
+}
+
+// The RoPE epilogue of a Q/K/V launch for rows r, r + 1 (r even) of matrix `job` at activation row i:
+// Q's pair rotated to y, K's rotated and V's as they are to the cache slot of the row's position.
+__device__ __forceinline__ void store_rope_pair(const GemvRope& rope, int job, float* y, int rows, int r, int i,
+                                                float x0, float x1) {
+  const int pos = rope.start.get() + i;
+  if (job < 2) math::rotate_pair(x0, x1, (r % rope.head_dim) / 2, pos, rope.head_dim, rope.theta);
+  float* out = job == 0 ? y + static_cast<long>(i) * rows + r
+                        : (job == 1 ? rope.k_cache : rope.v_cache) + static_cast<long>(pos) * rows + r;
+  out[0] = x0;
+  out[1] = x1;
+}
+
+}  // namespace kernels
+
+}  // namespace skippy::cuda

@@ -1,0 +1,132 @@
+#pragma once
+// The tensor-core weight kernel over 8-bit activations, for Q8_0 / Q4_0 matrices in the tiled layout
+// (quant/tiled.hpp): a thread block per 16 weight rows of a batch's matrix, its quant::tiled_warps warps
+// sharing the rows' chunks of 4 blocks, one mma m16n8k32 per block for all M <= 8 activation rows. What a
+// chunk costs does not depend on M, where the dp4a kernel's integer work and activation loads grow with
+// every activation row (gemv.cuh's gemv_interleaved over quant::Q8Slices): the kernel meant for verify
+// blocks. Each (row, activation row) sum is quant::tiled_dot's, bit for bit, alone or in a block of rows;
+// the batch's epilogues (gemv_batch.cuh) are the dp4a kernel's: RoPE and the cache write for Q/K/V, and
+// for gate/up (a second set of warps on up's rows) SwiGLU and its 8-bit output. gemv_q8 and its batch
+// forms launch it for tiled matrices (MatrixView::tiled).
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "../../math/activation.hpp"
+#include "../../quant/q8_activations.hpp"
+#include "../../quant/q8_slice.hpp"
+#include "../../quant/tiled.hpp"
+#include "../gemv_batch.cuh"
+#include "../launch.cuh"
+#include "mma.cuh"
+
+namespace skippy::cuda::kernels {
+
+// Threads of a tiled block: tiled_warps warps per matrix (gate and up for SwiGLU).
+template <bool Swiglu>
+inline constexpr int tiled_threads = 32 * quant::tiled_warps * (Swiglu ? 2 : 1);
+
+// b.w[j] points at matrix j's tiled bytes, b.blocks[j] = its tiles of 16 rows.
+template <class Q, int M, bool Swiglu>
+__global__ void __launch_bounds__(tiled_threads<Swiglu>)
+    gemv_tiled_q8(const GemvBatch<Q> b, const quant::Q8Rows x) {
+  using T = quant::Tiled<Q>;
+  constexpr int W = quant::tiled_warps, parts = Swiglu ? 2 : 1;
+  __shared__ float sums[parts][W][T::tile_rows][M];
+  const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) / 32 % W;
+  const int part = static_cast<int>(threadIdx.x) / (32 * W);  // SwiGLU: 0 gate, 1 up
+  const int g = lane >> 2, t = lane & 3;
+  const Job<Q> jb = job_of(b);
+  const int rows = jb.rows, cols = b.cols, blocks = cols / quant::qk, chunks = T::chunks(cols);
+  const auto* w = reinterpret_cast<const unsigned char*>(Swiglu ? (part == 0 ? b.w[0] : b.w[1]) : jb.w);
+  const unsigned char* tile = w + static_cast<long>(jb.block) * chunks * T::chunk_bytes;
+  struct Chunk {
+    std::uint32_t q[T::loads][4];  // 16-byte loads at load * 512 + lane * 16
+    std::uint32_t s[4];            // rows g's and g + 8's scales
+  };
+  const auto fetch = [&](int c, Chunk& k) {
+    const unsigned char* p = tile + static_cast<long>(c) * T::chunk_bytes;
+#pragma unroll
+    for (int l = 0; l < T::loads; ++l)
+      quant::detail::load16_aligned(reinterpret_cast<const std::int8_t*>(p + l * 512 + lane * 16), k.q[l]);
+    quant::detail::load16_aligned(reinterpret_cast<const std::int8_t*>(p + T::quant_bytes + g * 16), k.s);
+  };
+  int c = warp;
+  Chunk cur;  // uninitialised, as next: a select on a loaded value would wait for the load
+  if (c < chunks) fetch(c, cur);  // the weights are read-only: requested before the wait for the kernel before
+  dependent_prologue();
+  // The B fragment is activation row g, the results are rows 2t and 2t + 1: rows past M repeat the last
+  // (their results are not stored).
+  const int xg = g < M ? g : M - 1, x0 = 2 * t < M ? 2 * t : M - 1, x1 = 2 * t + 1 < M ? 2 * t + 1 : M - 1;
+  const std::int8_t* xq = x.q + static_cast<long>(xg) * cols + 8 * t;
+  const float* d0 = x.d + static_cast<long>(x0) * blocks;
+  const float* d1 = x.d + static_cast<long>(x1) * blocks;
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // rows g, g, g + 8, g + 8 at activation rows 2t, 2t + 1, 2t, 2t + 1
+  // Block j of chunk c in k; a padded chunk's blocks past the row read the last block's activations (their
+  // weights' scale is 0).
+  const auto blocks_of = [&](const Chunk& k, int c, auto padded) {
+#pragma unroll
+    for (int j = 0; j < T::chunk_blocks; ++j) {
+      const int n = c * T::chunk_blocks + j, blk = !decltype(padded)::value || n < blocks ? n : blocks - 1;
+      std::uint32_t xa[2];
+      quant::detail::load8_aligned(xq + static_cast<long>(blk) * quant::qk, xa);
+      const float dx0 = quant::detail::load_float(d0 + blk), dx1 = quant::detail::load_float(d1 + blk);
+      std::uint32_t a[4];
+      T::fragment(k.q, j, a);
+      int d[4];
+      mma_s8_16x8x32(a, xa, d);
+      const float dw0 = T::scale(k.s, 0, j), dw1 = T::scale(k.s, 1, j);
+      acc[0] = quant::tiled_step(acc[0], dw0, dx0, d[0]);
+      acc[1] = quant::tiled_step(acc[1], dw0, dx1, d[1]);
+      acc[2] = quant::tiled_step(acc[2], dw1, dx0, d[2]);
+      acc[3] = quant::tiled_step(acc[3], dw1, dx1, d[3]);
+    }
+  };
+  // Software-pipelined: the next chunk's weights are requested before this chunk's arithmetic. The whole
+  // chunks first, then the padded one (if any) with the clamps.
+  const int whole = blocks / T::chunk_blocks;
+#pragma unroll 1
+  for (; c < whole; c += W) {
+    Chunk next;
+    if (c + W < chunks) fetch(c + W, next);
+    blocks_of(cur, c, std::false_type{});
+    cur = next;
+  }
+  if (c < chunks) blocks_of(cur, c, std::true_type{});
+  if (2 * t < M) {
+    sums[part][warp][g][2 * t] = acc[0];
+    sums[part][warp][g + 8][2 * t] = acc[2];
+  }
+  if (2 * t + 1 < M) {
+    sums[part][warp][g][2 * t + 1] = acc[1];
+    sums[part][warp][g + 8][2 * t + 1] = acc[3];
+  }
+  __syncthreads();
+  const auto joined = [&](int p, int rr, int i) {  // the warps' sums in warp order, times the unit
+    float sum = sums[p][0][rr][i];
+#pragma unroll
+    for (int k = 1; k < W; ++k) sum += sums[p][k][rr][i];
+    return sum * T::unit;
+  };
+  const int r0 = jb.block * T::tile_rows, tid = static_cast<int>(threadIdx.x);
+  if (!Swiglu && b.rope) {  // a thread per pair of rows and activation row (r0 and rows are even)
+    for (int e = tid; e < T::tile_rows / 2 * M; e += tiled_threads<Swiglu>) {
+      const int rr = 2 * (e % (T::tile_rows / 2)), i = e / (T::tile_rows / 2);
+      if (r0 + rr < rows) store_rope_pair(b.r, jb.job, jb.y, rows, r0 + rr, i, joined(0, rr, i), joined(0, rr + 1, i));
+    }
+    return;
+  }
+  for (int e = tid; e < T::tile_rows * M; e += tiled_threads<Swiglu>) {
+    const int rr = e % T::tile_rows, i = e / T::tile_rows;
+    if (r0 + rr < rows)  // SwiGLU: jb.y is y[0], the gate's
+      jb.y[static_cast<long>(i) * rows + r0 + rr] = Swiglu ? math::swiglu(joined(0, rr, i), joined(1, rr, i))
+                                                           : joined(0, rr, i);
+  }
+  if constexpr (Swiglu) {
+    if (b.out.q != nullptr) quantize_group<M, tiled_threads<true>>(jb.y, rows, r0, T::tile_rows, b.out);
+  }
+}
+
+}  // namespace skippy::cuda::kernels
