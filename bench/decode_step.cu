@@ -7,7 +7,8 @@
 // per step over the copy bandwidth measured in this binary (bench/device.hpp). Each step runs with
 // direct launches (launch gaps count), replayed from a CUDA Graph (as cuda::Decoder runs it), and from a
 // graph of early launches (Forward::launch_early, cuda/launch.cuh); the Q8_0 and Q4_0 steps also under
-// Int8Activations (8-bit activations, cuda::gemv_q8), and both again with the weights in the packed layout.
+// Int8Activations (8-bit activations, cuda::gemv_q8), and both again with the weights in the packed layout;
+// and the 8-bit steps with the weights tiled (the tensor-core kernel, kernels/gemv_tiled.cuh).
 
 #include <benchmark/benchmark.h>
 
@@ -41,11 +42,12 @@ ModelConfig llama_7b_class() {
 
 // A device model of random weights: one host-quantised tile of valid blocks copied over every matrix
 // (values repeat, bytes are all read: bandwidth is what is measured). packed: every matrix but the token
-// embedding repacked on the device (cuda::pack_matrix), as DeviceModel's packed upload lays them out.
+// embedding repacked on the device (cuda::pack_matrix), as DeviceModel's packed upload lays them out;
+// tiled: tiled on the device (cuda::tile_matrix).
 template <class Q>
 class RandomDeviceModel {
  public:
-  RandomDeviceModel(const ModelConfig& c, bool packed) {
+  RandomDeviceModel(const ModelConfig& c, bool packed, bool tiled) : tiled_(tiled) {
     std::vector<float> tile_f(std::size_t{1} << 20);
     std::uint64_t s = 88172645463325252ull;
     for (float& v : tile_f) {
@@ -85,7 +87,15 @@ class RandomDeviceModel {
     }
     MatrixView<Q> v{blocks.data(), rows, cols};
     if constexpr (quant::is_int_blocks_v<Q>) {
-      if (pack) {
+      if (pack && tiled_) {
+        const std::size_t bytes = quant::Tiled<Q>::bytes(rows, cols);
+        sc::DeviceBuffer<typename Q::block> tiled((bytes + sizeof(typename Q::block) - 1) / sizeof(typename Q::block));
+        sc::check(sc::tile_matrix(v, tiled.data()), "tile weights");
+        sc::check(cudaDeviceSynchronize(), "tile weights");
+        blocks = std::move(tiled);
+        v.data = blocks.data();
+        v.tiled = true;
+      } else if (pack) {
         sc::DeviceBuffer<typename Q::block> packed(n);
         sc::check(sc::pack_matrix(v, packed.data()), "pack weights");
         sc::check(cudaDeviceSynchronize(), "pack weights");
@@ -103,6 +113,7 @@ class RandomDeviceModel {
     floats_.back().upload(one.data(), one.size());
     return floats_.back().data();
   }
+  bool tiled_;
   std::vector<typename Q::block> tile_;
   ModelView<Q> view_;
   std::vector<sc::DeviceBuffer<typename Q::block>> buffers_;
@@ -112,18 +123,19 @@ class RandomDeviceModel {
 enum Step { ar = 0, draft = 1, verify = 2 };
 constexpr int K = 4, context = 512, skip_begin = 8, skip_end = 24;
 
-// The random 7B-class model of storage type Q in either layout, built once (minutes of copies) and shared
-// by the activation policies.
-template <class Q, bool Packed>
+// The random 7B-class model of storage type Q in a layout, built once (minutes of copies) and shared by the
+// activation policies.
+template <class Q, bool Packed, bool Tiled>
 RandomDeviceModel<Q>& step_model(const ModelConfig& c) {
   static std::unique_ptr<RandomDeviceModel<Q>> model;
-  if (!model) model = std::make_unique<RandomDeviceModel<Q>>(c, Packed);
+  if (!model) model = std::make_unique<RandomDeviceModel<Q>>(c, Packed || Tiled, Tiled);
   return *model;
 }
 
 // A: the activation policy (Int8Activations: cuda::gemv_q8 and the activation quantiser in every layer).
-// Packed: the weights in the packed layout (quant/packed.hpp).
-template <class Q, class A = FloatActivations, bool Packed = false>
+// Packed: the weights in the packed layout (quant/packed.hpp); Tiled: in the tiled one (quant/tiled.hpp,
+// Int8Activations only).
+template <class Q, class A = FloatActivations, bool Packed = false, bool Tiled = false>
 void BM_step(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
@@ -131,7 +143,7 @@ void BM_step(benchmark::State& state) {
   }
   const auto kind = static_cast<Step>(state.range(0));
   const ModelConfig c = llama_7b_class();
-  RandomDeviceModel<Q>* model = &step_model<Q, Packed>(c);
+  RandomDeviceModel<Q>* model = &step_model<Q, Packed, Tiled>(c);
   sc::Forward<Q, A> fwd(model->view(), 16, context + K + 1);
   sc::KvCache cache = fwd.make_cache();
   std::vector<int> ids(static_cast<std::size_t>(context + K + 1), 7);
@@ -197,7 +209,7 @@ void BM_step(benchmark::State& state) {
                          : fwd.launches_early() ? ", CUDA Graph of early launches"
                                                 : ", CUDA Graph (early launch unsupported here)";
   state.SetLabel(std::string(what) + launches + (grouped ? ", grouped attention" : "") + ", " + A::name +
-                 " activations" + (Packed ? ", packed weights" : ""));
+                 " activations" + (Packed ? ", packed weights" : "") + (Tiled ? ", tiled weights" : ""));
 }
 
 // One layer's attention for m rows at a context, range(2) = 1: kernels::grouped_attention (one block per
@@ -376,6 +388,8 @@ BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, FloatActivations, true)->Apply(step_arg
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, FloatActivations, true)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations, true)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations, true)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations, false, true)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations, false, true)->Apply(step_args);
 BENCHMARK(BM_attention)
     ->ArgsProduct({{128, 512, 1024, 4096, 16384, 32768}, {1, 5}, {0, 1}})
     ->UseManualTime()

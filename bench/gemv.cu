@@ -2,7 +2,8 @@
 // time): gemv for decoding blocks (M = 1..8) in GB/s and % of the device-to-device copy bandwidth
 // measured in this binary, with the reference kernel at M = 1 and 5 as its baseline; gemv_q8 (8-bit
 // activations, Q8_0 / Q4_0) at the same shapes and the activation quantiser; both again over the packed
-// layout (cuda::PackedMatrix); a layer's fused launches (Q/K/V, gate/up with SwiGLU) against one launch
+// layout (cuda::PackedMatrix); the tensor-core kernel over 8-bit activations (gemv_tiled_q8, the tiled
+// layout); a layer's fused launches (Q/K/V, gate/up with SwiGLU) against one launch
 // per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s.
 
 #include <benchmark/benchmark.h>
@@ -12,6 +13,7 @@
 #include <skippy/cuda/gemm.cuh>
 #include <skippy/cuda/gemv.cuh>
 #include <skippy/cuda/packed.cuh>
+#include <skippy/cuda/tiled.cuh>
 
 #include "device.hpp"
 
@@ -51,8 +53,10 @@ struct Operands {
 // Which weight kernel BM_gemv times: cuda::gemv (the interleaved kernel: these operands are aligned),
 // cuda::gemv_reference, or cuda::gemv_q8 over 8-bit activations (Q8_0 / Q4_0; quantised once before the
 // timed loop: a decoder quantises a vector once for all the matrices that read it, timed by
-// BM_quantize_activations); packed and packed_int8: gemv and gemv_q8 over a cuda::PackedMatrix copy.
-enum class Path { interleaved, reference, int8, packed, packed_int8 };
+// BM_quantize_activations); packed and packed_int8: gemv and gemv_q8 over a cuda::PackedMatrix copy;
+// tiled_int8: gemv_q8 over a cuda::TiledMatrix copy, the tensor-core kernel (the same bytes at these shapes:
+// no padding).
+enum class Path { interleaved, reference, int8, packed, packed_int8, tiled_int8 };
 
 template <class Q, Path P = Path::interleaved>
 void BM_gemv(benchmark::State& state) {
@@ -66,7 +70,7 @@ void BM_gemv(benchmark::State& state) {
   const Operands<Q> o(rows, cols, m);
   const MatrixView<Q> view = o.view(rows, cols);
   double activation_bytes = 4.0 * m * cols;
-  if constexpr (P == Path::int8 || P == Path::packed_int8) {
+  if constexpr (P == Path::int8 || P == Path::packed_int8 || P == Path::tiled_int8) {
     const std::size_t n = static_cast<std::size_t>(m) * cols;
     cuda::DeviceBuffer<std::int8_t> q(n);
     cuda::DeviceBuffer<float> d(n / quant::qk);
@@ -74,6 +78,9 @@ void BM_gemv(benchmark::State& state) {
     const quant::Q8Rows x{q.data(), d.data()};
     if constexpr (P == Path::int8) {
       bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(view, x, m, o.y), "gemv_q8"); });
+    } else if constexpr (P == Path::tiled_int8) {
+      const cuda::TiledMatrix<Q> tiled(view);
+      bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(tiled.view(), x, m, o.y), "gemv_q8"); });
     } else {
       const cuda::PackedMatrix<Q> packed(view);
       bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(packed.view(), x, m, o.y), "gemv_q8"); });
@@ -108,6 +115,10 @@ template <class Q>
 void BM_gemv_q8_packed(benchmark::State& state) {
   BM_gemv<Q, Path::packed_int8>(state);
 }
+template <class Q>
+void BM_gemv_q8_tiled(benchmark::State& state) {
+  BM_gemv<Q, Path::tiled_int8>(state);
+}
 
 // The weight kernel as a decoding step meets it: back to back in a CUDA Graph, each launch over its own
 // copy of the matrix (enough copies to hold over twice L2 together, so every launch reads its weights from
@@ -130,13 +141,14 @@ void BM_gemv_stream(benchmark::State& state) {
     state.SkipWithError("no early launches on this device");
     return;
   }
-  constexpr bool int8 = P == Path::int8 || P == Path::packed_int8;
+  constexpr bool int8 = P == Path::int8 || P == Path::packed_int8 || P == Path::tiled_int8;
   constexpr bool packed = P == Path::packed || P == Path::packed_int8;
   const std::size_t wbytes = static_cast<std::size_t>(rows) * quant::row_bytes<Q>(static_cast<std::size_t>(cols));
   const std::size_t fill = static_cast<std::size_t>(dev.l2_bytes) * 5 / 2 / wbytes + 1;  // copies over 2.5 x L2
   const int copies = static_cast<int>(std::min<std::size_t>(64, std::max<std::size_t>(2, fill)));
   std::vector<std::unique_ptr<Operands<Q>>> ops;
   std::vector<std::unique_ptr<cuda::PackedMatrix<Q>>> packs;
+  std::vector<std::unique_ptr<cuda::TiledMatrix<Q>>> tiles;
   std::vector<MatrixView<Q>> views;
   for (int c = 0; c < copies; ++c) {
     ops.push_back(std::make_unique<Operands<Q>>(rows, cols, m));
@@ -144,6 +156,10 @@ void BM_gemv_stream(benchmark::State& state) {
     if constexpr (packed) {
       packs.push_back(std::make_unique<cuda::PackedMatrix<Q>>(views.back()));
       views.back() = packs.back()->view();
+    }
+    if constexpr (P == Path::tiled_int8) {
+      tiles.push_back(std::make_unique<cuda::TiledMatrix<Q>>(views.back()));
+      views.back() = tiles.back()->view();
     }
   }
   const std::size_t n = static_cast<std::size_t>(m) * cols;
@@ -294,8 +310,10 @@ BENCHMARK_TEMPLATE(BM_gemv_packed, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_packed, quant::Q4_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8_packed, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8_packed, quant::Q4_0)->Apply(shapes);
-// Back to back in a graph: the types' default paths (F16, the packed 8-bit Q8_0 / Q4_0) and float Q4_0 in
-// place, M = 1 and 5, plain and early launches.
+BENCHMARK_TEMPLATE(BM_gemv_q8_tiled, quant::Q8_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_q8_tiled, quant::Q4_0)->Apply(shapes);
+// Back to back in a graph: the types' default paths (F16, the packed 8-bit Q8_0 / Q4_0), the tiled 8-bit
+// kernel (tensor cores) and float Q4_0 in place, M = 1 and 5, plain and early launches.
 void stream_shapes(benchmark::internal::Benchmark* b) {
   for (auto [r, c] : llm_shapes)
     for (int m : {1, 5})
@@ -308,6 +326,8 @@ BENCHMARK_TEMPLATE(BM_gemv_stream, quant::F16, Path::interleaved)->Apply(stream_
 BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q4_0, Path::interleaved)->Apply(stream_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q8_0, Path::packed_int8)->Apply(stream_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q4_0, Path::packed_int8)->Apply(stream_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q8_0, Path::tiled_int8)->Apply(stream_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q4_0, Path::tiled_int8)->Apply(stream_shapes);
 BENCHMARK(BM_quantize_activations)
     ->ArgsProduct({{4096, 14336}, {1, 5}})
     ->UseManualTime()
