@@ -4,7 +4,8 @@
 // activations, Q8_0 / Q4_0) at the same shapes and the activation quantiser; both again over the packed
 // layout (cuda::PackedMatrix); the tensor-core kernel over 8-bit activations (gemv_tiled_q8, the tiled
 // layout); a layer's fused launches (Q/K/V, gate/up with SwiGLU) against one launch
-// per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s.
+// per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s, and beside it
+// the tiled kernel's prefill form over 8-bit activations (BM_prefill_q8_tiled: one launch per 64 rows).
 
 #include <benchmark/benchmark.h>
 
@@ -284,6 +285,18 @@ void BM_gemm(benchmark::State& state) {
   bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
 }
 
+// The tiled kernel's prefill form (gemv_q8 over a tiled matrix for M > 8: one launch per 64 rows), to set
+// beside BM_gemm: the same counters.
+template <class Q>
+void BM_prefill_q8_tiled(benchmark::State& state) {
+  BM_gemv<Q, Path::tiled_int8>(state);
+  const double rows = static_cast<double>(state.range(0)), cols = static_cast<double>(state.range(1));
+  const double m = static_cast<double>(state.range(2));
+  state.counters["flop_per_second"] =
+      benchmark::Counter(2.0 * rows * cols * m, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["rows_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 const std::vector<std::pair<int, int>> llm_shapes{{4096, 4096},  {11008, 4096}, {4096, 11008}, {14336, 4096},
                                                  {4096, 14336}, {32000, 4096}, {128256, 4096}};
 
@@ -355,6 +368,8 @@ void prefill_shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_TEMPLATE(BM_gemm, quant::F16)->Apply(prefill_shapes);
 BENCHMARK_TEMPLATE(BM_gemm, quant::Q8_0)->Apply(prefill_shapes);
 BENCHMARK_TEMPLATE(BM_gemm, quant::Q4_0)->Apply(prefill_shapes);
+BENCHMARK_TEMPLATE(BM_prefill_q8_tiled, quant::Q8_0)->Apply(prefill_shapes);
+BENCHMARK_TEMPLATE(BM_prefill_q8_tiled, quant::Q4_0)->Apply(prefill_shapes);
 
 }  // namespace
 

@@ -5,7 +5,7 @@ optionally against an earlier run's, with issue 3's targets marked.
     bench/summarize.py RUN_DIR [--base EARLIER_RUN_DIR]
 
 Tables: the weight kernels at M = 1 and 5 (us, % of copy bandwidth, M = 5 / M = 1), the weight kernels back
-to back in a graph (BM_gemv_stream) beside their one-launch figure, whole steps at 7B dimensions per launch
+to back in a graph (BM_gemv_stream) beside their one-launch figure, the prefill kernels, whole steps at 7B dimensions per launch
 mode, and the small kernels. A missing file or benchmark leaves its rows out. Standard library only."""
 
 import argparse
@@ -159,6 +159,22 @@ def other_table(d, base, g):
     print()
 
 
+def prefill_table(g):
+    """The TF32 gemm against the tiled kernel's prefill form (8-bit activations) per shape and M."""
+    names = [n for n in g if re.match(r"BM_(gemm|prefill_q8_tiled)<", n)]
+    if not names:
+        return
+    print("## Prefill blocks: TF32 gemm (BM_gemm) and the tiled kernel's prefill form (BM_prefill_q8_tiled)\n")
+    print("| kernel | rows x cols | M | us | TFLOP/s | rows/s |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for n in sorted(names, key=lambda s: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", s)]):
+        b = g[n]
+        fam, r, c, m = n.split("/")[:4]
+        print("| %s | %s x %s | %s | %.1f | %.1f | %.0f |" % (fam, r, c, m, us(b), b.get("flop_per_second", 0) / 1e12,
+                                                          b.get("rows_per_second", 0)))
+    print()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run", help="a run's folder: gemv.json and/or decode_step.json")
@@ -171,6 +187,7 @@ def main():
     bd = load(a.base, "decode_step.json") if a.base else None
     gemv_tables(g, bg)
     stream_table(g)
+    prefill_table(g)
     step_table(d, bd)
     other_table(d, {**(bg or {}), **(bd or {})} if a.base else None, g)
 

@@ -199,8 +199,8 @@ TEST_CASE("skippy::cuda::Forward over a tiled model (the tensor-core kernel, 8-b
   check_int8_against_host<quant::Q4_0>(w32, true, Upload::tiled);
   check_block_bits<quant::Q8_0, Int8Activations>(test::random_weights(22), false, Upload::tiled);
   check_block_bits<quant::Q4_0, Int8Activations>(w32, true, Upload::tiled);
-  // A prefill block (64 rows: gemm's size where the device has tensor cores) runs the tiled kernel in tiles
-  // of 8 rows: its rows have the bits of the same rows run as decoding blocks of 8.
+  // A prefill block (64 rows: gemm's size where the device has tensor cores) runs the tiled kernel's prefill
+  // form, one launch per matrix: its rows have the bits of the same rows run as decoding blocks of 8.
   const auto hm = HostModel<quant::Q4_0>::from_float(test::random_weights(24));
   const int V = hm.config().vocab, cap = 80;
   skippy::cuda::DeviceModel<quant::Q4_0> dm(hm.view(), Upload::tiled);

@@ -335,13 +335,14 @@ TEST_CASE("cuda::gemv_q8 (8-bit activations) equals its host account and does no
 namespace {
 
 // gemv_swiglu_q8 with an 8-bit output: its float output is the plain launch's, and its bytes and scales
-// are quantize_activations' over that output, bit for bit, for one tile and two, in either layout; the
-// arrival counters are left zero (a second launch over the same counters gives the same bytes).
+// are quantize_activations' over that output, bit for bit, for one tile and two (tiled: also the prefill
+// form, one launch and two), in every layout; the arrival counters are left zero (a second launch over the
+// same counters gives the same bytes).
 template <class Q>
 void check_swiglu_q8_output(int rows, int cols, Layout layout) {
   INFO(std::string(Q::name), " ", rows, "x", cols, name(layout));
   const bool packed = layout == Layout::packed;
-  constexpr int m_max = 11;
+  const int m_max = layout == Layout::tiled ? 70 : 11;
   std::vector<float> wf(static_cast<std::size_t>(rows) * cols), uf(wf.size());
   for (std::size_t i = 0; i < wf.size(); ++i) {
     wf[i] = std::sin(0.013f * static_cast<float>(i)) * 0.7f;
@@ -380,7 +381,8 @@ void check_swiglu_q8_output(int rows, int cols, Layout layout) {
   DeviceBuffer<unsigned> counters(static_cast<std::size_t>(cuda::q8_output_counters(rows)));
   REQUIRE(cudaMemset(counters.data(), 0, counters.size() * sizeof(unsigned)) == cudaSuccess);
   const cuda::Q8Output q8{q.data(), s.data(), counters.data()};
-  for (int m : {1, 5, 8, m_max}) {
+  for (int m : {1, 5, 8, 11, 40, 64, 70}) {
+    if (m > m_max) break;
     CAPTURE(m);
     for (int run = 0; run < 2; ++run) {
       REQUIRE(cudaMemset(q.data(), 0x55, q.size()) == cudaSuccess);
@@ -587,11 +589,12 @@ namespace {
 // bit for bit: the rotated queries, and the cache slots of the block's positions (the rest of the cache
 // untouched). 4 query heads and 2 KV heads of 16 values, 11 activation rows (two tiles: the second
 // tile's positions start 8 later), the position read on the device. Optionally packed weights, or tiled
-// ones (8-bit activations).
+// ones (8-bit activations; 70 rows: two launches of the prefill form, the second's positions 64 later).
 template <class Q, bool Int8>
 void check_qkv_rope(Layout layout) {
   const bool packed = layout == Layout::packed;
-  constexpr int cols = 288, hd = 16, d = 4 * hd, kv = 2 * hd, m = 11, capacity = 24;
+  constexpr int cols = 288, hd = 16, d = 4 * hd, kv = 2 * hd;
+  const int m = layout == Layout::tiled ? 70 : 11, capacity = m + 13;
   const float theta = 10000.0f;
   INFO(std::string(Q::name), Int8 ? " 8-bit activations" : " float activations", name(layout));
   const int rows[3] = {d, kv, kv};
@@ -627,7 +630,7 @@ void check_qkv_rope(Layout layout) {
   const int base = 7;
   DeviceBuffer<int> position(1);
   position.upload(&base, 1);
-  const cuda::kernels::Position start{2, position.data()};  // positions 9..19
+  const cuda::kernels::Position start{2, position.data()};  // positions 9..9 + m - 1
 
   const std::size_t cache = static_cast<std::size_t>(capacity) * kv;
   DeviceBuffer<float> q[2] = {DeviceBuffer<float>(static_cast<std::size_t>(m) * d),
@@ -659,8 +662,8 @@ void check_qkv_rope(Layout layout) {
   float untouched;
   std::memset(&untouched, 0x5a, sizeof untouched);
   CHECK(std::memcmp(&slots[8 * kv], &untouched, sizeof untouched) == 0);    // position 8: before the block
-  CHECK(std::memcmp(&slots[20 * kv], &untouched, sizeof untouched) == 0);   // position 20: after it
-  CHECK(std::memcmp(&slots[19 * kv], &untouched, sizeof untouched) != 0);   // the last row's slot: written
+  CHECK(std::memcmp(&slots[(9 + m) * kv], &untouched, sizeof untouched) == 0);      // after it
+  CHECK(std::memcmp(&slots[(9 + m - 1) * kv], &untouched, sizeof untouched) != 0);  // the last row's slot: written
 
   // Shapes that are not a layer's, and layouts one launch cannot take.
   const auto fused = [&](const MatrixView<Q>* vw, const cuda::GemvRope& r) {

@@ -1,7 +1,8 @@
 // The tiled layout and the tensor-core weight kernel over 8-bit activations (cuda/tiled.cuh,
 // kernels/gemv_tiled.cuh): the device tiling has the host tiling's bytes; gemv_q8 over a tiled matrix
-// equals quant::tiled_dot bit for bit (so a row's result does not depend on m), for one tile of activation
-// rows and two, plain and launched early, and writes nothing past its m rows; a non-finite activation
+// equals quant::tiled_dot bit for bit (so a row's result does not depend on m), for one tile of up to 8
+// activation rows and two, and in the prefill form (up to 64 rows a launch: one launch and two), plain and
+// launched early, and writes nothing past its m rows; a non-finite activation
 // block reaches only its own row; a batch of three tiled matrices and the gate/up launch with SwiGLU give
 // each matrix's account; the float-activation kernels and gemm refuse a tiled matrix. gemv_test.cu runs
 // the fused Q/K/V launch and the SwiGLU 8-bit output over tiled matrices too.
@@ -75,7 +76,7 @@ struct Tiled {
 template <class Q>
 void check_tiled(int rows, int cols) {
   INFO(std::string(Q::name), " ", rows, "x", cols);
-  constexpr int m_max = 11;
+  constexpr int m_max = 70;
   std::vector<float> x(static_cast<std::size_t>(m_max) * cols);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.07f * static_cast<float>(i)) * (1.0f + i % 5);
   x[static_cast<std::size_t>(9) * cols + 3] = std::numeric_limits<float>::infinity();  // row 9, block 0: NaN scale
@@ -114,7 +115,7 @@ void check_tiled(int rows, int cols) {
     if (n < hy.size()) std::memcpy(&past, &hy[n], sizeof past);
     CHECK(past == 0xffffffffu);  // nothing past the m rows
   };
-  for (int m : {1, 2, 5, 8, m_max}) run(m, {});
+  for (int m : {1, 2, 5, 8, 11, 20, 64, m_max}) run(m, {});
   if (cuda::early_launch_supported()) {
     cudaStream_t stream;
     REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
@@ -142,9 +143,8 @@ void check_tiled(int rows, int cols) {
 
 // Three tiled matrices in one launch, and gate/up with SwiGLU: each matrix's account.
 template <class Q>
-void check_tiled_batch(int cols) {
-  INFO(std::string(Q::name), " batch, ", cols, " columns");
-  constexpr int m = 11;
+void check_tiled_batch(int cols, int m) {
+  INFO(std::string(Q::name), " batch, ", cols, " columns, ", m, " activation rows");
   std::vector<float> x(static_cast<std::size_t>(m) * cols);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.05f * static_cast<float>(i)) * (1.0f + i % 3);
   std::vector<std::int8_t> xq(x.size());
@@ -193,8 +193,9 @@ TEST_CASE("cuda::gemv_q8 over a tiled matrix (tensor cores) equals quant::tiled_
 
 TEST_CASE("cuda::gemv_batch_q8 and gemv_swiglu_q8 over tiled matrices give each matrix's tiled_dot") {
   SKIPPY_SKIP_WITHOUT_GPU("tiled_test batch");
-  for (int cols : {288, 4096}) {
-    check_tiled_batch<quant::Q8_0>(cols);
-    check_tiled_batch<quant::Q4_0>(cols);
-  }
+  for (int cols : {288, 4096})
+    for (int m : {11, 70}) {  // two decoding launches; two of the prefill form
+      check_tiled_batch<quant::Q8_0>(cols, m);
+      check_tiled_batch<quant::Q4_0>(cols, m);
+    }
 }

@@ -23,7 +23,8 @@
 // grouped_attention(true) runs the attention one thread block per KV head instead of per query head
 // (kernels/grouped_attention.cuh); also off by default until measured.
 // A model whose matrices are tiled (DeviceModel with Upload::tiled, cuda::TiledMatrix) runs its 8-bit weight
-// launches on the tensor-core kernel (kernels/gemv_tiled.cuh), prefill blocks included; Int8Activations only.
+// launches on the tensor-core kernel (kernels/gemv_tiled.cuh), prefill blocks included (one launch per 64
+// rows, the same bits as decoding blocks); Int8Activations only.
 
 #include <cuda_runtime.h>
 

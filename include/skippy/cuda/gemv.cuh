@@ -182,7 +182,7 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
   }
   if constexpr (Swiglu && !std::is_same_v<A, quant::FloatSlices<Q>>) {
     static_assert(quant::qk % per_matrix == 0, "gemv: a 32-row group is whole blocks");
-    if (b.out.q != nullptr) quantize_group<M, quant::interleaved_threads>(yj, rows, r0, per_matrix, b.out);
+    if (b.out.q != nullptr) quantize_group<M, quant::interleaved_threads>(yj, M, rows, r0, per_matrix, b.out);
   }
 }
 
@@ -293,16 +293,26 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, const
   });
 }
 
-// One tensor-core launch per tile over the batch's tiled matrices (kernels/gemv_tiled.cuh).
+// The tensor-core launches over the batch's tiled matrices (kernels/gemv_tiled.cuh): one per tile of up to
+// 8 activation rows, or for m > 8 one of the prefill form per kernels::tiled_block_rows rows.
 template <bool Swiglu, class Q>
 cudaError_t launch_tiled(GemvBatch<Q> b, const quant::Q8Rows& x, int m, const Launch& on) {
   int grid = 0;
   for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = quant::Tiled<Q>::tiles(b.rows[j]);
   if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
-  return for_tiles(m, [&](auto M, int i0) {
-    return launch(kernels::gemv_tiled_q8<Q, decltype(M)::value, Swiglu>, grid, kernels::tiled_threads<Swiglu>, 0, on,
-                  tile_of(b, i0), quant::Q8Slices<Q>::advance(x, i0, b.cols));
-  });
+  const int threads = kernels::tiled_threads<Swiglu>;
+  if (m <= gemv_max_tile)
+    return for_tiles(m, [&](auto M, int i0) {
+      return launch(kernels::gemv_tiled_q8<Q, decltype(M)::value, Swiglu>, grid, threads, 0, on, tile_of(b, i0),
+                    quant::Q8Slices<Q>::advance(x, i0, b.cols), static_cast<int>(decltype(M)::value));
+    });
+  constexpr int block = kernels::tiled_block_rows;
+  for (int i0 = 0; i0 < m; i0 += block) {
+    const cudaError_t e = launch(kernels::gemv_tiled_q8<Q, block, Swiglu>, grid, threads, 0, on, tile_of(b, i0),
+                                 quant::Q8Slices<Q>::advance(x, i0, b.cols), m - i0 < block ? m - i0 : block);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 // The launch for the layout the batch's matrices share: launch_interleaved (packed: over quant::Packed<Q>)
@@ -498,9 +508,9 @@ inline cudaError_t quantize_activations(const float* x, int m, int cols, std::in
 }
 
 // gemv_batch over 8-bit activations (x: m rows from quantize_activations): y[j][i][r] = W_j[r] . x[i] for
-// n <= gemv_max_jobs matrices of equal width, one launch per tile of 8 rows (one per matrix where their
-// layouts differ). Any Q8_0 / Q4_0 matrix fits the interleaved kernel, so there is no fallback. Errors as
-// gemv_batch.
+// n <= gemv_max_jobs matrices of equal width, one launch per tile of 8 rows (tiled matrices with m > 8: per
+// 64 rows; one per matrix where their layouts differ). Any Q8_0 / Q4_0 matrix fits the interleaved kernel,
+// so there is no fallback. Errors as gemv_batch.
 template <class Q>
 cudaError_t gemv_batch_q8(const MatrixView<Q>* w, float* const* y, int n, const quant::Q8Rows& x, int m,
                           const Launch& on = {}) {

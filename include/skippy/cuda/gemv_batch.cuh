@@ -60,12 +60,12 @@ struct GemvBatch {
 
 namespace kernels {
 
-// After a block has stored its rows r0.. of y (m rows of `rows` floats): the last of the qk / per_block
-// blocks of its 32-row group to arrive quantises the group's M rows of 32 values into out
+// After a block has stored its rows r0.. of y (m <= M rows of `rows` floats): the last of the qk / per_block
+// blocks of its 32-row group to arrive quantises the group's m rows of 32 values into out
 // (threadFenceReduction's pattern, as the attention's merge), with quantize_activations' bits over y and
 // without its launch. Every thread of the block calls it.
 template <int M, int Threads>
-__device__ __forceinline__ void quantize_group(const float* y, int rows, int r0, int per_block, Q8Output out) {
+__device__ __forceinline__ void quantize_group(const float* y, int m, int rows, int r0, int per_block, Q8Output out) {
   __shared__ bool last;
   __shared__ float staged[M][quant::qk + 1];  // + 1: thread i reads row i, a bank apart from row i + 1
   const int t = static_cast<int>(threadIdx.x), group = r0 / quant::qk;
@@ -75,13 +75,13 @@ __device__ __forceinline__ void quantize_group(const float* y, int rows, int r0,
   __syncthreads();
   if (!last) return;
   __threadfence();
-  for (int e = t; e < M * quant::qk; e += Threads) {  // L2's copy: other blocks wrote it
+  for (int e = t; e < m * quant::qk; e += Threads) {  // L2's copy: other blocks wrote it
     const int i = e / quant::qk, c = e % quant::qk;
     staged[i][c] = __ldcg(y + static_cast<long>(i) * rows + group * quant::qk + c);
   }
   if (t == 0) out.counters[group] = 0u;  // ready for the next launch
   __syncthreads();
-  if (t < M) {
+  if (t < m) {
     std::int8_t v[quant::qk];
     out.d[static_cast<long>(t) * (rows / quant::qk) + group] = quant::quantize_q8(staged[t], v);
     quant::store_q8_block(v, out.q + static_cast<long>(t) * rows + group * quant::qk);

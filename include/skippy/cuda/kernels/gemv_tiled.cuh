@@ -1,13 +1,14 @@
 #pragma once
 // The tensor-core weight kernel over 8-bit activations, for Q8_0 / Q4_0 matrices in the tiled layout
 // (quant/tiled.hpp): a thread block per 16 weight rows of a batch's matrix, its quant::tiled_warps warps
-// sharing the rows' chunks of 4 blocks, one mma m16n8k32 per block for all M <= 8 activation rows. What a
-// chunk costs does not depend on M, where the dp4a kernel's integer work and activation loads grow with
-// every activation row (gemv.cuh's gemv_interleaved over quant::Q8Slices): the kernel meant for verify
-// blocks. Each (row, activation row) sum is quant::tiled_dot's, bit for bit, alone or in a block of rows;
-// the batch's epilogues (gemv_batch.cuh) are the dp4a kernel's: RoPE and the cache write for Q/K/V, and
-// for gate/up (a second set of warps on up's rows) SwiGLU and its 8-bit output. gemv_q8 and its batch
-// forms launch it for tiled matrices (MatrixView::tiled).
+// sharing the rows' chunks of 4 blocks, one mma m16n8k32 per block for all M <= 8 activation rows (one per
+// group of 8 rows in the prefill form, up to 64 rows). What a chunk costs does not depend on M up to 8,
+// where the dp4a kernel's integer work and activation loads grow with every activation row (gemv.cuh's
+// gemv_interleaved over quant::Q8Slices): the kernel meant for verify blocks. Each (row, activation row)
+// sum is quant::tiled_dot's, bit for bit, alone or in a block of rows of either form; the batch's
+// epilogues (gemv_batch.cuh) are the dp4a kernel's: RoPE and the cache write for Q/K/V, and for gate/up (a
+// second set of warps on up's rows) SwiGLU and its 8-bit output. gemv_q8 and its batch forms launch it for
+// tiled matrices (MatrixView::tiled).
 
 #include <cuda_runtime.h>
 
@@ -28,13 +29,25 @@ namespace skippy::cuda::kernels {
 template <bool Swiglu>
 inline constexpr int tiled_threads = 32 * quant::tiled_warps * (Swiglu ? 2 : 1);
 
-// b.w[j] points at matrix j's tiled bytes, b.blocks[j] = its tiles of 16 rows.
+// Activation rows of the prefill form (M = tiled_block_rows): 8 groups of 8 rows, each group one more mma
+// per block on the weight fragments already in registers, so a 64-row prefill block reads the weights once
+// instead of once per 8 rows. Its rows are the same bits as the decoding forms' (each sum's steps in the
+// same order).
+inline constexpr int tiled_block_rows = 64;
+
+// b.w[j] points at matrix j's tiled bytes, b.blocks[j] = its tiles of 16 rows. M: the launch's activation
+// rows (decoding: 1..8), or tiled_block_rows for the prefill form, whose launch has rows_run <= M rows (the
+// decoding forms ignore rows_run).
 template <class Q, int M, bool Swiglu>
 __global__ void __launch_bounds__(tiled_threads<Swiglu>)
-    gemv_tiled_q8(const GemvBatch<Q> b, const quant::Q8Rows x) {
+    gemv_tiled_q8(const GemvBatch<Q> b, const quant::Q8Rows x, int rows_run) {
+  static_assert((M >= 1 && M <= 8) || M == tiled_block_rows,
+                "gemv_tiled_q8: 1..8 activation rows, or tiled_block_rows (the prefill form)");
   using T = quant::Tiled<Q>;
   constexpr int W = quant::tiled_warps, parts = Swiglu ? 2 : 1;
-  __shared__ float sums[parts][W][T::tile_rows][M];
+  constexpr int groups = (M + 7) / 8, G = M < 8 ? M : 8;  // groups of 8 activation rows, rows per group
+  __shared__ float sums[parts][W][T::tile_rows][G];      // one group's, in turn
+  const int m = M <= 8 ? M : rows_run;
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) / 32 % W;
   const int part = static_cast<int>(threadIdx.x) / (32 * W);  // SwiGLU: 0 gate, 1 up
   const int g = lane >> 2, t = lane & 3;
@@ -57,31 +70,37 @@ __global__ void __launch_bounds__(tiled_threads<Swiglu>)
   Chunk cur;  // uninitialised, as next: a select on a loaded value would wait for the load
   if (c < chunks) fetch(c, cur);  // the weights are read-only: requested before the wait for the kernel before
   dependent_prologue();
-  // The B fragment is activation row g, the results are rows 2t and 2t + 1: rows past M repeat the last
-  // (their results are not stored).
-  const int xg = g < M ? g : M - 1, x0 = 2 * t < M ? 2 * t : M - 1, x1 = 2 * t + 1 < M ? 2 * t + 1 : M - 1;
-  const std::int8_t* xq = x.q + static_cast<long>(xg) * cols + 8 * t;
-  const float* d0 = x.d + static_cast<long>(x0) * blocks;
-  const float* d1 = x.d + static_cast<long>(x1) * blocks;
-  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};  // rows g, g, g + 8, g + 8 at activation rows 2t, 2t + 1, 2t, 2t + 1
+  // Group n's B fragment is activation row 8n + g, its results rows 8n + 2t and 8n + 2t + 1: rows past m
+  // repeat the last (their results are not stored), groups past m are skipped.
+  const auto row = [m](int i) { return i < m ? i : m - 1; };
+  // acc[n]: rows g, g, g + 8, g + 8 at activation rows 8n + 2t, 8n + 2t + 1, 8n + 2t, 8n + 2t + 1.
+  float acc[groups][4];
+#pragma unroll
+  for (int n = 0; n < groups; ++n)
+    for (int k = 0; k < 4; ++k) acc[n][k] = 0.0f;
   // Block j of chunk c in k; a padded chunk's blocks past the row read the last block's activations (their
   // weights' scale is 0).
   const auto blocks_of = [&](const Chunk& k, int c, auto padded) {
 #pragma unroll
     for (int j = 0; j < T::chunk_blocks; ++j) {
       const int n = c * T::chunk_blocks + j, blk = !decltype(padded)::value || n < blocks ? n : blocks - 1;
-      std::uint32_t xa[2];
-      quant::detail::load8_aligned(xq + static_cast<long>(blk) * quant::qk, xa);
-      const float dx0 = quant::detail::load_float(d0 + blk), dx1 = quant::detail::load_float(d1 + blk);
       std::uint32_t a[4];
       T::fragment(k.q, j, a);
-      int d[4];
-      mma_s8_16x8x32(a, xa, d);
       const float dw0 = T::scale(k.s, 0, j), dw1 = T::scale(k.s, 1, j);
-      acc[0] = quant::tiled_step(acc[0], dw0, dx0, d[0]);
-      acc[1] = quant::tiled_step(acc[1], dw0, dx1, d[1]);
-      acc[2] = quant::tiled_step(acc[2], dw1, dx0, d[2]);
-      acc[3] = quant::tiled_step(acc[3], dw1, dx1, d[3]);
+#pragma unroll
+      for (int gi = 0; gi < groups; ++gi) {
+        if (8 * gi >= m) break;  // the same for the whole warp
+        std::uint32_t xa[2];
+        quant::detail::load8_aligned(x.q + static_cast<long>(row(8 * gi + g)) * cols + blk * quant::qk + 8 * t, xa);
+        const float dx0 = quant::detail::load_float(x.d + static_cast<long>(row(8 * gi + 2 * t)) * blocks + blk);
+        const float dx1 = quant::detail::load_float(x.d + static_cast<long>(row(8 * gi + 2 * t + 1)) * blocks + blk);
+        int d[4];
+        mma_s8_16x8x32(a, xa, d);
+        acc[gi][0] = quant::tiled_step(acc[gi][0], dw0, dx0, d[0]);
+        acc[gi][1] = quant::tiled_step(acc[gi][1], dw0, dx1, d[1]);
+        acc[gi][2] = quant::tiled_step(acc[gi][2], dw1, dx0, d[2]);
+        acc[gi][3] = quant::tiled_step(acc[gi][3], dw1, dx1, d[3]);
+      }
     }
   };
   // Software-pipelined: the next chunk's weights are requested before this chunk's arithmetic. The whole
@@ -95,37 +114,46 @@ __global__ void __launch_bounds__(tiled_threads<Swiglu>)
     cur = next;
   }
   if (c < chunks) blocks_of(cur, c, std::true_type{});
-  if (2 * t < M) {
-    sums[part][warp][g][2 * t] = acc[0];
-    sums[part][warp][g + 8][2 * t] = acc[2];
-  }
-  if (2 * t + 1 < M) {
-    sums[part][warp][g][2 * t + 1] = acc[1];
-    sums[part][warp][g + 8][2 * t + 1] = acc[3];
-  }
-  __syncthreads();
-  const auto joined = [&](int p, int rr, int i) {  // the warps' sums in warp order, times the unit
-    float sum = sums[p][0][rr][i];
+
+  // The epilogue a group at a time: its sums through shared memory, joined in warp order, times the unit.
+  const int r0 = jb.block * T::tile_rows, tid = static_cast<int>(threadIdx.x);
+  const auto joined = [&](int p, int rr, int col) {
+    float sum = sums[p][0][rr][col];
 #pragma unroll
-    for (int k = 1; k < W; ++k) sum += sums[p][k][rr][i];
+    for (int k = 1; k < W; ++k) sum += sums[p][k][rr][col];
     return sum * T::unit;
   };
-  const int r0 = jb.block * T::tile_rows, tid = static_cast<int>(threadIdx.x);
-  if (!Swiglu && b.rope) {  // a thread per pair of rows and activation row (r0 and rows are even)
-    for (int e = tid; e < T::tile_rows / 2 * M; e += tiled_threads<Swiglu>) {
-      const int rr = 2 * (e % (T::tile_rows / 2)), i = e / (T::tile_rows / 2);
-      if (r0 + rr < rows) store_rope_pair(b.r, jb.job, jb.y, rows, r0 + rr, i, joined(0, rr, i), joined(0, rr + 1, i));
+#pragma unroll
+  for (int gi = 0; gi < groups; ++gi) {
+    const int i0 = 8 * gi, n = m - i0 < G ? m - i0 : G;  // the group's first activation row and its rows
+    if (n <= 0) break;
+    if (gi > 0) __syncthreads();  // the group before has read sums
+    if (2 * t < n) {
+      sums[part][warp][g][2 * t] = acc[gi][0];
+      sums[part][warp][g + 8][2 * t] = acc[gi][2];
     }
-    return;
-  }
-  for (int e = tid; e < T::tile_rows * M; e += tiled_threads<Swiglu>) {
-    const int rr = e % T::tile_rows, i = e / T::tile_rows;
-    if (r0 + rr < rows)  // SwiGLU: jb.y is y[0], the gate's
-      jb.y[static_cast<long>(i) * rows + r0 + rr] = Swiglu ? math::swiglu(joined(0, rr, i), joined(1, rr, i))
-                                                           : joined(0, rr, i);
+    if (2 * t + 1 < n) {
+      sums[part][warp][g][2 * t + 1] = acc[gi][1];
+      sums[part][warp][g + 8][2 * t + 1] = acc[gi][3];
+    }
+    __syncthreads();
+    if (!Swiglu && b.rope) {  // a thread per pair of rows and activation row (r0 and rows are even)
+      for (int e = tid; e < T::tile_rows / 2 * n; e += tiled_threads<Swiglu>) {
+        const int rr = 2 * (e % (T::tile_rows / 2)), col = e / (T::tile_rows / 2);
+        if (r0 + rr < rows)
+          store_rope_pair(b.r, jb.job, jb.y, rows, r0 + rr, i0 + col, joined(0, rr, col), joined(0, rr + 1, col));
+      }
+      continue;
+    }
+    for (int e = tid; e < T::tile_rows * n; e += tiled_threads<Swiglu>) {
+      const int rr = e % T::tile_rows, col = e / T::tile_rows;
+      if (r0 + rr < rows)  // SwiGLU: jb.y is y[0], the gate's
+        jb.y[static_cast<long>(i0 + col) * rows + r0 + rr] =
+            Swiglu ? math::swiglu(joined(0, rr, col), joined(1, rr, col)) : joined(0, rr, col);
+    }
   }
   if constexpr (Swiglu) {
-    if (b.out.q != nullptr) quantize_group<M, tiled_threads<true>>(jb.y, rows, r0, T::tile_rows, b.out);
+    if (b.out.q != nullptr) quantize_group<M, tiled_threads<true>>(jb.y, m, rows, r0, T::tile_rows, b.out);
   }
 }
 
