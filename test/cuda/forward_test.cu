@@ -208,6 +208,8 @@ TEST_CASE("skippy::cuda::Forward over a tiled model (the tensor-core kernel, 8-b
   CHECK(dm.view().output.tiled);
   CHECK_FALSE(dm.view().token_embd.tiled);
   CHECK(dm.view().any_packed());
+  CHECK(dm.view().any_tiled());
+  CHECK_FALSE(skippy::cuda::DeviceModel<quant::Q4_0>(hm.view(), Upload::packed).view().any_tiled());
   std::vector<int> ids(64);
   for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int>((7 * i + 3) % static_cast<std::size_t>(V));
   skippy::cuda::DeviceBuffer<int> dt(ids.size());

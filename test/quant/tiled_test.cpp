@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <skippy/host/forward.hpp>
+#include <skippy/model/host_model.hpp>
+#include <skippy/quant/dequantize.hpp>
 #include <skippy/quant/q8_activations.hpp>
 #include <skippy/quant/quantize.hpp>
 #include <skippy/quant/tiled.hpp>
@@ -14,6 +17,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "../support/models.hpp"
 
 using namespace skippy;
 
@@ -124,8 +129,7 @@ void check_tiled(Case shape, int m, float scale_spread) {
       double exact = 0.0, magnitude = 0.0;
       for (int k = 0; k < cols; ++k) {
         const auto& blk = w[static_cast<std::size_t>(r) * blocks + k / quant::qk];
-        const double wv = quant::Tiled<Q>::weight(blk, k % quant::qk) * static_cast<double>(to_float(blk.d)) *
-                          quant::Tiled<Q>::unit;
+        const double wv = quant::dequantize(blk, k % quant::qk);  // the host's formula, not the layout's
         const double xv = xq[static_cast<std::size_t>(i) * cols + (k / quant::qk) * quant::qk +
                              quant::q8_stored(k % quant::qk)] *
                           static_cast<double>(xd[static_cast<std::size_t>(i) * blocks + k / quant::qk]);
@@ -178,4 +182,20 @@ TEST_CASE("quant::Tiled: padding rows and blocks hold zero weights and scales") 
 TEST_CASE("quant::small_int_float is the exact conversion for |v| < 2^22") {
   for (int v : {0, 1, -1, 7, -128, 520192, -520192, (1 << 22) - 1, -(1 << 22) + 1, 123457, -99991})
     CHECK(quant::small_int_float(v) == static_cast<float>(v));
+}
+
+TEST_CASE("ModelView::any_tiled finds a tiled matrix anywhere, and the host backend refuses it") {
+  const auto hm = HostModel<quant::Q4_0>::from_float(test::random_weights(5));
+  ModelView<quant::Q4_0> v = hm.view();
+  CHECK_FALSE(v.any_tiled());
+  v.layers[1].w_down.tiled = true;
+  CHECK(v.any_tiled());
+  CHECK(v.any_packed());  // a device layout either way
+  CHECK_THROWS_WITH_AS(host::Forward<quant::Q4_0>{v}, doctest::Contains("the tiled one"), Error);
+  v.layers[1].w_down.tiled = false;
+  v.output.tiled = true;
+  CHECK(v.any_tiled());
+  v.output.tiled = false;
+  v.layers[0].w_up.packed = true;
+  CHECK_FALSE(v.any_tiled());
 }

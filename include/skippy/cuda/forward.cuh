@@ -63,10 +63,7 @@ class Forward {
     model_.validate();
     require(!model_.token_embd.packed && !model_.token_embd.tiled, "CUDA forward: the token embedding must be in "
             "the ggml block layout (the embedding kernel reads its rows)");
-    tiled_ = model_.output.tiled;
-    for (const LayerView<Q>& L : model_.layers)
-      tiled_ = tiled_ || L.wq.tiled || L.wk.tiled || L.wv.tiled || L.wo.tiled || L.w_gate.tiled || L.w_up.tiled ||
-               L.w_down.tiled;
+    tiled_ = model_.any_tiled();
     require(int8 || !tiled_, "CUDA forward: tiled weight matrices need Int8Activations (the tensor-core kernel "
             "reads 8-bit activations)");
     require(max_block >= 1, "CUDA forward: max_block must be >= 1, got ", max_block);

@@ -120,9 +120,9 @@ bool gemm_supported() {
 namespace detail {
 template <class Q>
 cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on) {
+  if (w.tiled) return cudaErrorInvalidValue;  // the tiled layout: the 8-bit activation kernels only
   const dim3 grid(static_cast<unsigned>((w.rows + kernels::gemm_tile_r - 1) / kernels::gemm_tile_r),
                   static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
-  if (w.tiled) return cudaErrorInvalidValue;  // the tiled layout: the 8-bit activation kernels only
   if constexpr (quant::is_int_blocks_v<Q>) {
     if (w.packed)
       return launch(kernels::gemm_tf32<Q, quant::Packed<Q>>, grid, kernels::gemm_threads, 0, on, w.data, w.rows,

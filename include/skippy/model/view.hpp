@@ -60,14 +60,22 @@ struct ModelView {
   const float* output_norm = nullptr;  // [dim]
   MatrixView<Q> output;                // [vocab][dim]; tied models point this at token_embd
 
+  // Whether pred holds for any weight matrix (the token embedding and the LM head included).
+  template <class Pred>
+  bool any_matrix(Pred pred) const {
+    bool any = pred(token_embd) || pred(output);
+    for (const auto& L : layers)
+      any = any || pred(L.wq) || pred(L.wk) || pred(L.wv) || pred(L.wo) || pred(L.w_gate) || pred(L.w_up) ||
+            pred(L.w_down);
+    return any;
+  }
   // Whether any weight matrix is in a device layout (MatrixView::packed or tiled) rather than the ggml blocks.
   bool any_packed() const {
-    const auto device = [](const MatrixView<Q>& w) { return w.packed || w.tiled; };
-    bool any = device(token_embd) || device(output);
-    for (const auto& L : layers)
-      any = any || device(L.wq) || device(L.wk) || device(L.wv) || device(L.wo) || device(L.w_gate) ||
-            device(L.w_up) || device(L.w_down);
-    return any;
+    return any_matrix([](const MatrixView<Q>& w) { return w.packed || w.tiled; });
+  }
+  // Whether any weight matrix is in the tiled layout (MatrixView::tiled).
+  bool any_tiled() const {
+    return any_matrix([](const MatrixView<Q>& w) { return w.tiled; });
   }
 
   // Throws skippy::Error naming the tensor (llama.cpp names) whose pointer or shape is wrong.

@@ -31,6 +31,7 @@
 
 #include "../core/half.hpp"
 #include "../math/reduce.hpp"
+#include "dequantize.hpp"
 #include "q8_activations.hpp"
 #include "q8_slice.hpp"
 #include "types.hpp"
@@ -81,13 +82,13 @@ struct Tiled {
   }
   SKIPPY_HD_INLINE static int scale_offset(int h, int g, int j) { return quant_bytes + g * 16 + h * 8 + j * 2; }
 
-  // Q4_0's nibble of value v (0..31) of a block: byte v's low nibble, or byte v - 16's high one.
-  SKIPPY_HD_INLINE static int nibble(const block& b, int v) { return (v < 16 ? b.qs[v] : b.qs[v - 16] >> 4) & 0xf; }
+  // Q4_0's stored nibble of value v (0..31) of a block (q4_0_value, the dequantiser's, plus its bias).
+  SKIPPY_HD_INLINE static int nibble(const block& b, int v) { return q4_0_value(b, v) + q4_0_bias; }
   // The weight of value v of a ggml block as the integer the instruction multiplies: Q8_0's byte, Q4_0's
   // 16 * (nibble - 8). The blocks' scales enter as they are, and the sum leaves times unit (Q4_0's 1/16:
   // exact, one multiply per result instead of one per block).
   SKIPPY_HD_INLINE static int weight(const block& b, int v) {
-    if constexpr (q4) return 16 * (nibble(b, v) - 8);
+    if constexpr (q4) return 16 * q4_0_value(b, v);
     else return b.qs[v];
   }
   static constexpr float unit = q4 ? 0.0625f : 1.0f;
@@ -106,9 +107,12 @@ struct Tiled {
     for (int t = 0; t < 4; ++t) {
       const int run = 8 * q8_stored_run(t);
       for (int i = 0; i < lane_bytes; ++i) {
-        unsigned char byte = q4 ? 0x88 : 0;
-        if (real && q4) byte = static_cast<unsigned char>(nibble(*s, run + i) | nibble(*s, run + 4 + i) << 4);
-        if (real && !q4) byte = static_cast<unsigned char>(s->qs[run + i]);
+        unsigned char byte = q4 ? q4_0_bias * 0x11 : 0;  // Q4_0: both nibbles the bias, value 0
+        if constexpr (q4) {
+          if (real) byte = static_cast<unsigned char>(nibble(*s, run + i) | nibble(*s, run + 4 + i) << 4);
+        } else {
+          if (real) byte = static_cast<unsigned char>(s->qs[run + i]);
+        }
         chunk[quant_offset(h, g, t, j, i)] = byte;
       }
     }
