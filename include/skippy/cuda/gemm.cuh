@@ -102,6 +102,14 @@ __global__ void __launch_bounds__(gemm_threads)
 
 }  // namespace kernels
 
+namespace detail {
+// The kernel's attributes (a launcher like launch_gemm: the kernel is compiled where this is, instances.cuh).
+template <class Q>
+cudaError_t gemm_attributes(cudaFuncAttributes& attr) {
+  return cudaFuncGetAttributes(&attr, kernels::gemm_tf32<Q>);
+}
+}  // namespace detail
+
 // True when the kernel for Q runs tensor cores here: a device of sm_80 or newer, and the kernel built for
 // such an architecture (a build for an older one compiles the kernel as a trap).
 template <class Q>
@@ -110,7 +118,7 @@ bool gemm_supported() {
   cudaFuncAttributes attr{};
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      cudaFuncGetAttributes(&attr, kernels::gemm_tf32<Q>) != cudaSuccess) {
+      detail::gemm_attributes<Q>(attr) != cudaSuccess) {
     cudaGetLastError();  // leave no error pending for the next launch check
     return false;
   }
@@ -144,3 +152,8 @@ cudaError_t gemm(const MatrixView<Q>& w, const float* x, int m, float* y, const 
 }
 
 }  // namespace skippy::cuda
+
+#include "instances.cuh"
+#ifdef SKIPPY_CUDA_EXTERN_WEIGHT_KERNELS
+SKIPPY_CUDA_STANDARD_GEMM_KERNELS(extern)  // compiled once, by skippy/cuda/instantiate.cuh
+#endif

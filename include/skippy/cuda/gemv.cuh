@@ -580,3 +580,8 @@ cudaError_t gemv_qkv_rope_q8(const MatrixView<Q>* w, float* q_out, const quant::
 }
 
 }  // namespace skippy::cuda
+
+#include "instances.cuh"
+#ifdef SKIPPY_CUDA_EXTERN_WEIGHT_KERNELS
+SKIPPY_CUDA_STANDARD_GEMV_KERNELS(extern)  // compiled once, by skippy/cuda/instantiate.cuh
+#endif

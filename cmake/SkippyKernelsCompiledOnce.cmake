@@ -1,0 +1,28 @@
+# CTest script: the weight kernels are compiled once (skippy/cuda/instances.cuh). Fails, naming the object
+# and the kernels, where an object of the CUDA test binary other than skippy_cuda_weight_kernels' defines
+# one: a launch path that bypasses the extern launchers and compiles them again in that translation unit.
+#   cmake -DNM=<nm> -DOBJECTS=<objects joined by |> -P SkippyKernelsCompiledOnce.cmake
+string(REPLACE "|" ";" objects "${OBJECTS}")
+set(weight_kernels "skippy::cuda::kernels::(gemv_interleaved|gemv_tiled_q8|gemv_reference|gemm_tf32)<")
+set(bad "")
+foreach(obj IN LISTS objects)
+  execute_process(COMMAND ${NM} -C --defined-only ${obj} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${NM} failed on ${obj}")
+  endif()
+  string(REGEX MATCHALL "[^\n]*${weight_kernels}[^\n]*" found "${symbols}")
+  list(LENGTH found n)
+  if(obj MATCHES "skippy_cuda_weight_kernels")
+    set(once ${n})
+  elseif(n GREATER 0)
+    list(GET found 0 first)
+    string(APPEND bad "\n  ${obj}: ${n} weight kernel symbols, e.g. ${first}")
+  endif()
+endforeach()
+if(NOT DEFINED once OR once EQUAL 0)
+  message(FATAL_ERROR "no object of skippy_cuda_weight_kernels defines the weight kernels")
+endif()
+if(bad)
+  message(FATAL_ERROR "weight kernels compiled outside skippy_cuda_weight_kernels:${bad}")
+endif()
+message(STATUS "weight kernels: ${once} symbols, all in skippy_cuda_weight_kernels")
