@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the emulated CUDA checks (test/emulation/README.md) with g++ and the CUDA Toolkit's
-# headers, in OUT (default build/emulation). Minutes on 2 cores: a development aid, not part of CI.
+# headers, in OUT (default build/emulation). Minutes on 2 cores: a development aid, not part of CI, except
+# CHECKS=emulate_gemm (seconds), which CTest runs as the test emulate_gemm.
 #
 #   test/emulation/run.sh [OUT]
 set -euo pipefail
@@ -8,9 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/../../build/emulation}
 cuda=${CUDA_HOME:-/usr/local/cuda}
 mkdir -p "$out"
-python3 "$here/patch_headers.py" "$out/include"
+"${PYTHON:-python3}" "$here/patch_headers.py" "$out/include"
 status=0
-for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_forward_int8}; do
+for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_forward_int8 emulate_gemm}; do
   echo "=== $check"
   g++ -std=c++20 -O1 -w -I "$out/include" -I "$cuda/include" "$here/$check.cpp" -o "$out/$check" \
     -L "$cuda/lib64" -lcudart -lpthread

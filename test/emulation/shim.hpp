@@ -16,6 +16,7 @@
 #include <random>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #define __launch_bounds__(...)
@@ -68,6 +69,65 @@ T __shfl_sync(unsigned, T v, int src) {
   b.warp[w]->arrive_and_wait();
   return r;
 }
+
+// The TF32 warp matrix operations of kernels::gemm_tf32 (<mma.h>'s nvcuda::wmma, the shapes it uses):
+// every lane holds the whole tile and does the warp's operation on its own copy; lane 0 alone stores.
+// Products are summed in k order in float (the tensor cores' order is not documented: compare against
+// a host account with a tolerance, not bits).
+namespace nvcuda::wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+namespace precision {
+struct tf32 {};
+}  // namespace precision
+enum layout_t { mem_row_major, mem_col_major };
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {  // A: M x K at [m][k]; B: K x N at [k][n]; the accumulator M x N at [m][n]
+  static constexpr int rows = std::is_same_v<Use, matrix_b> ? K : M;
+  static constexpr int cols = std::is_same_v<Use, matrix_a> ? K : N;
+  float x[rows * cols];
+};
+template <class F>
+void fill_fragment(F& f, float v) {
+  for (float& e : f.x) e = v;
+}
+template <class Use, int M, int N, int K, class T, class Layout>
+void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ld) {
+  using F = fragment<Use, M, N, K, T, Layout>;
+  for (int r = 0; r < F::rows; ++r)
+    for (int c = 0; c < F::cols; ++c)
+      f.x[r * F::cols + c] = std::is_same_v<Layout, row_major> ? p[r * ld + c] : p[c * ld + r];
+}
+template <int M, int N, int K, class LA, class LB>
+void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, precision::tf32, LA>& a,
+              const fragment<matrix_b, M, N, K, precision::tf32, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
+  fragment<accumulator, M, N, K, float> out;
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      float sum = c.x[i * N + j];
+      for (int k = 0; k < K; ++k) sum += a.x[i * K + k] * b.x[k * N + j];
+      out.x[i * N + j] = sum;
+    }
+  d = out;
+}
+template <int M, int N, int K>
+void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ld, layout_t layout) {
+  if (threadIdx.x % 32 != 0) return;
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) (layout == mem_row_major ? p[i * ld + j] : p[j * ld + i]) = f.x[i * N + j];
+}
+// cvt.rna.tf32.f32: 10 mantissa bits, to nearest, ties away from zero (finite values).
+inline float __float_to_tf32(float v) {
+  unsigned u;
+  std::memcpy(&u, &v, sizeof u);
+  u = (u + 0x1000u) & ~0x1fffu;
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+}
+}  // namespace nvcuda::wmma
 
 namespace skippy::emulation {
 // launch() of the patched launch.cuh: the whole grid, block after block, before it returns.
