@@ -275,10 +275,13 @@ void BM_gemm(benchmark::State& state) {
     return;
   }
   const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
-  const int m = static_cast<int>(state.range(2));
+  const int m = static_cast<int>(state.range(2)), tile = static_cast<int>(state.range(3));
   const Operands<Q> o(rows, cols, m);
   const MatrixView<Q> view = o.view(rows, cols);
-  bench::time_iterations(state, [&] { cuda::check(cuda::gemm(view, o.x, m, o.y), "gemm"); });
+  bench::time_iterations(state, [&] {  // tile 0: gemm's choice; 64 or 32 weight rows a block
+    cuda::check(tile == 0 ? cuda::gemm(view, o.x, m, o.y) : cuda::detail::launch_gemm(view, o.x, m, o.y, {}, tile),
+                "gemm");
+  });
   state.counters["flop_per_second"] =
       benchmark::Counter(2.0 * rows * cols * m, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["rows_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
@@ -365,9 +368,19 @@ void prefill_shapes(benchmark::internal::Benchmark* b) {
   b->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 
-BENCHMARK_TEMPLATE(BM_gemm, quant::F16)->Apply(prefill_shapes);
-BENCHMARK_TEMPLATE(BM_gemm, quant::Q8_0)->Apply(prefill_shapes);
-BENCHMARK_TEMPLATE(BM_gemm, quant::Q4_0)->Apply(prefill_shapes);
+// The TF32 gemm: the prefill shapes (and K/V's 1024 rows) with the tile gemm picks (last argument 0), and
+// at M = 64 (a decoder's prefill block) with each tile of weight rows.
+void gemm_shapes(benchmark::internal::Benchmark* b) {
+  for (auto [r, c] : std::vector<std::pair<int, int>>{{1024, 4096}, {4096, 4096}, {14336, 4096}, {4096, 14336}}) {
+    for (int m : {64, 512, 2048}) b->Args({r, c, m, 0});
+    for (int tile : {cuda::kernels::gemm_tile_r, cuda::kernels::gemm_narrow_tile_r}) b->Args({r, c, 64, tile});
+  }
+  b->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK_TEMPLATE(BM_gemm, quant::F16)->Apply(gemm_shapes);
+BENCHMARK_TEMPLATE(BM_gemm, quant::Q8_0)->Apply(gemm_shapes);
+BENCHMARK_TEMPLATE(BM_gemm, quant::Q4_0)->Apply(gemm_shapes);
 BENCHMARK_TEMPLATE(BM_prefill_q8_tiled, quant::Q8_0)->Apply(prefill_shapes);
 BENCHMARK_TEMPLATE(BM_prefill_q8_tiled, quant::Q4_0)->Apply(prefill_shapes);
 

@@ -165,13 +165,19 @@ def prefill_table(g):
     if not names:
         return
     print("## Prefill blocks: TF32 gemm (BM_gemm) and the tiled kernel's prefill form (BM_prefill_q8_tiled)\n")
-    print("| kernel | rows x cols | M | us | TFLOP/s | rows/s |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| kernel | rows x cols | M | weight rows a block | us | TFLOP/s | rows/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for n in sorted(names, key=lambda s: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", s)]):
         b = g[n]
-        fam, r, c, m = n.split("/")[:4]
-        print("| %s | %s x %s | %s | %.1f | %.1f | %.0f |" % (fam, r, c, m, us(b), b.get("flop_per_second", 0) / 1e12,
-                                                          b.get("rows_per_second", 0)))
+        parts = n.split("/")
+        fam, r, c, m = parts[:4]
+        # BM_gemm's fifth part: the tile of weight rows (0: gemm's choice; before 2026-12-02, no part: 64).
+        tile = "-"
+        if fam.startswith("BM_gemm"):
+            tile = {"0": "gemm's choice"}.get(parts[4], parts[4]) if len(parts) > 4 else "64"
+        print("| %s | %s x %s | %s | %s | %.1f | %.1f | %.0f |" % (fam, r, c, m, tile, us(b),
+                                                               b.get("flop_per_second", 0) / 1e12,
+                                                               b.get("rows_per_second", 0)))
     print()
 
 

@@ -1,5 +1,6 @@
 // The tensor-core weight kernel for prefill blocks: within TF32 rounding of the host reference for every
-// storage type, on shapes that leave partial tiles; shape errors are reported.
+// storage type, on shapes that leave partial tiles, the same bits in either tile of weight rows; shape
+// errors are reported.
 
 #include <doctest/doctest.h>
 
@@ -11,6 +12,7 @@
 #include "../support/gpu.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,17 @@ void check_gemm(int rows, int cols, int m) {
     }
   INFO(std::string(Q::name), " ", rows, "x", cols, " m=", m);
   CHECK(bad == 0);
+  // Both tiles of weight rows (gemm picks one by the grid's size) give the same bits.
+  std::vector<float> tile[2];
+  const int tile_rows[2] = {skippy::cuda::kernels::gemm_tile_r, skippy::cuda::kernels::gemm_narrow_tile_r};
+  for (int t = 0; t < 2; ++t) {
+    REQUIRE(skippy::cuda::detail::launch_gemm(MatrixView<Q>{dw.data(), rows, cols}, dx.data(), m, dy.data(), {},
+                                              tile_rows[t]) == cudaSuccess);
+    tile[t].resize(dy.size());
+    dy.download(tile[t].data(), tile[t].size());
+  }
+  CHECK(std::memcmp(tile[0].data(), tile[1].data(), tile[0].size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(tile[0].data(), y.data(), y.size() * sizeof(float)) == 0);
 }
 
 }  // namespace

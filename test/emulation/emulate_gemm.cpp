@@ -1,8 +1,9 @@
-// Emulated (test/emulation/README.md): the prefill weight kernel (kernels::gemm_tf32, gemm.cuh) over shim.hpp's
-// warp matrix operations, against a host account of the same TF32-rounded operands, for every weight type,
-// Q8_0 / Q4_0 also packed, at shapes with partial tiles of weight rows, activation rows or both, one row
-// each, and several k tiles. Checks the kernel's staging (which thread loads which element, the software
-// pipeline's k tiles, padding) and output indexing; the CUDA test gemm_test.cu checks the same on a GPU.
+// Emulated (test/emulation/README.md): the prefill weight kernel (kernels::gemm_tf32, gemm.cuh) over
+// shim.hpp's warp matrix operations, against a host account of the same TF32-rounded operands, for every
+// weight type, Q8_0 / Q4_0 also packed, at shapes with partial tiles of weight rows, activation rows or
+// both, one row each, and several k tiles, in both tiles of weight rows (64 and 32 a block: the same
+// bits). Checks the kernel's staging (which thread loads which element, the software pipeline's k tiles,
+// padding) and output indexing; the CUDA test gemm_test.cu checks the same on a GPU.
 
 #include <skippy/cuda/gemm.cuh>
 #include <skippy/quant/dequantize.hpp>
@@ -43,7 +44,18 @@ void check(int rows, int cols, int m, bool packed) {
 
   MatrixView<Q> view{reinterpret_cast<const typename Q::block*>(w.get()), rows, cols};
   view.packed = packed;
-  EXPECT(cuda::detail::launch_gemm(view, x.get(), m, y.get(), cuda::Launch{}) == cudaSuccess, where.c_str());
+  EXPECT(cuda::detail::launch_gemm(view, x.get(), m, y.get(), cuda::Launch{}, cuda::kernels::gemm_tile_r) ==
+             cudaSuccess,
+         where.c_str());
+  // The narrow tile (32 weight rows a block): the same bits.
+  auto narrow = aligned<float>(static_cast<std::size_t>(m) * rows);
+  EXPECT(cuda::detail::launch_gemm(view, x.get(), m, narrow.get(), cuda::Launch{},
+                                   cuda::kernels::gemm_narrow_tile_r) == cudaSuccess,
+         where.c_str());
+  EXPECT(std::memcmp(narrow.get(), y.get(), static_cast<std::size_t>(m) * rows * sizeof(float)) == 0,
+         (where + ": the narrow tile's bits").c_str());
+  EXPECT(cuda::detail::launch_gemm(view, x.get(), m, narrow.get(), cuda::Launch{}, 48) == cudaErrorInvalidValue,
+         (where + ": a tile of 48 rows is refused").c_str());
 
   // The account: the operands rounded to TF32 (the dequantised weights from the ggml blocks), summed in
   // double; the kernel sums in float, 8 products a step.

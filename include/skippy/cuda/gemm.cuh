@@ -1,8 +1,8 @@
 #pragma once
 // Weight x activation for long blocks of rows (prefill: M in the tens to thousands) on tensor cores:
-// y[i][r] = W[r] . x[i]. A thread block computes 64 weight rows x 64 activation rows; each step of 32
-// columns dequantises its weight tile into shared memory with quant::dequantize (the host's formula; for a
-// packed matrix, quant::Packed<Q>::value, the same values from the packed layout) and
+// y[i][r] = W[r] . x[i]. A thread block computes 64 (or 32) weight rows x 64 activation rows; each step
+// of 32 columns dequantises its weight tile into shared memory with quant::dequantize (the host's
+// formula; for a packed matrix, quant::Packed<Q>::value, the same values from the packed layout) and
 // rounds both operands to TF32 (10-bit mantissa, FP32's range: activations cannot overflow as they could
 // in FP16), accumulating in FP32. The weights are read once per 64 activation rows.
 //
@@ -13,6 +13,8 @@
 
 #include <cuda_runtime.h>
 #include <mma.h>
+
+#include <type_traits>
 
 #include "../model/view.hpp"
 #include "../policy/predictor.hpp"
@@ -29,77 +31,82 @@ static_assert(gemm_min_rows > max_predictors + 1, "decoding blocks must stay on 
 namespace kernels {
 
 inline constexpr int gemm_tile_r = 64, gemm_tile_m = 64, gemm_tile_k = 32, gemm_threads = 128;
-static_assert(gemm_tile_r == gemm_tile_m && gemm_threads == 2 * gemm_tile_r && gemm_tile_k % 8 == 0,
-              "gemm_tf32: two threads stage each row of the weight and the activation tile, 16-byte aligned");
+// Weight rows of the narrow tile: twice the blocks, for grids that would leave SMs idle (launch_gemm).
+inline constexpr int gemm_narrow_tile_r = 32;
+static_assert(gemm_threads == 2 * gemm_tile_m && gemm_tile_k % 8 == 0,
+              "gemm_tf32: two threads stage each activation row, 16-byte aligned");
 
-// Four blocks an SM: 128 registers a thread, without spills (ptxas: up to 236 unbounded).
-template <class Q, class L = quant::InPlace<Q>>
+// TileR weight rows (gemm_tile_r or gemm_narrow_tile_r) x 64 activation rows a block, 2 x 2 warps. Every
+// output is the same sum, in the same k order, whichever the tile. Four blocks an SM: 128 registers a
+// thread, without spills (ptxas: up to 236 unbounded).
+template <class Q, class L = quant::InPlace<Q>, int TileR = gemm_tile_r>
 __global__ void __launch_bounds__(gemm_threads, 4)
     gemm_tf32(const typename Q::block* __restrict__ w, int rows, int cols, const float* __restrict__ x, int m,
               float* __restrict__ y) {
+  static_assert(TileR == gemm_tile_r || TileR == gemm_narrow_tile_r, "gemm_tf32: 64 or 32 weight rows a block");
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   dependent_prologue();
   using namespace nvcuda;
-  constexpr int ld = gemm_tile_k + 4;   // row stride of the operand tiles (a multiple of 4 floats)
-  constexpr int ldc = gemm_tile_r + 4;  // row stride of the staged output tile
-  constexpr int operands = (gemm_tile_r + gemm_tile_m) * ld, staged = gemm_tile_m * ldc;
+  constexpr int ld = gemm_tile_k + 4;  // row stride of the operand tiles (a multiple of 4 floats)
+  constexpr int ldc = TileR + 4;       // row stride of the staged output tile
+  constexpr int operands = (TileR + gemm_tile_m) * ld, staged = gemm_tile_m * ldc;
   __shared__ __align__(32) float smem[operands > staged ? operands : staged];
-  float* ws = smem;                      // [r][k] weight tile
-  float* xs = smem + gemm_tile_r * ld;   // [i][k] activation tile
+  float* ws = smem;               // [r][k] weight tile
+  float* xs = smem + TileR * ld;  // [i][k] activation tile
 
-  const int r0 = static_cast<int>(blockIdx.x) * gemm_tile_r, i0 = static_cast<int>(blockIdx.y) * gemm_tile_m;
+  const int r0 = static_cast<int>(blockIdx.x) * TileR, i0 = static_cast<int>(blockIdx.y) * gemm_tile_m;
   const int tid = static_cast<int>(threadIdx.x), warp = tid / 32;
-  const int wr = (warp / 2) * 32, wi = (warp % 2) * 32;  // this warp's 32 x 32 part of the tile
+  constexpr int SR = TileR / 32;  // 16-row fragments of a warp's TileR / 2 weight rows
+  const int wr = (warp / 2) * (TileR / 2), wi = (warp % 2) * 32;  // this warp's part of the tile
 
-  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2][2];
+  wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[SR][2];
 #pragma unroll
-  for (int a = 0; a < 2; ++a)
+  for (int a = 0; a < SR; ++a)
 #pragma unroll
     for (int b = 0; b < 2; ++b) wmma::fill_fragment(acc[a][b], 0.0f);
 
-  // Software-pipelined: thread t's part of the next k tile (row t / 2 of both tiles, its 16 columns from
-  // (t % 2) * 16: the weights dequantised, and the activations) is requested before this tile's mma, all
-  // at once, and staged after it. (Staged element by element, one load at a time, a k step cost about 9 us
-  // whatever the shape: BM_gemm on an H200, runs 1-7, at most 3% of the TF32 peak.) The operands and
-  // the mma order are unchanged: the same bits.
-  constexpr int span = gemm_tile_k / 2;
-  const int sr = tid / 2, sk = (tid % 2) * span;
-  const bool w_in = r0 + sr < rows, x_in = i0 + sr < m;  // rows past the end stage zeros
-  const auto wrow = L::row(w, w_in ? r0 + sr : rows - 1, rows, cols);
-  const float* xrow = x + static_cast<long>(x_in ? i0 + sr : 0) * cols + sk;
-  float wv[span], xv[span];
+  // Software-pipelined: a thread's part of the next k tile (wspan columns of weight row ws_r, dequantised,
+  // and 16 columns of activation row xs_r) is requested before this tile's mma, all at once, and staged
+  // after it. (Staged element by element, one load at a time, a k step cost about 9 us whatever the shape:
+  // BM_gemm on an H200, runs 1-7, at most 3% of the TF32 peak.) The operands and the mma order are
+  // unchanged: the same bits.
+  constexpr int wthreads = gemm_threads / TileR, wspan = gemm_tile_k / wthreads, xspan = gemm_tile_k / 2;
+  const int ws_r = tid / wthreads, ws_k = (tid % wthreads) * wspan;
+  const int xs_r = tid / 2, xs_k = (tid % 2) * xspan;
+  const bool w_in = r0 + ws_r < rows, x_in = i0 + xs_r < m;  // rows past the end stage zeros
+  const auto wrow = L::row(w, w_in ? r0 + ws_r : rows - 1, rows, cols);
+  const float* xrow = x + static_cast<long>(x_in ? i0 + xs_r : 0) * cols + xs_k;
+  float wv[wspan], xv[xspan];
   const auto fetch = [&](int k0) {
 #pragma unroll
-    for (int c = 0; c < span; ++c) {
-      wv[c] = w_in ? L::value(wrow, k0 + sk + c) : 0.0f;
-      xv[c] = x_in ? xrow[k0 + c] : 0.0f;
-    }
+    for (int c = 0; c < wspan; ++c) wv[c] = w_in ? L::value(wrow, k0 + ws_k + c) : 0.0f;
+#pragma unroll
+    for (int c = 0; c < xspan; ++c) xv[c] = x_in ? xrow[k0 + c] : 0.0f;
+  };
+  // 16-byte shared stores of four values rounded to TF32 (ld, ws_k and xs_k keep them aligned).
+  const auto stage4 = [](float* to, const float* v) {
+    *reinterpret_cast<float4*>(to) = make_float4(wmma::__float_to_tf32(v[0]), wmma::__float_to_tf32(v[1]),
+                                                 wmma::__float_to_tf32(v[2]), wmma::__float_to_tf32(v[3]));
   };
   fetch(0);
   for (int k0 = 0; k0 < cols; k0 += gemm_tile_k) {
 #pragma unroll
-    for (int c = 0; c < span; c += 4) {  // 16-byte stores: ld and sk keep them aligned
-      const auto tf32 = [](const float* v) {
-        return make_float4(wmma::__float_to_tf32(v[0]), wmma::__float_to_tf32(v[1]), wmma::__float_to_tf32(v[2]),
-                           wmma::__float_to_tf32(v[3]));
-      };
-      *reinterpret_cast<float4*>(ws + sr * ld + sk + c) = tf32(wv + c);
-      *reinterpret_cast<float4*>(xs + sr * ld + sk + c) = tf32(xv + c);
-    }
+    for (int c = 0; c < wspan; c += 4) stage4(ws + ws_r * ld + ws_k + c, wv + c);
+#pragma unroll
+    for (int c = 0; c < xspan; c += 4) stage4(xs + xs_r * ld + xs_k + c, xv + c);
     __syncthreads();
     if (k0 + gemm_tile_k < cols) fetch(k0 + gemm_tile_k);  // in flight during this tile's mma
 #pragma unroll
     for (int kk = 0; kk < gemm_tile_k; kk += 8) {
       // A = W (rows x k, row-major); B = x^T (k x rows of x): x's [i][k] tile is B in column-major order.
-      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[2];
+      wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a[SR];
       wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::col_major> b[2];
 #pragma unroll
-      for (int s = 0; s < 2; ++s) {
-        wmma::load_matrix_sync(a[s], ws + (wr + 16 * s) * ld + kk, ld);
-        wmma::load_matrix_sync(b[s], xs + (wi + 16 * s) * ld + kk, ld);
-      }
+      for (int s = 0; s < SR; ++s) wmma::load_matrix_sync(a[s], ws + (wr + 16 * s) * ld + kk, ld);
 #pragma unroll
-      for (int s = 0; s < 2; ++s)
+      for (int u = 0; u < 2; ++u) wmma::load_matrix_sync(b[u], xs + (wi + 16 * u) * ld + kk, ld);
+#pragma unroll
+      for (int s = 0; s < SR; ++s)
 #pragma unroll
         for (int u = 0; u < 2; ++u) wmma::mma_sync(acc[s][u], a[s], b[u], acc[s][u]);
     }
@@ -108,13 +115,13 @@ __global__ void __launch_bounds__(gemm_threads, 4)
   // C (weight rows x activation rows) stored column-major is y's [i][r] layout: stage, then write the
   // in-range part with consecutive threads on consecutive weight rows.
 #pragma unroll
-  for (int s = 0; s < 2; ++s)
+  for (int s = 0; s < SR; ++s)
 #pragma unroll
     for (int u = 0; u < 2; ++u)
       wmma::store_matrix_sync(smem + (wi + 16 * u) * ldc + wr + 16 * s, acc[s][u], ldc, wmma::mem_col_major);
   __syncthreads();
-  for (int e = tid; e < gemm_tile_m * gemm_tile_r; e += gemm_threads) {
-    const int i = e / gemm_tile_r, r = e % gemm_tile_r, gi = i0 + i, gr = r0 + r;
+  for (int e = tid; e < gemm_tile_m * TileR; e += gemm_threads) {
+    const int i = e / TileR, r = e % TileR, gi = i0 + i, gr = r0 + r;
     if (gi < m && gr < rows) y[static_cast<long>(gi) * rows + gr] = smem[i * ldc + r];
   }
 #else
@@ -148,18 +155,50 @@ bool gemm_supported() {
 }
 
 namespace detail {
-template <class Q>
-cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on) {
-  if (w.tiled) return cudaErrorInvalidValue;  // the tiled layout: the 8-bit activation kernels only
-  const dim3 grid(static_cast<unsigned>((w.rows + kernels::gemm_tile_r - 1) / kernels::gemm_tile_r),
-                  static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
-  if constexpr (quant::is_int_blocks_v<Q>) {
-    if (w.packed)
-      return launch(kernels::gemm_tf32<Q, quant::Packed<Q>>, grid, kernels::gemm_threads, 0, on, w.data, w.rows,
-                    w.cols, x, m, y);
+// Weight rows a block for a prefill launch: the narrow tile where the wide one would make fewer than two
+// blocks per SM (a decoder's 64-row prefill blocks over 1024- to 14336-row matrices: 16 to 224 blocks on
+// an H200's 132 SMs, where runs 1-7 took the same time for 64 and 224 blocks). Not yet measured.
+inline int gemm_tile_rows(int rows, int m) {
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    cudaGetLastError();
+    return kernels::gemm_tile_r;
   }
-  if (w.packed) return cudaErrorInvalidValue;
-  return launch(kernels::gemm_tf32<Q>, grid, kernels::gemm_threads, 0, on, w.data, w.rows, w.cols, x, m, y);
+  const long wide = static_cast<long>((rows + kernels::gemm_tile_r - 1) / kernels::gemm_tile_r) *
+                    ((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m);
+  return wide < 2L * sms ? kernels::gemm_narrow_tile_r : kernels::gemm_tile_r;
+}
+
+template <class L>
+struct LayoutTag {
+  using type = L;
+};
+
+// tile_rows: gemm_tile_r, gemm_narrow_tile_r, or 0 for gemm_tile_rows' choice (the same bits either way).
+template <class Q>
+cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on,
+                        int tile_rows = 0) {
+  if (w.tiled) return cudaErrorInvalidValue;  // the tiled layout: the 8-bit activation kernels only
+  if (tile_rows == 0) tile_rows = gemm_tile_rows(w.rows, m);
+  const auto run = [&](auto tile, auto layout) {
+    using L = typename decltype(layout)::type;
+    constexpr int R = decltype(tile)::value;
+    const dim3 grid(static_cast<unsigned>((w.rows + R - 1) / R),
+                    static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
+    return launch(kernels::gemm_tf32<Q, L, R>, grid, kernels::gemm_threads, 0, on, w.data, w.rows, w.cols, x, m, y);
+  };
+  const auto in_layout = [&](auto tile) {
+    if constexpr (quant::is_int_blocks_v<Q>) {
+      if (w.packed) return run(tile, LayoutTag<quant::Packed<Q>>{});
+    }
+    if (w.packed) return cudaErrorInvalidValue;
+    return run(tile, LayoutTag<quant::InPlace<Q>>{});
+  };
+  if (tile_rows == kernels::gemm_tile_r) return in_layout(std::integral_constant<int, kernels::gemm_tile_r>{});
+  if (tile_rows == kernels::gemm_narrow_tile_r)
+    return in_layout(std::integral_constant<int, kernels::gemm_narrow_tile_r>{});
+  return cudaErrorInvalidValue;
 }
 }  // namespace detail
 

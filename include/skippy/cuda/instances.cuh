@@ -46,7 +46,8 @@
 
 #define SKIPPY_CUDA_GEMM_KERNELS(EXTERN, Q)                                                                  \
   namespace skippy::cuda::detail {                                                                           \
-  EXTERN template cudaError_t launch_gemm<Q>(const MatrixView<Q>&, const float*, int, float*, const Launch&); \
+  EXTERN template cudaError_t launch_gemm<Q>(const MatrixView<Q>&, const float*, int, float*, const Launch&,   \
+                                             int);                                                           \
   EXTERN template cudaError_t gemm_attributes<Q>(cudaFuncAttributes&);                                       \
   }
 
