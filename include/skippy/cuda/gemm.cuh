@@ -14,8 +14,6 @@
 #include <cuda_runtime.h>
 #include <mma.h>
 
-#include <type_traits>
-
 #include "../model/view.hpp"
 #include "../policy/predictor.hpp"
 #include "../quant/dequantize.hpp"
@@ -67,9 +65,9 @@ __global__ void __launch_bounds__(gemm_threads, 4)
 
   // Software-pipelined: a thread's part of the next k tile (wspan columns of weight row ws_r, dequantised,
   // and 16 columns of activation row xs_r) is requested before this tile's mma, all at once, and staged
-  // after it. (Staged element by element, one load at a time, a k step cost about 9 us whatever the shape:
-  // BM_gemm on an H200, runs 1-7, at most 3% of the TF32 peak.) The operands and the mma order are
-  // unchanged: the same bits.
+  // after it. (Staged element by element, one load at a time, a k step cost about 9 us: BM_gemm at M = 64
+  // on an H200, runs 1-7, at any number of rows; at best 18 TFLOP/s, under 4% of the TF32 peak.) The
+  // operands and the mma order are unchanged: the same bits.
   constexpr int wthreads = gemm_threads / TileR, wspan = gemm_tile_k / wthreads, xspan = gemm_tile_k / 2;
   const int ws_r = tid / wthreads, ws_k = (tid % wthreads) * wspan;
   const int xs_r = tid / 2, xs_k = (tid % 2) * xspan;
@@ -170,10 +168,13 @@ inline int gemm_tile_rows(int rows, int m) {
   return wide < 2L * sms ? kernels::gemm_narrow_tile_r : kernels::gemm_tile_r;
 }
 
-template <class L>
-struct LayoutTag {
-  using type = L;
-};
+// One launch of the kernel for weight layout L and R weight rows a block.
+template <class Q, class L, int R>
+cudaError_t launch_gemm_tile(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on) {
+  const dim3 grid(static_cast<unsigned>((w.rows + R - 1) / R),
+                  static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
+  return launch(kernels::gemm_tf32<Q, L, R>, grid, kernels::gemm_threads, 0, on, w.data, w.rows, w.cols, x, m, y);
+}
 
 // tile_rows: gemm_tile_r, gemm_narrow_tile_r, or 0 for gemm_tile_rows' choice (the same bits either way).
 template <class Q>
@@ -181,24 +182,18 @@ cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y,
                         int tile_rows = 0) {
   if (w.tiled) return cudaErrorInvalidValue;  // the tiled layout: the 8-bit activation kernels only
   if (tile_rows == 0) tile_rows = gemm_tile_rows(w.rows, m);
-  const auto run = [&](auto tile, auto layout) {
-    using L = typename decltype(layout)::type;
-    constexpr int R = decltype(tile)::value;
-    const dim3 grid(static_cast<unsigned>((w.rows + R - 1) / R),
-                    static_cast<unsigned>((m + kernels::gemm_tile_m - 1) / kernels::gemm_tile_m));
-    return launch(kernels::gemm_tf32<Q, L, R>, grid, kernels::gemm_threads, 0, on, w.data, w.rows, w.cols, x, m, y);
-  };
-  const auto in_layout = [&](auto tile) {
-    if constexpr (quant::is_int_blocks_v<Q>) {
-      if (w.packed) return run(tile, LayoutTag<quant::Packed<Q>>{});
-    }
-    if (w.packed) return cudaErrorInvalidValue;
-    return run(tile, LayoutTag<quant::InPlace<Q>>{});
-  };
-  if (tile_rows == kernels::gemm_tile_r) return in_layout(std::integral_constant<int, kernels::gemm_tile_r>{});
-  if (tile_rows == kernels::gemm_narrow_tile_r)
-    return in_layout(std::integral_constant<int, kernels::gemm_narrow_tile_r>{});
-  return cudaErrorInvalidValue;
+  constexpr int wide = kernels::gemm_tile_r, narrow = kernels::gemm_narrow_tile_r;
+  if (tile_rows != wide && tile_rows != narrow) return cudaErrorInvalidValue;
+  if constexpr (quant::is_int_blocks_v<Q>) {
+    using P = quant::Packed<Q>;
+    if (w.packed)
+      return tile_rows == wide ? launch_gemm_tile<Q, P, wide>(w, x, m, y, on)
+                               : launch_gemm_tile<Q, P, narrow>(w, x, m, y, on);
+  }
+  if (w.packed) return cudaErrorInvalidValue;
+  using I = quant::InPlace<Q>;
+  return tile_rows == wide ? launch_gemm_tile<Q, I, wide>(w, x, m, y, on)
+                           : launch_gemm_tile<Q, I, narrow>(w, x, m, y, on);
 }
 }  // namespace detail
 
