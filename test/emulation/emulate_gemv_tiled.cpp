@@ -9,10 +9,10 @@
 #include <skippy/cuda/gemv.cuh>
 #include <skippy/cuda/tiled.cuh>
 #include <skippy/math/activation.hpp>
-#include <skippy/math/rope.hpp>
 #include <skippy/quant/quantize.hpp>
 #include <skippy/quant/tiled.hpp>
 
+#include "../support/qkv_rope.hpp"
 #include "check.hpp"
 
 #include <cmath>
@@ -132,17 +132,8 @@ void check_layer(int cols, int m) {
   std::memset(vc.get(), 0x5a, static_cast<std::size_t>(capacity) * kv * sizeof(float));
   const cuda::GemvRope rope{cuda::kernels::Position::at(start), hd, theta, kc.get(), vc.get()};
   EXPECT(cuda::gemv_qkv_rope_q8(qkv, qo.get(), in, m, rope) == cudaSuccess, where);
-  bad = 0;
-  for (int j = 0; j < 3; ++j)
-    for (int i = 0; i < m; ++i)
-      for (int r = 0; r < rows[j]; r += 2) {
-        float x0 = mats[j]->account(xq.get(), xd.get(), r, i), x1 = mats[j]->account(xq.get(), xd.get(), r + 1, i);
-        if (j < 2) math::rotate_pair(x0, x1, (r % hd) / 2, start + i, hd, theta);
-        const float* out = j == 0 ? qo.get() + static_cast<std::size_t>(i) * d + r
-                                  : (j == 1 ? kc.get() : vc.get()) + static_cast<std::size_t>(start + i) * kv + r;
-        bad += !same(out[0], x0) + !same(out[1], x1);
-      }
-  EXPECT(bad == 0, where);
+  const auto account = [&](int j, int i, int r) { return mats[j]->account(xq.get(), xd.get(), r, i); };
+  EXPECT(test::qkv_rope_mismatches(account, same, rows, m, start, hd, theta, qo.get(), kc.get(), vc.get()) == 0, where);
   std::uint32_t untouched;
   std::memcpy(&untouched, &kc[static_cast<std::size_t>(start - 1) * kv], sizeof untouched);
   EXPECT(untouched == 0x5a5a5a5au, where);

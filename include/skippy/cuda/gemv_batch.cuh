@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "../math/activation.hpp"
 #include "../math/rope.hpp"
 #include "../quant/q8_activations.hpp"
 #include "../quant/types.hpp"
@@ -125,6 +126,50 @@ __device__ __forceinline__ void store_rope_pair(const GemvRope& rope, int job, f
                         : (job == 1 ? rope.k_cache : rope.v_cache) + static_cast<long>(pos) * rows + r;
   out[0] = x0;
   out[1] = x1;
+}
+
+// The tensor-core kernels' epilogue (kernels/gemv_tiled.cuh, kernels/gemv_half_mma.cuh) for one group of
+// n <= G activation rows starting at i0: each warp's mma accumulators (rows g, g + 8 of the block's 16 at
+// activation rows 2t, 2t + 1, warps W of each of Parts matrices) through shared memory, joined in warp
+// order and times unit, then stored as the batch asks: Q/K/V with RoPE and the cache write, gate/up as
+// swiglu(gate, up) into y[0], else as they are. Every thread of the block calls it; a later group's call
+// must follow a barrier (it rewrites sums).
+template <int W, int G, int Parts, int Threads, class Q>
+__device__ __forceinline__ void store_tile_group(float (&sums)[Parts][W][16][G], const float (&acc)[4],
+                                                 const GemvBatch<Q>& b, const Job<Q>& jb, int r0, int i0, int n,
+                                                 float unit) {
+  constexpr bool swiglu = Parts == 2;
+  const int tid = static_cast<int>(threadIdx.x), lane = tid & 31, warp = tid / 32 % W, part = tid / (32 * W);
+  const int g = lane >> 2, t = lane & 3, rows = jb.rows;
+  if (2 * t < n) {
+    sums[part][warp][g][2 * t] = acc[0];
+    sums[part][warp][g + 8][2 * t] = acc[2];
+  }
+  if (2 * t + 1 < n) {
+    sums[part][warp][g][2 * t + 1] = acc[1];
+    sums[part][warp][g + 8][2 * t + 1] = acc[3];
+  }
+  __syncthreads();
+  const auto joined = [&](int p, int rr, int col) {
+    float sum = sums[p][0][rr][col];
+#pragma unroll
+    for (int k = 1; k < W; ++k) sum += sums[p][k][rr][col];
+    return sum * unit;
+  };
+  if (!swiglu && b.rope) {  // a thread per pair of rows and activation row (r0 and rows are even)
+    for (int e = tid; e < 8 * n; e += Threads) {
+      const int rr = 2 * (e % 8), col = e / 8;
+      if (r0 + rr < rows)
+        store_rope_pair(b.r, jb.job, jb.y, rows, r0 + rr, i0 + col, joined(0, rr, col), joined(0, rr + 1, col));
+    }
+    return;
+  }
+  for (int e = tid; e < 16 * n; e += Threads) {
+    const int rr = e % 16, col = e / 16;
+    if (r0 + rr < rows)  // SwiGLU: jb.y is y[0], the gate's
+      jb.y[static_cast<long>(i0 + col) * rows + r0 + rr] =
+          swiglu ? math::swiglu(joined(0, rr, col), joined(1, rr, col)) : joined(0, rr, col);
+  }
 }
 
 }  // namespace kernels

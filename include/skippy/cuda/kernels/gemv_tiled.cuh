@@ -115,42 +115,15 @@ __global__ void __launch_bounds__(tiled_threads<Swiglu>)
   }
   if (c < chunks) blocks_of(cur, c, std::true_type{});
 
-  // The epilogue a group at a time: its sums through shared memory, joined in warp order, times the unit.
-  const int r0 = jb.block * T::tile_rows, tid = static_cast<int>(threadIdx.x);
-  const auto joined = [&](int p, int rr, int col) {
-    float sum = sums[p][0][rr][col];
-#pragma unroll
-    for (int k = 1; k < W; ++k) sum += sums[p][k][rr][col];
-    return sum * T::unit;
-  };
+  // The epilogue a group at a time.
+  static_assert(T::tile_rows == 16, "gemv_tiled_q8: the epilogue takes tiles of 16 rows");
+  const int r0 = jb.block * T::tile_rows;
 #pragma unroll
   for (int gi = 0; gi < groups; ++gi) {
     const int i0 = 8 * gi, n = m - i0 < G ? m - i0 : G;  // the group's first activation row and its rows
     if (n <= 0) break;
     if (gi > 0) __syncthreads();  // the group before has read sums
-    if (2 * t < n) {
-      sums[part][warp][g][2 * t] = acc[gi][0];
-      sums[part][warp][g + 8][2 * t] = acc[gi][2];
-    }
-    if (2 * t + 1 < n) {
-      sums[part][warp][g][2 * t + 1] = acc[gi][1];
-      sums[part][warp][g + 8][2 * t + 1] = acc[gi][3];
-    }
-    __syncthreads();
-    if (!Swiglu && b.rope) {  // a thread per pair of rows and activation row (r0 and rows are even)
-      for (int e = tid; e < T::tile_rows / 2 * n; e += tiled_threads<Swiglu>) {
-        const int rr = 2 * (e % (T::tile_rows / 2)), col = e / (T::tile_rows / 2);
-        if (r0 + rr < rows)
-          store_rope_pair(b.r, jb.job, jb.y, rows, r0 + rr, i0 + col, joined(0, rr, col), joined(0, rr + 1, col));
-      }
-      continue;
-    }
-    for (int e = tid; e < T::tile_rows * n; e += tiled_threads<Swiglu>) {
-      const int rr = e % T::tile_rows, col = e / T::tile_rows;
-      if (r0 + rr < rows)  // SwiGLU: jb.y is y[0], the gate's
-        jb.y[static_cast<long>(i0 + col) * rows + r0 + rr] =
-            Swiglu ? math::swiglu(joined(0, rr, col), joined(1, rr, col)) : joined(0, rr, col);
-    }
+    store_tile_group<W, G, parts, tiled_threads<Swiglu>>(sums, acc[gi], b, jb, r0, i0, n, T::unit);
   }
   if constexpr (Swiglu) {
     if (b.out.q != nullptr) quantize_group<M, tiled_threads<true>>(jb.y, m, rows, r0, T::tile_rows, b.out);
