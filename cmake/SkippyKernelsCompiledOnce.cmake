@@ -3,7 +3,7 @@
 # one: a launch path that bypasses the extern launchers and compiles them again in that translation unit.
 #   cmake -DNM=<nm> -DOBJECTS=<objects joined by |> -P SkippyKernelsCompiledOnce.cmake
 string(REPLACE "|" ";" objects "${OBJECTS}")
-set(weight_kernels "skippy::cuda::kernels::(gemv_interleaved|gemv_tiled_q8|gemv_reference|gemm_tf32)<")
+set(weight_kernels "skippy::cuda::kernels::(gemv_interleaved|gemv_tiled_q8|gemv_half_mma|gemv_reference|gemm_tf32)<")
 set(bad "")
 foreach(obj IN LISTS objects)
   execute_process(COMMAND ${NM} -C --defined-only ${obj} OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)

@@ -1,5 +1,5 @@
 // The CUDA decoder: greedy S3D emits exactly the greedy AR tokens on CUDA over a grid of policies (8-bit
-// activations included); CUDA greedy output equals host greedy output up to the first step whose top-2
+// activations, the grouped attention and tensor-core decoding included); CUDA greedy output equals host greedy output up to the first step whose top-2
 // margin is below 1e-3; the bundled trained model (losslessness, tau against the host); speculative
 // sampling's distribution; errors.
 
@@ -421,6 +421,52 @@ TEST_CASE("cuda decoder with the grouped attention: greedy S3D emits greedy AR's
   check_grouped<quant::F32, FloatActivations, Sequential<3>>(hf);
   const auto hq = HostModel<quant::Q4_0>::from_float(test::damped_weights(16, test::head32_config()));
   check_grouped<quant::Q4_0, Int8Activations, Simultaneous<4>>(hq);
+}
+
+namespace {
+
+// An F16 / BF16 model's decoding weight products on tensor cores (tensor_core_decoding): greedy S3D emits
+// greedy AR's tokens under the same setting, with and without graphs; the host's up to a near tie.
+template <class Q, class Pred>
+void check_tensor_core_decoding(const HostModel<Q>& hm) {
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  skippy::cuda::Decoder<ModelView<Q>, SkipRange<1, 3>, Pred, accept::Greedy> s3d(dm.view(), capacity);
+  skippy::cuda::AutoregressiveDecoder<ModelView<Q>> ar(dm.view(), capacity);
+  s3d.tensor_core_decoding(true);
+  ar.tensor_core_decoding(true);
+  REQUIRE(s3d.uses_tensor_core_decoding());
+  REQUIRE(ar.uses_tensor_core_decoding());
+  GenerateOptions o;
+  o.max_new_tokens = new_tokens;
+  for (const auto& p : prompts) {
+    const std::vector<int> want = ar.generate(p, o);
+    for (const bool graphs : {true, false}) {
+      s3d.use_graphs(graphs);
+      INFO(std::string(Q::name), " K=", Pred::k, ", prompt of ", p.size(), graphs ? ", graphs" : ", direct");
+      CHECK(s3d.generate(p, o) == want);
+    }
+    host::AutoregressiveDecoder<ModelView<Q>> host_ar(hm.view(), capacity);
+    const std::vector<int> host_tokens = host_ar.generate(p, o);
+    const std::size_t i = first_difference(want, host_tokens);
+    if (i < host_tokens.size()) {
+      INFO(std::string(Q::name), ": first difference from the host at token ", i);
+      CHECK(margin_at(hm, p, host_tokens, i) < 1e-3f);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda decoder with tensor-core decoding: greedy S3D emits greedy AR's tokens, the host's up to a near tie") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda tensor-core decoding decoder");
+  for (const std::uint64_t seed : {11u, 12u}) {
+    const FloatWeights w = seed == 11u ? test::random_weights(seed) : test::damped_weights(seed);
+    const auto h16 = HostModel<quant::F16>::from_float(w);
+    check_tensor_core_decoding<quant::F16, Simultaneous<4>>(h16);
+    check_tensor_core_decoding<quant::F16, Sequential<3>>(h16);
+    const auto hb = HostModel<quant::BF16>::from_float(w);
+    check_tensor_core_decoding<quant::BF16, Simultaneous<4>>(hb);
+  }
 }
 
 TEST_CASE("cuda decoder: errors name what is wrong") {

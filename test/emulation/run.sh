@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the emulated CUDA checks (test/emulation/README.md) with g++ and the CUDA Toolkit's
 # headers, in OUT (default build/emulation). Minutes on 2 cores: a development aid, not part of CI, except
-# CHECKS=emulate_gemm (seconds), which CTest runs as the test emulate_gemm.
+# CHECKS=emulate_gemm and CHECKS=emulate_gemv_half_mma (under a minute each), which CTest runs as tests of
+# those names.
 #
 #   test/emulation/run.sh [OUT]
 set -euo pipefail
@@ -11,7 +12,7 @@ cuda=${CUDA_HOME:-/usr/local/cuda}
 mkdir -p "$out"
 "${PYTHON:-python3}" "$here/patch_headers.py" "$out/include"
 status=0
-for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_forward_int8 emulate_gemm}; do
+for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_forward_int8 emulate_gemm emulate_gemv_half_mma}; do
   echo "=== $check"
   g++ -std=c++20 -O1 -w -I "$out/include" -I "$cuda/include" "$here/$check.cpp" -o "$out/$check" \
     -L "$cuda/lib64" -lcudart -lpthread

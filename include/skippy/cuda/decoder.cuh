@@ -112,6 +112,14 @@ class Decoder {
     if (forward_.uses_grouped_attention() != was) drop_graphs();
   }
   bool uses_grouped_attention() const { return forward_.uses_grouped_attention(); }
+  // Run the decoding weight products of an F16 / BF16 model on tensor cores where the device and the
+  // matrices allow it (Forward::tensor_core_decoding). Drops the captured graphs when the kernel changes.
+  void tensor_core_decoding(bool on) {
+    const bool was = forward_.uses_tensor_core_decoding();
+    forward_.tensor_core_decoding(on);
+    if (forward_.uses_tensor_core_decoding() != was) drop_graphs();
+  }
+  bool uses_tensor_core_decoding() const { return forward_.uses_tensor_core_decoding(); }
 
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {

@@ -21,7 +21,8 @@
 // launch.cuh): a kernel's blocks start, and the weight kernels' rows stream into L2, while the kernel before
 // it finishes. The same bits either way; off by default until measured (bench/decode_step.cu).
 // grouped_attention(true) runs the attention one thread block per KV head instead of per query head
-// (kernels/grouped_attention.cuh); also off by default until measured.
+// (kernels/grouped_attention.cuh); also off by default until measured. tensor_core_decoding(true) runs an
+// F16 / BF16 model's decoding weight products on tensor cores (gemv_mma); off by default until measured.
 // A model whose matrices are tiled (DeviceModel with Upload::tiled, cuda::TiledMatrix) runs its 8-bit weight
 // launches on the tensor-core kernel (kernels/gemv_tiled.cuh), prefill blocks included (one launch per 64
 // rows, the same bits as decoding blocks); Int8Activations only.
@@ -50,6 +51,7 @@ template <class Q, class Activations = FloatActivations>
 class Forward {
   static_assert(CheckActivations<Activations, Q>::ok);
   static constexpr bool int8 = std::is_same_v<Activations, Int8Activations>;
+  static constexpr bool mma_type = kernels::half_mma_type_v<Q> && !int8;  // may run gemv_mma
 
  public:
   // Bytes of device workspace for blocks of up to max_block tokens and a cache of `capacity` positions.
@@ -127,6 +129,21 @@ class Forward {
     grouped_ = on && kernels::grouped_attention_supported(config().head_dim(), config().group_size());
   }
   bool uses_grouped_attention() const { return grouped_; }
+
+  // Whether decoding blocks run their weight products on tensor cores (gemv_mma: the activations split
+  // into 16-bit parts, kernels/gemv_half_mma.cuh) rather than gemv: F16 / BF16 models under
+  // FloatActivations, on sm_80 or newer, with every matrix 16-byte aligned; elsewhere it stays off. A row's
+  // bits differ between the two, each the same alone or in a block. Off by default until measured
+  // (bench/decode_step.cu). Set it outside any stream capture (the first call asks for the kernel).
+  void tensor_core_decoding(bool on) {
+    if constexpr (mma_type) {
+      const bool aligned = !model_.any_matrix([](const MatrixView<Q>& w) { return !detail::aligned(w.data, 16); });
+      mma_ = on && aligned && gemv_mma_supported<Q>();
+    } else {
+      mma_ = false;
+    }
+  }
+  bool uses_tensor_core_decoding() const { return mma_; }
 
   // Runs the device token ids tokens[0..m) at positions start..start+m-1 (ids must be in the vocabulary:
   // the caller checks ids that come from the host). Layers in `skip` are not run; the others write K/V into
@@ -287,6 +304,7 @@ class Forward {
     const MatrixView<Q> w[3] = {L.wq, L.wk, L.wv};
     cudaError_t e;
     if constexpr (int8) e = gemv_qkv_rope_q8(w, q_, xn_q8(m, on), m, rope, on);
+    else if constexpr (mma_type) e = mma_ ? gemv_qkv_rope_mma(w, q_, xn_, m, rope, on) : gemv_qkv_rope(w, q_, xn_, m, rope, on);
     else e = gemv_qkv_rope(w, q_, xn_, m, rope, on);
     if (e == cudaErrorNotSupported) return false;
     check(e, "Q/K/V weight kernel with RoPE");
@@ -304,6 +322,8 @@ class Forward {
     float* const y[3] = {q_, k_, v_};
     if constexpr (int8)
       check(gemv_batch_q8(w, y, 3, xn_q8(m, on), m, on), "Q/K/V weight kernel");
+    else if constexpr (mma_type)
+      check(mma_ ? gemv_batch_mma(w, y, 3, xn_, m, on) : gemv_batch(w, y, 3, xn_, m, on), "Q/K/V weight kernel");
     else
       check(gemv_batch(w, y, 3, xn_, m, on), "Q/K/V weight kernel");
   }
@@ -318,6 +338,9 @@ class Forward {
     if constexpr (int8) {
       const Q8Output out = swiglu_quantises(m) ? Q8Output{q8_out_, q8_out_scales_, q8_counters_} : Q8Output{};
       check(gemv_swiglu_q8(L.w_gate, L.w_up, xn_q8(m, on), m, g_, on, out), "gate/up weight kernel with SwiGLU");
+    } else if constexpr (mma_type) {
+      check(mma_ ? gemv_swiglu_mma(L.w_gate, L.w_up, xn_, m, g_, on) : gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, on),
+            "gate/up weight kernel with SwiGLU");
     } else {
       check(gemv_swiglu(L.w_gate, L.w_up, xn_, m, g_, u_, on), "gate/up weight kernel with SwiGLU");
     }
@@ -327,6 +350,8 @@ class Forward {
       check(detail::launch_gemm(w, x, m, y, on), "tensor-core weight kernel");
     else if constexpr (int8)  // the LM head reads xn, the other products att and g
       check(gemv_q8(w, x == xn_ ? xn_q8(m, on) : quantized_by(x, m, w.cols, on), m, y, on), "weight kernel");
+    else if constexpr (mma_type)
+      check(mma_ ? gemv_mma(w, x, m, y, on) : gemv(w, x, m, y, on), "weight kernel");
     else
       check(gemv(w, x, m, y, on), "weight kernel");
   }
@@ -348,6 +373,7 @@ class Forward {
   bool tensor_cores_ = false;
   bool early_ = false;
   bool grouped_ = false;
+  bool mma_ = false;  // tensor_core_decoding
   bool tiled_ = false;  // some weight matrix is in the tiled layout
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;

@@ -21,6 +21,9 @@
 // - reference: one warp per row, lane l evaluates quant::chunk_dot (the host backend's formula) on the
 //   32-value chunks l, l+32, ...; its 2-byte loads stride across the lanes. Any alignment; the fallback,
 //   and the benchmarks' baseline.
+// Two tensor-core kernels keep the contract in their own arithmetic: over tiled Q8_0 / Q4_0 matrices and
+// 8-bit activations (kernels/gemv_tiled.cuh, through gemv_q8), and over F16 / BF16 matrices in place and
+// float activations split into 16-bit parts (kernels/gemv_half_mma.cuh, gemv_mma and its batch forms).
 
 #include <cuda_runtime.h>
 
@@ -37,6 +40,7 @@
 #include "../quant/q8_slice.hpp"
 #include "../quant/slice.hpp"
 #include "kernels/elementwise.cuh"
+#include "kernels/gemv_half_mma.cuh"
 #include "kernels/gemv_tiled.cuh"
 #include "kernels/position.cuh"
 #include "kernels/warp.cuh"
@@ -329,6 +333,20 @@ cudaError_t launch_layout(const GemvBatch<Q>& b, WeightLayout layout, typename A
   return launch_interleaved<Swiglu, A, Q>(b, x, m, on);
 }
 
+// The tensor-core launches over float activations for F16 / BF16 matrices in place
+// (kernels/gemv_half_mma.cuh): one per tile of up to 8 activation rows.
+template <bool Swiglu, class Q>
+cudaError_t launch_half_mma(GemvBatch<Q> b, const float* x, int m, const Launch& on) {
+  int grid = 0;
+  for (int j = 0; j < b.jobs; ++j)
+    grid += b.blocks[j] = (b.rows[j] + kernels::half_mma_rows - 1) / kernels::half_mma_rows;
+  if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
+  return for_tiles(m, [&](auto M, int i0) {
+    return launch(kernels::gemv_half_mma<Q, decltype(M)::value, Swiglu>, grid, kernels::half_mma_threads<Swiglu>, 0,
+                  on, tile_of(b, i0), x + static_cast<long>(i0) * b.cols);
+  });
+}
+
 template <class Q>
 cudaError_t launch_reference(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on) {
   return for_tiles(m, [&](auto M, int i0) {
@@ -469,6 +487,94 @@ cudaError_t gemv_qkv_rope(const MatrixView<Q>* w, float* q_out, const float* x, 
   for (int j = 0; j < 3; ++j)
     if (!gemv_interleaved_fits(w[j], x)) return w[j].packed ? cudaErrorMisalignedAddress : cudaErrorNotSupported;
   return detail::launch_layout<false, quant::FloatSlices<Q>>(b, detail::layout_of(w[0]), x, m, on);
+}
+
+// --- Tensor cores over float activations for F16 and BF16 weights (kernels/gemv_half_mma.cuh) -----------
+// The same products as gemv's, each activation split into 16-bit parts of the weights' type
+// (quant/split.hpp: F16 activations must stay below 65520 in magnitude), summed in the tensor cores'
+// order: results differ from gemv's in the last bits, and are the same alone or in a block. What a launch
+// costs hardly depends on m up to 8, where gemv's grows with m: the kernels for verify blocks. Needs
+// sm_80 or newer (gemv_mma_supported).
+
+namespace detail {
+// Operands of the tensor-core kernel: an F16 / BF16 matrix in place, weights and activations 16-byte aligned.
+template <class Q>
+cudaError_t check_mma_operands(const MatrixView<Q>& w, const float* x, const float* y) {
+  static_assert(kernels::half_mma_type_v<Q>, "gemv_mma: tensor cores over float activations take F16 or BF16 weights");
+  const cudaError_t e = check_operands(w, x, y);
+  if (e != cudaSuccess) return e;
+  return aligned(w.data, 16) && aligned(x, 16) ? cudaSuccess : cudaErrorMisalignedAddress;
+}
+// Whether the kernel was built for tensor cores (a build for an older architecture compiles the
+// shuffle fallback of kernels::mma_16x8x16, for the emulation only).
+template <class Q>
+cudaError_t half_mma_attributes(cudaFuncAttributes& attr) {
+  return cudaFuncGetAttributes(&attr, kernels::gemv_half_mma<Q, 1, false>);
+}
+}  // namespace detail
+
+// True where the tensor-core kernel for Q runs here: a device of sm_80 or newer and the kernel built for one.
+template <class Q>
+bool gemv_mma_supported() {
+  int device = 0, major = 0;
+  cudaFuncAttributes attr{};
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      detail::half_mma_attributes<Q>(attr) != cudaSuccess) {
+    cudaGetLastError();  // leave no error pending for the next launch check
+    return false;
+  }
+  return major >= 8 && attr.ptxVersion >= 80;
+}
+
+// gemv_batch on tensor cores: y[j][i][r] = W_j[r] . x[i] for n <= gemv_max_jobs F16 / BF16 matrices in
+// place of equal width, one launch per tile of 8 activation rows. Errors as gemv_batch, and
+// cudaErrorMisalignedAddress for weights or activations not 16-byte aligned.
+template <class Q>
+cudaError_t gemv_batch_mma(const MatrixView<Q>* w, float* const* y, int n, const float* x, int m,
+                           const Launch& on = {}) {
+  if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
+  for (int j = 0; j < n; ++j) {
+    if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
+    const cudaError_t e = detail::check_mma_operands(w[j], x, y[j]);
+    if (e != cudaSuccess) return e;
+  }
+  return detail::launch_half_mma<false>(detail::batch_of(w, y, n), x, m, on);
+}
+
+// y[i][r] = W[r] . x[i] on tensor cores (gemv_batch_mma of one matrix).
+template <class Q>
+cudaError_t gemv_mma(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on = {}) {
+  return gemv_batch_mma(&w, &y, 1, x, m, on);
+}
+
+// y[i][r] = swiglu(gate[r] . x[i], up[r] . x[i]) on tensor cores, in one launch per tile: the same bits as
+// gemv_mma of each matrix followed by kernels::swiglu. Errors as gemv_batch_mma.
+template <class Q>
+cudaError_t gemv_swiglu_mma(const MatrixView<Q>& gate, const MatrixView<Q>& up, const float* x, int m, float* y,
+                            const Launch& on = {}) {
+  if (gate.rows != up.rows || gate.cols != up.cols) return cudaErrorInvalidValue;
+  const MatrixView<Q> w[2] = {gate, up};
+  for (const MatrixView<Q>& v : w) {
+    const cudaError_t e = detail::check_mma_operands(v, x, y);
+    if (e != cudaSuccess) return e;
+  }
+  float* const out[2] = {y, y};  // SwiGLU writes y[0] only
+  return detail::launch_half_mma<true>(detail::batch_of(w, out, 2), x, m, on);
+}
+
+// gemv_qkv_rope on tensor cores: the same bits as gemv_batch_mma followed by kernels::rope_store. Errors as
+// gemv_batch_mma, and cudaErrorInvalidValue for shapes that are not a layer's.
+template <class Q>
+cudaError_t gemv_qkv_rope_mma(const MatrixView<Q>* w, float* q_out, const float* x, int m, const GemvRope& rope,
+                              const Launch& on = {}) {
+  GemvBatch<Q> b{};
+  cudaError_t e = detail::qkv_rope_batch(w, q_out, x, rope, b);
+  if (e != cudaSuccess) return e;
+  float* const y[3] = {q_out, rope.k_cache, rope.v_cache};
+  for (int j = 0; j < 3; ++j)
+    if ((e = detail::check_mma_operands(w[j], x, y[j])) != cudaSuccess) return e;
+  return detail::launch_half_mma<false>(b, x, m, on);
 }
 
 // --- 8-bit activations for Q8_0 and Q4_0 weights (quant/q8_slice.hpp) ----------------------------------

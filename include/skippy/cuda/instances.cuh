@@ -2,11 +2,11 @@
 // Explicit instantiation of the weight kernels, so that a program compiles them once rather than in every
 // translation unit that runs a Forward or a gemv. Every weight kernel is reached through a few host
 // functions (detail::launch_layout: the interleaved and tensor-core gemv kernels in every layout and tile
-// of rows; detail::launch_reference; detail::launch_gemm; detail::gemm_attributes, which gemm_supported
-// asks), so an explicit instantiation declaration of those keeps a translation unit from instantiating
-// the kernels at all (without relocatable device code: each kernel is compiled and launched in the one
-// translation unit that defines those functions). Macros only: gemv.cuh and gemm.cuh expand them at
-// their ends.
+// of rows; detail::launch_half_mma; detail::launch_reference; detail::launch_gemm; detail::gemm_attributes
+// and detail::half_mma_attributes, which gemm_supported and gemv_mma_supported ask), so an explicit
+// instantiation declaration of those keeps a translation unit from instantiating the kernels at all
+// (without relocatable device code: each kernel is compiled and launched in the one translation unit that
+// defines those functions). Macros only: gemv.cuh and gemm.cuh expand them at their ends.
 //
 // Use, in a program of several CUDA translation units:
 //  - define SKIPPY_CUDA_EXTERN_WEIGHT_KERNELS in all of them (a compile definition of the target): the
@@ -18,8 +18,9 @@
 // macros below, expanded at global scope.
 //
 // The standard set: the float arithmetic for F32, F16, BF16, Q8_0 and Q4_0; 8-bit activations for Q8_0
-// and Q4_0: every weight kernel a Forward<Q, A> or the gemv and gemm functions of those types launch. (The
-// other kernels, a few per program, are compiled where they are used.)
+// and Q4_0; tensor cores over float activations for F16 and BF16: every weight kernel a Forward<Q, A> or
+// the gemv and gemm functions of those types launch. (The other kernels, a few per program, are compiled
+// where they are used.)
 
 #include <cuda_runtime.h>
 
@@ -44,6 +45,14 @@
       const GemvBatch<Q>&, WeightLayout, quant::Q8Rows, int, const Launch&);                                 \
   }
 
+// gemv on tensor cores over float activations (F16 and BF16 only).
+#define SKIPPY_CUDA_GEMV_MMA_KERNELS(EXTERN, Q)                                                              \
+  namespace skippy::cuda::detail {                                                                           \
+  EXTERN template cudaError_t launch_half_mma<false, Q>(GemvBatch<Q>, const float*, int, const Launch&);     \
+  EXTERN template cudaError_t launch_half_mma<true, Q>(GemvBatch<Q>, const float*, int, const Launch&);      \
+  EXTERN template cudaError_t half_mma_attributes<Q>(cudaFuncAttributes&);                                   \
+  }
+
 #define SKIPPY_CUDA_GEMM_KERNELS(EXTERN, Q)                                                                  \
   namespace skippy::cuda::detail {                                                                           \
   EXTERN template cudaError_t launch_gemm<Q>(const MatrixView<Q>&, const float*, int, float*, const Launch&,   \
@@ -59,7 +68,9 @@
   SKIPPY_CUDA_GEMV_KERNELS(EXTERN, quant::Q8_0)        \
   SKIPPY_CUDA_GEMV_KERNELS(EXTERN, quant::Q4_0)        \
   SKIPPY_CUDA_GEMV_INT8_KERNELS(EXTERN, quant::Q8_0)   \
-  SKIPPY_CUDA_GEMV_INT8_KERNELS(EXTERN, quant::Q4_0)
+  SKIPPY_CUDA_GEMV_INT8_KERNELS(EXTERN, quant::Q4_0)   \
+  SKIPPY_CUDA_GEMV_MMA_KERNELS(EXTERN, quant::F16)     \
+  SKIPPY_CUDA_GEMV_MMA_KERNELS(EXTERN, quant::BF16)
 #define SKIPPY_CUDA_STANDARD_GEMM_KERNELS(EXTERN) \
   SKIPPY_CUDA_GEMM_KERNELS(EXTERN, quant::F32)    \
   SKIPPY_CUDA_GEMM_KERNELS(EXTERN, quant::F16)    \
