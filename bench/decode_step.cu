@@ -155,13 +155,19 @@ void BM_step(benchmark::State& state) {
   const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
   sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
   // range(1): 0 direct launches, 1 a CUDA Graph, 2 a graph of early launches; 3 and 4: 1 and 2 with the
-  // grouped attention.
+  // grouped attention; 5 and 6: 1 and 2 with tensor-core decoding (F16 / BF16: gemv_mma).
   const int mode = static_cast<int>(state.range(1));
-  const bool graph = mode != 0, early = mode == 2 || mode == 4, grouped = mode >= 3;
+  const bool graph = mode != 0, early = mode == 2 || mode == 4 || mode == 6, grouped = mode == 3 || mode == 4;
+  const bool mma = mode >= 5;
   fwd.launch_early(early);
   fwd.grouped_attention(grouped);
+  fwd.tensor_core_decoding(mma);
   if (grouped && !fwd.uses_grouped_attention()) {
     state.SkipWithError("the grouped attention does not run here");
+    return;
+  }
+  if (mma && !fwd.uses_tensor_core_decoding()) {
+    state.SkipWithError("tensor-core decoding does not run here");
     return;
   }
   if (!graph) {
@@ -208,7 +214,8 @@ void BM_step(benchmark::State& state) {
   const char* launches = !graph ? ", direct launches" : !early ? ", CUDA Graph"
                          : fwd.launches_early() ? ", CUDA Graph of early launches"
                                                 : ", CUDA Graph (early launch unsupported here)";
-  state.SetLabel(std::string(what) + launches + (grouped ? ", grouped attention" : "") + ", " + A::name +
+  state.SetLabel(std::string(what) + launches + (grouped ? ", grouped attention" : "") +
+                 (mma ? ", tensor-core decoding" : "") + ", " + A::name +
                  " activations" + (Packed ? ", packed weights" : "") + (Tiled ? ", tiled weights" : ""));
 }
 
@@ -380,6 +387,10 @@ void step_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK_TEMPLATE(BM_step, quant::F16)->Apply(step_args);
+BENCHMARK_TEMPLATE(BM_step, quant::F16)
+    ->ArgsProduct({{ar, draft, verify}, {5, 6}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations)->Apply(step_args);

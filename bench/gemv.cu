@@ -3,7 +3,8 @@
 // measured in this binary, with the reference kernel at M = 1 and 5 as its baseline; gemv_q8 (8-bit
 // activations, Q8_0 / Q4_0) at the same shapes and the activation quantiser; both again over the packed
 // layout (cuda::PackedMatrix); the tensor-core kernel over 8-bit activations (gemv_tiled_q8, the tiled
-// layout); a layer's fused launches (Q/K/V, gate/up with SwiGLU) against one launch
+// layout); the tensor-core kernel over float activations for F16 / BF16 (gemv_mma, BM_gemv_mma: its M = 5 /
+// M = 1 ratio against BM_gemv's is the figure); a layer's fused launches (Q/K/V, gate/up with SwiGLU) against one launch
 // per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s, and beside it
 // the tiled kernel's prefill form over 8-bit activations (BM_prefill_q8_tiled: one launch per 64 rows).
 
@@ -56,8 +57,8 @@ struct Operands {
 // timed loop: a decoder quantises a vector once for all the matrices that read it, timed by
 // BM_quantize_activations); packed and packed_int8: gemv and gemv_q8 over a cuda::PackedMatrix copy;
 // tiled_int8: gemv_q8 over a cuda::TiledMatrix copy, the tensor-core kernel (the same bytes at these shapes:
-// no padding).
-enum class Path { interleaved, reference, int8, packed, packed_int8, tiled_int8 };
+// no padding); mma: cuda::gemv_mma (F16 / BF16: tensor cores over float activations split into 16-bit parts).
+enum class Path { interleaved, reference, int8, packed, packed_int8, tiled_int8, mma };
 
 template <class Q, Path P = Path::interleaved>
 void BM_gemv(benchmark::State& state) {
@@ -90,6 +91,8 @@ void BM_gemv(benchmark::State& state) {
   } else if constexpr (P == Path::packed) {
     const cuda::PackedMatrix<Q> packed(view);
     bench::time_iterations(state, [&] { cuda::check(cuda::gemv(packed.view(), o.x, m, o.y), "gemv"); });
+  } else if constexpr (P == Path::mma) {
+    bench::time_iterations(state, [&] { cuda::check(cuda::gemv_mma(view, o.x, m, o.y), "gemv_mma"); });
   } else {
     bench::time_iterations(state, [&] {
       cuda::check(P == Path::reference ? cuda::gemv_reference(view, o.x, m, o.y) : cuda::gemv(view, o.x, m, o.y),
@@ -119,6 +122,10 @@ void BM_gemv_q8_packed(benchmark::State& state) {
 template <class Q>
 void BM_gemv_q8_tiled(benchmark::State& state) {
   BM_gemv<Q, Path::tiled_int8>(state);
+}
+template <class Q>
+void BM_gemv_mma(benchmark::State& state) {
+  BM_gemv<Q, Path::mma>(state);
 }
 
 // The weight kernel as a decoding step meets it: back to back in a CUDA Graph, each launch over its own
@@ -182,6 +189,7 @@ void BM_gemv_stream(benchmark::State& state) {
     const Operands<Q>& o = *ops[static_cast<std::size_t>(k % copies)];
     const MatrixView<Q>& w = views[static_cast<std::size_t>(k % copies)];
     if constexpr (int8) cuda::check(cuda::gemv_q8(w, x8, m, o.y, on), "gemv_q8");
+    else if constexpr (P == Path::mma) cuda::check(cuda::gemv_mma(w, o.x, m, o.y, on), "gemv_mma");
     else cuda::check(cuda::gemv(w, o.x, m, o.y, on), "gemv");
   }
   cuda::check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
@@ -328,6 +336,8 @@ BENCHMARK_TEMPLATE(BM_gemv_q8_packed, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8_packed, quant::Q4_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8_tiled, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8_tiled, quant::Q4_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_mma, quant::F16)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv_mma, quant::BF16)->Apply(shapes);
 // Back to back in a graph: the types' default paths (F16, the packed 8-bit Q8_0 / Q4_0), the tiled 8-bit
 // kernel (tensor cores) and float Q4_0 in place, M = 1 and 5, plain and early launches.
 void stream_shapes(benchmark::internal::Benchmark* b) {
@@ -339,6 +349,7 @@ void stream_shapes(benchmark::internal::Benchmark* b) {
   b->UseManualTime()->Iterations(20)->Unit(benchmark::kMicrosecond);
 }
 BENCHMARK_TEMPLATE(BM_gemv_stream, quant::F16, Path::interleaved)->Apply(stream_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_stream, quant::F16, Path::mma)->Apply(stream_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q4_0, Path::interleaved)->Apply(stream_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q8_0, Path::packed_int8)->Apply(stream_shapes);
 BENCHMARK_TEMPLATE(BM_gemv_stream, quant::Q4_0, Path::packed_int8)->Apply(stream_shapes);

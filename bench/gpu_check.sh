@@ -80,11 +80,12 @@ case $phase in
   main)
     # -d prints each test case's seconds, to size the sanitizer runs.
     step cuda_tests 120 "$pack/skippy_cuda_tests" -d
-    # 0.03 s per case: ~340 cases (the reference kernel's baseline included) inside the step's limit, and
-    # 168 back-to-back cases (BM_gemv_stream, 20 graph replays each).
-    step bench_gemv 170 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
+    # 0.03 s per case: ~410 cases (the reference kernel's baseline included) inside the step's limit, and
+    # 196 back-to-back cases (BM_gemv_stream, 20 graph replays each).
+    step bench_gemv 200 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
       --benchmark_out="$out/gemv.json" --benchmark_out_format=json
-    # 15 step benchmarks per model type (3 kinds x 5 launch modes) and 24 attention cases.
+    # 15 step benchmarks per model type (3 kinds x 5 launch modes; F16 6 more: tensor-core decoding) and
+    # 24 attention cases.
     step bench_decode_step 160 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
       --benchmark_out="$out/decode_step.json" --benchmark_out_format=json
     step demo 20 "$pack/skippy_demo" --tokens 256 --no-stream
