@@ -39,4 +39,14 @@ if(NOT consumer)
   message(FATAL_ERROR "consumer executable not found under ${WORK_DIR}/build")
 endif()
 run("${consumer}")
+
+# skippy_add_weight_kernels in a project without CUDA: a configure error that says so.
+execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/test/install_consumer" -B "${WORK_DIR}/no_cuda"
+                        -G "${GENERATOR}" "-DCMAKE_PREFIX_PATH=${prefix}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+                        -DSKIPPY_CONSUMER_KERNELS_WITHOUT_CUDA=ON ${configure_args}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT "${out}${err}" MATCHES "skippy_add_weight_kernels\\(consumer_kernels\\): enable CUDA first")
+  message(NOTICE "${out}${err}")
+  message(FATAL_ERROR "skippy_add_weight_kernels without CUDA: expected a configure error naming it")
+endif()
 message(STATUS "installed package found and used by a consumer project")

@@ -12,10 +12,11 @@
 //  - define SKIPPY_CUDA_EXTERN_WEIGHT_KERNELS in all of them (a compile definition of the target): the
 //    headers then declare the launchers of the standard set below extern;
 //  - compile `#include <skippy/cuda/instantiate.cuh>` in exactly one of them: it defines that set.
-// (This project's CMakeLists.txt does both with the object library skippy_cuda_weight_kernels.) The
-// compile-time experiment knobs (SKIPPY_GEMV_ROWS, SKIPPY_GEMV_PREFETCH, ...) must then be the same in
-// every translation unit. Other types or arithmetics can be declared and defined the same way with the
-// macros below, expanded at global scope.
+// (CMake's skippy_add_weight_kernels(<name>), cmake/SkippyWeightKernels.cmake, does both: an object library
+// to link; this project's is skippy_cuda_weight_kernels.) The compile-time experiment knobs
+// (SKIPPY_GEMV_ROWS, SKIPPY_GEMV_PREFETCH, ...) must then be the same in every translation unit. Other
+// types or arithmetics can be declared and defined the same way with the macros below, expanded at global
+// scope.
 //
 // The standard set: the float arithmetic for F32, F16, BF16, Q8_0 and Q4_0; 8-bit activations for Q8_0
 // and Q4_0; tensor cores over float activations for F16 and BF16: every weight kernel a Forward<Q, A> or
