@@ -6,7 +6,8 @@
 // layout); the tensor-core kernel over float activations for F16 / BF16 (gemv_mma, BM_gemv_mma: its M = 5 /
 // M = 1 ratio against BM_gemv's is the figure); a layer's fused launches (Q/K/V, gate/up with SwiGLU) against one launch
 // per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s, and beside it
-// the tiled kernel's prefill form over 8-bit activations (BM_prefill_q8_tiled: one launch per 64 rows).
+// the tiled kernel's prefill form over 8-bit activations (BM_prefill_q8_tiled: one launch per 64 rows) and
+// gemv_mma's over F16 / BF16 (BM_prefill_mma).
 
 #include <benchmark/benchmark.h>
 
@@ -296,16 +297,26 @@ void BM_gemm(benchmark::State& state) {
   bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
 }
 
-// The tiled kernel's prefill form (gemv_q8 over a tiled matrix for M > 8: one launch per 64 rows), to set
-// beside BM_gemm: the same counters.
-template <class Q>
-void BM_prefill_q8_tiled(benchmark::State& state) {
-  BM_gemv<Q, Path::tiled_int8>(state);
+// A tensor-core gemv's prefill form (one launch per 64 rows for M > 8), to set beside BM_gemm: the same
+// counters.
+template <class Q, Path P>
+void prefill(benchmark::State& state) {
+  BM_gemv<Q, P>(state);
   const double rows = static_cast<double>(state.range(0)), cols = static_cast<double>(state.range(1));
   const double m = static_cast<double>(state.range(2));
   state.counters["flop_per_second"] =
       benchmark::Counter(2.0 * rows * cols * m, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["rows_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
+}
+// The tiled kernel's (gemv_q8 over a tiled matrix, 8-bit activations).
+template <class Q>
+void BM_prefill_q8_tiled(benchmark::State& state) {
+  prefill<Q, Path::tiled_int8>(state);
+}
+// gemv_mma's over F16 / BF16 matrices in place (what a Forward with tensor_core_decoding prefills with).
+template <class Q>
+void BM_prefill_mma(benchmark::State& state) {
+  prefill<Q, Path::mma>(state);
 }
 
 const std::vector<std::pair<int, int>> llm_shapes{{4096, 4096},  {11008, 4096}, {4096, 11008}, {14336, 4096},
@@ -394,6 +405,8 @@ BENCHMARK_TEMPLATE(BM_gemm, quant::Q8_0)->Apply(gemm_shapes);
 BENCHMARK_TEMPLATE(BM_gemm, quant::Q4_0)->Apply(gemm_shapes);
 BENCHMARK_TEMPLATE(BM_prefill_q8_tiled, quant::Q8_0)->Apply(prefill_shapes);
 BENCHMARK_TEMPLATE(BM_prefill_q8_tiled, quant::Q4_0)->Apply(prefill_shapes);
+BENCHMARK_TEMPLATE(BM_prefill_mma, quant::F16)->Apply(prefill_shapes);
+BENCHMARK_TEMPLATE(BM_prefill_mma, quant::BF16)->Apply(prefill_shapes);
 
 }  // namespace
 

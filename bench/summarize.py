@@ -161,11 +161,12 @@ def other_table(d, base, g):
 
 
 def prefill_table(g):
-    """The TF32 gemm against the tiled kernel's prefill form (8-bit activations) per shape and M."""
-    names = [n for n in g if re.match(r"BM_(gemm|prefill_q8_tiled)<", n)]
+    """The TF32 gemm against the tensor-core gemv kernels' prefill forms per shape and M."""
+    names = [n for n in g if re.match(r"BM_(gemm|prefill_q8_tiled|prefill_mma)<", n)]
     if not names:
         return
-    print("## Prefill blocks: TF32 gemm (BM_gemm) and the tiled kernel's prefill form (BM_prefill_q8_tiled)\n")
+    print("## Prefill blocks: TF32 gemm (BM_gemm) and the prefill forms of the tiled kernel (BM_prefill_q8_tiled, "
+          "8-bit activations) and of gemv_mma (BM_prefill_mma, F16 / BF16)\n")
     print("| kernel | rows x cols | M | weight rows a block | us | TFLOP/s | rows/s |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for n in sorted(names, key=lambda s: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", s)]):

@@ -438,7 +438,10 @@ void check_tensor_core_decoding(const HostModel<Q>& hm) {
   REQUIRE(ar.uses_tensor_core_decoding());
   GenerateOptions o;
   o.max_new_tokens = new_tokens;
-  for (const auto& p : prompts) {
+  std::vector<std::vector<int>> all = prompts;  // and one whose prefill block takes the 64-row form
+  all.emplace_back();
+  for (int i = 0; i < 20; ++i) all.back().push_back((5 * i + 1) % 50);
+  for (const auto& p : all) {
     const std::vector<int> want = ar.generate(p, o);
     for (const bool graphs : {true, false}) {
       s3d.use_graphs(graphs);

@@ -50,9 +50,8 @@ struct Matrix {
 bool same(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 template <class Q>
-void check_gemv_mma(int rows, int cols) {
-  INFO(std::string(Q::name), " ", rows, "x", cols);
-  constexpr int m = 11;  // two tiles
+void check_gemv_mma(int rows, int cols, int m) {
+  INFO(std::string(Q::name), " ", rows, "x", cols, ", ", m, " activation rows");
   std::vector<float> x(static_cast<std::size_t>(m) * cols);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.07f * static_cast<float>(i)) * (1.0f + i % 5) * 3.0f;
   const Matrix<Q> w(rows, cols, 0.0f);
@@ -142,8 +141,10 @@ void check_layer(int cols, int m) {
   CHECK(test::same_bytes(g, gg));
 }
 
-// Forward<Q> with tensor_core_decoding: a prefill-free pass of 9 tokens (two decoding tiles) within float
-// rounding of host::Forward, and a row's logits the same bits alone or in a block of 5.
+// Forward<Q> with tensor_core_decoding: a pass of 9 tokens (the prefill form's two groups) within float
+// rounding of host::Forward, and a row's logits the same bits alone or in a block of 5; a 64-token block
+// (a prefill block, through the prefill form rather than gemm) within rounding of the host too, and the same
+// bits as decoding blocks of 8.
 template <class Q>
 void check_forward() {
   const auto hm = HostModel<Q>::from_float(test::damped_weights(21));
@@ -180,6 +181,29 @@ void check_forward() {
     INFO("row ", i, " alone");
     CHECK(std::memcmp(one.data(), five.data() + static_cast<std::size_t>(i) * V, static_cast<std::size_t>(V) * sizeof(float)) == 0);
   }
+
+  constexpr int block = skippy::cuda::kernels::half_mma_block_rows;
+  std::vector<int> prompt(block);
+  for (int i = 0; i < block; ++i) prompt[static_cast<std::size_t>(i)] = (7 * i + 3) % V;
+  auto hc2 = hf.make_cache(block);
+  std::vector<float> want2(static_cast<std::size_t>(block) * V);
+  hf.run(prompt.data(), block, 0, hc2, LayerRange{}, want2.data());
+  skippy::cuda::Forward<Q> pf(dm.view(), block, block);
+  pf.tensor_core_decoding(true);
+  REQUIRE(pf.uses_tensor_core_decoding());
+  auto pc = pf.make_cache();
+  DeviceBuffer<int> dp(prompt.size());
+  dp.upload(prompt.data(), prompt.size());
+  DeviceBuffer<float> dl2(want2.size());
+  pf.run(dp.data(), block, 0, pc, LayerRange{}, dl2.data(), nullptr);
+  const std::vector<float> all = test::on_host(dl2);
+  const double e2 = test::row_error(all, want2, V);
+  INFO(std::string(Q::name), " tensor-core prefill block: relative error against the host ", e2);
+  CHECK(e2 <= 1e-4);
+  pc.set_length(0);  // the same tokens as decoding blocks of 8
+  for (int at = 0; at < block; at += 8)
+    pf.run(dp.data() + at, 8, at, pc, LayerRange{}, dl2.data() + static_cast<std::size_t>(at) * V, nullptr);
+  CHECK(std::memcmp(test::on_host(dl2).data(), all.data(), all.size() * sizeof(float)) == 0);
 }
 
 }  // namespace
@@ -188,16 +212,19 @@ TEST_CASE("skippy::cuda::gemv_mma is within float rounding of the dot product, a
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::gemv_mma");
   REQUIRE(skippy::cuda::gemv_mma_supported<quant::F16>());  // every GPU these tests meet is sm_80 or newer
   REQUIRE(skippy::cuda::gemv_mma_supported<quant::BF16>());
-  check_gemv_mma<quant::F16>(40, 1056);
-  check_gemv_mma<quant::BF16>(40, 1056);
-  check_gemv_mma<quant::F16>(16, 32);
-  check_gemv_mma<quant::BF16>(300, 4096);
+  for (int m : {5, 11, 70}) {  // a decoding block; the prefill form in one launch and in two (64 + 6)
+    check_gemv_mma<quant::F16>(40, 1056, m);
+    check_gemv_mma<quant::BF16>(40, 1056, m);
+  }
+  check_gemv_mma<quant::F16>(16, 32, 8);
+  check_gemv_mma<quant::BF16>(300, 4096, 64);
 }
 
 TEST_CASE("skippy::cuda::gemv_batch_mma, gemv_qkv_rope_mma and gemv_swiglu_mma equal one gemv_mma per matrix") {
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::gemv_mma fused launches");
   check_layer<quant::F16>(160, 5);
   check_layer<quant::BF16>(160, 11);
+  check_layer<quant::F16>(160, 70);
 }
 
 TEST_CASE_TEMPLATE("skippy::cuda::Forward with tensor_core_decoding: within rounding of the host, rows the same alone or in "

@@ -2,10 +2,11 @@
 // matrices in place (kernels/gemv_half_mma.cuh), its products taken from the other lanes' fragments
 // (kernels::mma_16x8x16 below sm_80, in k order): gemv_mma within float rounding of the exact dot product
 // and equal bit for bit to its account in the emulated order (which states the kernel's column order) for
-// tiles of up to 8 activation rows and two, with partial 64-column chunks and a partial block of rows,
-// nothing written past m rows; each row the same bits alone as in a block; a batch of three matrices, Q/K/V
-// with RoPE and the cache write, and gate/up with SwiGLU, each the same bits as one launch per matrix with
-// the epilogue on the host; misaligned activations refused. gemv_mma_test.cu checks the same on a GPU,
+// blocks of 1 to 8 activation rows and the prefill form's (9 to 64 rows a launch, and two launches for
+// 70), with partial 64-column chunks and a partial block of rows, nothing written past m rows; each row the
+// same bits alone as in a block; a batch of three matrices, Q/K/V with RoPE and the cache write, and
+// gate/up with SwiGLU, each the same bits as one launch per matrix with the epilogue on the host (in both
+// forms); misaligned activations refused. gemv_mma_test.cu checks the same on a GPU,
 // with the tensor-core instruction.
 
 #include <skippy/cuda/gemv.cuh>
@@ -15,16 +16,16 @@
 #include "../support/qkv_rope.hpp"
 #include "check.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 using namespace skippy;
 using emulation::aligned;
 
 namespace {
-
-constexpr int m_max = 11;
 
 template <class Q>
 struct Matrix {
@@ -81,18 +82,19 @@ struct Matrix {
 bool same(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
 template <class Q>
-void check(int rows, int cols) {
+void check(int rows, int cols, std::initializer_list<int> ms) {
   char where[64];
   std::snprintf(where, sizeof where, "%s %dx%d", Q::name, rows, cols);
+  const int m_max = std::max(ms);
   const std::size_t nx = static_cast<std::size_t>(m_max) * cols;
   auto x = aligned<float>(nx + 4);
   for (std::size_t i = 0; i < nx; ++i) x[i] = std::cos(0.07f * static_cast<float>(i)) * (1.0f + i % 5) * 3.0f;
   const Matrix<Q> w(rows, cols, 0.0f);
-  const std::size_t ny = static_cast<std::size_t>(m_max) * rows;
+  const std::size_t ny = static_cast<std::size_t>(m_max + 1) * rows;  // a row past every m
   auto y = aligned<float>(ny), one = aligned<float>(static_cast<std::size_t>(rows));
   // Float rounding of cols sums, and the activations' split (2^-22 relative for F16).
   const double tolerance = (cols + 4.0) * std::ldexp(1.0, -24);
-  for (int m : {1, 5, 8, m_max}) {
+  for (int m : ms) {
     std::memset(y.get(), 0xff, ny * sizeof(float));
     EXPECT(cuda::gemv_mma(w.view, x.get(), m, y.get()) == cudaSuccess, where);
     int bad = 0, differ = 0;
@@ -107,11 +109,12 @@ void check(int rows, int cols) {
     EXPECT(bad == 0, where);
     EXPECT(differ == 0, where);
     const std::size_t n = static_cast<std::size_t>(m) * rows;
-    std::uint32_t past = 0xffffffffu;
-    if (n < ny) std::memcpy(&past, &y[n], sizeof past);
+    std::uint32_t past;
+    std::memcpy(&past, &y[n], sizeof past);
     EXPECT(past == 0xffffffffu, where);
     if (m != m_max) continue;
-    for (int i : {0, 4, 9}) {  // alone: the same bits as in the block
+    for (int i : {0, 4, 9, 66}) {  // alone: the same bits as in the block
+      if (i >= m) continue;
       EXPECT(cuda::gemv_mma(w.view, x.get() + static_cast<std::size_t>(i) * cols, 1, one.get()) == cudaSuccess, where);
       int differ = 0;
       for (int r = 0; r < rows; ++r) differ += !same(one[r], y[static_cast<std::size_t>(i) * rows + r]);
@@ -179,12 +182,17 @@ void check_layer(int cols, int m) {
 }  // namespace
 
 int main() {
-  check<quant::F16>(40, 1056);  // 16.5 chunks of 64 columns: 8 warps, two or three chunks each
-  check<quant::BF16>(40, 1056);
-  check<quant::F16>(16, 32);    // one half chunk: seven warps idle
-  check<quant::BF16>(21, 96);
+  // 16.5 chunks of 64 columns: 8 warps, two or three chunks each; 11 rows: the prefill form's first two
+  // groups, the second partial.
+  check<quant::F16>(40, 1056, {1, 5, 8, 11});
+  check<quant::BF16>(40, 1056, {1, 5, 8, 11});
+  check<quant::F16>(16, 32, {1, 5, 8, 11});  // one half chunk: seven warps idle
+  // The prefill form at its full 64 rows and over two launches (64 + 6 rows).
+  check<quant::BF16>(21, 96, {1, 8, 9, 64, 70});
+  check<quant::F16>(24, 160, {64, 70});
   check_layer<quant::F16>(160, 5);
   check_layer<quant::BF16>(160, 11);
+  check_layer<quant::F16>(160, 70);
   std::printf("emulate_gemv_half_mma: %d failures\n", emulation::failures);
   return emulation::failures == 0 ? 0 : 1;
 }

@@ -22,7 +22,8 @@
 // it finishes. The same bits either way; off by default until measured (bench/decode_step.cu).
 // grouped_attention(true) runs the attention one thread block per KV head instead of per query head
 // (kernels/grouped_attention.cuh); also off by default until measured. tensor_core_decoding(true) runs an
-// F16 / BF16 model's decoding weight products on tensor cores (gemv_mma); off by default until measured.
+// F16 / BF16 model's weight products on tensor cores over float activations (gemv_mma), prefill blocks
+// included (one launch per 64 rows, the same bits as decoding blocks); off by default until measured.
 // A model whose matrices are tiled (DeviceModel with Upload::tiled, cuda::TiledMatrix) runs its 8-bit weight
 // launches on the tensor-core kernel (kernels/gemv_tiled.cuh), prefill blocks included (one launch per 64
 // rows, the same bits as decoding blocks); Int8Activations only.
@@ -130,11 +131,11 @@ class Forward {
   }
   bool uses_grouped_attention() const { return grouped_; }
 
-  // Whether decoding blocks run their weight products on tensor cores (gemv_mma: the activations split
-  // into 16-bit parts, kernels/gemv_half_mma.cuh) rather than gemv: F16 / BF16 models under
-  // FloatActivations, on sm_80 or newer, with every matrix 16-byte aligned; elsewhere it stays off. A row's
-  // bits differ between the two, each the same alone or in a block. Off by default until measured
-  // (bench/decode_step.cu). Set it outside any stream capture (the first call asks for the kernel).
+  // Whether blocks run their weight products on tensor cores (gemv_mma: the activations split into 16-bit
+  // parts, kernels/gemv_half_mma.cuh) rather than gemv (decoding) and gemm (prefill): F16 / BF16 models
+  // under FloatActivations, on sm_80 or newer, with every matrix 16-byte aligned; elsewhere it stays off. A
+  // row's bits differ between the two, each the same alone or in a block, prefill blocks included. Off by
+  // default until measured (bench/decode_step.cu). Set it outside any stream capture (the first call asks for the kernel).
   void tensor_core_decoding(bool on) {
     if constexpr (mma_type) {
       const bool aligned = !model_.any_matrix([](const MatrixView<Q>& w) { return !detail::aligned(w.data, 16); });
@@ -292,8 +293,10 @@ class Forward {
           "attention");
   }
   // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding). A
-  // model with tiled matrices runs every block through the 8-bit kernels (gemm reads no tiled layout).
-  bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_ && !tiled_; }
+  // model with tiled matrices runs every block through the 8-bit kernels (gemm reads no tiled layout), and
+  // tensor-core decoding every block through gemv_mma (its prefill form reads the weights once per 64
+  // rows, and gives prefill rows a decoding block's bits).
+  bool prefill(int m) const { return m >= gemm_min_rows && tensor_cores_ && !tiled_ && !mma_; }
   // A decoding block's Q (rotated, to q_) and K and V (K rotated, both to the cache) in one launch with
   // RoPE and the cache write (gemv_qkv_rope). False, launching nothing, for a prefill block or operands
   // that launch cannot take: then qkv and rope_store.

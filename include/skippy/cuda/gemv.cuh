@@ -334,17 +334,27 @@ cudaError_t launch_layout(const GemvBatch<Q>& b, WeightLayout layout, typename A
 }
 
 // The tensor-core launches over float activations for F16 / BF16 matrices in place
-// (kernels/gemv_half_mma.cuh): one per tile of up to 8 activation rows.
+// (kernels/gemv_half_mma.cuh): one per tile of up to 8 activation rows, or for m > 8 one of the prefill
+// form per kernels::half_mma_block_rows rows.
 template <bool Swiglu, class Q>
 cudaError_t launch_half_mma(GemvBatch<Q> b, const float* x, int m, const Launch& on) {
   int grid = 0;
   for (int j = 0; j < b.jobs; ++j)
     grid += b.blocks[j] = (b.rows[j] + kernels::half_mma_rows - 1) / kernels::half_mma_rows;
   if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
-  return for_tiles(m, [&](auto M, int i0) {
-    return launch(kernels::gemv_half_mma<Q, decltype(M)::value, Swiglu>, grid, kernels::half_mma_threads<Swiglu>, 0,
-                  on, tile_of(b, i0), x + static_cast<long>(i0) * b.cols);
-  });
+  const int threads = kernels::half_mma_threads<Swiglu>;
+  if (m <= gemv_max_tile)
+    return for_tiles(m, [&](auto M, int i0) {
+      return launch(kernels::gemv_half_mma<Q, decltype(M)::value, Swiglu>, grid, threads, 0, on, tile_of(b, i0),
+                    x + static_cast<long>(i0) * b.cols, static_cast<int>(decltype(M)::value));
+    });
+  constexpr int block = kernels::half_mma_block_rows;
+  for (int i0 = 0; i0 < m; i0 += block) {
+    const cudaError_t e = launch(kernels::gemv_half_mma<Q, block, Swiglu>, grid, threads, 0, on, tile_of(b, i0),
+                                 x + static_cast<long>(i0) * b.cols, m - i0 < block ? m - i0 : block);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 template <class Q>
@@ -493,7 +503,8 @@ cudaError_t gemv_qkv_rope(const MatrixView<Q>* w, float* q_out, const float* x, 
 // The same products as gemv's, each activation split into 16-bit parts of the weights' type
 // (quant/split.hpp: F16 activations must stay below 65520 in magnitude), summed in the tensor cores'
 // order: results differ from gemv's in the last bits, and are the same alone or in a block. What a launch
-// costs hardly depends on m up to 8, where gemv's grows with m: the kernels for verify blocks. Needs
+// costs hardly depends on m up to 8, where gemv's grows with m: the kernels for verify blocks; blocks of
+// more than 8 rows take the prefill form, which reads the weights once per 64 rows (the same bits). Needs
 // sm_80 or newer (gemv_mma_supported).
 
 namespace detail {
@@ -528,8 +539,8 @@ bool gemv_mma_supported() {
 }
 
 // gemv_batch on tensor cores: y[j][i][r] = W_j[r] . x[i] for n <= gemv_max_jobs F16 / BF16 matrices in
-// place of equal width, one launch per tile of 8 activation rows. Errors as gemv_batch, and
-// cudaErrorMisalignedAddress for weights or activations not 16-byte aligned.
+// place of equal width, one launch per tile of 8 activation rows (per 64 where m > 8). Errors as
+// gemv_batch, and cudaErrorMisalignedAddress for weights or activations not 16-byte aligned.
 template <class Q>
 cudaError_t gemv_batch_mma(const MatrixView<Q>* w, float* const* y, int n, const float* x, int m,
                            const Launch& on = {}) {
