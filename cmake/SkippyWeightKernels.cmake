@@ -29,5 +29,6 @@ function(skippy_add_weight_kernels name)
   file(CONFIGURE OUTPUT ${source} CONTENT "#include <skippy/cuda/instantiate.cuh>\n")
   add_library(${name} OBJECT ${source})
   target_link_libraries(${name} PUBLIC skippy::skippy CUDA::cudart)
+  target_compile_features(${name} PUBLIC cuda_std_17)  # skippy::skippy's cxx_std_17 does not reach nvcc
   target_compile_definitions(${name} PUBLIC SKIPPY_CUDA_EXTERN_WEIGHT_KERNELS)
 endfunction()

@@ -134,8 +134,11 @@ class Forward {
   // Whether blocks run their weight products on tensor cores (gemv_mma: the activations split into 16-bit
   // parts, kernels/gemv_half_mma.cuh) rather than gemv (decoding) and gemm (prefill): F16 / BF16 models
   // under FloatActivations, on sm_80 or newer, with every matrix 16-byte aligned; elsewhere it stays off. A
-  // row's bits differ between the two, each the same alone or in a block, prefill blocks included. Off by
-  // default until measured (bench/decode_step.cu). Set it outside any stream capture (the first call asks for the kernel).
+  // row's bits differ between the two, each the same alone or in a block, prefill blocks included. F16:
+  // every activation a weight product reads (normed input, attention output, SwiGLU output) must stay
+  // below 65520 in magnitude (quant/split.hpp), else the logits are not finite and the decoder reports it;
+  // BF16 has float's range. Off by default until measured (bench/decode_step.cu). Set it outside any stream
+  // capture (the first call asks for the kernel).
   void tensor_core_decoding(bool on) {
     if constexpr (mma_type) {
       const bool aligned = !model_.any_matrix([](const MatrixView<Q>& w) { return !detail::aligned(w.data, 16); });
