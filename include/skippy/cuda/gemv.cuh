@@ -282,12 +282,17 @@ GemvBatch<Q> tile_of(const GemvBatch<Q>& b, int i0) {
   return tile;
 }
 
+// Whether a weight launch's blocks ask L2 for their rows first (GemvBatch::warm, SKIPPY_GEMV_L2_PREFETCH).
+inline bool warms(const Launch& on) {
+  return SKIPPY_GEMV_L2_PREFETCH == 2 || (SKIPPY_GEMV_L2_PREFETCH == 1 && on.early && early_launch_supported());
+}
+
 // One interleaved launch per tile over the batch's matrices (their y advanced to the tile's rows), in
 // arithmetic A.
 template <bool Swiglu, class A, class Q, class L = quant::InPlace<Q>>
 cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, const Launch& on) {
   constexpr int per_matrix = Swiglu ? gemv_rows_per_block / 2 : gemv_rows_per_block;
-  b.warm = SKIPPY_GEMV_L2_PREFETCH == 2 || (SKIPPY_GEMV_L2_PREFETCH == 1 && on.early && early_launch_supported());
+  b.warm = warms(on);
   int grid = 0;
   for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = (b.rows[j] + per_matrix - 1) / per_matrix;
   if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
@@ -301,6 +306,7 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, const
 // 8 activation rows, or for m > 8 one of the prefill form per kernels::tiled_block_rows rows.
 template <bool Swiglu, class Q>
 cudaError_t launch_tiled(GemvBatch<Q> b, const quant::Q8Rows& x, int m, const Launch& on) {
+  b.warm = warms(on);
   int grid = 0;
   for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = quant::Tiled<Q>::tiles(b.rows[j]);
   if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
@@ -338,6 +344,7 @@ cudaError_t launch_layout(const GemvBatch<Q>& b, WeightLayout layout, typename A
 // form per kernels::half_mma_block_rows rows.
 template <bool Swiglu, class Q>
 cudaError_t launch_half_mma(GemvBatch<Q> b, const float* x, int m, const Launch& on) {
+  b.warm = warms(on);
   int grid = 0;
   for (int j = 0; j < b.jobs; ++j)
     grid += b.blocks[j] = (b.rows[j] + kernels::half_mma_rows - 1) / kernels::half_mma_rows;

@@ -16,8 +16,8 @@
 // gives its slots {2t, 2t+1, 2t+8, 2t+9} of mma j the consecutive columns 16t + 4j .. 16t + 4j + 3 of its
 // chunk: weights and activations both come in 16-byte loads, in the fragments' registers as loaded.
 // The batch's epilogues are the other weight kernels' (gemv_batch.cuh): RoPE and the cache write for
-// Q/K/V, and for gate/up (a second set of warps on up's rows) SwiGLU. gemv_mma and its batch forms
-// (gemv.cuh) launch it.
+// Q/K/V, and for gate/up (a second set of warps on up's rows) SwiGLU. Launched early, a block first asks L2
+// for its rows (GemvBatch::warm), as gemv's do. gemv_mma and its batch forms (gemv.cuh) launch it.
 
 #include <cuda_runtime.h>
 
@@ -81,6 +81,10 @@ __global__ void __launch_bounds__(half_mma_threads<Swiglu>)
       for (int s = 0; s < 2; ++s)
         k.v[h][s] = col < cols ? __ldg(reinterpret_cast<const uint4*>(row[h] + col + 8 * s)) : make_uint4(0, 0, 0, 0);
   };
+  if (b.warm && threadIdx.x % (32 * W) == 0) {  // each matrix's 16 rows: one span in the ggml layout
+    const int n = rows - r0 < half_mma_rows ? rows - r0 : half_mma_rows;
+    prefetch_l2(w + static_cast<long>(r0) * cols, static_cast<std::size_t>(n) * cols * sizeof(H));
+  }
   int c = warp;
   Chunk cur;  // uninitialised, as next: a select on a loaded value would wait for the load
   if (c < chunks) fetch(c, cur);  // the weights are read-only: requested before the wait for the kernel before

@@ -7,8 +7,9 @@
 // gemv_interleaved over quant::Q8Slices): the kernel meant for verify blocks. Each (row, activation row)
 // sum is quant::tiled_dot's, bit for bit, alone or in a block of rows of either form; the batch's
 // epilogues (gemv_batch.cuh) are the dp4a kernel's: RoPE and the cache write for Q/K/V, and for gate/up (a
-// second set of warps on up's rows) SwiGLU and its 8-bit output. gemv_q8 and its batch forms launch it for
-// tiled matrices (MatrixView::tiled).
+// second set of warps on up's rows) SwiGLU and its 8-bit output. Launched early, a block first asks L2 for
+// its tile (GemvBatch::warm), as gemv's do. gemv_q8 and its batch forms launch it for tiled matrices
+// (MatrixView::tiled).
 
 #include <cuda_runtime.h>
 
@@ -66,6 +67,8 @@ __global__ void __launch_bounds__(tiled_threads<Swiglu>)
       quant::detail::load16_aligned(reinterpret_cast<const std::int8_t*>(p + l * 512 + lane * 16), k.q[l]);
     quant::detail::load16_aligned(reinterpret_cast<const std::int8_t*>(p + T::quant_bytes + g * 16), k.s);
   };
+  if (b.warm && threadIdx.x % (32 * W) == 0)  // each matrix's tile: one span of the tiled layout
+    prefetch_l2(tile, static_cast<std::size_t>(chunks) * T::chunk_bytes);
   int c = warp;
   Chunk cur;  // uninitialised, as next: a select on a loaded value would wait for the load
   if (c < chunks) fetch(c, cur);  // the weights are read-only: requested before the wait for the kernel before
