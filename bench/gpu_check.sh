@@ -6,7 +6,7 @@
 #                                           #       to build/gpu-pack (ignored by git)
 #   bench/gpu_check.sh variant NAME FLAGS   # here, after pack: skippy_bench_gemv built with CUDA flags FLAGS
 #                                           #       (e.g. -DSKIPPY_GEMV_L2_PREFETCH=2) to build/gpu-pack/variants/NAME
-#   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo (at most 490 s; about
+#   bench/gpu_check.sh run main  [OUT]      # there: CUDA tests, benchmarks, demo (at most 540 s; about
 #                                           #        100 s on the H200 in runs 6-9)
 #   bench/gpu_check.sh run sanitize [OUT]   # there: compute-sanitizer memcheck, racecheck, synccheck, then the
 #                                           #        CUDA sweep (at most 540 s)
@@ -90,6 +90,7 @@ case $phase in
       --benchmark_out="$out/decode_step.json" --benchmark_out_format=json
     step demo 20 "$pack/skippy_demo" --tokens 256 --no-stream
     step demo_sampling 20 "$pack/skippy_demo" --tokens 256 --no-stream --accept sampling
+    step demo_tensor_cores 20 "$pack/skippy_demo" --tokens 256 --no-stream --tensor-cores
     ;;
   sanitize)
     san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \

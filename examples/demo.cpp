@@ -47,7 +47,8 @@ void usage(std::FILE* to) {
                "  --quant Q           weight storage: f16 (the file, in place), q8_0 or q4_0 (converted) (default f16)\n"
                "  --no-stream         print the text after generation instead of while it is produced\n"
                "  --backend B         auto (CUDA when the build has it and a GPU exists, else host), cuda or cpu\n"
-               "                      (default auto)\n");
+               "                      (default auto)\n"
+               "  --tensor-cores      CUDA, F16: weight products on tensor cores (tensor-core decoding; off by default)\n");
 }
 
 bool parse(int argc, char** argv, DemoOptions& o) {
@@ -72,6 +73,7 @@ bool parse(int argc, char** argv, DemoOptions& o) {
     else if (a == "--quant" && v) o.quant = argv[++i];
     else if (a == "--backend" && v) o.backend = argv[++i];
     else if (a == "--no-stream") o.stream = false;
+    else if (a == "--tensor-cores") o.tensor_cores = true;
     else {
       std::fprintf(stderr, "skippy_demo: unknown or incomplete option '%s'\n\n", a.c_str());
       return false;

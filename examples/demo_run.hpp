@@ -12,6 +12,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace skippy::examples {
@@ -32,7 +33,27 @@ struct DemoOptions {
   std::uint64_t seed = 1;
   bool stream = true;
   std::string backend = "auto";  // auto: CUDA when a GPU exists, else the host
+  bool tensor_cores = false;     // CUDA, F16: tensor-core decoding (cuda::Decoder::tensor_core_decoding)
 };
+
+template <class Dec, class = void>
+struct HasTensorCoreDecoding : std::false_type {};
+template <class Dec>
+struct HasTensorCoreDecoding<Dec, std::void_t<decltype(std::declval<Dec&>().tensor_core_decoding(true))>>
+    : std::true_type {};
+
+// The options only some decoders take: tensor-core decoding (cuda::Decoder). Returns what the decoder
+// runs, for the report ("" where the decoder has no such switch).
+template <class Dec>
+std::string apply_backend_options(Dec& dec, const DemoOptions& o) {
+  if constexpr (HasTensorCoreDecoding<Dec>::value) {
+    dec.tensor_core_decoding(o.tensor_cores);
+    if (dec.uses_tensor_core_decoding()) return ", tensor-core decoding";
+    return o.tensor_cores ? ", tensor-core decoding unavailable here (F16 / BF16 on sm_80+ only)" : "";
+  } else {
+    return o.tensor_cores ? ", --tensor-cores ignored (CUDA only)" : "";
+  }
+}
 
 // The policy lists a backend instantiates, dispatched from the options: f(Tag<Skip>, Tag<Pred>, Tag<Rule>)
 // for the matching combination. Returns false (calling nothing) when the options name one not in the
@@ -134,19 +155,21 @@ int demo(const LoadedModel<Q>& m, const ModelView<Q>& view, const gguf::Vocabula
   if (m.trained.predictors > 0)
     std::printf("trained for S3D: skip [%d, %d), K = %d\n", m.trained.skip_begin, m.trained.skip_end,
                 m.trained.predictors);
-  std::printf("backend: %s\n\n--- autoregressive (%s) ---\n%s", backend, rule, o.prompt.c_str());
-  std::fflush(stdout);
 
   // AR with the same rule: greedy AR for greedy and typical (typical emits the target argmax), and
   // sampling from the warped target for speculative sampling, the distribution S3D must keep.
   using ArRule = std::conditional_t<std::is_same_v<Rule, accept::SpeculativeSampling>, Rule, accept::Greedy>;
   Decoder<ModelView<Q>, NoSkip, Autoregressive, ArRule> ar(view, capacity, params<ArRule>(o), o.seed);
+  const std::string runs = apply_backend_options(ar, o);
+  std::printf("backend: %s%s\n\n--- autoregressive (%s) ---\n%s", backend, runs.c_str(), rule, o.prompt.c_str());
+  std::fflush(stdout);
   const Run a = generate(ar, vocab, prompt, o);
 
   std::printf("\n--- S3D SkipRange<%d,%d> %s<%d>, %s ---\n%s", Skip::begin, Skip::end,
               Pred::mode == DraftMode::simultaneous ? "Simultaneous" : "Sequential", Pred::k, rule, o.prompt.c_str());
   std::fflush(stdout);
   Decoder<ModelView<Q>, Skip, Pred, Rule> s3d(view, capacity, params<Rule>(o), o.seed);
+  apply_backend_options(s3d, o);
   const Run s = generate(s3d, vocab, prompt, o);
 
   const double ar_tps = a.stats.tokens_per_second(), s3d_tps = s.stats.tokens_per_second();
