@@ -185,14 +185,14 @@ int main() {
   // 16.5 chunks of 64 columns: 8 warps, two or three chunks each; 11 rows: the prefill form's first two
   // groups, the second partial.
   check<quant::F16>(40, 1056, {1, 5, 8, 11});
-  check<quant::BF16>(40, 1056, {1, 5, 8, 11});
+  check<quant::BF16>(40, 608, {1, 5, 8, 11});  // 9.5 chunks: warp 1's second chunk the half one
   check<quant::F16>(16, 32, {1, 5, 8, 11});  // one half chunk: seven warps idle
   // The prefill form at its full 64 rows and over two launches (64 + 6 rows).
   check<quant::BF16>(21, 96, {1, 8, 9, 64, 70});
   check<quant::F16>(24, 160, {64, 70});
-  check_layer<quant::F16>(160, 5);
-  check_layer<quant::BF16>(160, 11);
-  check_layer<quant::F16>(160, 70);
+  check_layer<quant::F16>(160, 5);   // the decoding form
+  check_layer<quant::BF16>(160, 8);
+  check_layer<quant::F16>(96, 19);  // the prefill form: groups at 0, 8 and 16 (a partial one)
   std::printf("emulate_gemv_half_mma: %d failures\n", emulation::failures);
   return emulation::failures == 0 ? 0 : 1;
 }
