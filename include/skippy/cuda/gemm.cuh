@@ -141,15 +141,7 @@ cudaError_t gemm_attributes(cudaFuncAttributes& attr) {
 // such an architecture (a build for an older one compiles the kernel as a trap).
 template <class Q>
 bool gemm_supported() {
-  int device = 0, major = 0;
-  cudaFuncAttributes attr{};
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      detail::gemm_attributes<Q>(attr) != cudaSuccess) {
-    cudaGetLastError();  // leave no error pending for the next launch check
-    return false;
-  }
-  return major >= 8 && attr.ptxVersion >= 80;
+  return tensor_core_kernel_runs(detail::gemm_attributes<Q>);
 }
 
 namespace detail {

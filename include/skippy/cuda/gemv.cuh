@@ -534,15 +534,7 @@ cudaError_t half_mma_attributes(cudaFuncAttributes& attr) {
 // True where the tensor-core kernel for Q runs here: a device of sm_80 or newer and the kernel built for one.
 template <class Q>
 bool gemv_mma_supported() {
-  int device = 0, major = 0;
-  cudaFuncAttributes attr{};
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
-      detail::half_mma_attributes<Q>(attr) != cudaSuccess) {
-    cudaGetLastError();  // leave no error pending for the next launch check
-    return false;
-  }
-  return major >= 8 && attr.ptxVersion >= 80;
+  return tensor_core_kernel_runs(detail::half_mma_attributes<Q>);
 }
 
 // gemv_batch on tensor cores: y[j][i][r] = W_j[r] . x[i] for n <= gemv_max_jobs F16 / BF16 matrices in

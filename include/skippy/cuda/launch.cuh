@@ -86,6 +86,21 @@ inline bool early_launch_supported() {
   return yes;
 }
 
+// Whether a tensor-core kernel runs here: the current device is sm_80 or newer and `attributes` (which
+// fills in the kernel's cudaFuncAttributes) reports code built for sm_80 or newer (an older build compiles
+// the kernel's fallback). Leaves no error pending.
+inline bool tensor_core_kernel_runs(cudaError_t (*attributes)(cudaFuncAttributes&)) {
+  int device = 0, major = 0;
+  cudaFuncAttributes attr{};
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      attributes(attr) != cudaSuccess) {
+    cudaGetLastError();  // leave no error pending for the next launch check
+    return false;
+  }
+  return major >= 8 && attr.ptxVersion >= 80;
+}
+
 // Where a kernel goes: a stream (a cudaStream_t converts to a plain launch on it), and whether it may
 // launch early (a hint: ignored where early_launch_supported() is false). Early launches capture into
 // CUDA Graphs as programmatic edges.
