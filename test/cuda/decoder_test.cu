@@ -1,7 +1,7 @@
 // The CUDA decoder: greedy S3D emits exactly the greedy AR tokens on CUDA over a grid of policies (8-bit
-// activations, the grouped attention and tensor-core decoding included); CUDA greedy output equals host greedy output up to the first step whose top-2
-// margin is below 1e-3; the bundled trained model (losslessness, tau against the host); speculative
-// sampling's distribution; errors.
+// activations, the grouped attention and tensor-core decoding included); CUDA greedy output equals host
+// greedy output up to the first step whose top-2 margin is below 1e-3; the bundled trained model
+// (losslessness, tau against the host); speculative sampling's distribution; errors.
 
 #include <doctest/doctest.h>
 
@@ -425,8 +425,8 @@ TEST_CASE("cuda decoder with the grouped attention: greedy S3D emits greedy AR's
 
 namespace {
 
-// An F16 / BF16 model's decoding weight products on tensor cores (tensor_core_decoding): greedy S3D emits
-// greedy AR's tokens under the same setting, with and without graphs; the host's up to a near tie.
+// An F16 / BF16 model's weight products on tensor cores (tensor_core_decoding, prefill included): greedy
+// S3D emits greedy AR's tokens under the same setting, with and without graphs; the host's up to a near tie.
 template <class Q, class Pred>
 void check_tensor_core_decoding(const HostModel<Q>& hm) {
   skippy::cuda::DeviceModel<Q> dm(hm.view());
