@@ -4,10 +4,10 @@
 // activations, Q8_0 / Q4_0) at the same shapes and the activation quantiser; both again over the packed
 // layout (cuda::PackedMatrix); the tensor-core kernel over 8-bit activations (gemv_tiled_q8, the tiled
 // layout); the tensor-core kernel over float activations for F16 / BF16 (gemv_mma, BM_gemv_mma: its M = 5 /
-// M = 1 ratio against BM_gemv's is the figure); a layer's fused launches (Q/K/V, gate/up with SwiGLU) against one launch
-// per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and rows/s, and beside it
-// the tiled kernel's prefill form over 8-bit activations (BM_prefill_q8_tiled: one launch per 64 rows) and
-// gemv_mma's over F16 / BF16 (BM_prefill_mma).
+// M = 1 ratio against BM_gemv's is the figure); a layer's fused launches (Q/K/V, gate/up with SwiGLU)
+// against one launch per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and
+// rows/s, and beside it the tiled kernel's prefill form over 8-bit activations (BM_prefill_q8_tiled: one
+// launch per 64 rows) and gemv_mma's over F16 / BF16 (BM_prefill_mma).
 
 #include <benchmark/benchmark.h>
 

@@ -148,28 +148,40 @@ void check_layer(int cols, int m) {
 template <class Q>
 void check_forward() {
   const auto hm = HostModel<Q>::from_float(test::damped_weights(21));
-  const int V = hm.config().vocab, cap = 24;
-  const std::vector<int> tokens = {5, 17, 3, 3, 40, 22, 9, 61, 0};
-  const int m = static_cast<int>(tokens.size());
+  const int V = hm.config().vocab;
   host::Forward<Q> hf(hm.view());
-  auto hc = hf.make_cache(cap);
-  std::vector<float> want(static_cast<std::size_t>(m) * V);
-  hf.run(tokens.data(), m, 0, hc, LayerRange{}, want.data());
   skippy::cuda::DeviceModel<Q> dm(hm.view());
-  skippy::cuda::Forward<Q> cf(dm.view(), 16, cap);
-  CHECK_FALSE(cf.uses_tensor_core_decoding());  // off by default
-  cf.tensor_core_decoding(true);
-  REQUIRE(cf.uses_tensor_core_decoding());
-  auto cc = cf.make_cache();
-  DeviceBuffer<int> dt(tokens.size());
-  dt.upload(tokens.data(), tokens.size());
-  DeviceBuffer<float> dl(want.size());
-  cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
-  const std::vector<float> got = test::on_host(dl);
-  const double e = test::row_error(got, want, V);
-  INFO(std::string(Q::name), " tensor-core decoding: relative error against the host ", e);
-  CHECK(e <= 1e-4);
+  // tokens as one block from position 0 through cf (tensor-core decoding switched on): its logits, within
+  // float rounding of host::Forward's.
+  const auto first_block = [&](skippy::cuda::Forward<Q>& cf, auto& cc, const DeviceBuffer<int>& dt,
+                               const std::vector<int>& tokens) {
+    const int m = static_cast<int>(tokens.size());
+    auto hc = hf.make_cache(m);
+    std::vector<float> want(static_cast<std::size_t>(m) * V);
+    hf.run(tokens.data(), m, 0, hc, LayerRange{}, want.data());
+    CHECK_FALSE(cf.uses_tensor_core_decoding());  // off by default
+    cf.tensor_core_decoding(true);
+    REQUIRE(cf.uses_tensor_core_decoding());
+    DeviceBuffer<float> dl(want.size());
+    cf.run(dt.data(), m, 0, cc, LayerRange{}, dl.data(), nullptr);
+    const std::vector<float> got = test::on_host(dl);
+    const double e = test::row_error(got, want, V);
+    INFO(std::string(Q::name), ", ", m, " tokens: relative error against the host ", e);
+    CHECK(e <= 1e-4);
+    return got;
+  };
+  const auto upload = [](const std::vector<int>& tokens) {
+    DeviceBuffer<int> d(tokens.size());
+    d.upload(tokens.data(), tokens.size());
+    return d;
+  };
 
+  const std::vector<int> tokens = {5, 17, 3, 3, 40, 22, 9, 61, 0};
+  const DeviceBuffer<int> dt = upload(tokens);
+  skippy::cuda::Forward<Q> cf(dm.view(), 16, 24);
+  auto cc = cf.make_cache();
+  first_block(cf, cc, dt, tokens);
+  DeviceBuffer<float> dl(static_cast<std::size_t>(5) * V);
   cc.set_length(0);
   cf.run(dt.data(), 4, 0, cc, LayerRange{}, nullptr, nullptr);
   cf.run(dt.data() + 4, 5, 4, cc, LayerRange{}, dl.data(), nullptr);
@@ -185,21 +197,11 @@ void check_forward() {
   constexpr int block = skippy::cuda::kernels::half_mma_block_rows;
   std::vector<int> prompt(block);
   for (int i = 0; i < block; ++i) prompt[static_cast<std::size_t>(i)] = (7 * i + 3) % V;
-  auto hc2 = hf.make_cache(block);
-  std::vector<float> want2(static_cast<std::size_t>(block) * V);
-  hf.run(prompt.data(), block, 0, hc2, LayerRange{}, want2.data());
+  const DeviceBuffer<int> dp = upload(prompt);
   skippy::cuda::Forward<Q> pf(dm.view(), block, block);
-  pf.tensor_core_decoding(true);
-  REQUIRE(pf.uses_tensor_core_decoding());
   auto pc = pf.make_cache();
-  DeviceBuffer<int> dp(prompt.size());
-  dp.upload(prompt.data(), prompt.size());
-  DeviceBuffer<float> dl2(want2.size());
-  pf.run(dp.data(), block, 0, pc, LayerRange{}, dl2.data(), nullptr);
-  const std::vector<float> all = test::on_host(dl2);
-  const double e2 = test::row_error(all, want2, V);
-  INFO(std::string(Q::name), " tensor-core prefill block: relative error against the host ", e2);
-  CHECK(e2 <= 1e-4);
+  const std::vector<float> all = first_block(pf, pc, dp, prompt);
+  DeviceBuffer<float> dl2(all.size());
   pc.set_length(0);  // the same tokens as decoding blocks of 8
   for (int at = 0; at < block; at += 8)
     pf.run(dp.data() + at, 8, at, pc, LayerRange{}, dl2.data() + static_cast<std::size_t>(at) * V, nullptr);

@@ -302,6 +302,20 @@ cudaError_t launch_interleaved(GemvBatch<Q> b, typename A::Input x, int m, const
   });
 }
 
+// The launches of a tensor-core kernel with a prefill form: f(integral_constant<int, M>, i0, rows) for the
+// tiles of up to 8 activation rows where m <= 8 (M = rows = the tile's), else for blocks of Block rows
+// (M = Block, rows <= Block: the prefill form's rows_run).
+template <int Block, class F>
+cudaError_t for_tiles_or_blocks(int m, F&& f) {
+  if (m <= gemv_max_tile)
+    return for_tiles(m, [&](auto M, int i0) { return f(M, i0, static_cast<int>(decltype(M)::value)); });
+  for (int i0 = 0; i0 < m; i0 += Block) {
+    const cudaError_t e = f(std::integral_constant<int, Block>{}, i0, m - i0 < Block ? m - i0 : Block);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
 // The tensor-core launches over the batch's tiled matrices (kernels/gemv_tiled.cuh): one per tile of up to
 // 8 activation rows, or for m > 8 one of the prefill form per kernels::tiled_block_rows rows.
 template <bool Swiglu, class Q>
@@ -310,19 +324,10 @@ cudaError_t launch_tiled(GemvBatch<Q> b, const quant::Q8Rows& x, int m, const La
   int grid = 0;
   for (int j = 0; j < b.jobs; ++j) grid += b.blocks[j] = quant::Tiled<Q>::tiles(b.rows[j]);
   if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
-  const int threads = kernels::tiled_threads<Swiglu>;
-  if (m <= gemv_max_tile)
-    return for_tiles(m, [&](auto M, int i0) {
-      return launch(kernels::gemv_tiled_q8<Q, decltype(M)::value, Swiglu>, grid, threads, 0, on, tile_of(b, i0),
-                    quant::Q8Slices<Q>::advance(x, i0, b.cols), static_cast<int>(decltype(M)::value));
-    });
-  constexpr int block = kernels::tiled_block_rows;
-  for (int i0 = 0; i0 < m; i0 += block) {
-    const cudaError_t e = launch(kernels::gemv_tiled_q8<Q, block, Swiglu>, grid, threads, 0, on, tile_of(b, i0),
-                                 quant::Q8Slices<Q>::advance(x, i0, b.cols), m - i0 < block ? m - i0 : block);
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+  return for_tiles_or_blocks<kernels::tiled_block_rows>(m, [&](auto M, int i0, int rows) {
+    return launch(kernels::gemv_tiled_q8<Q, decltype(M)::value, Swiglu>, grid, kernels::tiled_threads<Swiglu>, 0, on,
+                  tile_of(b, i0), quant::Q8Slices<Q>::advance(x, i0, b.cols), rows);
+  });
 }
 
 // The launch for the layout the batch's matrices share: launch_interleaved (packed: over quant::Packed<Q>)
@@ -349,19 +354,10 @@ cudaError_t launch_half_mma(GemvBatch<Q> b, const float* x, int m, const Launch&
   for (int j = 0; j < b.jobs; ++j)
     grid += b.blocks[j] = (b.rows[j] + kernels::half_mma_rows - 1) / kernels::half_mma_rows;
   if (Swiglu) grid = b.blocks[0];  // gate and up share the blocks
-  const int threads = kernels::half_mma_threads<Swiglu>;
-  if (m <= gemv_max_tile)
-    return for_tiles(m, [&](auto M, int i0) {
-      return launch(kernels::gemv_half_mma<Q, decltype(M)::value, Swiglu>, grid, threads, 0, on, tile_of(b, i0),
-                    x + static_cast<long>(i0) * b.cols, static_cast<int>(decltype(M)::value));
-    });
-  constexpr int block = kernels::half_mma_block_rows;
-  for (int i0 = 0; i0 < m; i0 += block) {
-    const cudaError_t e = launch(kernels::gemv_half_mma<Q, block, Swiglu>, grid, threads, 0, on, tile_of(b, i0),
-                                 x + static_cast<long>(i0) * b.cols, m - i0 < block ? m - i0 : block);
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+  return for_tiles_or_blocks<kernels::half_mma_block_rows>(m, [&](auto M, int i0, int rows) {
+    return launch(kernels::gemv_half_mma<Q, decltype(M)::value, Swiglu>, grid, kernels::half_mma_threads<Swiglu>, 0,
+                  on, tile_of(b, i0), x + static_cast<long>(i0) * b.cols, rows);
+  });
 }
 
 template <class Q>

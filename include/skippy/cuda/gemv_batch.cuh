@@ -172,6 +172,20 @@ __device__ __forceinline__ void store_tile_group(float (&sums)[Parts][W][16][G],
   }
 }
 
+// The whole epilogue of a tensor-core kernel: store_tile_group for each group of up to G of the m
+// activation rows (acc[n]: group n's accumulators), a barrier between groups.
+template <int W, int G, int Groups, int Parts, int Threads, class Q>
+__device__ __forceinline__ void store_tile(float (&sums)[Parts][W][16][G], const float (&acc)[Groups][4],
+                                           const GemvBatch<Q>& b, const Job<Q>& jb, int r0, int m, float unit) {
+#pragma unroll
+  for (int gi = 0; gi < Groups; ++gi) {
+    const int i0 = 8 * gi, n = m - i0 < G ? m - i0 : G;  // the group's first activation row and its rows
+    if (n <= 0) break;
+    if (gi > 0) __syncthreads();  // the group before has read sums
+    store_tile_group<W, G, Parts, Threads>(sums, acc[gi], b, jb, r0, i0, n, unit);
+  }
+}
+
 }  // namespace kernels
 
 }  // namespace skippy::cuda

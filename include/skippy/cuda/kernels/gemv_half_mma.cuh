@@ -131,14 +131,7 @@ __global__ void __launch_bounds__(half_mma_threads<Swiglu>)
     }
     cur = next;
   }
-  // The epilogue a group at a time.
-#pragma unroll
-  for (int gi = 0; gi < groups; ++gi) {
-    const int i0 = 8 * gi, n = m - i0 < G ? m - i0 : G;  // the group's first activation row and its rows
-    if (n <= 0) break;
-    if (gi > 0) __syncthreads();  // the group before has read sums
-    store_tile_group<W, G, parts, half_mma_threads<Swiglu>>(sums, acc[gi], b, jb, r0, i0, n, 1.0f);
-  }
+  store_tile<W, G, groups, parts, half_mma_threads<Swiglu>>(sums, acc, b, jb, r0, m, 1.0f);
 }
 
 }  // namespace skippy::cuda::kernels

@@ -118,16 +118,9 @@ __global__ void __launch_bounds__(tiled_threads<Swiglu>)
   }
   if (c < chunks) blocks_of(cur, c, std::true_type{});
 
-  // The epilogue a group at a time.
   static_assert(T::tile_rows == 16, "gemv_tiled_q8: the epilogue takes tiles of 16 rows");
   const int r0 = jb.block * T::tile_rows;
-#pragma unroll
-  for (int gi = 0; gi < groups; ++gi) {
-    const int i0 = 8 * gi, n = m - i0 < G ? m - i0 : G;  // the group's first activation row and its rows
-    if (n <= 0) break;
-    if (gi > 0) __syncthreads();  // the group before has read sums
-    store_tile_group<W, G, parts, tiled_threads<Swiglu>>(sums, acc[gi], b, jb, r0, i0, n, T::unit);
-  }
+  store_tile<W, G, groups, parts, tiled_threads<Swiglu>>(sums, acc, b, jb, r0, m, T::unit);
   if constexpr (Swiglu) {
     if (b.out.q != nullptr) quantize_group<M, tiled_threads<true>>(jb.y, m, rows, r0, T::tile_rows, b.out);
   }
