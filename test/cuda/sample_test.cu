@@ -9,6 +9,7 @@
 #include <skippy/skippy.hpp>
 
 #include "../support/gpu.hpp"
+#include "../support/sampling_compare.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,7 @@
 using namespace skippy;
 namespace kernels = skippy::cuda::kernels;
 using skippy::cuda::DeviceBuffer;
+using skippy::test::random_logits;
 
 namespace {
 
@@ -38,16 +40,6 @@ std::vector<T> to_host(const DeviceBuffer<T>& d, std::size_t n) {
 void synced(const char* what) {
   skippy::cuda::check(cudaGetLastError(), what);
   skippy::cuda::check(cudaDeviceSynchronize(), what);
-}
-
-// rows x n logits: Gaussian, or on a few integer levels (many exact ties).
-std::vector<float> logits(int rows, int n, bool ties, std::uint32_t seed, float scale = 2.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, scale);
-  std::uniform_int_distribution<int> level(0, 6);
-  std::vector<float> x(static_cast<std::size_t>(rows) * static_cast<std::size_t>(n));
-  for (float& v : x) v = ties ? static_cast<float>(level(rng)) : g(rng);
-  return x;
 }
 
 template <int Threads = kernels::sample_threads>
@@ -72,7 +64,7 @@ TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and t
     const int n = shape.first;
     const bool ties = shape.second;
     const int rows = 6;
-    const auto x = logits(rows, n, ties, static_cast<std::uint32_t>(n + ties));
+    const auto x = random_logits(rows, n, ties, static_cast<std::uint32_t>(n + ties));
     const auto dx = to_device(x);
     DeviceBuffer<float> dp(x.size());
     DeviceBuffer<int> bad(1);
@@ -82,42 +74,12 @@ TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and t
       kernels::warp_rows<<<rows, kernels::sample_threads>>>(dx.data(), n, w, dp.data(), bad.data());
       synced("warp_rows");
       const auto got = to_host(dp, x.size());
-      std::vector<float> want(static_cast<std::size_t>(n)), plain(want.size());
-      std::vector<int> order;
       for (int r = 0; r < rows; ++r) {
-        const float* row = x.data() + static_cast<long>(r) * n;
-        sampling::warp(row, want.data(), n, w, order);
-        sampling::softmax(row, plain.data(), n, w.temperature);
-        std::vector<int> only;  // tokens kept by one backend only
-        float smallest_common = 1.0f;
-        int kept = 0;
-        for (int v = 0; v < n; ++v) {
-          const float g = got[static_cast<std::size_t>(r) * n + v], h = want[static_cast<std::size_t>(v)];
-          kept += h > 0.0f;
-          if ((g > 0.0f) != (h > 0.0f)) only.push_back(v);
-          else if (h > 0.0f) smallest_common = std::min(smallest_common, plain[static_cast<std::size_t>(v)]);
-        }
+        const auto c = skippy::test::compare_warp(x.data() + static_cast<long>(r) * n,
+                                                  got.data() + static_cast<long>(r) * n, n, w);
         INFO("n ", n, ties ? " tied" : "", " T ", w.temperature, " top_k ", w.top_k, " top_p ", w.top_p, " row ", r,
-             " kept ", kept);
-        // top-p's boundary is a float sum compared with a limit: one token there may flip. Nothing else.
-        REQUIRE(only.size() <= (w.top_p < 1.0f ? 1u : 0u));
-        if (!only.empty()) CHECK(plain[static_cast<std::size_t>(only[0])] <= smallest_common);
-        // Compare within the tokens both keep, each side renormalised over them (a flipped token scales
-        // every other probability by its share of the kept mass).
-        double sg = 0, sh = 0;
-        for (int v = 0; v < n; ++v) {
-          const float g = got[static_cast<std::size_t>(r) * n + v], h = want[static_cast<std::size_t>(v)];
-          if (g > 0.0f && h > 0.0f) {
-            sg += g;
-            sh += h;
-          }
-        }
-        int differ = 0;
-        for (int v = 0; v < n; ++v) {
-          const double g = got[static_cast<std::size_t>(r) * n + v] / sg, h = want[static_cast<std::size_t>(v)] / sh;
-          if (g > 0.0 && h > 0.0) differ += std::fabs(g - h) > 1e-7 + 2e-5 * h;
-        }
-        CHECK(differ == 0);
+             " kept ", c.kept, " flipped ", c.only, " differ ", c.differ);
+        CHECK(c.ok(w));
       }
     }
     CHECK(to_host(bad, 1)[0] == 0);
@@ -126,7 +88,7 @@ TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and t
 
 TEST_CASE("cuda warp_rows flags a non-finite logit") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda warp flag");
-  std::vector<float> x = logits(2, 300, false, 5);
+  std::vector<float> x = random_logits(2, 300, false, 5);
   x[420] = NAN;
   const auto dx = to_device(x);
   DeviceBuffer<float> dp(x.size());
@@ -164,24 +126,10 @@ TEST_CASE("cuda sample_row draws sampling::sample_categorical's token") {
       CHECK(row[g] > 0.0f);
       if (g == want) continue;
       ++mismatches;
-      // Only a rounding-close boundary may differ: at the lower of the two ids the exact cumulative sum
-      // lies within the host's own float drift (running sum and total against exact) of u * total.
-      double total = 0, cum = 0;
-      float total_f = 0, cum_f = 0;
-      for (int v = 0; v < n; ++v) {
-        total += row[v];
-        total_f += row[v];
-        if (v <= std::min(g, want)) {
-          cum += row[v];
-          cum_f += row[v];
-        }
-      }
-      const double drift = std::fabs(cum_f - cum) + std::fabs(total_f - total);
-      INFO("n ", n, " row ", r, " device ", g, " host ", want, " host drift ", drift / total);
-      CHECK(std::fabs(cum - u[static_cast<std::size_t>(r)] * total) <= 2 * drift + 1e-6 * total);
+      INFO("n ", n, " row ", r, " device ", g, " host ", want);
+      CHECK(skippy::test::draws_at_boundary(row, n, u[static_cast<std::size_t>(r)], g, want));
     }
-    // The host sums up to 128k floats one by one and drifts from the exact sum; the device's chunked
-    // sum does not. Mismatches are allowed only at such rounding-close boundaries (checked above).
+    // Mismatches are allowed only at rounding-close boundaries (checked above).
     MESSAGE("n ", n, ": ", mismatches, " of ", rows, " draws differ from the host, all at rounding-close boundaries");
   }
 }
@@ -235,8 +183,8 @@ TEST_CASE("cuda speculative sampling kernels draw the host rule's drafts and ver
     const int trials = quick ? 12 : 300;
     for (int trial = 0; trial < trials; ++trial) {
       // Target = draft + noise: the drafts are often, not always, accepted.
-      const auto draft = logits(k, n, false, static_cast<std::uint32_t>(1000 + trial));
-      auto target = logits(k + 1, n, false, static_cast<std::uint32_t>(5000 + trial), 0.7f);
+      const auto draft = random_logits(k, n, false, static_cast<std::uint32_t>(1000 + trial));
+      auto target = random_logits(k + 1, n, false, static_cast<std::uint32_t>(5000 + trial), 0.7f);
       for (std::size_t i = 0; i < draft.size(); ++i) target[i] += draft[i];
       const auto seed = static_cast<std::uint64_t>(trial) * 7919u;
       const SpecCase want = host_step(draft, target, k, n, w, seed);
@@ -265,7 +213,7 @@ TEST_CASE("cuda typical_accept returns Typical::verify's verdict") {
   int compared = 0;
   const bool quick = skippy::test::sanitizer_run();
   for (int trial = 0; trial < (quick ? 12 : 300); ++trial) {
-    const auto target = logits(k + 1, n, false, static_cast<std::uint32_t>(9000 + trial), 3.0f);
+    const auto target = random_logits(k + 1, n, false, static_cast<std::uint32_t>(9000 + trial), 3.0f);
     // Drafts: the argmax of each row, or another token, so that acceptance stops at varied places.
     std::mt19937 rng(static_cast<std::uint32_t>(trial));
     std::vector<int> block = {0};

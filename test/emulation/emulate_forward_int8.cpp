@@ -1,5 +1,5 @@
 // Emulated (test/emulation/README.md): a whole cuda::Forward<Q, Int8Activations> decoding pass on the
-// tiny model with heads of 32 (the grouped attention: kernels::attention needs CUB), against host::Forward
+// tiny model with heads of 32 (the grouped attention), against host::Forward
 // with float activations, and each row of a 5-row block computed alone against the block, bit for bit.
 // Covers the fused launches of a decoding layer: the norm's, the attention's and the gate/up launch's
 // 8-bit outputs, Q/K/V with RoPE and the cache write, over a packed Q4_0 model, an in-place Q8_0 one and a

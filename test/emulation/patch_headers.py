@@ -7,8 +7,8 @@
 - launch() runs the grid in skippy::emulation::launch, and no launch is early (no programmatic dependent
   launch to emulate);
 - gemm.cuh's tensor-core kernel compiles its sm_80 body over shim.hpp's nvcuda::wmma;
-- CUB's block primitives are left out: the kernels built on them (kernels::attention, sampling,
-  selection) still compile but abort if launched, so emulated passes use the grouped attention.
+- CUB's block reduction and scan are cub_block.hpp's stand-ins (thread-order folds), so the kernels
+  built on them (kernels::attention, sampling, selection) run, with other float sums than a GPU's.
 
     test/emulation/patch_headers.py OUT"""
 
@@ -19,6 +19,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHIM = pathlib.Path(__file__).resolve().parent / "shim.hpp"
+CUB = pathlib.Path(__file__).resolve().parent / "cub_block.hpp"
 
 
 def replace(text, old, new, path):
@@ -33,19 +34,11 @@ def main():
     out = pathlib.Path(sys.argv[1])
     shutil.rmtree(out / "skippy", ignore_errors=True)
     shutil.copytree(ROOT / "include" / "skippy", out / "skippy")
-    # Stand-ins for CUB's block primitives: types with the members the headers name, never run.
+    # CUB's block primitives: the stand-ins of cub_block.hpp (thread-order folds, not CUB's order).
     cub = out / "cub" / "block"
     cub.mkdir(parents=True, exist_ok=True)
-    for name, cls in (("block_reduce", "BlockReduce"), ("block_scan", "BlockScan")):
-        (cub / (name + ".cuh")).write_text(
-            "#pragma once\n#include <cstdlib>\nnamespace cub {\ntemplate <class T, int N>\nstruct %s {\n"
-            "  struct TempStorage { char c; };\n  explicit %s(TempStorage&) {}\n"
-            "  template <class... A> T Sum(A&&...) { std::abort(); }\n"
-            "  template <class... A> T Reduce(A&&...) { std::abort(); }\n"
-            "  template <class... A> void InclusiveSum(A&&...) { std::abort(); }\n"
-            "  template <class... A> void ExclusiveSum(A&&...) { std::abort(); }\n"
-            "  template <class... A> void InclusiveScan(A&&...) { std::abort(); }\n"
-            "  template <class... A> void ExclusiveScan(A&&...) { std::abort(); }\n};\n}\n" % (cls, cls))
+    for name in ("block_reduce", "block_scan"):
+        (cub / (name + ".cuh")).write_text('#pragma once\n#include "%s"\n' % CUB)
     for path in (out / "skippy").rglob("*"):
         if path.suffix not in (".cuh", ".hpp"):
             continue

@@ -1,0 +1,89 @@
+#pragma once
+// The checks the device sampling kernels are judged by against the host rules, shared by the emulated
+// and the GPU tests. A warp (kernels::warp_rows) against sampling::warp: the same tokens kept, except
+// that top-p's boundary (a float sum compared with a limit, summed in another order) may flip one token,
+// which must then be the least probable of the tokens kept; and within the tokens both keep, the same
+// probabilities, each side renormalised over them. A draw (kernels::sample_row) against
+// sampling::sample_categorical: the same token, or one at a boundary within the host's own float drift.
+
+#include <skippy/sampling/warp.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace skippy::test {
+
+// rows x n logits: Gaussian (standard deviation `scale`), or on 7 integer levels (many exact ties).
+inline std::vector<float> random_logits(int rows, int n, bool ties, std::uint32_t seed, float scale = 2.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, scale);
+  std::uniform_int_distribution<int> level(0, 6);
+  std::vector<float> x(static_cast<std::size_t>(rows) * static_cast<std::size_t>(n));
+  for (float& v : x) v = ties ? static_cast<float>(level(rng)) : g(rng);
+  return x;
+}
+
+struct WarpComparison {
+  int kept = 0;             // tokens the host keeps
+  int only = 0;             // tokens one side keeps and the other does not
+  bool flip_least = true;   // the first such token is no more probable than any token both keep
+  int differ = 0;           // tokens both keep whose renormalised probabilities differ
+  // What is allowed: no flip without top-p, one at most with it, the least probable, and no difference.
+  bool ok(const sampling::WarpParams& w) const {
+    return only <= (w.top_p < 1.0f ? 1 : 0) && flip_least && differ == 0;
+  }
+};
+
+// logits: one row of n values; got: the device's warped row.
+inline WarpComparison compare_warp(const float* logits, const float* got, int n, const sampling::WarpParams& w) {
+  std::vector<float> want(static_cast<std::size_t>(n)), plain(want.size());
+  std::vector<int> order;
+  sampling::warp(logits, want.data(), n, w, order);
+  sampling::softmax(logits, plain.data(), n, w.temperature);
+  WarpComparison c;
+  int first_only = -1;
+  float smallest_common = 1.0f;
+  double sg = 0, sh = 0;
+  for (int v = 0; v < n; ++v) {
+    const float g = got[v], h = want[static_cast<std::size_t>(v)];
+    c.kept += h > 0.0f;
+    if ((g > 0.0f) != (h > 0.0f)) {
+      if (c.only++ == 0) first_only = v;
+    } else if (h > 0.0f) {
+      smallest_common = std::min(smallest_common, plain[static_cast<std::size_t>(v)]);
+      sg += g;
+      sh += h;
+    }
+  }
+  if (first_only >= 0) c.flip_least = plain[static_cast<std::size_t>(first_only)] <= smallest_common;
+  for (int v = 0; v < n; ++v) {
+    const double g = got[v] / sg, h = want[static_cast<std::size_t>(v)] / sh;
+    if (g > 0.0 && h > 0.0) c.differ += std::fabs(g - h) > 1e-7 + 2e-5 * h;
+  }
+  return c;
+}
+
+// Whether two draws from the weights w[0..n) with the uniform u may differ by rounding alone: at the
+// lower of the two ids the exact cumulative sum lies within the host's own float drift (its running sum
+// and total against the exact ones) of u * total. The host sums up to 128k floats one by one and drifts;
+// the device's chunked sums do not.
+inline bool draws_at_boundary(const float* w, int n, float u, int got, int want) {
+  double total = 0, cum = 0;
+  float total_f = 0, cum_f = 0;
+  for (int v = 0; v < n; ++v) {
+    total += w[v];
+    total_f += w[v];
+    if (v <= std::min(got, want)) {
+      cum += w[v];
+      cum_f += w[v];
+    }
+  }
+  const double drift = std::fabs(cum_f - cum) + std::fabs(total_f - total);
+  return std::fabs(cum - u * total) <= 2 * drift + 1e-6 * total;
+}
+
+}  // namespace skippy::test
