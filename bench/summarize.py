@@ -146,7 +146,8 @@ def other_table(d, base, g):
         return
     print("## Other kernels\n")
     print("Arguments: BM_attention/context/rows/grouped, BM_rmsnorm/rows/8-bit output, BM_argmax/vocabulary/rows, "
-          "BM_sample/vocabulary/rows/(0 temperature, 1 top-k and top-p), BM_speculative_verify/vocabulary/(same), "
+          "BM_sample/vocabulary/rows/(0 temperature, 1 top-k and top-p, 2 top-p alone), "
+          "BM_speculative_verify/vocabulary/(same), "
           "BM_layer_fusion/(0 Q/K/V, 1 gate/up)/M/fused, BM_quantize_activations/columns/rows.\n")
     head = "| benchmark | us |" + (" / base |" if base else "")
     print(head)

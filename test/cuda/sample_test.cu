@@ -54,31 +54,40 @@ __global__ void sample_kernel(const float* w, int n, const float* u, int* out) {
 
 TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and their ties") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda warp");
-  const std::vector<sampling::WarpParams> grid = {
-      {1.0f, 0, 1.0f}, {0.7f, 5, 1.0f}, {1.3f, 0, 0.6f}, {1.0f, 50, 0.87f}, {0.5f, 3, 0.35f}, {2.0f, 999, 0.999f}};
-  // (top-k 50 then top-p 0.9 over 50 tied tokens would put the cut exactly on token 45: rounding alone
-  // decides it, on the host as on the device; 0.87 keeps the tied case decidable.)
   // Exact ties only where each level holds few tokens: with thousands of equal tokens the mass before a
-  // tie is a long float sum whose rounding decides the top-p boundary on either backend.
-  for (const auto& shape : {std::pair{1000, true}, std::pair{1000, false}, std::pair{32000, false}}) {
-    const int n = shape.first;
-    const bool ties = shape.second;
+  // tie is a long float sum whose rounding decides the top-p boundary on either backend. Scale 6: peaked
+  // rows, whose top-p cut the threads' maxima bound. Capacity 64: too few candidates for the tied rows.
+  struct Shape {
+    int n;
+    bool ties;
+    float scale;
+    bool small_capacity;
+  };
+  for (const Shape shape : {Shape{1000, true, 2, false}, Shape{1000, false, 2, false}, Shape{32000, false, 2, false},
+                            Shape{32000, false, 6, false}, Shape{128256, false, 6, false}, Shape{1000, true, 2, true}}) {
+    const int n = shape.n;
+    const bool ties = shape.ties;
     const int rows = 6;
-    const auto x = random_logits(rows, n, ties, static_cast<std::uint32_t>(n + ties));
+    const auto x = random_logits(rows, n, ties, static_cast<std::uint32_t>(n + ties), shape.scale);
     const auto dx = to_device(x);
     DeviceBuffer<float> dp(x.size());
     DeviceBuffer<int> bad(1);
     const std::vector<int> zero = {0};
     bad.upload(zero.data(), 1);
-    for (const auto& w : grid) {
-      kernels::warp_rows<<<rows, kernels::sample_threads>>>(dx.data(), n, w, dp.data(), bad.data());
+    for (const auto& w : skippy::test::warp_grid()) {
+      if (shape.small_capacity)
+        kernels::warp_rows<kernels::sample_threads, 64><<<rows, kernels::sample_threads>>>(dx.data(), n, w, dp.data(),
+                                                                                            bad.data());
+      else
+        kernels::warp_rows<<<rows, kernels::sample_threads>>>(dx.data(), n, w, dp.data(), bad.data());
       synced("warp_rows");
       const auto got = to_host(dp, x.size());
       for (int r = 0; r < rows; ++r) {
         const auto c = skippy::test::compare_warp(x.data() + static_cast<long>(r) * n,
                                                   got.data() + static_cast<long>(r) * n, n, w);
-        INFO("n ", n, ties ? " tied" : "", " T ", w.temperature, " top_k ", w.top_k, " top_p ", w.top_p, " row ", r,
-             " kept ", c.kept, " flipped ", c.only, " differ ", c.differ);
+        INFO("n ", n, ties ? " tied" : "", " scale ", shape.scale, shape.small_capacity ? " capacity 64" : "", " T ",
+             w.temperature, " top_k ", w.top_k, " top_p ", w.top_p, " row ", r, " kept ", c.kept, " flipped ", c.only,
+             " differ ", c.differ);
         CHECK(c.ok(w));
       }
     }

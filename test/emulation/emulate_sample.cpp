@@ -1,7 +1,8 @@
 // Emulated (test/emulation/README.md): the sampling warp (kernels::warp_rows: temperature, top-k, top-p
 // and their ties) against sampling::warp under the GPU test's comparison (test/support/sampling_compare.hpp),
-// over small and large vocabularies, flat and peaked rows, and parameters that take each of the kernel's
-// ways to its cut; and the draft draws of kernels::warp_sample_rows against sampling::sample_categorical
+// over small and large vocabularies, flat, tied and peaked rows, and parameters that take each of the
+// kernel's ways to its cuts (candidates of a top-k bound, of a top-p bound, too many candidates, no
+// bound: k above the threads, or maxima that hold too little mass); and the draft draws of kernels::warp_sample_rows against sampling::sample_categorical
 // over the warped rows (the same token, or one at a rounding-close boundary). The CUDA test sample_test.cu checks the same on a GPU.
 
 #include <skippy/cuda/kernels/sample.cuh>
@@ -20,15 +21,18 @@ namespace {
 
 constexpr int threads = kernels::sample_threads;
 
+// Capacity: the candidates the kernels may hold (a small one sends more rows to the whole-row search).
+template <int Capacity = kernels::sample_candidates>
 void check(int n, bool ties, float scale, const sampling::WarpParams& w) {
   char where[128];
-  std::snprintf(where, sizeof where, "n %d%s scale %g T %g top_k %d top_p %g", n, ties ? " tied" : "",
-                static_cast<double>(scale), static_cast<double>(w.temperature), w.top_k, static_cast<double>(w.top_p));
+  std::snprintf(where, sizeof where, "n %d%s scale %g T %g top_k %d top_p %g capacity %d", n, ties ? " tied" : "",
+                static_cast<double>(scale), static_cast<double>(w.temperature), w.top_k, static_cast<double>(w.top_p),
+                Capacity);
   const int rows = 2;
   const auto x = test::random_logits(rows, n, ties, static_cast<std::uint32_t>(n + ties + static_cast<int>(scale)), scale);
   std::vector<float> p(x.size()), q(x.size());
   int bad = 0;
-  EXPECT(emulation::launch(dim3(rows), dim3(threads), kernels::warp_rows<threads>, x.data(), n, w, p.data(), &bad) ==
+  EXPECT(emulation::launch(dim3(rows), dim3(threads), kernels::warp_rows<threads, Capacity>, x.data(), n, w, p.data(), &bad) ==
              cudaSuccess, where);
   EXPECT(bad == 0, where);
   for (int r = 0; r < rows; ++r) {
@@ -40,7 +44,7 @@ void check(int n, bool ties, float scale, const sampling::WarpParams& w) {
   // The draft draws: the same warp into q, then the draw sampling::sample_categorical makes over it.
   const kernels::StepKey key{7, 100, 0};
   std::vector<int> tokens(rows, -1);
-  EXPECT(emulation::launch(dim3(rows), dim3(threads), kernels::warp_sample_rows<threads>, x.data(), n, w, q.data(), 0,
+  EXPECT(emulation::launch(dim3(rows), dim3(threads), kernels::warp_sample_rows<threads, Capacity>, x.data(), n, w, q.data(), 0,
                            &key, tokens.data(), &bad) == cudaSuccess, where);
   EXPECT(q == p, where);
   for (int r = 0; r < rows; ++r) {
@@ -57,14 +61,12 @@ void check(int n, bool ties, float scale, const sampling::WarpParams& w) {
 }  // namespace
 
 int main() {
-  const std::vector<sampling::WarpParams> grid = {{1.0f, 0, 1.0f},    {0.7f, 5, 1.0f},     {1.3f, 0, 0.6f},
-                                                  {1.0f, 50, 0.87f},  {0.5f, 3, 0.35f},    {2.0f, 999, 0.999f},
-                                                  {1.0f, 0, 0.9f},    {0.8f, 40, 0.95f}};
-  for (const auto& w : grid) {
+  for (const auto& w : test::warp_grid()) {
     check(1000, true, 2.0f, w);
     check(1000, false, 2.0f, w);
     check(32000, false, 2.0f, w);
     check(32000, false, 6.0f, w);  // peaked: a few hundred tokens hold most of the mass
+    check<64>(1000, true, 2.0f, w);  // tied: 136-291 candidates, too many for 64
   }
   std::printf("emulate_sample: %d failures\n", emulation::failures);
   return emulation::failures == 0 ? 0 : 1;

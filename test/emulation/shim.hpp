@@ -69,6 +69,19 @@ inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
   return r;
 }
 
+// Bit l: lane l's predicate (every lane of the warp takes part).
+inline unsigned __ballot_sync(unsigned, bool v) {
+  auto& b = *skippy::emulation::block;
+  const int t = static_cast<int>(threadIdx.x), w = t / 32, l = t % 32;
+  b.exchange[w][l] = v ? 1.0f : 0.0f;
+  b.warp[w]->arrive_and_wait();
+  unsigned r = 0;
+  for (int i = 0; i < 32; ++i) r |= (b.exchange[w][i] != 0.0f ? 1u : 0u) << i;
+  b.warp[w]->arrive_and_wait();
+  return r;
+}
+inline int __popc(unsigned v) { return __builtin_popcount(v); }
+
 // Any 4-byte value from lane src of the warp (the integer tensor-core fallback's exchanges).
 template <class T>
 T __shfl_sync(unsigned, T v, int src) {

@@ -38,6 +38,16 @@ struct WarpComparison {
   }
 };
 
+// The warp parameters the tests take each of the device warp's ways through: temperature alone, top-k
+// alone (a bound from the threads' maxima), top-p alone (bounded where the maxima hold its mass, else
+// the whole row), both, and a k above the threads (no bound). (Top-k 50 then top-p 0.9 over 50 tied
+// tokens would put the cut exactly on token 45: rounding alone decides it, on the host as on the device;
+// 0.87 keeps the tied case decidable.)
+inline std::vector<sampling::WarpParams> warp_grid() {
+  return {{1.0f, 0, 1.0f},   {0.7f, 5, 1.0f}, {1.3f, 0, 0.6f},     {1.0f, 50, 0.87f},
+          {0.5f, 3, 0.35f},  {1.0f, 0, 0.9f}, {2.0f, 999, 0.999f}, {0.8f, 40, 0.95f}};
+}
+
 // logits: one row of n values; got: the device's warped row.
 inline WarpComparison compare_warp(const float* logits, const float* got, int n, const sampling::WarpParams& w) {
   std::vector<float> want(static_cast<std::size_t>(n)), plain(want.size());

@@ -6,8 +6,12 @@
 // from rng::uniform with the host rules' counters, so host and device draw the same uniforms.
 //
 // Top-k and top-p find their cut by a multiway search on the bit pattern of the probabilities (non-negative
-// floats order as their bits): 15 probes per pass over the row and one block reduction for all of them,
-// 8 passes where bisection took 31 (math::MultiwaySearch; the cut is bisection's).
+// floats order as their bits): 15 probes per pass and one block reduction for all of them, 8 passes where
+// bisection took 31 (math::MultiwaySearch; the cut is bisection's). The passes run over candidates, not
+// the row: the threads' largest probabilities bound every kept token from below (candidates()), and the
+// tokens at or above the bound, usually about k or a few hundred, go to shared memory in id order (up to
+// sample_candidates of them; else the passes take the whole row). At 128k tokens the search's 16 passes
+// over the row were most of a warp's time (760 us on an H200); now the row is read a fixed 6 times.
 // CUB's reductions are deterministic, so a seed gives the same tokens on every run; their summation
 // order is not the host's, so a token may differ from the host's where a cumulative sum lies within
 // rounding of a boundary (bit equality across backends is not promised, DESIGN.md §1).
@@ -28,27 +32,49 @@
 namespace skippy::cuda::kernels {
 
 inline constexpr int sample_threads = 512;
+// Candidates a warp's cuts may search in shared memory (a float and an id each): more than any top-k
+// bound the threads' maxima give (k <= sample_threads), and 36 KB with the rest of a block's storage.
+inline constexpr int sample_candidates = 4096;
+
+// The entries a cut is searched among: n of them, entry i with probability p[i] and vocabulary id ids[i]
+// (i itself where ids is null: a whole row). Ids ascend with i.
+struct Entries {
+  const float* p;
+  const int* ids;
+  int n;
+  __device__ int id(int i) const { return ids == nullptr ? i : ids[i]; }
+};
 
 // A prefix of the rank order: every token above `value`, and those equal to it with id <= last_tie.
 struct Cut {
   float value;
   int last_tie;
   __device__ bool keeps(float p, int id) const { return p > value || (p == value && id <= last_tie); }
-  __device__ static Cut everything(int n) { return {-1.0f, n}; }
+  __device__ static Cut everything() { return {-1.0f, INT_MAX}; }
 };
 
-// The id of the need-th (1-based) token, in id order, with p == value among those `within` keeps.
+// A warp's shared memory: the block reductions', and the candidates of its cuts (candidates()).
+template <int Threads, int Capacity>
+struct WarpStorage {
+  static_assert(Threads % 32 == 0, "the warp kernels take whole warps (their candidates are found by ballots)");
+  typename BlockAll<Threads>::Storage all;
+  float p[Capacity];
+  int id[Capacity];
+  float tops[Threads];  // each thread's largest probability
+};
+
+// The id of the need-th (1-based) entry, in id order, with p == value among those `within` keeps.
 template <int Threads>
-__device__ int nth_tie(const float* p, int n, Cut within, float value, int need, BlockAll<Threads>& all) {
-  const ThreadChunk c = ThreadChunk::of<Threads>(n);
+__device__ int nth_tie(const Entries& e, Cut within, float value, int need, BlockAll<Threads>& all) {
+  const ThreadChunk c = ThreadChunk::of<Threads>(e.n);
   int mine = 0;
-  for (int i = c.begin; i < c.end; ++i) mine += p[i] == value && within.keeps(p[i], i);
+  for (int i = c.begin; i < c.end; ++i) mine += e.p[i] == value && within.keeps(e.p[i], e.id(i));
   int seen = all.exclusive_sum(mine);
   int id = INT_MAX;
   if (seen < need && need <= seen + mine)
     for (int i = c.begin; i < c.end; ++i)
-      if (p[i] == value && within.keeps(p[i], i) && ++seen == need) {
-        id = i;
+      if (e.p[i] == value && within.keeps(e.p[i], e.id(i)) && ++seen == need) {
+        id = e.id(i);
         break;
       }
   return all.min(id);
@@ -79,58 +105,124 @@ __device__ std::uint32_t search_patterns(int n, BlockAll<Threads>& all, Add add,
   return lo;
 }
 
-// The k most probable tokens (0 < k < n).
+// The k most probable entries (0 < k <= e.n).
 template <int Threads>
-__device__ Cut top_k_cut(const float* p, int n, int k, BlockAll<Threads>& all) {
+__device__ Cut top_k_cut(const Entries& e, int k, BlockAll<Threads>& all) {
   // The k-th largest value: the largest bit pattern b with #{bits(p) >= b} >= k.
   const auto count = [&](int i, const auto& at, auto& c) {
-    const std::uint32_t b = __float_as_uint(p[i]);
+    const std::uint32_t b = __float_as_uint(e.p[i]);
 #pragma unroll
     for (int j = 0; j < math::MultiwaySearch::probes; ++j) c[j] += b >= at[j];
   };
-  const float value = __uint_as_float(search_patterns<int>(n, all, count, [&](int c) { return c >= k; }));
+  const float value = __uint_as_float(search_patterns<int>(e.n, all, count, [&](int c) { return c >= k; }));
   int above = 0, ties = 0;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
-    above += p[i] > value;
-    ties += p[i] == value;
+  for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads) {
+    above += e.p[i] > value;
+    ties += e.p[i] == value;
   }
   above = all.sum(above);
   ties = all.sum(ties);
   const int need = k - above;  // 1..ties
-  return {value, need >= ties ? n : nth_tie(p, n, Cut::everything(n), value, need, all)};
+  return {value, need >= ties ? INT_MAX : nth_tie(e, Cut::everything(), value, need, all)};
 }
 
 // Top-p inside `by_k`: a token stays while the mass ranked strictly before it is below `limit`.
 template <int Threads>
-__device__ Cut top_p_cut(const float* p, int n, Cut by_k, float limit, BlockAll<Threads>& all) {
+__device__ Cut top_p_cut(const Entries& e, Cut by_k, float limit, BlockAll<Threads>& all) {
   // The last kept token's value: the smallest bit pattern b whose mass above, G(b), is below limit (G
   // falls as b rises: each thread's sum and the block's are monotone in their non-negative terms). Searched
   // as the largest x = top - b with G(top - x) < limit (true at x = 0 unless limit <= 0; then b = top).
   constexpr std::uint32_t top = 0x7f800000u;
   const auto mass = [&](int i, const auto& at, auto& g) {
-    if (!by_k.keeps(p[i], i)) return;
-    const std::uint32_t b = __float_as_uint(p[i]);
+    if (!by_k.keeps(e.p[i], e.id(i))) return;
+    const std::uint32_t b = __float_as_uint(e.p[i]);
 #pragma unroll
     for (int j = 0; j < math::MultiwaySearch::probes; ++j)
-      if (b > top - at[j]) g[j] += p[i];
+      if (b > top - at[j]) g[j] += e.p[i];
   };
-  const std::uint32_t x = search_patterns<float>(n, all, mass, [&](float g) { return g < limit; });
+  const std::uint32_t x = search_patterns<float>(e.n, all, mass, [&](float g) { return g < limit; });
   const float value = __uint_as_float(top - x);
   float g = 0.0f;
   int ties = 0;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
-    if (!by_k.keeps(p[i], i)) continue;
-    if (p[i] > value) g += p[i];
-    else if (p[i] == value) ++ties;
+  for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads) {
+    if (!by_k.keeps(e.p[i], e.id(i))) continue;
+    if (e.p[i] > value) g += e.p[i];
+    else if (e.p[i] == value) ++ties;
   }
   g = all.sum(g);
   ties = all.sum(ties);
   // The j-th tie (0-based, id order) has g + j * value ranked before it.
   int keep = 0;
   for (float before = g; keep < ties && before < limit; before += value) ++keep;
-  if (keep >= ties) return {value, value == by_k.value ? by_k.last_tie : n};
-  return {value, nth_tie(p, n, by_k, value, keep, all)};
+  if (keep >= ties) return {value, value == by_k.value ? by_k.last_tie : INT_MAX};
+  return {value, nth_tie(e, by_k, value, keep, all)};
 }
+
+// The row's entries p[i] >= bound, values and ids, compacted into s in id order; their count, or -1
+// (nothing written) when more than Capacity. Coalesced: each warp walks a contiguous segment 32 ids at a
+// time, and a ballot orders each step's ids.
+template <int Threads, int Capacity>
+__device__ int compact(const float* p, int n, float bound, WarpStorage<Threads, Capacity>& s, BlockAll<Threads>& all) {
+  constexpr int warps = Threads / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
+  const int segment = ((n + warps - 1) / warps + 31) / 32 * 32;
+  const int begin = warp * segment < n ? warp * segment : n, end = begin + segment < n ? begin + segment : n;
+  int count = 0;  // the warp's, in every lane
+  for (int j = begin; j < end; j += 32) {  // warp-uniform
+    const int i = j + lane;
+    count += __popc(__ballot_sync(0xffffffffu, i < end && p[i] >= bound));
+  }
+  const int mine = lane == 0 ? count : 0;
+  const int before = __shfl_sync(0xffffffffu, all.exclusive_sum(mine), 0);
+  const int total = all.sum(mine);
+  if (total > Capacity) return -1;
+  int at = before;
+  for (int j = begin; j < end; j += 32) {
+    const int i = j + lane;
+    const bool take = i < end && p[i] >= bound;
+    const unsigned ballot = __ballot_sync(0xffffffffu, take);
+    if (take) {
+      const int slot = at + __popc(ballot & ((1u << lane) - 1u));
+      s.p[slot] = p[i];
+      s.id[slot] = i;
+    }
+    at += __popc(ballot);
+  }
+  __syncthreads();
+  return total;
+}
+
+// The entries the cuts of a row need search: those at or above a bound every kept token meets, in
+// shared memory, where they fit; else the whole row. The bound comes from the threads' largest
+// probabilities (`top`, this thread's): for top-k (k > 0), the k-th largest of them (k tokens reach it,
+// so the k-th largest token does); for top-p alone, with limit the mass it keeps, their own top-p cut at
+// a slightly larger limit: its value t has maxima at or above it holding that larger limit (the search's
+// boundary), so every token below t has more than the limit ranked before it, whatever order the float
+// sums take; t is 0 (every token) where the maxima hold less.
+template <int Threads, int Capacity>
+__device__ Entries candidates(const float* p, int n, float top, int k, float limit, WarpStorage<Threads, Capacity>& s,
+                              BlockAll<Threads>& all) {
+  const Entries row{p, nullptr, n};
+  s.tops[threadIdx.x] = top;
+  __syncthreads();
+  const Entries tops{s.tops, nullptr, Threads};
+  float bound;
+  if (k > 0) {
+    if (k > Threads) return row;
+    bound = top_k_cut(tops, k, all).value;
+  } else {
+    bound = top_p_cut(tops, Cut::everything(), limit * (1.0f + 1.0f / 1024.0f), all).value;
+  }
+  const int count = compact(p, n, bound, s, all);
+  return count < 0 ? row : Entries{s.p, s.id, count};
+}
+
+// A warped row: whether its logits were finite, and its kept tokens with their final probabilities in
+// id order (the candidates in shared memory, or the whole row with its zeros).
+struct Warped {
+  bool finite;
+  Entries kept;
+};
 
 // A row's softmax at inverse temperature inv_t: p_i = sampling::softmax_weight(l_i, inv_t, max) * inv.
 // finite is false when a logit is not (the rest is then meaningless).
@@ -154,47 +246,64 @@ __device__ SoftmaxStats softmax_stats(const float* logits, int n, float inv_t, B
   return {mx, 1.0f / all.sum(sum), true};
 }
 
-// p = sampling::warp(logits) for one row; false (p unspecified) when a logit is not finite.
-template <int Threads>
-__device__ bool warp_row(const float* logits, float* p, int n, const sampling::WarpParams& w, BlockAll<Threads>& all) {
+// p = sampling::warp(logits) for one row (p unspecified when a logit is not finite). The cuts search the
+// row's candidates (candidates()): a few passes over the row, then rounds over at most Capacity entries.
+template <int Threads, int Capacity>
+__device__ Warped warp_row(const float* logits, float* p, int n, const sampling::WarpParams& w,
+                           WarpStorage<Threads, Capacity>& s, BlockAll<Threads>& all) {
+  const Entries row{p, nullptr, n};
   const float inv_t = 1.0f / w.temperature;
-  const SoftmaxStats s = softmax_stats(logits, n, inv_t, all);
-  if (!s.finite) return false;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads)
-    p[i] = sampling::softmax_weight(logits[i], inv_t, s.max) * s.inv;
+  const SoftmaxStats st = softmax_stats(logits, n, inv_t, all);
+  if (!st.finite) return {false, row};
+  float top = 0.0f;
+  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
+    p[i] = sampling::softmax_weight(logits[i], inv_t, st.max) * st.inv;
+    top = fmaxf(top, p[i]);
+  }
   __syncthreads();  // the cuts read other threads' entries
   const bool use_k = w.top_k > 0 && w.top_k < n, use_p = w.top_p < 1.0f;
-  if (!use_k && !use_p) return true;
-  const Cut by_k = use_k ? top_k_cut(p, n, w.top_k, all) : Cut::everything(n);
+  if (!use_k && !use_p) return {true, row};
+  // Top-p alone keeps a share of the whole row's mass.
+  float total = 0.0f;
+  if (!use_k)
+    for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) total += p[i];
+  total = use_k ? 0.0f : all.sum(total);
+  const Entries e = candidates(p, n, top, use_k ? w.top_k : 0, w.top_p * total, s, all);
+  const Cut by_k = use_k ? top_k_cut(e, w.top_k, all) : Cut::everything();
   Cut cut = by_k;
   if (use_p) {
     // top-p acts on top-k's output: its mass is measured against the renormalised top-k distribution.
     float kept = 0.0f;
-    for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads)
-      if (by_k.keeps(p[i], i)) kept += p[i];
-    cut = top_p_cut(p, n, by_k, w.top_p * all.sum(kept), all);
+    if (use_k)
+      for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
+        if (by_k.keeps(e.p[i], e.id(i))) kept += e.p[i];
+    cut = top_p_cut(e, by_k, w.top_p * (use_k ? all.sum(kept) : total), all);
   }
   // Top-p's cut lies inside top-k's; intersecting them guards the degenerate limits (a zero mass).
-  const auto keeps = [&](int i) { return by_k.keeps(p[i], i) && cut.keeps(p[i], i); };
+  const auto keeps = [&](float v, int id) { return by_k.keeps(v, id) && cut.keeps(v, id); };
   float kept = 0.0f;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads)
-    if (keeps(i)) kept += p[i];
+  for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
+    if (keeps(e.p[i], e.id(i))) kept += e.p[i];
   const float renorm = 1.0f / all.sum(kept);
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) p[i] = keeps(i) ? p[i] * renorm : 0.0f;
+  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) p[i] = keeps(p[i], i) ? p[i] * renorm : 0.0f;
+  if (e.ids != nullptr)  // the candidates too, for a draw over them
+    for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
+      s.p[i] = keeps(s.p[i], s.id[i]) ? s.p[i] * renorm : 0.0f;
   __syncthreads();
-  return true;
+  return {true, e};
 }
 
-// sampling::sample_categorical(w, n, u) for the block: the first id whose cumulative weight exceeds
-// u * total, else the last positive id; 0 (never out of the vocabulary) when every weight is zero.
+// sampling::sample_categorical(w, n, u) for the block over entries (their ids in id order, the weights
+// of the others zero): the first id whose cumulative weight exceeds u * total, else the last id of a
+// positive weight; 0 (never out of the vocabulary) when every weight is zero.
 template <int Threads>
-__device__ int sample_row(const float* w, int n, float u, BlockAll<Threads>& all) {
-  const ThreadChunk c = ThreadChunk::of<Threads>(n);
+__device__ int sample_row(const Entries& e, float u, BlockAll<Threads>& all) {
+  const ThreadChunk c = ThreadChunk::of<Threads>(e.n);
   float mine = 0.0f;
   int last = -1;
   for (int i = c.begin; i < c.end; ++i) {
-    mine += w[i];
-    if (w[i] > 0.0f) last = i;
+    mine += e.p[i];
+    if (e.p[i] > 0.0f) last = e.id(i);
   }
   const float before = all.exclusive_sum(mine);
   const float target = u * all.sum(mine);
@@ -204,9 +313,9 @@ __device__ int sample_row(const float* w, int n, float u, BlockAll<Threads>& all
   if (before <= target) {
     float cum = before;
     for (int i = c.begin; i < c.end; ++i) {
-      cum += w[i];
-      if (cum > target && w[i] > 0.0f) {
-        found = i;
+      cum += e.p[i];
+      if (cum > target && e.p[i] > 0.0f) {
+        found = e.id(i);
         break;
       }
     }
@@ -216,29 +325,34 @@ __device__ int sample_row(const float* w, int n, float u, BlockAll<Threads>& all
   last = all.max(last);
   return last >= 0 ? last : 0;
 }
+template <int Threads>
+__device__ int sample_row(const float* w, int n, float u, BlockAll<Threads>& all) {
+  return sample_row(Entries{w, nullptr, n}, u, all);
+}
 
 // p row r = warp(logits row r), rows of n values; grid = rows. A non-finite logit sets *bad.
-template <int Threads = sample_threads>
+template <int Threads = sample_threads, int Capacity = sample_candidates>
 __global__ void __launch_bounds__(Threads)
     warp_rows(const float* __restrict__ logits, int n, sampling::WarpParams w, float* __restrict__ p, int* bad) {
-  __shared__ typename BlockAll<Threads>::Storage storage;
-  BlockAll<Threads> all(storage);
+  __shared__ WarpStorage<Threads, Capacity> storage;
+  BlockAll<Threads> all(storage.all);
   const long r = blockIdx.x;
-  if (!warp_row(logits + r * n, p + r * n, n, w, all) && threadIdx.x == 0) atomicExch(bad, 1);
+  if (!warp_row(logits + r * n, p + r * n, n, w, storage, all).finite && threadIdx.x == 0) atomicExch(bad, 1);
 }
 
 // The draft draws of speculative sampling: for row r (draft position first + r), q row first + r =
 // warp(logits row r) and tokens[r] ~ q with the host rule's counter {first + r, key->position,
 // draft_sample, 0} and key->seed. grid = rows.
-template <int Threads = sample_threads>
+template <int Threads = sample_threads, int Capacity = sample_candidates>
 __global__ void __launch_bounds__(Threads)
     warp_sample_rows(const float* __restrict__ logits, int n, sampling::WarpParams w, float* __restrict__ q,
                      int first, const StepKey* __restrict__ key, int* __restrict__ tokens, int* bad) {
-  __shared__ typename BlockAll<Threads>::Storage storage;
-  BlockAll<Threads> all(storage);
+  __shared__ WarpStorage<Threads, Capacity> storage;
+  BlockAll<Threads> all(storage.all);
   const int r = static_cast<int>(blockIdx.x), index = first + r;
   float* qr = q + static_cast<long>(index) * n;
-  if (!warp_row(logits + static_cast<long>(r) * n, qr, n, w, all)) {
+  const Warped warped = warp_row(logits + static_cast<long>(r) * n, qr, n, w, storage, all);
+  if (!warped.finite) {
     if (threadIdx.x == 0) {
       atomicExch(bad, 1);
       tokens[r] = 0;
@@ -247,7 +361,7 @@ __global__ void __launch_bounds__(Threads)
   }
   const float u = rng::uniform(key->seed, {static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(key->position),
                                            rng::Purpose::draft_sample, 0u});
-  const int token = sample_row(qr, n, u, all);
+  const int token = sample_row(warped.kept, u, all);
   if (threadIdx.x == 0) tokens[r] = token;
 }
 
