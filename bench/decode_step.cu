@@ -154,6 +154,7 @@ void BM_step(benchmark::State& state) {
   const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
   const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
   sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
+  const sc::ArgmaxScratchBuffer scratch(m);
   // range(1): 0 direct launches, 1 a CUDA Graph, 2 a graph of early launches; 3 and 4: 1 and 2 with the
   // grouped attention; 5 and 6: 1 and 2 with tensor-core decoding (F16 / BF16: gemv_mma).
   const int mode = static_cast<int>(state.range(1));
@@ -174,8 +175,8 @@ void BM_step(benchmark::State& state) {
     bench::time_iterations(state, [&] {
       // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
       fwd.run(tokens.data() + context, m, context, cache, skip, logits.data(), nullptr);
-      sc::kernels::argmax_rows<<<m, sc::kernels::select_threads>>>(logits.data(), c.vocab, out.data(), 1,
-                                                                    out.data() + K + 1);
+      sc::check(sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1, scratch.get()),
+                "argmax");
     });
   } else {
     // The pass and its argmax captured once in a CUDA Graph, the position read on the device (as
@@ -189,8 +190,9 @@ void BM_step(benchmark::State& state) {
     cudaGraphExec_t exec;
     sc::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
     fwd.run(tokens.data() + context, m, sc::kernels::Position{0, position.data()}, cache, skip, logits.data(), stream);
-    sc::kernels::argmax_rows<<<m, sc::kernels::select_threads, 0, stream>>>(logits.data(), c.vocab, out.data(), 1,
-                                                                             out.data() + K + 1);
+    sc::check(sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1, scratch.get(),
+                                         stream),
+              "argmax");
     sc::check(cudaStreamEndCapture(stream, &g), "capture");
     sc::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
     bench::time_iterations(state, [&] { sc::check(cudaGraphLaunch(exec, stream), "graph launch"); });
@@ -305,9 +307,10 @@ void BM_argmax(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
   sc::DeviceBuffer<float> x(static_cast<std::size_t>(rows) * n);
   sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
+  const sc::ArgmaxScratchBuffer scratch(rows);
   cudaMemset(x.data(), 0, x.size() * sizeof(float));
   bench::time_iterations(state, [&] {
-    sc::kernels::argmax_rows<<<rows, sc::kernels::select_threads>>>(x.data(), n, out.data(), 1, out.data() + rows);
+    sc::kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, scratch.get());
   });
   bench::bandwidth_counters(state, 4.0 * rows * n);
 }

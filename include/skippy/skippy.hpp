@@ -54,6 +54,7 @@
 
 // The CUDA backend, in CUDA translation units (compiled by nvcc).
 #if defined(__CUDACC__)
+#include "cuda/argmax.cuh"
 #include "cuda/buffer.cuh"
 #include "cuda/check.cuh"
 #include "cuda/decoder.cuh"

@@ -521,27 +521,53 @@ TEST_CASE("kernels::attention's 8-bit output has quantize_activations' bits over
 
 TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise the flag") {
   SKIPPY_SKIP_WITHOUT_GPU("argmax kernel");
-  const int n = 32000, rows = 6;
-  std::vector<float> x(static_cast<std::size_t>(rows) * n);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i)) * 4.0f;
-  for (int r = 0; r < rows; ++r) {  // a tie between two ids far apart in every row
-    const std::size_t base = static_cast<std::size_t>(r) * n;
-    x[base + static_cast<std::size_t>(31999 - 977 * r)] = 9.0f;
-    x[base + static_cast<std::size_t>(1000 + 300 * r)] = 9.0f;
+  const int rows = 6;
+  // One block a row (1000), and rows over 8 and 32 blocks that meet in the scratch.
+  for (const int n : {1000, 32000, 128256}) {
+    INFO("n ", n);
+    std::vector<float> x(static_cast<std::size_t>(rows) * n);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i)) * 4.0f;
+    for (int r = 0; r < rows; ++r) {  // a tie between two ids far apart (other blocks) in every row
+      const std::size_t base = static_cast<std::size_t>(r) * n;
+      x[base + static_cast<std::size_t>(n - 1 - 97 * r)] = 9.0f;
+      x[base + static_cast<std::size_t>(100 + 30 * r)] = 9.0f;
+    }
+    const std::size_t last = static_cast<std::size_t>(rows - 1) * n;
+    // The last row: -inf (not finite: the flag) but for a -0 and a +0, which tie (the lower id wins).
+    std::fill(x.begin() + static_cast<long>(last), x.end(), -INFINITY);
+    x[last + static_cast<std::size_t>(n / 2)] = -0.0f;
+    x[last + static_cast<std::size_t>(n - 1)] = 0.0f;
+    skippy::cuda::DeviceBuffer<float> dx(x.size());
+    dx.upload(x.data(), x.size());
+    skippy::cuda::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
+    skippy::cuda::check(cudaMemset(out.data(), 0, (rows + 1) * sizeof(int)), "memset");
+    const skippy::cuda::ArgmaxScratchBuffer scratch(rows);
+    std::vector<int> got(static_cast<std::size_t>(rows) + 1);
+    for (int repeat = 0; repeat < 2; ++repeat) {  // the scratch is left clear for the next launch
+      skippy::cuda::check(skippy::cuda::kernels::launch_argmax(dx.data(), n, rows, out.data(), 1, out.data() + rows,
+                                                               scratch.get()),
+                          "argmax");
+      out.download(got.data(), got.size());
+      for (int r = 0; r < rows; ++r)
+        CHECK(got[static_cast<std::size_t>(r)] == sampling::argmax(x.data() + static_cast<std::size_t>(r) * n, n));
+      CHECK(got[static_cast<std::size_t>(rows) - 1] == n / 2);
+    }
+    CHECK(got[static_cast<std::size_t>(rows)] == 1);  // the -inf row is not finite
+    x.resize(last);  // drop it: finite rows leave the flag alone
+    dx.upload(x.data(), x.size());
+    skippy::cuda::check(cudaMemset(out.data(), 0, (rows + 1) * sizeof(int)), "memset");
+    CHECK(skippy::cuda::kernels::launch_argmax(dx.data(), n, rows - 1, out.data(), 1, out.data() + rows,
+                                               scratch.get()) == cudaSuccess);
+    out.download(got.data(), got.size());
+    CHECK(got[static_cast<std::size_t>(rows)] == 0);
+    x[12345 % x.size()] = NAN;
+    dx.upload(x.data(), x.size());
+    CHECK(skippy::cuda::kernels::launch_argmax(dx.data(), n, rows - 1, out.data(), 1, out.data() + rows,
+                                               scratch.get()) == cudaSuccess);
+    out.download(got.data(), got.size());
+    CHECK(got[static_cast<std::size_t>(rows)] == 1);
+    // Several blocks a row need the scratch.
+    CHECK(skippy::cuda::kernels::launch_argmax(dx.data(), n, 1, out.data(), 1, out.data() + rows, {}) ==
+          (n > skippy::cuda::kernels::argmax_chunk ? cudaErrorInvalidValue : cudaSuccess));
   }
-  skippy::cuda::DeviceBuffer<float> dx(x.size());
-  dx.upload(x.data(), x.size());
-  skippy::cuda::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
-  skippy::cuda::check(cudaMemset(out.data(), 0, (rows + 1) * sizeof(int)), "memset");
-  skippy::cuda::kernels::argmax_rows<<<rows, skippy::cuda::kernels::select_threads>>>(dx.data(), n, out.data(), 1, out.data() + rows);
-  skippy::cuda::check(cudaGetLastError(), "argmax");
-  std::vector<int> got(static_cast<std::size_t>(rows) + 1);
-  out.download(got.data(), got.size());
-  for (int r = 0; r < rows; ++r) CHECK(got[static_cast<std::size_t>(r)] == sampling::argmax(x.data() + static_cast<std::size_t>(r) * n, n));
-  CHECK(got[static_cast<std::size_t>(rows)] == 0);
-  x[12345] = NAN;
-  dx.upload(x.data(), x.size());
-  skippy::cuda::kernels::argmax_rows<<<rows, skippy::cuda::kernels::select_threads>>>(dx.data(), n, out.data(), 1, out.data() + rows);
-  out.download(got.data(), got.size());
-  CHECK(got[static_cast<std::size_t>(rows)] == 1);
 }

@@ -244,7 +244,7 @@ TEST_CASE("cuda typical_accept returns Typical::verify's verdict") {
     DeviceBuffer<int> argmax(k + 1), verdict(2), bad(1);
     const std::vector<int> zero = {0};
     bad.upload(zero.data(), 1);
-    kernels::argmax_rows<<<k + 1, kernels::select_threads>>>(dt.data(), n, argmax.data(), 1, bad.data());
+    skippy::cuda::check(kernels::launch_argmax(dt.data(), n, k + 1, argmax.data(), 1, bad.data(), {}), "argmax");
     kernels::typical_accept<<<1, kernels::sample_threads>>>(dt.data(), argmax.data(), db.data(), k, n, params,
                                                             verdict.data(), db.data(), nullptr);
     synced("typical_accept");

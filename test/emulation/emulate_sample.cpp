@@ -3,7 +3,8 @@
 // over small and large vocabularies, flat, tied and peaked rows, and parameters that take each of the
 // kernel's ways to its cuts (candidates of a top-k bound, of a top-p bound, too many candidates, no
 // bound: k above the threads, or maxima that hold too little mass); and the draft draws of kernels::warp_sample_rows against sampling::sample_categorical
-// over the warped rows (the same token, or one at a rounding-close boundary). The CUDA test sample_test.cu checks the same on a GPU.
+// over the warped rows (the same token, or one at a rounding-close boundary); and kernels::sample_row
+// alone over sparse weights against sampling::sample_categorical. The CUDA test sample_test.cu checks the same on a GPU.
 
 #include <skippy/cuda/kernels/sample.cuh>
 #include <skippy/sampling/categorical.hpp>
@@ -11,7 +12,9 @@
 #include "../support/sampling_compare.hpp"
 #include "check.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <random>
 #include <vector>
 
 using namespace skippy;
@@ -58,9 +61,51 @@ void check(int n, bool ties, float scale, const sampling::WarpParams& w) {
   std::printf("%s: %d failures so far\n", where, emulation::failures);
 }
 
+// sample_row alone over sparse weights (zeros, as top-p leaves), the uniforms' extremes included.
+void sample_kernel(const float* w, int n, const float* u, int* out) {
+  static kernels::BlockAll<threads>::Storage storage;  // __shared__: one block runs at a time
+  kernels::BlockAll<threads> all(storage);
+  const int token = kernels::sample_row(w + static_cast<long>(blockIdx.x) * n, n, u[blockIdx.x], all);
+  if (threadIdx.x == 0) out[blockIdx.x] = token;
+}
+
+void check_draws(int n, int rows) {
+  char where[48];
+  std::snprintf(where, sizeof where, "draws n %d", n);
+  std::mt19937 rng(static_cast<std::uint32_t>(n));
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  std::vector<float> w(static_cast<std::size_t>(rows) * static_cast<std::size_t>(n)), u(static_cast<std::size_t>(rows));
+  for (float& x : w) x = unit(rng) < 0.3f ? 0.0f : unit(rng);
+  for (float& x : u) x = static_cast<float>(static_cast<std::uint32_t>(unit(rng) * 16777216.0f)) / 16777216.0f;
+  u[0] = 0.0f;
+  u[1] = 16777215.0f / 16777216.0f;  // the extremes of rng::uniform
+  // Row 2: zeros but for one weight in the middle; row 3: all zeros (token 0).
+  std::fill(w.begin() + 2L * n, w.begin() + 4L * n, 0.0f);
+  w[2 * static_cast<std::size_t>(n) + static_cast<std::size_t>(n / 2)] = 0.5f;
+  std::vector<int> out(static_cast<std::size_t>(rows), -1);
+  EXPECT(emulation::launch(dim3(rows), dim3(threads), sample_kernel, w.data(), n, u.data(), out.data()) == cudaSuccess,
+         where);
+  int differ = 0;
+  for (int r = 0; r < rows; ++r) {
+    const float* row = w.data() + static_cast<long>(r) * n;
+    const int want = sampling::sample_categorical(row, n, u[static_cast<std::size_t>(r)]);
+    const int got = out[static_cast<std::size_t>(r)];
+    EXPECT(got >= 0 && got < n, where);
+    if (got < 0 || got >= n) continue;
+    if (r == 3) continue;  // all zeros: the host says -1, the device 0 (checked below)
+    EXPECT(row[got] > 0.0f, where);
+    differ += got != want;
+    EXPECT(got == want || test::draws_at_boundary(row, n, u[static_cast<std::size_t>(r)], got, want), where);
+  }
+  EXPECT(out[2] == n / 2 && out[3] == 0, where);
+  std::printf("%s: %d of %d draws at rounding-close boundaries, %d failures so far\n", where, differ, rows,
+              emulation::failures);
+}
+
 }  // namespace
 
 int main() {
+  for (const int n : {7, 513, 32000}) check_draws(n, 40);
   for (const auto& w : test::warp_grid()) {
     check(1000, true, 2.0f, w);
     check(1000, false, 2.0f, w);

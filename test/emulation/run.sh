@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the emulated CUDA checks (test/emulation/README.md) with g++ and the CUDA Toolkit's
 # headers, in OUT (default build/emulation). Minutes on 2 cores: a development aid, not part of CI, except
-# CHECKS=emulate_gemm, emulate_gemv_half_mma and emulate_sample (under a minute each), which CTest runs as tests of
+# CHECKS=emulate_gemm, emulate_gemv_half_mma, emulate_sample and emulate_select (under a minute each), which CTest runs as tests of
 # those names.
 #
 #   test/emulation/run.sh [OUT]
@@ -12,7 +12,7 @@ cuda=${CUDA_HOME:-/usr/local/cuda}
 mkdir -p "$out"
 "${PYTHON:-python3}" "$here/patch_headers.py" "$out/include"
 status=0
-for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_forward_int8 emulate_gemm emulate_gemv_half_mma emulate_sample}; do
+for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_forward_int8 emulate_gemm emulate_gemv_half_mma emulate_sample emulate_select}; do
   echo "=== $check"
   g++ -std=c++20 -O1 -w -I "$out/include" -I "$cuda/include" "$here/$check.cpp" -o "$out/$check" \
     -L "$cuda/lib64" -lcudart -lpthread

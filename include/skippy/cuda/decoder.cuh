@@ -31,6 +31,7 @@
 #include "../decode/options.hpp"
 #include "../decode/policies.hpp"
 #include "../decode/stats.hpp"
+#include "argmax.cuh"
 #include "forward.cuh"
 #include "kernels/sample.cuh"
 #include "kernels/select.cuh"
@@ -64,7 +65,8 @@ class Decoder {
         state_(static_cast<std::size_t>(state_ints)),
         host_state_(static_cast<std::size_t>(state_ints)),
         draft_logits_(static_cast<std::size_t>(K > 0 ? K : 1) * static_cast<std::size_t>(model.config.vocab)),
-        target_logits_(static_cast<std::size_t>(K + 1) * static_cast<std::size_t>(model.config.vocab)) {
+        target_logits_(static_cast<std::size_t>(K + 1) * static_cast<std::size_t>(model.config.vocab)),
+        argmax_scratch_(K + 1) {
     if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
       // The warped target rows and the warped draft rows the drafts were drawn from.
       p_ = DeviceBuffer<float>(target_logits_.size());
@@ -241,9 +243,7 @@ class Decoder {
   }
 
   void select(const float* logits, int rows, int* out) {
-    kernels::argmax_rows<<<static_cast<unsigned>(rows), kernels::select_threads, 0, stream_>>>(logits, vocab(), out, 1,
-                                                                                             ints(bad));
-    check(cudaGetLastError(), "argmax");
+    check(kernels::launch_argmax(logits, vocab(), rows, out, 1, ints(bad), argmax_scratch_.get(), stream_), "argmax");
   }
 
   // Drafts d_1..d_k into the device block: the draft argmax, or for speculative sampling a draw from the
@@ -396,6 +396,7 @@ class Decoder {
   DeviceBuffer<int> state_, prompt_;
   std::vector<int> host_state_, drafts_;
   DeviceBuffer<float> draft_logits_, target_logits_, p_, q_;
+  ArgmaxScratchBuffer argmax_scratch_;  // for the K + 1 verify rows, and the drafts' rows
   DeviceBuffer<kernels::StepKey> key_dev_{1};
   kernels::StepKey key_{};  // the host copy uploaded each step (a member: the async copy reads it)
   int buckets_ = 1;                       // attention buckets: 1, 2, 4, ... splits up to the cache's

@@ -10,8 +10,10 @@
 // bisection took 31 (math::MultiwaySearch; the cut is bisection's). The passes run over candidates, not
 // the row: the threads' largest probabilities bound every kept token from below (candidates()), and the
 // tokens at or above the bound, usually about k or a few hundred, go to shared memory in id order (up to
-// sample_candidates of them; else the passes take the whole row). At 128k tokens the search's 16 passes
-// over the row were most of a warp's time (760 us on an H200); now the row is read a fixed 6 times.
+// sample_candidates of them; else the passes take the whole row). At 128k tokens with top-k and top-p, the
+// 16 passes over the row were most of a warp's time (770 us on an H200, run 6); with candidates the row
+// is read 6 times (7 for top-p alone), whatever k and p. A draw's passes read a warp's consecutive
+// entries with its lanes (sample_row), where each thread used to read a run of its own.
 // CUB's reductions are deterministic, so a seed gives the same tokens on every run; their summation
 // order is not the host's, so a token may differ from the host's where a cumulative sum lies within
 // rounding of a boundary (bit equality across backends is not promised, DESIGN.md §1).
@@ -28,6 +30,7 @@
 #include "block.cuh"
 #include "position.cuh"
 #include "select.cuh"
+#include "warp.cuh"
 
 namespace skippy::cuda::kernels {
 
@@ -293,33 +296,64 @@ __device__ Warped warp_row(const float* logits, float* p, int n, const sampling:
   return {true, e};
 }
 
-// sampling::sample_categorical(w, n, u) for the block over entries (their ids in id order, the weights
-// of the others zero): the first id whose cumulative weight exceeds u * total, else the last id of a
-// positive weight; 0 (never out of the vocabulary) when every weight is zero.
-template <int Threads>
-__device__ int sample_row(const Entries& e, float u, BlockAll<Threads>& all) {
-  const ThreadChunk c = ThreadChunk::of<Threads>(e.n);
+// The first id of entries [begin, end) whose cumulative weight, from `before`, exceeds target (INT_MAX if
+// none), for the calling warp (every lane gets it). The lanes take contiguous runs in id order, sum them,
+// and each lane whose run starts at or below the target walks it (rounding may let the boundary fall one
+// run late); the lowest id found wins.
+__device__ inline int walk_warp_segment(const Entries& e, int begin, int end, float before, float target) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int run = (end - begin + 31) / 32;
+  const int b = begin + lane * run < end ? begin + lane * run : end, f = b + run < end ? b + run : end;
   float mine = 0.0f;
-  int last = -1;
-  for (int i = c.begin; i < c.end; ++i) {
-    mine += e.p[i];
-    if (e.p[i] > 0.0f) last = e.id(i);
+  for (int i = b; i < f; ++i) mine += e.p[i];
+  float upto = mine;  // inclusive scan over the lanes
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {
+    const float o = __shfl_sync(0xffffffffu, upto, lane >= d ? lane - d : lane);
+    if (lane >= d) upto += o;
   }
-  const float before = all.exclusive_sum(mine);
-  const float target = u * all.sum(mine);
-  // Every thread whose chunk starts at or below the target walks it (rounding may let the boundary
-  // fall one chunk late); the lowest id found wins.
+  float cum = before + (upto - mine);
   int found = INT_MAX;
-  if (before <= target) {
-    float cum = before;
-    for (int i = c.begin; i < c.end; ++i) {
+  if (cum <= target)
+    for (int i = b; i < f; ++i) {
       cum += e.p[i];
       if (cum > target && e.p[i] > 0.0f) {
         found = e.id(i);
         break;
       }
     }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const int other = __shfl_sync(0xffffffffu, found, lane ^ o);
+    found = other < found ? other : found;
   }
+  return found;
+}
+
+// sampling::sample_categorical(w, n, u) for the block over entries (their ids in id order, the weights
+// of the others zero): the first id whose cumulative weight exceeds u * total, else the last id of a
+// positive weight; 0 (never out of the vocabulary) when every weight is zero. Each warp sums a contiguous
+// segment, its lanes reading consecutive entries; only the warps whose segment holds the target by those
+// sums, within a margin for their rounding (1/4096 of the total), walk theirs.
+template <int Threads>
+__device__ int sample_row(const Entries& e, float u, BlockAll<Threads>& all) {
+  static_assert(Threads % 32 == 0, "sample_row takes whole warps");
+  constexpr int warps = Threads / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
+  const int segment = ((e.n + warps - 1) / warps + 31) / 32 * 32;
+  const int begin = warp * segment < e.n ? warp * segment : e.n, end = begin + segment < e.n ? begin + segment : e.n;
+  float mine = 0.0f;
+  int last = -1;
+  for (int i = begin + lane; i < end; i += 32) {
+    mine += e.p[i];
+    if (e.p[i] > 0.0f) last = e.id(i);  // ids rise with i
+  }
+  const float held = warp_sum(mine);
+  const float before = __shfl_sync(0xffffffffu, all.exclusive_sum(lane == 0 ? held : 0.0f), 0);
+  const float total = all.sum(lane == 0 ? held : 0.0f), target = u * total;
+  int found = INT_MAX;
+  if (begin < end && before <= target && target - before < held + total / 4096.0f)  // warp-uniform
+    found = walk_warp_segment(e, begin, end, before, target);
   found = all.min(found);
   if (found != INT_MAX) return found;
   last = all.max(last);

@@ -7,9 +7,17 @@
 
 #include <cub/block/block_reduce.cuh>
 
+#include "../launch.cuh"
+
 namespace skippy::cuda::kernels {
 
 inline constexpr int select_threads = 256;
+// Logits one block of argmax_rows takes: a 128k row spreads over 32 blocks. (One block a row, up to run 9,
+// took 60 us for a 128k row on an H200, 8.5 GB/s: what one SM keeps in flight.)
+inline constexpr int argmax_chunk = 4096;
+
+// Blocks of argmax_rows a row of n logits takes.
+__host__ __device__ constexpr int argmax_chunks(int n) { return (n + argmax_chunk - 1) / argmax_chunk; }
 
 struct ArgmaxCandidate {
   float value;
@@ -23,24 +31,69 @@ struct ArgmaxJoin {
   }
 };
 
-// out[r * out_stride] = argmax of row r of logits (rows of n values); grid = rows. A non-finite logit
-// sets *bad to 1 (the decoder reports it; the token written is then meaningless).
+// A candidate as a 64-bit key whose unsigned order is ArgmaxJoin's: the value's bits made monotone (-0
+// as +0: they are equal) above the complemented id (the lower id the larger key).
+__device__ __forceinline__ unsigned long long argmax_key(ArgmaxCandidate c) {
+  const unsigned u = __float_as_uint(c.value == 0.0f ? 0.0f : c.value);
+  const unsigned ordered = (u & 0x80000000u) != 0 ? ~u : u | 0x80000000u;
+  return static_cast<unsigned long long>(ordered) << 32 | static_cast<unsigned>(~c.index);
+}
+__device__ __forceinline__ int argmax_key_index(unsigned long long key) {
+  return static_cast<int>(~static_cast<unsigned>(key));
+}
+
+// Where the blocks of a row meet when it takes more than one (argmax_chunks(n) > 1): per row, the best
+// key so far and how many blocks have arrived. Zero before the first launch; every launch leaves it so.
+struct ArgmaxScratch {
+  unsigned long long* best = nullptr;
+  unsigned* arrived = nullptr;
+};
+
+// out[r * out_stride] = argmax of row r of logits (rows of n values); grid = (argmax_chunks(n), rows),
+// block c of a row taking ids [c * argmax_chunk, (c + 1) * argmax_chunk). Several blocks a row join
+// their keys in scratch by atomicMax (the maximum is the same in any order); the last to arrive writes
+// the id and clears the row's scratch. A non-finite logit sets *bad to 1 (the decoder reports it; the
+// token written is then meaningless). Launch through launch_argmax, which checks the scratch.
 template <int Threads = select_threads>
 __global__ void __launch_bounds__(Threads)
-    argmax_rows(const float* __restrict__ logits, int n, int* __restrict__ out, int out_stride, int* __restrict__ bad) {
+    argmax_rows(const float* __restrict__ logits, int n, int* __restrict__ out, int out_stride, int* __restrict__ bad,
+                ArgmaxScratch scratch) {
   using Reduce = cub::BlockReduce<ArgmaxCandidate, Threads>;
   __shared__ typename Reduce::TempStorage tmp;
-  const float* row = logits + static_cast<long>(blockIdx.x) * n;
+  const long r = blockIdx.y;
+  const float* row = logits + r * n;
+  const int begin = static_cast<int>(blockIdx.x) * argmax_chunk;
+  const int end = n - begin < argmax_chunk ? n : begin + argmax_chunk;
   ArgmaxCandidate best{-INFINITY, n};
   bool finite = true;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
+  for (int i = begin + static_cast<int>(threadIdx.x); i < end; i += Threads) {
     const float v = row[i];
     finite = finite && isfinite(v);
     if (v > best.value || best.index == n) best = {v, i};  // ids rise within a thread: strict > keeps the lowest
   }
   if (!finite) atomicExch(bad, 1);
   best = Reduce(tmp).Reduce(best, ArgmaxJoin());
-  if (threadIdx.x == 0) out[static_cast<long>(blockIdx.x) * out_stride] = best.index;
+  if (threadIdx.x != 0) return;
+  if (gridDim.x == 1) {
+    out[r * out_stride] = best.index;
+    return;
+  }
+  atomicMax(scratch.best + r, argmax_key(best));
+  __threadfence();  // the key lands before the arrival that counts it
+  if (atomicAdd(scratch.arrived + r, 1u) + 1 < gridDim.x) return;
+  out[r * out_stride] = argmax_key_index(atomicExch(scratch.best + r, 0ull));
+  scratch.arrived[r] = 0;
+}
+
+// argmax_rows over `rows` rows on `stream`; scratch (rows entries of each) where a row takes more than
+// one block, else it may be empty.
+inline cudaError_t launch_argmax(const float* logits, int n, int rows, int* out, int out_stride, int* bad,
+                                 ArgmaxScratch scratch, cudaStream_t stream = nullptr) {
+  if (n < 1 || rows < 1) return cudaErrorInvalidValue;
+  const int chunks = argmax_chunks(n);
+  if (chunks > 1 && (scratch.best == nullptr || scratch.arrived == nullptr)) return cudaErrorInvalidValue;
+  return launch(argmax_rows<>, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(rows)), select_threads, 0,
+                stream, logits, n, out, out_stride, bad, scratch);
 }
 
 // Writes a step's verdict: verdict[0] = n (accepted drafts), verdict[1] = the next token, which is also
