@@ -241,13 +241,14 @@ TEST_CASE("cuda typical_accept returns Typical::verify's verdict") {
     const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
     const auto dt = to_device(target);
     const auto db = to_device(block);
-    DeviceBuffer<int> argmax(k + 1), verdict(2), bad(1);
+    DeviceBuffer<int> argmax(k + 1), verdict(2), bad(1), tested(k);
     const std::vector<int> zero = {0};
     bad.upload(zero.data(), 1);
     skippy::cuda::check(kernels::launch_argmax(dt.data(), n, k + 1, argmax.data(), 1, bad.data(), {}), "argmax");
-    kernels::typical_accept<<<1, kernels::sample_threads>>>(dt.data(), argmax.data(), db.data(), k, n, params,
-                                                            verdict.data(), db.data(), nullptr);
-    synced("typical_accept");
+    skippy::cuda::check(kernels::launch_typical_accept(dt.data(), argmax.data(), db.data(), k, n, params,
+                                                       tested.data(), verdict.data(), db.data(), nullptr),
+                        "typical acceptance");
+    synced("typical acceptance");
     const auto v = to_host(verdict, 2);
     INFO("trial ", trial);
     CHECK(v[0] == want.accepted);

@@ -4,15 +4,19 @@
 // kernel's ways to its cuts (candidates of a top-k bound, of a top-p bound, too many candidates, no
 // bound: k above the threads, or maxima that hold too little mass); and the draft draws of kernels::warp_sample_rows against sampling::sample_categorical
 // over the warped rows (the same token, or one at a rounding-close boundary); and kernels::sample_row
-// alone over sparse weights against sampling::sample_categorical. The CUDA test sample_test.cu checks the same on a GPU.
+// alone over sparse weights against sampling::sample_categorical; and typical acceptance
+// (launch_typical_accept) against accept::Typical::verify. The CUDA test sample_test.cu checks the same on a GPU.
 
 #include <skippy/cuda/kernels/sample.cuh>
+#include <skippy/accept/typical.hpp>
+#include <skippy/sampling/argmax.hpp>
 #include <skippy/sampling/categorical.hpp>
 
 #include "../support/sampling_compare.hpp"
 #include "check.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -102,9 +106,60 @@ void check_draws(int n, int rows) {
               emulation::failures);
 }
 
+// Typical acceptance (launch_typical_accept: a block a draft row, then the verdict) against
+// accept::Typical::verify, skipping trials whose decision lies within rounding of the threshold.
+void check_typical(int trials) {
+  const int k = 4, n = 200;
+  const accept::TypicalParams params{0.8f, 0.09f, 0.3f};
+  accept::Typical rule(params, n);
+  int compared = 0, counts[k + 1] = {};
+  for (int trial = 0; trial < trials; ++trial) {
+    const auto target = test::random_logits(k + 1, n, false, static_cast<std::uint32_t>(9000 + trial), 3.0f);
+    std::mt19937 rng(static_cast<std::uint32_t>(trial));
+    std::vector<int> block = {0};
+    for (int i = 0; i < k; ++i)
+      block.push_back(rng() % 4 == 0 ? static_cast<int>(rng() % n)
+                                     : sampling::argmax(target.data() + static_cast<long>(i) * n, n));
+    bool close = false;
+    std::vector<float> p(static_cast<std::size_t>(n));
+    for (int i = 0; i < k; ++i) {
+      sampling::softmax(target.data() + static_cast<long>(i) * n, p.data(), n, params.temperature);
+      const float thr = accept::typical_threshold(sampling::entropy(p.data(), n), params.eps, params.delta);
+      close = close || std::fabs(p[static_cast<std::size_t>(block[static_cast<std::size_t>(i + 1)])] - thr) < 1e-4f * thr;
+    }
+    if (close) continue;
+    const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
+    std::vector<int> argmax(k + 1), tested(k, -1), verdict(2, -1);
+    int bad = 0;
+    EXPECT(kernels::launch_argmax(target.data(), n, k + 1, argmax.data(), 1, &bad, {}) == cudaSuccess, "typical");
+    EXPECT(kernels::launch_typical_accept(target.data(), argmax.data(), block.data(), k, n, params, tested.data(),
+                                          verdict.data(), block.data(), nullptr) == cudaSuccess, "typical");
+    EXPECT(verdict[0] == want.accepted && verdict[1] == want.next, "typical");
+    EXPECT(block[0] == want.next, "typical");  // the next step's pending token
+    ++counts[want.accepted];
+    ++compared;
+  }
+  // No drafts: the verdict alone (the argmax of row 0), and no scratch needed.
+  std::vector<float> one = test::random_logits(1, n, false, 3, 3.0f);
+  std::vector<int> block = {5}, argmax(1), verdict(2, -1);
+  int bad = 0;
+  EXPECT(kernels::launch_argmax(one.data(), n, 1, argmax.data(), 1, &bad, {}) == cudaSuccess, "typical k 0");
+  EXPECT(kernels::launch_typical_accept(one.data(), argmax.data(), block.data(), 0, n, params, nullptr,
+                                        verdict.data(), block.data(), nullptr) == cudaSuccess, "typical k 0");
+  EXPECT(verdict[0] == 0 && verdict[1] == sampling::argmax(one.data(), n) && block[0] == verdict[1], "typical k 0");
+  EXPECT(kernels::launch_typical_accept(one.data(), argmax.data(), block.data(), 2, n, params, nullptr,
+                                        verdict.data(), block.data(), nullptr) == cudaErrorInvalidValue, "typical");
+  int seen = 0;
+  for (int c : counts) seen += c > 0;
+  EXPECT(compared >= trials * 3 / 4 && seen >= 3, "typical: enough decidable trials, varied verdicts");
+  std::printf("typical: %d trials compared, accepted counts 0..%d: %d %d %d %d %d, %d failures so far\n", compared, k,
+              counts[0], counts[1], counts[2], counts[3], counts[4], emulation::failures);
+}
+
 }  // namespace
 
 int main() {
+  check_typical(24);
   for (const int n : {7, 513, 32000}) check_draws(n, 40);
   for (const auto& w : test::warp_grid()) {
     check(1000, true, 2.0f, w);

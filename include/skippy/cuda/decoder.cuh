@@ -220,9 +220,10 @@ class Decoder {
   }
 
   // Device int state, one allocation: [verdict n, next, bad flag, pad | block x_t d_1..d_K | target
-  // argmax of the K+1 verify rows | draft input x_t m..m]. The host reads [0, block + 1 + k) per step.
+  // argmax of the K+1 verify rows | draft input x_t m..m | typical acceptance's test of each draft]. The
+  // host reads [0, block + 1 + k) per step.
   static constexpr int verdict = 0, bad = 2, block = 4, target = block + K + 1, draft_in = target + K + 1,
-                       state_ints = draft_in + (K > 0 ? K : 1);
+                       tested = draft_in + (K > 0 ? K : 1), state_ints = tested + (K > 0 ? K : 1);
 
   // Where a step's acceptance runs: the library's rules on the device, any other rule on the host.
   enum class Rule { greedy, sampling, typical, host };
@@ -281,8 +282,9 @@ class Decoder {
       kernels::greedy_accept<<<1, 32, 0, stream_>>>(ints(block), ints(target), k, ints(verdict), ints(block), pending1);
     } else if constexpr (std::is_same_v<Accept, accept::Typical>) {
       select(logits, k + 1, ints(target));
-      kernels::typical_accept<<<1, kernels::sample_threads, 0, stream_>>>(
-          logits, ints(target), ints(block), k, vocab(), rule_.params(), ints(verdict), ints(block), pending1);
+      check(kernels::launch_typical_accept(logits, ints(target), ints(block), k, vocab(), rule_.params(), ints(tested),
+                                           ints(verdict), ints(block), pending1, stream_),
+            "typical acceptance");
     } else if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
       kernels::warp_rows<<<static_cast<unsigned>(k + 1), kernels::sample_threads, 0, stream_>>>(
           logits, vocab(), rule_.params().warp, p_.data(), ints(bad));

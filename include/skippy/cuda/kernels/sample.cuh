@@ -434,28 +434,52 @@ __global__ void __launch_bounds__(Threads)
   if (threadIdx.x == 0) write_verdict(i, next, verdict, pending0, pending1);
 }
 
-// accept::Typical::verify on the device, one block: draft d_i (block[1 + i]) is accepted while
-// p_i(d_i) > typical_threshold(H(p_i)), p_i = softmax(target row i / temperature); the next token is the
-// argmax of the first rejected row (or of row k), given in target[]. pending0 may alias block[0].
+// Typical acceptance's test of draft i, one block a row (grid = k): accepted[i] = 1 where p_i(d_i) >
+// typical_threshold(H(p_i)), p_i = softmax(target row i / temperature) and d_i = block[1 + i], else 0.
+// (One block for all rows, up to run 9, read them one after another.)
 template <int Threads = sample_threads>
 __global__ void __launch_bounds__(Threads)
-    typical_accept(const float* __restrict__ logits, const int* __restrict__ target, const int* block, int k, int n,
-                   accept::TypicalParams params, int* __restrict__ verdict, int* pending0, int* pending1) {
+    typical_rows(const float* __restrict__ logits, const int* __restrict__ block, int n, accept::TypicalParams params,
+                 int* __restrict__ accepted) {
   __shared__ typename BlockAll<Threads>::Storage storage;
   BlockAll<Threads> all(storage);
+  const int i = static_cast<int>(blockIdx.x);
+  const float* row = logits + static_cast<long>(i) * n;
   const float inv_t = 1.0f / params.temperature;
-  int i = 0;
-  for (; i < k; ++i) {
-    const float* row = logits + static_cast<long>(i) * n;
-    const SoftmaxStats s = softmax_stats(row, n, inv_t, all);  // non-finite rows: argmax_rows flags them
-    float h = 0.0f;
-    for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads)
-      h += sampling::entropy_term(sampling::softmax_weight(row[v], inv_t, s.max) * s.inv);
-    h = all.sum(h);
-    const float pd = sampling::softmax_weight(row[block[1 + i]], inv_t, s.max) * s.inv;
-    if (!(pd > accept::typical_threshold(h, params.eps, params.delta))) break;
+  const SoftmaxStats s = softmax_stats(row, n, inv_t, all);  // non-finite rows: the argmax flags them
+  float h = 0.0f;
+  for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads)
+    h += sampling::entropy_term(sampling::softmax_weight(row[v], inv_t, s.max) * s.inv);
+  h = all.sum(h);
+  const float pd = sampling::softmax_weight(row[block[1 + i]], inv_t, s.max) * s.inv;
+  if (threadIdx.x == 0) accepted[i] = pd > accept::typical_threshold(h, params.eps, params.delta) ? 1 : 0;
+}
+
+// The verdict of drafts tested into accepted[0..k): the accepted count is the first rejected draft's index
+// (k if none), the next token target[count] (the argmax of that row). One thread. pending0 may alias the
+// step's block[0].
+template <int Threads = 32>
+__global__ void __launch_bounds__(Threads) accept_prefix(const int* __restrict__ accepted, const int* __restrict__ target,
+                                                         int k, int* verdict, int* pending0, int* pending1) {
+  if (threadIdx.x != 0 || blockIdx.x != 0) return;
+  int count = 0;
+  while (count < k && accepted[count] != 0) ++count;
+  write_verdict(count, target[count], verdict, pending0, pending1);
+}
+
+// accept::Typical::verify on the device: typical_rows over the k draft rows (none for k = 0), then the
+// verdict from target[] (the argmax of the k + 1 target rows). accepted: k ints of scratch.
+inline cudaError_t launch_typical_accept(const float* logits, const int* target, const int* block, int k, int n,
+                                         accept::TypicalParams params, int* accepted, int* verdict, int* pending0,
+                                         int* pending1, cudaStream_t stream = nullptr) {
+  if (k < 0 || n < 1 || (k > 0 && accepted == nullptr)) return cudaErrorInvalidValue;
+  if (k > 0) {
+    const cudaError_t e = launch(typical_rows<>, dim3(static_cast<unsigned>(k)), sample_threads, 0, stream, logits,
+                                 block, n, params, accepted);
+    if (e != cudaSuccess) return e;
   }
-  if (threadIdx.x == 0) write_verdict(i, target[i], verdict, pending0, pending1);
+  return launch(accept_prefix<>, 1, 32, 0, stream, static_cast<const int*>(accepted), target, k, verdict, pending0,
+                pending1);
 }
 
 }  // namespace skippy::cuda::kernels
