@@ -167,6 +167,7 @@ int main() {
     check(32000, false, 2.0f, w);
     check(32000, false, 6.0f, w);  // peaked: a few hundred tokens hold most of the mass
     check<64>(1000, true, 2.0f, w);  // tied: 136-291 candidates, too many for 64
+    check(1001, false, 2.0f, w);     // row 1 not 16-byte aligned, row 0 with a tail
   }
   std::printf("emulate_sample: %d failures\n", emulation::failures);
   return emulation::failures == 0 ? 0 : 1;

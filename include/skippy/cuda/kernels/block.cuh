@@ -9,6 +9,7 @@
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
 
+#include <cstdint>
 #include <type_traits>
 
 #include "../../math/multiway_search.hpp"
@@ -120,6 +121,39 @@ class BlockAll {
 
   Storage& s_;
 };
+
+// f(i, x[i]) for this thread's share of the ids [0, n), each id once and a thread's in ascending order:
+// where x is 16-byte aligned, 4 consecutive ids a load and two loads in flight (a warp's load one
+// 512-byte run), else one id at a time, Threads apart. For a block's passes over a whole row, where one
+// block keeps too few loads in flight to be fast and f may store where the compiler cannot tell x's
+// loads from its stores.
+template <int Threads, class F>
+__device__ __forceinline__ void for_row(const float* x, int n, F&& f) {
+  const int t = static_cast<int>(threadIdx.x);
+  int done = 0;
+  if (reinterpret_cast<std::uintptr_t>(x) % 16 == 0) {
+    const float4* x4 = reinterpret_cast<const float4*>(x);
+    const int n4 = n / 4;
+    for (int j = t; j < n4; j += 2 * Threads) {
+      const bool second = j + Threads < n4;
+      const float4 a = x4[j];
+      const float4 b = second ? x4[j + Threads] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      f(4 * j, a.x);
+      f(4 * j + 1, a.y);
+      f(4 * j + 2, a.z);
+      f(4 * j + 3, a.w);
+      if (second) {
+        const int i = 4 * (j + Threads);
+        f(i, b.x);
+        f(i + 1, b.y);
+        f(i + 2, b.z);
+        f(i + 3, b.w);
+      }
+    }
+    done = 4 * n4;
+  }
+  for (int i = done + t; i < n; i += Threads) f(i, x[i]);
+}
 
 // The contiguous id range [begin, end) of this thread when n ids are split in thread order (for scans
 // that need id order: thread t's ids all precede thread t+1's).

@@ -238,14 +238,14 @@ template <int Threads>
 __device__ SoftmaxStats softmax_stats(const float* logits, int n, float inv_t, BlockAll<Threads>& all) {
   float mx = -INFINITY;
   int bad = 0;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
-    bad |= !isfinite(logits[i]);
-    mx = fmaxf(mx, logits[i] * inv_t);
-  }
+  for_row<Threads>(logits, n, [&](int, float l) {
+    bad |= !isfinite(l);
+    mx = fmaxf(mx, l * inv_t);
+  });
   if (all.sum(bad) > 0) return {0.0f, 0.0f, false};
   mx = all.max(mx);
   float sum = 0.0f;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) sum += sampling::softmax_weight(logits[i], inv_t, mx);
+  for_row<Threads>(logits, n, [&](int, float l) { sum += sampling::softmax_weight(l, inv_t, mx); });
   return {mx, 1.0f / all.sum(sum), true};
 }
 
@@ -259,17 +259,16 @@ __device__ Warped warp_row(const float* logits, float* p, int n, const sampling:
   const SoftmaxStats st = softmax_stats(logits, n, inv_t, all);
   if (!st.finite) return {false, row};
   float top = 0.0f;
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) {
-    p[i] = sampling::softmax_weight(logits[i], inv_t, st.max) * st.inv;
+  for_row<Threads>(logits, n, [&](int i, float l) {
+    p[i] = sampling::softmax_weight(l, inv_t, st.max) * st.inv;
     top = fmaxf(top, p[i]);
-  }
+  });
   __syncthreads();  // the cuts read other threads' entries
   const bool use_k = w.top_k > 0 && w.top_k < n, use_p = w.top_p < 1.0f;
   if (!use_k && !use_p) return {true, row};
   // Top-p alone keeps a share of the whole row's mass.
   float total = 0.0f;
-  if (!use_k)
-    for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) total += p[i];
+  if (!use_k) for_row<Threads>(p, n, [&](int, float v) { total += v; });
   total = use_k ? 0.0f : all.sum(total);
   const Entries e = candidates(p, n, top, use_k ? w.top_k : 0, w.top_p * total, s, all);
   const Cut by_k = use_k ? top_k_cut(e, w.top_k, all) : Cut::everything();
@@ -288,7 +287,7 @@ __device__ Warped warp_row(const float* logits, float* p, int n, const sampling:
   for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
     if (keeps(e.p[i], e.id(i))) kept += e.p[i];
   const float renorm = 1.0f / all.sum(kept);
-  for (int i = static_cast<int>(threadIdx.x); i < n; i += Threads) p[i] = keeps(p[i], i) ? p[i] * renorm : 0.0f;
+  for_row<Threads>(p, n, [&](int i, float v) { p[i] = keeps(v, i) ? v * renorm : 0.0f; });
   if (e.ids != nullptr)  // the candidates too, for a draw over them
     for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
       s.p[i] = keeps(s.p[i], s.id[i]) ? s.p[i] * renorm : 0.0f;
@@ -448,8 +447,8 @@ __global__ void __launch_bounds__(Threads)
   const float inv_t = 1.0f / params.temperature;
   const SoftmaxStats s = softmax_stats(row, n, inv_t, all);  // non-finite rows: the argmax flags them
   float h = 0.0f;
-  for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads)
-    h += sampling::entropy_term(sampling::softmax_weight(row[v], inv_t, s.max) * s.inv);
+  for_row<Threads>(row, n,
+                   [&](int, float l) { h += sampling::entropy_term(sampling::softmax_weight(l, inv_t, s.max) * s.inv); });
   h = all.sum(h);
   const float pd = sampling::softmax_weight(row[block[1 + i]], inv_t, s.max) * s.inv;
   if (threadIdx.x == 0) accepted[i] = pd > accept::typical_threshold(h, params.eps, params.delta) ? 1 : 0;

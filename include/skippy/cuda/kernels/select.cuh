@@ -8,6 +8,7 @@
 #include <cub/block/block_reduce.cuh>
 
 #include "../launch.cuh"
+#include "block.cuh"
 
 namespace skippy::cuda::kernels {
 
@@ -66,11 +67,10 @@ __global__ void __launch_bounds__(Threads)
   const int end = n - begin < argmax_chunk ? n : begin + argmax_chunk;
   ArgmaxCandidate best{-INFINITY, n};
   bool finite = true;
-  for (int i = begin + static_cast<int>(threadIdx.x); i < end; i += Threads) {
-    const float v = row[i];
+  for_row<Threads>(row + begin, end - begin, [&](int i, float v) {
     finite = finite && isfinite(v);
-    if (v > best.value || best.index == n) best = {v, i};  // ids rise within a thread: strict > keeps the lowest
-  }
+    if (v > best.value || best.index == n) best = {v, begin + i};  // ids rise within a thread: > keeps the lowest
+  });
   if (!finite) atomicExch(bad, 1);
   best = Reduce(tmp).Reduce(best, ArgmaxJoin());
   if (threadIdx.x != 0) return;
