@@ -5,9 +5,11 @@
 // bound: k above the threads, or maxima that hold too little mass); and the draft draws of kernels::warp_sample_rows against sampling::sample_categorical
 // over the warped rows (the same token, or one at a rounding-close boundary); and kernels::sample_row
 // alone over sparse weights against sampling::sample_categorical; and typical acceptance
-// (launch_typical_accept) against accept::Typical::verify. The CUDA test sample_test.cu checks the same on a GPU.
+// (launch_typical_accept) against accept::Typical::verify; and whole speculative-sampling steps
+// (draft draws, target warp, kernels::speculative_accept) against accept::SpeculativeSampling. The CUDA test sample_test.cu checks the same on a GPU.
 
 #include <skippy/cuda/kernels/sample.cuh>
+#include <skippy/accept/speculative_sampling.hpp>
 #include <skippy/accept/typical.hpp>
 #include <skippy/sampling/argmax.hpp>
 #include <skippy/sampling/categorical.hpp>
@@ -156,9 +158,56 @@ void check_typical(int trials) {
               counts[0], counts[1], counts[2], counts[3], counts[4], emulation::failures);
 }
 
+// One step of speculative sampling (draft draws, the target warp, the acceptance kernel) against
+// accept::SpeculativeSampling with the same seed and position: drafts, accepted count and next token.
+// Float sums in another order may move a draw at a rounding-close boundary: one trial in the lot may differ.
+// Blocks of 128 threads (another instantiation, and a quarter of the host threads).
+void check_speculative(int trials) {
+  constexpr int threads = 128;
+  const int k = 3, n = 96;
+  for (const sampling::WarpParams& w : {sampling::WarpParams{1.0f, 0, 1.0f}, sampling::WarpParams{0.8f, 20, 0.9f}}) {
+    int differ = 0, counts[k + 1] = {};
+    for (int trial = 0; trial < trials; ++trial) {
+      const auto draft = test::random_logits(k, n, false, static_cast<std::uint32_t>(1000 + trial));
+      auto target = test::random_logits(k + 1, n, false, static_cast<std::uint32_t>(5000 + trial), 0.7f);
+      for (std::size_t i = 0; i < draft.size(); ++i) target[i] += draft[i];  // drafts often, not always, accepted
+      const auto seed = static_cast<std::uint64_t>(trial) * 7919u;
+      accept::SpeculativeSampling rule({w}, n);
+      const accept::StepContext ctx{seed, 17u, 0u};
+      std::vector<int> want_drafts;
+      for (int i = 0; i < k; ++i) want_drafts.push_back(rule.propose(i, draft.data() + static_cast<long>(i) * n, ctx));
+      const accept::Verdict want = rule.verify(target.data(), want_drafts.data(), k, ctx);
+      std::vector<float> p(static_cast<std::size_t>(k + 1) * n), q(static_cast<std::size_t>(k) * n);
+      std::vector<int> state(4 + k + 1, 0);  // verdict n, next, bad, pad | x_t d_1..d_k
+      const kernels::StepKey key{seed, 17, 0};
+      int* st = state.data();
+      EXPECT(emulation::launch(dim3(k), dim3(threads), kernels::warp_sample_rows<threads>, draft.data(), n, w, q.data(),
+                               0, &key, st + 5, st + 2) == cudaSuccess, "speculative");
+      EXPECT(emulation::launch(dim3(k + 1), dim3(threads), kernels::warp_rows<threads>, target.data(), n, w, p.data(),
+                               st + 2) == cudaSuccess, "speculative");
+      EXPECT(emulation::launch(dim3(1), dim3(threads), kernels::speculative_accept<threads>,
+                               static_cast<const float*>(p.data()), q.data(), static_cast<const int*>(st + 4), k, n,
+                               static_cast<const kernels::StepKey*>(&key), st, st + 4, static_cast<int*>(nullptr)) ==
+                 cudaSuccess, "speculative");
+      EXPECT(state[2] == 0, "speculative");
+      const std::vector<int> got_drafts(state.begin() + 5, state.end());
+      differ += got_drafts != want_drafts || state[0] != want.accepted || state[1] != want.next;
+      ++counts[want.accepted];
+    }
+    int seen = 0;
+    for (int c : counts) seen += c > 0;
+    EXPECT(differ <= 1, "speculative: one trial at most at a rounding-close boundary");
+    EXPECT(seen >= 3, "speculative: varied accepted counts");
+    std::printf("speculative T %g top_k %d: %d of %d trials differ, accepted counts %d %d %d %d, %d failures so far\n",
+                static_cast<double>(w.temperature), w.top_k, differ, trials, counts[0], counts[1], counts[2], counts[3],
+                emulation::failures);
+  }
+}
+
 }  // namespace
 
 int main() {
+  check_speculative(24);
   check_typical(24);
   for (const int n : {7, 513, 32000}) check_draws(n, 40);
   for (const auto& w : test::warp_grid()) {

@@ -421,10 +421,10 @@ __global__ void __launch_bounds__(Threads)
     __syncthreads();  // every thread has read q_i(d) before any overwrites q_i with the residual
     if (accept::speculative_accepts(u, pd, qd)) continue;  // the same values in every thread: uniform
     float mass = 0.0f;
-    for (int v = static_cast<int>(threadIdx.x); v < n; v += Threads) {
-      qi[v] = accept::speculative_residual(pi[v], qi[v]);
+    for_row<Threads>(qi, n, [&](int v, float qv) {
+      qi[v] = accept::speculative_residual(pi[v], qv);
       mass += qi[v];
-    }
+    });
     w = all.sum(mass) >= accept::SpeculativeSampling::min_residual_mass ? qi : pi;
     break;
   }
