@@ -222,22 +222,8 @@ TEST_CASE("cuda typical_accept returns Typical::verify's verdict") {
   int compared = 0;
   const bool quick = skippy::test::sanitizer_run();
   for (int trial = 0; trial < (quick ? 12 : 300); ++trial) {
-    const auto target = random_logits(k + 1, n, false, static_cast<std::uint32_t>(9000 + trial), 3.0f);
-    // Drafts: the argmax of each row, or another token, so that acceptance stops at varied places.
-    std::mt19937 rng(static_cast<std::uint32_t>(trial));
-    std::vector<int> block = {0};
-    for (int i = 0; i < k; ++i)
-      block.push_back(rng() % 4 == 0 ? static_cast<int>(rng() % n)
-                                     : sampling::argmax(target.data() + static_cast<long>(i) * n, n));
-    // Skip cases whose decision lies within rounding of the threshold.
-    bool close = false;
-    std::vector<float> p(static_cast<std::size_t>(n));
-    for (int i = 0; i < k; ++i) {
-      sampling::softmax(target.data() + static_cast<long>(i) * n, p.data(), n, params.temperature);
-      const float thr = accept::typical_threshold(sampling::entropy(p.data(), n), params.eps, params.delta);
-      close = close || std::fabs(p[static_cast<std::size_t>(block[static_cast<std::size_t>(i + 1)])] - thr) < 1e-4f * thr;
-    }
-    if (close) continue;
+    const auto [target, block, decidable] = skippy::test::typical_trial(trial, k, n, params);
+    if (!decidable) continue;  // the decision lies within rounding of the threshold
     const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
     const auto dt = to_device(target);
     const auto db = to_device(block);

@@ -116,20 +116,8 @@ void check_typical(int trials) {
   accept::Typical rule(params, n);
   int compared = 0, counts[k + 1] = {};
   for (int trial = 0; trial < trials; ++trial) {
-    const auto target = test::random_logits(k + 1, n, false, static_cast<std::uint32_t>(9000 + trial), 3.0f);
-    std::mt19937 rng(static_cast<std::uint32_t>(trial));
-    std::vector<int> block = {0};
-    for (int i = 0; i < k; ++i)
-      block.push_back(rng() % 4 == 0 ? static_cast<int>(rng() % n)
-                                     : sampling::argmax(target.data() + static_cast<long>(i) * n, n));
-    bool close = false;
-    std::vector<float> p(static_cast<std::size_t>(n));
-    for (int i = 0; i < k; ++i) {
-      sampling::softmax(target.data() + static_cast<long>(i) * n, p.data(), n, params.temperature);
-      const float thr = accept::typical_threshold(sampling::entropy(p.data(), n), params.eps, params.delta);
-      close = close || std::fabs(p[static_cast<std::size_t>(block[static_cast<std::size_t>(i + 1)])] - thr) < 1e-4f * thr;
-    }
-    if (close) continue;
+    auto [target, block, decidable] = test::typical_trial(trial, k, n, params);
+    if (!decidable) continue;
     const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
     std::vector<int> argmax(k + 1), tested(k, -1), verdict(2, -1);
     int bad = 0;

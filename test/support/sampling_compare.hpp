@@ -6,6 +6,8 @@
 // probabilities, each side renormalised over them. A draw (kernels::sample_row) against
 // sampling::sample_categorical: the same token, or one at a boundary within the host's own float drift.
 
+#include <skippy/accept/typical.hpp>
+#include <skippy/sampling/argmax.hpp>
 #include <skippy/sampling/warp.hpp>
 
 #include <algorithm>
@@ -94,6 +96,32 @@ inline bool draws_at_boundary(const float* w, int n, float u, int got, int want)
   }
   const double drift = std::fabs(cum_f - cum) + std::fabs(total_f - total);
   return std::fabs(cum - u * total) <= 2 * drift + 1e-6 * total;
+}
+
+// A typical-acceptance trial: k + 1 target rows of n logits and the step's block [0, d_1..d_k], each
+// draft its row's argmax or, one time in four, another token (so acceptance stops at varied places).
+// decidable is false where a draft's probability lies within rounding of its threshold.
+struct TypicalTrial {
+  std::vector<float> target;
+  std::vector<int> block;
+  bool decidable = true;
+};
+inline TypicalTrial typical_trial(int trial, int k, int n, const accept::TypicalParams& params) {
+  TypicalTrial t;
+  t.target = random_logits(k + 1, n, false, static_cast<std::uint32_t>(9000 + trial), 3.0f);
+  std::mt19937 rng(static_cast<std::uint32_t>(trial));
+  t.block = {0};
+  for (int i = 0; i < k; ++i)
+    t.block.push_back(rng() % 4 == 0 ? static_cast<int>(rng() % static_cast<unsigned>(n))
+                                     : sampling::argmax(t.target.data() + static_cast<long>(i) * n, n));
+  std::vector<float> p(static_cast<std::size_t>(n));
+  for (int i = 0; i < k; ++i) {
+    sampling::softmax(t.target.data() + static_cast<long>(i) * n, p.data(), n, params.temperature);
+    const float thr = accept::typical_threshold(sampling::entropy(p.data(), n), params.eps, params.delta);
+    const float pd = p[static_cast<std::size_t>(t.block[static_cast<std::size_t>(i + 1)])];
+    t.decidable = t.decidable && std::fabs(pd - thr) >= 1e-4f * thr;
+  }
+  return t;
 }
 
 }  // namespace skippy::test
