@@ -20,7 +20,6 @@ class ArgmaxScratchBuffer {
     check(cudaMemset(arrived_.data(), 0, arrived_.size() * sizeof(unsigned)), "argmax scratch: clear");
     check(cudaDeviceSynchronize(), "argmax scratch: clear");
   }
-  int rows() const { return static_cast<int>(best_.size()); }
   kernels::ArgmaxScratch get() const { return {best_.data(), arrived_.data()}; }
 
  private:

@@ -35,8 +35,8 @@
 namespace skippy::cuda::kernels {
 
 inline constexpr int sample_threads = 512;
-// Candidates a warp's cuts may search in shared memory (a float and an id each): more than any top-k
-// bound the threads' maxima give (k <= sample_threads), and 36 KB with the rest of a block's storage.
+// Candidates the sampling warp's cuts may search in shared memory (a float and an id each; more send the
+// cuts to the whole row): 8 x sample_threads, 36 KB with the rest of a block's storage.
 inline constexpr int sample_candidates = 4096;
 
 // The entries a cut is searched among: n of them, entry i with probability p[i] and vocabulary id ids[i]
@@ -56,7 +56,7 @@ struct Cut {
   __device__ static Cut everything() { return {-1.0f, INT_MAX}; }
 };
 
-// A warp's shared memory: the block reductions', and the candidates of its cuts (candidates()).
+// The sampling warp's shared memory: the block reductions', and the candidates of its cuts (candidates()).
 template <int Threads, int Capacity>
 struct WarpStorage {
   static_assert(Threads % 32 == 0, "the warp kernels take whole warps (their candidates are found by ballots)");

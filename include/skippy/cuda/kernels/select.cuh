@@ -25,15 +25,9 @@ struct ArgmaxCandidate {
   int index;
 };
 
-// The larger value; equal values keep the lower id (so the result is sampling::argmax's).
-struct ArgmaxJoin {
-  __device__ __forceinline__ ArgmaxCandidate operator()(const ArgmaxCandidate& a, const ArgmaxCandidate& b) const {
-    return (b.value > a.value || (b.value == a.value && b.index < a.index)) ? b : a;
-  }
-};
-
-// A candidate as a 64-bit key whose unsigned order is ArgmaxJoin's: the value's bits made monotone (-0
-// as +0: they are equal) above the complemented id (the lower id the larger key).
+// A candidate as a 64-bit key whose unsigned order is the argmax's (sampling::argmax: the larger value,
+// equal values to the lower id): the value's bits made monotone (-0 as +0: they are equal) above the
+// complemented id (the lower id the larger key). Blocks and the blocks of a row both join by its maximum.
 __device__ __forceinline__ unsigned long long argmax_key(ArgmaxCandidate c) {
   const unsigned u = __float_as_uint(c.value == 0.0f ? 0.0f : c.value);
   const unsigned ordered = (u & 0x80000000u) != 0 ? ~u : u | 0x80000000u;
@@ -42,6 +36,11 @@ __device__ __forceinline__ unsigned long long argmax_key(ArgmaxCandidate c) {
 __device__ __forceinline__ int argmax_key_index(unsigned long long key) {
   return static_cast<int>(~static_cast<unsigned>(key));
 }
+struct ArgmaxKeyJoin {
+  __device__ __forceinline__ unsigned long long operator()(unsigned long long a, unsigned long long b) const {
+    return a > b ? a : b;
+  }
+};
 
 // Where the blocks of a row meet when it takes more than one (argmax_chunks(n) > 1): per row, the best
 // key so far and how many blocks have arrived. Zero before the first launch; every launch leaves it so.
@@ -52,14 +51,14 @@ struct ArgmaxScratch {
 
 // out[r * out_stride] = argmax of row r of logits (rows of n values); grid = (argmax_chunks(n), rows),
 // block c of a row taking ids [c * argmax_chunk, (c + 1) * argmax_chunk). Several blocks a row join
-// their keys in scratch by atomicMax (the maximum is the same in any order); the last to arrive writes
+// their block's key in scratch by atomicMax (the maximum is the same in any order); the last to arrive writes
 // the id and clears the row's scratch. A non-finite logit sets *bad to 1 (the decoder reports it; the
 // token written is then meaningless). Launch through launch_argmax, which checks the scratch.
 template <int Threads = select_threads>
 __global__ void __launch_bounds__(Threads)
     argmax_rows(const float* __restrict__ logits, int n, int* __restrict__ out, int out_stride, int* __restrict__ bad,
                 ArgmaxScratch scratch) {
-  using Reduce = cub::BlockReduce<ArgmaxCandidate, Threads>;
+  using Reduce = cub::BlockReduce<unsigned long long, Threads>;
   __shared__ typename Reduce::TempStorage tmp;
   const long r = blockIdx.y;
   const float* row = logits + r * n;
@@ -72,13 +71,13 @@ __global__ void __launch_bounds__(Threads)
     if (v > best.value || best.index == n) best = {v, begin + i};  // ids rise within a thread: > keeps the lowest
   });
   if (!finite) atomicExch(bad, 1);
-  best = Reduce(tmp).Reduce(best, ArgmaxJoin());
+  const unsigned long long key = Reduce(tmp).Reduce(argmax_key(best), ArgmaxKeyJoin());
   if (threadIdx.x != 0) return;
   if (gridDim.x == 1) {
-    out[r * out_stride] = best.index;
+    out[r * out_stride] = argmax_key_index(key);
     return;
   }
-  atomicMax(scratch.best + r, argmax_key(best));
+  atomicMax(scratch.best + r, key);
   __threadfence();  // the key lands before the arrival that counts it
   if (atomicAdd(scratch.arrived + r, 1u) + 1 < gridDim.x) return;
   out[r * out_stride] = argmax_key_index(atomicExch(scratch.best + r, 0ull));
