@@ -309,9 +309,12 @@ void BM_argmax(benchmark::State& state) {
   sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
   const sc::ArgmaxScratchBuffer scratch(rows);
   cudaMemset(x.data(), 0, x.size() * sizeof(float));
+  cudaError_t failed = cudaSuccess;
   bench::time_iterations(state, [&] {
-    sc::kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, scratch.get());
+    const cudaError_t e = sc::kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, scratch.get());
+    if (e != cudaSuccess) failed = e;
   });
+  if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
   bench::bandwidth_counters(state, 4.0 * rows * n);
 }
 
@@ -328,7 +331,8 @@ sc::DeviceBuffer<float> random_logits(int rows, int n, std::uint32_t seed) {
 
 // The warp parameters of a benchmark argument: 0 = temperature only, 1 = top-k 40 and top-p 0.95, 2 =
 // top-p 0.95 alone. On these Gaussian logits the threads' maxima hold too little mass to bound top-p
-// alone, so mode 2 is the warp's whole-row search (kernels/sample.cuh), its slowest way.
+// alone, so mode 2 is the warp's whole-row search (kernels/sample.cuh), its slowest way (by one block, in
+// the chunked warp too).
 sampling::WarpParams warp_of(long mode) {
   if (mode == 0) return {0.8f, 0, 1.0f};
   return mode == 1 ? sampling::WarpParams{0.8f, 40, 0.95f} : sampling::WarpParams{0.8f, 0, 0.95f};
@@ -342,27 +346,37 @@ sc::DeviceBuffer<sc::kernels::StepKey> step_key() {
   return key;
 }
 
-// Draft draws: warp each of `rows` rows and draw a token (kernels::warp_sample_rows).
+// Draft draws: warp each of `rows` rows and draw a token, one block a row (kernels::warp_sample_rows, the
+// last argument 0) or a row's chunks over many blocks (launch_warp_sample_rows, kernels/warp_chunks.cuh; 1).
 void BM_sample(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
     return;
   }
   const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
+  const bool chunked = state.range(3) != 0;
   const auto x = random_logits(rows, n, 5);
   sc::DeviceBuffer<float> q(x.size());
   sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
+  const sc::WarpScratchBuffer scratch(n, rows);
   const sampling::WarpParams w = warp_of(state.range(2));
   const auto key = step_key();
+  cudaError_t failed = cudaSuccess;
   bench::time_iterations(state, [&] {
-    sc::kernels::warp_sample_rows<<<rows, sc::kernels::sample_threads>>>(x.data(), n, w, q.data(), 0, key.data(),
-                                                                         out.data(), out.data() + rows);
+    const cudaError_t e =
+        chunked ? sc::kernels::launch_warp_sample_rows(x.data(), n, rows, w, q.data(), 0, key.data(), out.data(),
+                                                       out.data() + rows, scratch.get())
+                : sc::launch(sc::kernels::warp_sample_rows<>, dim3(static_cast<unsigned>(rows)),
+                             sc::kernels::sample_threads, 0, nullptr, x.data(), n, w, q.data(), 0, key.data(),
+                             out.data(), out.data() + rows);
+    if (e != cudaSuccess) failed = e;
   });
+  if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
   bench::bandwidth_counters(state, 8.0 * rows * n);  // logits read + probabilities written, once
 }
 
-// Speculative sampling's verification of K = 4 drafts: warp the 5 target rows, then the acceptance
-// kernel (tests, residual on rejection, final draw).
+// Speculative sampling's verification of K = 4 drafts: warp the 5 target rows (its chunks over many
+// blocks), then the acceptance kernel (tests, residual on rejection, final draw).
 void BM_speculative_verify(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
@@ -372,17 +386,21 @@ void BM_speculative_verify(benchmark::State& state) {
   const auto draft = random_logits(k, n, 6), target = random_logits(k + 1, n, 7);
   sc::DeviceBuffer<float> p(target.size()), q(draft.size()), q0(draft.size());
   sc::DeviceBuffer<int> state_ints(16);
+  const sc::WarpScratchBuffer scratch(n, k + 1);
   const sampling::WarpParams w = warp_of(state.range(1));
   const auto key = step_key();
-  sc::kernels::warp_sample_rows<<<k, sc::kernels::sample_threads>>>(draft.data(), n, w, q0.data(), 0, key.data(),
-                                                                    state_ints.data() + 5, state_ints.data() + 2);
+  cudaError_t failed = sc::kernels::launch_warp_sample_rows(draft.data(), n, k, w, q0.data(), 0, key.data(),
+                                                            state_ints.data() + 5, state_ints.data() + 2, scratch.get());
   bench::time_iterations(state, [&] {
     cudaMemcpyAsync(q.data(), q0.data(), q0.size() * sizeof(float), cudaMemcpyDeviceToDevice);  // rejection overwrites q
-    sc::kernels::warp_rows<<<k + 1, sc::kernels::sample_threads>>>(target.data(), n, w, p.data(), state_ints.data() + 2);
+    const cudaError_t e =
+        sc::kernels::launch_warp_rows(target.data(), n, k + 1, w, p.data(), state_ints.data() + 2, scratch.get());
+    if (e != cudaSuccess) failed = e;
     sc::kernels::speculative_accept<<<1, sc::kernels::sample_threads>>>(p.data(), q.data(), state_ints.data() + 4, k, n,
                                                                         key.data(), state_ints.data(),
                                                                         state_ints.data() + 4, nullptr);
   });
+  if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
   bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);
 }
 
@@ -414,7 +432,10 @@ BENCHMARK(BM_attention)
 BENCHMARK(BM_empty_launch)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_rmsnorm)->ArgsProduct({{1, 5}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_argmax)->ArgsProduct({{32000, 128256}, {1, 5}})->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_sample)->ArgsProduct({{32000, 128256}, {1, 4}, {0, 1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample)
+    ->ArgsProduct({{32000, 128256}, {1, 4}, {0, 1, 2}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_speculative_verify)->ArgsProduct({{32000, 128256}, {0, 1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace

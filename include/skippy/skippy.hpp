@@ -70,9 +70,11 @@
 #include "cuda/kernels/mma.cuh"
 #include "cuda/kernels/sample.cuh"
 #include "cuda/kernels/select.cuh"
+#include "cuda/kernels/warp_chunks.cuh"
 #include "cuda/kv_cache.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/packed.cuh"
 #include "cuda/tiled.cuh"
+#include "cuda/warp_scratch.cuh"
 #include "grpo/cuda.cuh"
 #endif

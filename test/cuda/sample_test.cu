@@ -52,61 +52,87 @@ __global__ void sample_kernel(const float* w, int n, const float* u, int* out) {
 
 }  // namespace
 
-TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and their ties") {
+namespace {
+
+// launch_warp_rows, then launch_warp_sample_rows over the same scratch (Capacity: the candidates the
+// kernels may hold); the warped rows of both, and the draws.
+struct Warped {
+  std::vector<float> p, q;
+  std::vector<int> tokens;
+  int bad;
+};
+template <int Capacity>
+Warped warp_on_device(const DeviceBuffer<float>& dx, int n, int rows, const sampling::WarpParams& w,
+                      const DeviceBuffer<kernels::StepKey>& key) {
+  const skippy::cuda::WarpScratchBuffer scratch(n, rows);
+  DeviceBuffer<float> dp(static_cast<std::size_t>(rows) * n), dq(dp.size());
+  DeviceBuffer<int> bad(1), tokens(rows);
+  const std::vector<int> zero = {0};
+  bad.upload(zero.data(), 1);
+  skippy::cuda::check(kernels::launch_warp_rows<kernels::sample_threads, Capacity>(dx.data(), n, rows, w, dp.data(),
+                                                                                     bad.data(), scratch.get()),
+                      "warp rows");
+  skippy::cuda::check(kernels::launch_warp_sample_rows<kernels::sample_threads, Capacity>(
+                          dx.data(), n, rows, w, dq.data(), 0, key.data(), tokens.data(), bad.data(), scratch.get()),
+                      "warp and draw rows");
+  synced("sampling warp");
+  return {to_host(dp, dp.size()), to_host(dq, dq.size()), to_host(tokens, rows), to_host(bad, 1)[0]};
+}
+
+}  // namespace
+
+TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and their ties; draft draws") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda warp");
-  // Exact ties only where each level holds few tokens: with thousands of equal tokens the mass before a
-  // tie is a long float sum whose rounding decides the top-p boundary on either backend. Scale 6: peaked
-  // rows, whose top-p cut the threads' maxima bound. Capacity 64: too few candidates for the tied rows.
+  // Rows of one chunk (one block a row) and of many (kernels/warp_chunks.cuh: 8, 32 and 64 chunks).
+  // Exact ties where each level holds few tokens, and across chunks (top-p's boundary then falls in a
+  // long run of ties, which compare_warp allows for). Scale 6: peaked rows, whose top-p cut the groups'
+  // maxima bound. Capacity 64: too few candidates for the tied rows (the whole-row search).
   struct Shape {
     int n;
     bool ties;
     float scale;
     bool small_capacity;
   };
+  const DeviceBuffer<kernels::StepKey> key = to_device(std::vector<kernels::StepKey>{{7, 100, 0}});
   for (const Shape shape : {Shape{1000, true, 2, false}, Shape{1000, false, 2, false}, Shape{32000, false, 2, false},
-                            Shape{32000, false, 6, false}, Shape{128256, false, 6, false}, Shape{1000, true, 2, true}}) {
+                            Shape{32000, false, 6, false}, Shape{128256, false, 6, false}, Shape{1000, true, 2, true},
+                            Shape{20001, true, 2, true}, Shape{300000, false, 6, false}}) {
     const int n = shape.n;
     const bool ties = shape.ties;
     const int rows = 6;
     const auto x = random_logits(rows, n, ties, static_cast<std::uint32_t>(n + ties), shape.scale);
     const auto dx = to_device(x);
-    DeviceBuffer<float> dp(x.size());
-    DeviceBuffer<int> bad(1);
-    const std::vector<int> zero = {0};
-    bad.upload(zero.data(), 1);
     for (const auto& w : skippy::test::warp_grid()) {
-      if (shape.small_capacity)
-        kernels::warp_rows<kernels::sample_threads, 64><<<rows, kernels::sample_threads>>>(dx.data(), n, w, dp.data(),
-                                                                                            bad.data());
-      else
-        kernels::warp_rows<<<rows, kernels::sample_threads>>>(dx.data(), n, w, dp.data(), bad.data());
-      synced("warp_rows");
-      const auto got = to_host(dp, x.size());
+      const Warped got = shape.small_capacity ? warp_on_device<64>(dx, n, rows, w, key)
+                                              : warp_on_device<kernels::sample_candidates>(dx, n, rows, w, key);
+      CHECK(got.bad == 0);
+      CHECK(got.q == got.p);
       for (int r = 0; r < rows; ++r) {
-        const auto c = skippy::test::compare_warp(x.data() + static_cast<long>(r) * n,
-                                                  got.data() + static_cast<long>(r) * n, n, w);
+        const float* p = got.p.data() + static_cast<long>(r) * n;
+        const auto c = skippy::test::compare_warp(x.data() + static_cast<long>(r) * n, p, n, w);
+        const float u = rng::uniform(7, {static_cast<std::uint32_t>(r), 100u, rng::Purpose::draft_sample, 0u});
+        const int want = sampling::sample_categorical(p, n, u), token = got.tokens[static_cast<std::size_t>(r)];
         INFO("n ", n, ties ? " tied" : "", " scale ", shape.scale, shape.small_capacity ? " capacity 64" : "", " T ",
              w.temperature, " top_k ", w.top_k, " top_p ", w.top_p, " row ", r, " kept ", c.kept, " flipped ", c.only,
-             " differ ", c.differ);
+             " (allowed ", c.may_flip, ") differ ", c.differ, " mass ", c.mass, " drew ", token, " host ", want);
         CHECK(c.ok(w));
+        CHECK((token == want || skippy::test::draws_at_boundary(p, n, u, token, want)));
       }
     }
-    CHECK(to_host(bad, 1)[0] == 0);
   }
 }
 
 TEST_CASE("cuda warp_rows flags a non-finite logit") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda warp flag");
-  std::vector<float> x = random_logits(2, 300, false, 5);
-  x[420] = NAN;
-  const auto dx = to_device(x);
-  DeviceBuffer<float> dp(x.size());
-  DeviceBuffer<int> bad(1);
-  const std::vector<int> zero = {0};
-  bad.upload(zero.data(), 1);
-  kernels::warp_rows<<<2, kernels::sample_threads>>>(dx.data(), 300, sampling::WarpParams{}, dp.data(), bad.data());
-  synced("warp_rows");
-  CHECK(to_host(bad, 1)[0] == 1);
+  const DeviceBuffer<kernels::StepKey> key = to_device(std::vector<kernels::StepKey>{{7, 100, 0}});
+  for (const int n : {300, 20000}) {  // one block a row; chunks
+    std::vector<float> x = random_logits(2, n, false, 5);
+    x[static_cast<std::size_t>(n) + static_cast<std::size_t>(n) * 2 / 3] = NAN;
+    const Warped got = warp_on_device<kernels::sample_candidates>(to_device(x), n, 2, sampling::WarpParams{0.8f, 40, 0.9f}, key);
+    INFO("n ", n);
+    CHECK(got.bad == 1);
+    for (const int t : got.tokens) CHECK((t >= 0 && t < n));  // meaningless, but in the vocabulary
+  }
 }
 
 TEST_CASE("cuda sample_row draws sampling::sample_categorical's token") {
@@ -170,8 +196,9 @@ SpecCase device_step(const DeviceBuffer<float>& draft, const DeviceBuffer<float>
   state.upload(zero.data(), zero.size());
   const auto key = to_device(std::vector<kernels::StepKey>{{seed, 17, 0}});
   int* s = state.data();
-  kernels::warp_sample_rows<<<k, kernels::sample_threads>>>(draft.data(), n, w, q.data(), 0, key.data(), s + 5, s + 2);
-  kernels::warp_rows<<<k + 1, kernels::sample_threads>>>(target.data(), n, w, p.data(), s + 2);
+  skippy::cuda::check(kernels::launch_warp_sample_rows(draft.data(), n, k, w, q.data(), 0, key.data(), s + 5, s + 2, {}),
+                      "draft draws");
+  skippy::cuda::check(kernels::launch_warp_rows(target.data(), n, k + 1, w, p.data(), s + 2, {}), "target warp");
   kernels::speculative_accept<<<1, kernels::sample_threads>>>(p.data(), q.data(), s + 4, k, n, key.data(), s, s + 4,
                                                               nullptr);
   synced("speculative sampling kernels");

@@ -9,6 +9,7 @@
 // (draft draws, target warp, kernels::speculative_accept) against accept::SpeculativeSampling. The CUDA test sample_test.cu checks the same on a GPU.
 
 #include <skippy/cuda/kernels/sample.cuh>
+#include <skippy/cuda/kernels/warp_chunks.cuh>
 #include <skippy/accept/speculative_sampling.hpp>
 #include <skippy/accept/typical.hpp>
 #include <skippy/sampling/argmax.hpp>
@@ -31,37 +32,47 @@ namespace {
 constexpr int threads = kernels::sample_threads;
 
 // Capacity: the candidates the kernels may hold (a small one sends more rows to the whole-row search).
-template <int Capacity = kernels::sample_candidates>
+// Threads: the blocks' (rows over many blocks take 128: each block is as many host threads).
+template <int Capacity = kernels::sample_candidates, int Threads = threads>
 void check(int n, bool ties, float scale, const sampling::WarpParams& w) {
-  char where[128];
-  std::snprintf(where, sizeof where, "n %d%s scale %g T %g top_k %d top_p %g capacity %d", n, ties ? " tied" : "",
-                static_cast<double>(scale), static_cast<double>(w.temperature), w.top_k, static_cast<double>(w.top_p),
-                Capacity);
+  char where[160];
+  std::snprintf(where, sizeof where, "n %d%s scale %g T %g top_k %d top_p %g capacity %d threads %d", n,
+                ties ? " tied" : "", static_cast<double>(scale), static_cast<double>(w.temperature), w.top_k,
+                static_cast<double>(w.top_p), Capacity, Threads);
   const int rows = 2;
   const auto x = test::random_logits(rows, n, ties, static_cast<std::uint32_t>(n + ties + static_cast<int>(scale)), scale);
   std::vector<float> p(x.size()), q(x.size());
+  // Rows of more than one chunk spread over blocks that meet in the scratch (the same scratch for both launches).
+  std::vector<unsigned char> bytes(kernels::warp_scratch_bytes(n, rows), 0);
+  const kernels::WarpScratch scratch = kernels::warp_scratch_at(bytes.data(), n, rows);
   int bad = 0;
-  EXPECT(emulation::launch(dim3(rows), dim3(threads), kernels::warp_rows<threads, Capacity>, x.data(), n, w, p.data(), &bad) ==
-             cudaSuccess, where);
+  const auto warp_rows = kernels::launch_warp_rows<Threads, Capacity>;
+  EXPECT(warp_rows(x.data(), n, rows, w, p.data(), &bad, scratch, nullptr) == cudaSuccess, where);
   EXPECT(bad == 0, where);
   for (int r = 0; r < rows; ++r) {
     const auto c = test::compare_warp(x.data() + static_cast<long>(r) * n, p.data() + static_cast<long>(r) * n, n, w);
     if (!c.ok(w))
-      std::printf("  row %d: kept %d, flipped %d (least: %d), differ %d\n", r, c.kept, c.only, c.flip_least, c.differ);
+      std::printf("  row %d: kept %d, flipped %d (least: %d, allowed %d), differ %d, mass %.7f\n", r, c.kept, c.only,
+                  c.flip_least, c.may_flip, c.differ, c.mass);
     EXPECT(c.ok(w), where);
   }
   // The draft draws: the same warp into q, then the draw sampling::sample_categorical makes over it.
+  // Into q rows 1.. (first = 1: the sequential drafter's rows), their uniforms' counters first + r.
   const kernels::StepKey key{7, 100, 0};
   std::vector<int> tokens(rows, -1);
-  EXPECT(emulation::launch(dim3(rows), dim3(threads), kernels::warp_sample_rows<threads, Capacity>, x.data(), n, w, q.data(), 0,
-                           &key, tokens.data(), &bad) == cudaSuccess, where);
-  EXPECT(q == p, where);
+  q.resize(x.size() + static_cast<std::size_t>(n));
+  const auto warp_sample_rows = kernels::launch_warp_sample_rows<Threads, Capacity>;
+  EXPECT(warp_sample_rows(x.data(), n, rows, w, q.data(), 1, &key, tokens.data(), &bad, scratch, nullptr) == cudaSuccess,
+         where);
+  EXPECT(std::equal(p.begin(), p.end(), q.begin() + n), where);
+  for (int r = 0; r < rows; ++r)  // every launch leaves the arrival counters at zero
+    EXPECT(scratch.rows[r].arrived[0] == 0 && scratch.rows[r].arrived[1] == 0, where);
   for (int r = 0; r < rows; ++r) {
-    const float u = rng::uniform(key.seed, {static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(key.position),
+    const float u = rng::uniform(key.seed, {static_cast<std::uint32_t>(r + 1), static_cast<std::uint32_t>(key.position),
                                             rng::Purpose::draft_sample, 0u});
-    const int want = sampling::sample_categorical(q.data() + static_cast<long>(r) * n, n, u);
+    const int want = sampling::sample_categorical(p.data() + static_cast<long>(r) * n, n, u);
     const int got = tokens[static_cast<std::size_t>(r)];
-    EXPECT(got == want || test::draws_at_boundary(q.data() + static_cast<long>(r) * n, n, u, got, want), where);
+    EXPECT(got == want || test::draws_at_boundary(p.data() + static_cast<long>(r) * n, n, u, got, want), where);
     if (got != want) std::printf("  row %d: drew %d, the host %d (a rounding-close boundary)\n", r, got, want);
   }
   std::printf("%s: %d failures so far\n", where, emulation::failures);
@@ -150,9 +161,9 @@ void check_typical(int trials) {
 // accept::SpeculativeSampling with the same seed and position: drafts, accepted count and next token.
 // Float sums in another order may move a draw at a rounding-close boundary: one trial in the lot may differ.
 // Blocks of 128 threads (another instantiation, and a quarter of the host threads).
-void check_speculative(int trials) {
+void check_speculative(int trials, int n) {
   constexpr int threads = 128;
-  const int k = 3, n = 96;
+  const int k = 3;
   for (const sampling::WarpParams& w : {sampling::WarpParams{1.0f, 0, 1.0f}, sampling::WarpParams{0.8f, 20, 0.9f}}) {
     int differ = 0, counts[k + 1] = {};
     for (int trial = 0; trial < trials; ++trial) {
@@ -169,10 +180,13 @@ void check_speculative(int trials) {
       std::vector<int> state(4 + k + 1, 0);  // verdict n, next, bad, pad | x_t d_1..d_k
       const kernels::StepKey key{seed, 17, 0};
       int* st = state.data();
-      EXPECT(emulation::launch(dim3(k), dim3(threads), kernels::warp_sample_rows<threads>, draft.data(), n, w, q.data(),
-                               0, &key, st + 5, st + 2) == cudaSuccess, "speculative");
-      EXPECT(emulation::launch(dim3(k + 1), dim3(threads), kernels::warp_rows<threads>, target.data(), n, w, p.data(),
-                               st + 2) == cudaSuccess, "speculative");
+      std::vector<unsigned char> bytes(kernels::warp_scratch_bytes(n, k + 1), 0);
+      const kernels::WarpScratch scratch = kernels::warp_scratch_at(bytes.data(), n, k + 1);
+      const auto warp_sample_rows = kernels::launch_warp_sample_rows<threads>;
+      const auto warp_rows = kernels::launch_warp_rows<threads>;
+      EXPECT(warp_sample_rows(draft.data(), n, k, w, q.data(), 0, &key, st + 5, st + 2, scratch, nullptr) == cudaSuccess,
+             "speculative");
+      EXPECT(warp_rows(target.data(), n, k + 1, w, p.data(), st + 2, scratch, nullptr) == cudaSuccess, "speculative");
       EXPECT(emulation::launch(dim3(1), dim3(threads), kernels::speculative_accept<threads>,
                                static_cast<const float*>(p.data()), q.data(), static_cast<const int*>(st + 4), k, n,
                                static_cast<const kernels::StepKey*>(&key), st, st + 4, static_cast<int*>(nullptr)) ==
@@ -186,8 +200,8 @@ void check_speculative(int trials) {
     for (int c : counts) seen += c > 0;
     EXPECT(differ <= 1, "speculative: one trial at most at a rounding-close boundary");
     EXPECT(seen >= 3, "speculative: varied accepted counts");
-    std::printf("speculative T %g top_k %d: %d of %d trials differ, accepted counts %d %d %d %d, %d failures so far\n",
-                static_cast<double>(w.temperature), w.top_k, differ, trials, counts[0], counts[1], counts[2], counts[3],
+    std::printf("speculative n %d T %g top_k %d: %d of %d trials differ, accepted counts %d %d %d %d, %d failures so far\n",
+                n, static_cast<double>(w.temperature), w.top_k, differ, trials, counts[0], counts[1], counts[2], counts[3],
                 emulation::failures);
   }
 }
@@ -195,17 +209,25 @@ void check_speculative(int trials) {
 }  // namespace
 
 int main() {
-  check_speculative(24);
+  check_speculative(24, 96);
+  check_speculative(24, 9000);  // rows of 3 chunks
   check_typical(24);
   for (const int n : {7, 513, 32000}) check_draws(n, 40);
+  // One block a row (a row of one chunk: warp_rows / warp_sample_rows) and rows over several blocks
+  // (kernels/warp_chunks.cuh; blocks of 128 threads but for one case).
   for (const auto& w : test::warp_grid()) {
     check(1000, true, 2.0f, w);
     check(1000, false, 2.0f, w);
-    check(32000, false, 2.0f, w);
-    check(32000, false, 6.0f, w);  // peaked: a few hundred tokens hold most of the mass
     check<64>(1000, true, 2.0f, w);  // tied: 136-291 candidates, too many for 64
     check(1001, false, 2.0f, w);     // row 1 not 16-byte aligned, row 0 with a tail
+    check<kernels::sample_candidates, 128>(32000, false, 2.0f, w);  // 8 chunks
+    check<kernels::sample_candidates, 128>(32000, false, 6.0f, w);  // peaked: few tokens hold most of the mass
+    check<64, 128>(20001, true, 2.0f, w);  // 5 chunks, the last short, rows not aligned, ties across chunks
   }
+  check(32000, false, 6.0f, sampling::WarpParams{0.8f, 40, 0.95f});  // the library's blocks
+  // The most chunks (64), each longer than warp_chunk.
+  check<kernels::sample_candidates, 128>(300000, false, 6.0f, sampling::WarpParams{0.8f, 40, 0.95f});
+  check<kernels::sample_candidates, 128>(300000, false, 6.0f, sampling::WarpParams{1.0f, 0, 0.9f});
   std::printf("emulate_sample: %d failures\n", emulation::failures);
   return emulation::failures == 0 ? 0 : 1;
 }

@@ -32,11 +32,14 @@ inline std::vector<float> random_logits(int rows, int n, bool ties, std::uint32_
 struct WarpComparison {
   int kept = 0;             // tokens the host keeps
   int only = 0;             // tokens one side keeps and the other does not
-  bool flip_least = true;   // the first such token is no more probable than any token both keep
+  int may_flip = 1;         // how many of those top-p's boundary allows (below)
+  bool flip_least = true;   // each such token is no more probable than any token both keep
   int differ = 0;           // tokens both keep whose renormalised probabilities differ
-  // What is allowed: no flip without top-p, one at most with it, the least probable, and no difference.
+  double mass = 0.0;        // the device's probabilities summed
+  // What is allowed: no flip without top-p, with it the least probable tokens, as many as the host's own
+  // float drift spans, no difference, and a distribution (a sum of 1 up to rounding).
   bool ok(const sampling::WarpParams& w) const {
-    return only <= (w.top_p < 1.0f ? 1 : 0) && flip_least && differ == 0;
+    return only <= (w.top_p < 1.0f ? may_flip : 0) && flip_least && differ == 0 && std::fabs(mass - 1.0) < 1e-4;
   }
 };
 
@@ -50,28 +53,47 @@ inline std::vector<sampling::WarpParams> warp_grid() {
           {0.5f, 3, 0.35f},  {1.0f, 0, 0.9f}, {2.0f, 999, 0.999f}, {0.8f, 40, 0.95f}};
 }
 
-// logits: one row of n values; got: the device's warped row.
+// logits: one row of n values; got: the device's warped row. Top-p's boundary is a float sum of the kept
+// mass compared with a limit, summed in another order on each side: one token may flip, or more where
+// the boundary falls in a run of equal probabilities that the host's float drift spans (its running sum
+// and the mass its limit is a share of, each summed one value at a time, against the exact sums).
 inline WarpComparison compare_warp(const float* logits, const float* got, int n, const sampling::WarpParams& w) {
   std::vector<float> want(static_cast<std::size_t>(n)), plain(want.size());
   std::vector<int> order;
   sampling::warp(logits, want.data(), n, w, order);
   sampling::softmax(logits, plain.data(), n, w.temperature);
   WarpComparison c;
-  int first_only = -1;
-  float smallest_common = 1.0f;
+  float smallest_common = 1.0f, largest_only = 0.0f;
   double sg = 0, sh = 0;
   for (int v = 0; v < n; ++v) {
     const float g = got[v], h = want[static_cast<std::size_t>(v)];
+    c.mass += g;
     c.kept += h > 0.0f;
     if ((g > 0.0f) != (h > 0.0f)) {
-      if (c.only++ == 0) first_only = v;
+      ++c.only;
+      largest_only = std::max(largest_only, plain[static_cast<std::size_t>(v)]);
     } else if (h > 0.0f) {
       smallest_common = std::min(smallest_common, plain[static_cast<std::size_t>(v)]);
       sg += g;
       sh += h;
     }
   }
-  if (first_only >= 0) c.flip_least = plain[static_cast<std::size_t>(first_only)] <= smallest_common;
+  c.flip_least = largest_only <= smallest_common;
+  if (c.only > 1) {  // the host's drift, in tokens of the boundary's value: its limit's and its running sum's
+    const int keep_k = w.top_k > 0 && w.top_k < n ? w.top_k : n;
+    float mass = 0.0f, running = 0.0f;
+    double mass_exact = 0.0, running_exact = 0.0;
+    for (int r = 0; r < keep_k; ++r) {
+      const float v = plain[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])];
+      mass += v;
+      mass_exact += v;
+      if (want[static_cast<std::size_t>(order[static_cast<std::size_t>(r)])] == 0.0f) continue;
+      running += v;
+      running_exact += v;
+    }
+    const double drift = std::fabs(running - running_exact) + w.top_p * std::fabs(mass - mass_exact);
+    c.may_flip = 1 + static_cast<int>(2.0 * drift / smallest_common);
+  }
   for (int v = 0; v < n; ++v) {
     const double g = got[v] / sg, h = want[static_cast<std::size_t>(v)] / sh;
     if (g > 0.0 && h > 0.0) c.differ += std::fabs(g - h) > 1e-7 + 2e-5 * h;

@@ -35,6 +35,8 @@
 #include "forward.cuh"
 #include "kernels/sample.cuh"
 #include "kernels/select.cuh"
+#include "kernels/warp_chunks.cuh"
+#include "warp_scratch.cuh"
 
 namespace skippy::cuda {
 
@@ -71,6 +73,7 @@ class Decoder {
       // The warped target rows and the warped draft rows the drafts were drawn from.
       p_ = DeviceBuffer<float>(target_logits_.size());
       q_ = DeviceBuffer<float>(draft_logits_.size());
+      warp_scratch_ = WarpScratchBuffer(model.config.vocab, K + 1);
     }
     decode::require_runnable<Skip, Predictor>(model.config);
     std::vector<int> init(static_cast<std::size_t>(state_ints), 0);
@@ -254,10 +257,10 @@ class Decoder {
     const auto choose = [&](int rows, int first) {
       if (r != Rule::sampling) return select(draft_logits_.data(), rows, ints(block + 1 + first));
       if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
-        kernels::warp_sample_rows<<<static_cast<unsigned>(rows), kernels::sample_threads, 0, stream_>>>(
-            draft_logits_.data(), vocab(), rule_.params().warp, q_.data(), first, key_dev_.data(),
-            ints(block + 1 + first), ints(bad));
-        check(cudaGetLastError(), "draft sampling");
+        check(kernels::launch_warp_sample_rows(draft_logits_.data(), vocab(), rows, rule_.params().warp, q_.data(), first,
+                                               key_dev_.data(), ints(block + 1 + first), ints(bad),
+                                               warp_scratch_.get(), stream_),
+              "draft sampling");
       }
     };
     if constexpr (Predictor::mode == DraftMode::simultaneous) {
@@ -286,9 +289,9 @@ class Decoder {
                                            ints(verdict), ints(block), pending1, stream_),
             "typical acceptance");
     } else if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
-      kernels::warp_rows<<<static_cast<unsigned>(k + 1), kernels::sample_threads, 0, stream_>>>(
-          logits, vocab(), rule_.params().warp, p_.data(), ints(bad));
-      check(cudaGetLastError(), "target warp");
+      check(kernels::launch_warp_rows(logits, vocab(), k + 1, rule_.params().warp, p_.data(), ints(bad),
+                                      warp_scratch_.get(), stream_),
+            "target warp");
       kernels::speculative_accept<<<1, kernels::sample_threads, 0, stream_>>>(
           p_.data(), q_.data(), ints(block), k, vocab(), key_dev_.data(), ints(verdict), ints(block), pending1);
     }
@@ -399,6 +402,7 @@ class Decoder {
   std::vector<int> host_state_, drafts_;
   DeviceBuffer<float> draft_logits_, target_logits_, p_, q_;
   ArgmaxScratchBuffer argmax_scratch_;  // for the K + 1 verify rows, and the drafts' rows
+  WarpScratchBuffer warp_scratch_;      // speculative sampling's: the same rows
   DeviceBuffer<kernels::StepKey> key_dev_{1};
   kernels::StepKey key_{};  // the host copy uploaded each step (a member: the async copy reads it)
   int buckets_ = 1;                       // attention buckets: 1, 2, 4, ... splits up to the cache's

@@ -14,6 +14,8 @@
 // 16 passes over the row were most of a warp's time (770 us on an H200, run 6); with candidates the row
 // is read 6 times (7 for top-p alone), whatever k and p. A draw's passes read a warp's consecutive
 // entries with its lanes (sample_row), where each thread used to read a run of its own.
+// Rows longer than a chunk go over many blocks (kernels/warp_chunks.cuh, launch_warp_rows and
+// launch_warp_sample_rows), which run the same cuts and draws over their chunks' candidates.
 // CUB's reductions are deterministic, so a seed gives the same tokens on every run; their summation
 // order is not the host's, so a token may differ from the host's where a cumulative sum lies within
 // rounding of a boundary (bit equality across backends is not promised, DESIGN.md §1).
@@ -154,18 +156,21 @@ __device__ Cut top_p_cut(const Entries& e, Cut by_k, float limit, BlockAll<Threa
   }
   g = all.sum(g);
   ties = all.sum(ties);
-  // The j-th tie (0-based, id order) has g + j * value ranked before it.
+  // The j-th tie (0-based, id order) has g + j * value ranked before it, rounded once (a running sum over
+  // a run of thousands of ties drifts by tokens).
   int keep = 0;
-  for (float before = g; keep < ties && before < limit; before += value) ++keep;
+  while (keep < ties && fmaf(static_cast<float>(keep), value, g) < limit) ++keep;
   if (keep >= ties) return {value, value == by_k.value ? by_k.last_tie : INT_MAX};
   return {value, nth_tie(e, by_k, value, keep, all)};
 }
 
-// The row's entries p[i] >= bound, values and ids, compacted into s in id order; their count, or -1
-// (nothing written) when more than Capacity. Coalesced: each warp walks a contiguous segment 32 ids at a
-// time, and a ballot orders each step's ids.
-template <int Threads, int Capacity>
-__device__ int compact(const float* p, int n, float bound, WarpStorage<Threads, Capacity>& s, BlockAll<Threads>& all) {
+// The entries p[i] >= bound of [0, n), values and ids (id0 + i), compacted into out_p / out_id in id
+// order; their count, or -1 (nothing written) when more than capacity. Coalesced: each warp walks a
+// contiguous segment 32 ids at a time, and a ballot orders each step's ids.
+template <int Threads>
+__device__ int compact(const float* p, int n, int id0, float bound, float* out_p, int* out_id, int capacity,
+                       BlockAll<Threads>& all) {
+  static_assert(Threads % 32 == 0, "compact takes whole warps (its entries are ordered by ballots)");
   constexpr int warps = Threads / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
   const int segment = ((n + warps - 1) / warps + 31) / 32 * 32;
@@ -178,7 +183,7 @@ __device__ int compact(const float* p, int n, float bound, WarpStorage<Threads, 
   const int mine = lane == 0 ? count : 0;
   const int before = __shfl_sync(0xffffffffu, all.exclusive_sum(mine), 0);
   const int total = all.sum(mine);
-  if (total > Capacity) return -1;
+  if (total > capacity) return -1;
   int at = before;
   for (int j = begin; j < end; j += 32) {
     const int i = j + lane;
@@ -186,8 +191,8 @@ __device__ int compact(const float* p, int n, float bound, WarpStorage<Threads, 
     const unsigned ballot = __ballot_sync(0xffffffffu, take);
     if (take) {
       const int slot = at + __popc(ballot & ((1u << lane) - 1u));
-      s.p[slot] = p[i];
-      s.id[slot] = i;
+      out_p[slot] = p[i];
+      out_id[slot] = id0 + i;
     }
     at += __popc(ballot);
   }
@@ -195,28 +200,30 @@ __device__ int compact(const float* p, int n, float bound, WarpStorage<Threads, 
   return total;
 }
 
-// The entries the cuts of a row need search: those at or above a bound every kept token meets, in
-// shared memory, where they fit; else the whole row. The bound comes from the threads' largest
-// probabilities (`top`, this thread's): for top-k (k > 0), the k-th largest of them (k tokens reach it,
-// so the k-th largest token does); for top-p alone, with limit the mass it keeps, their own top-p cut at
-// a slightly larger limit: its value t has maxima at or above it holding that larger limit (the search's
-// boundary), so every token below t has more than the limit ranked before it, whatever order the float
-// sums take; t is 0 (every token) where the maxima hold less.
+// A bound every token the cuts keep meets, from `tops`: the probabilities of distinct tokens of the row
+// (the largest of each thread's or group's share). For top-k (k > 0), the k-th largest of them (k tokens
+// reach it, so the k-th largest token does); -1 (no bound) where k exceeds them. For top-p alone, with
+// limit the mass it keeps, their own top-p cut at a slightly larger limit: its value t has tops at or
+// above it holding that larger limit (the search's boundary), so every token below t has more than the
+// limit ranked before it, whatever order the float sums take; t is 0 (every token) where the tops hold
+// less.
+template <int Threads>
+__device__ float candidate_bound(const Entries& tops, int k, float limit, BlockAll<Threads>& all) {
+  if (k > 0) return k > tops.n ? -1.0f : top_k_cut(tops, k, all).value;
+  return top_p_cut(tops, Cut::everything(), limit * (1.0f + 1.0f / 1024.0f), all).value;
+}
+
+// The entries the cuts of a row need search: those at or above candidate_bound of the threads' largest
+// probabilities (`top`, this thread's), in shared memory, where they fit; else the whole row.
 template <int Threads, int Capacity>
 __device__ Entries candidates(const float* p, int n, float top, int k, float limit, WarpStorage<Threads, Capacity>& s,
                               BlockAll<Threads>& all) {
   const Entries row{p, nullptr, n};
   s.tops[threadIdx.x] = top;
   __syncthreads();
-  const Entries tops{s.tops, nullptr, Threads};
-  float bound;
-  if (k > 0) {
-    if (k > Threads) return row;
-    bound = top_k_cut(tops, k, all).value;
-  } else {
-    bound = top_p_cut(tops, Cut::everything(), limit * (1.0f + 1.0f / 1024.0f), all).value;
-  }
-  const int count = compact(p, n, bound, s, all);
+  const float bound = candidate_bound(Entries{s.tops, nullptr, Threads}, k, limit, all);
+  if (bound < 0.0f) return row;
+  const int count = compact(p, n, 0, bound, s.p, s.id, Capacity, all);
   return count < 0 ? row : Entries{s.p, s.id, count};
 }
 
@@ -249,6 +256,47 @@ __device__ SoftmaxStats softmax_stats(const float* logits, int n, float inv_t, B
   return {mx, 1.0f / all.sum(sum), true};
 }
 
+// Top-k, then top-p, over the entries e of a softmaxed row (all of its kept tokens among them), and the
+// factor that renormalises what they keep. total: the row's mass (top-p alone keeps a share of it).
+struct WarpCuts {
+  Cut by_k, by_p;
+  float renorm;
+  // Top-p's cut lies inside top-k's; intersecting them guards the degenerate limits (a zero mass).
+  __device__ bool keeps(float v, int id) const { return by_k.keeps(v, id) && by_p.keeps(v, id); }
+};
+// Whether a row of n tokens is cut at all (top-k below n, or top-p below 1).
+__host__ __device__ inline bool cuts_k(const sampling::WarpParams& w, int n) { return w.top_k > 0 && w.top_k < n; }
+__host__ __device__ inline bool cuts_p(const sampling::WarpParams& w) { return w.top_p < 1.0f; }
+
+template <int Threads>
+__device__ WarpCuts warp_cuts(const Entries& e, int n, const sampling::WarpParams& w, float total, BlockAll<Threads>& all) {
+  const bool use_k = cuts_k(w, n), use_p = cuts_p(w);
+  const Cut by_k = use_k ? top_k_cut(e, w.top_k, all) : Cut::everything();
+  Cut by_p = Cut::everything();
+  if (use_p) {
+    // top-p acts on top-k's output: its mass is measured against the renormalised top-k distribution.
+    float kept = 0.0f;
+    if (use_k)
+      for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
+        if (by_k.keeps(e.p[i], e.id(i))) kept += e.p[i];
+    by_p = top_p_cut(e, by_k, w.top_p * (use_k ? all.sum(kept) : total), all);
+  }
+  WarpCuts cuts{by_k, by_p, 0.0f};
+  float kept = 0.0f;
+  for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
+    if (cuts.keeps(e.p[i], e.id(i))) kept += e.p[i];
+  cuts.renorm = 1.0f / all.sum(kept);
+  return cuts;
+}
+
+// The candidates in shared memory renormalised by `cuts` (zero where cut), for a draw over them.
+template <int Threads, int Capacity>
+__device__ void renormalise_candidates(const WarpCuts& cuts, int count, WarpStorage<Threads, Capacity>& s) {
+  for (int i = static_cast<int>(threadIdx.x); i < count; i += Threads)
+    s.p[i] = cuts.keeps(s.p[i], s.id[i]) ? s.p[i] * cuts.renorm : 0.0f;
+  __syncthreads();
+}
+
 // p = sampling::warp(logits) for one row (p unspecified when a logit is not finite). The cuts search the
 // row's candidates (candidates()): a few passes over the row, then rounds over at most Capacity entries.
 template <int Threads, int Capacity>
@@ -264,34 +312,17 @@ __device__ Warped warp_row(const float* logits, float* p, int n, const sampling:
     top = fmaxf(top, p[i]);
   });
   __syncthreads();  // the cuts read other threads' entries
-  const bool use_k = w.top_k > 0 && w.top_k < n, use_p = w.top_p < 1.0f;
+  const bool use_k = cuts_k(w, n), use_p = cuts_p(w);
   if (!use_k && !use_p) return {true, row};
   // Top-p alone keeps a share of the whole row's mass.
   float total = 0.0f;
   if (!use_k) for_row<Threads>(p, n, [&](int, float v) { total += v; });
   total = use_k ? 0.0f : all.sum(total);
   const Entries e = candidates(p, n, top, use_k ? w.top_k : 0, w.top_p * total, s, all);
-  const Cut by_k = use_k ? top_k_cut(e, w.top_k, all) : Cut::everything();
-  Cut cut = by_k;
-  if (use_p) {
-    // top-p acts on top-k's output: its mass is measured against the renormalised top-k distribution.
-    float kept = 0.0f;
-    if (use_k)
-      for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
-        if (by_k.keeps(e.p[i], e.id(i))) kept += e.p[i];
-    cut = top_p_cut(e, by_k, w.top_p * (use_k ? all.sum(kept) : total), all);
-  }
-  // Top-p's cut lies inside top-k's; intersecting them guards the degenerate limits (a zero mass).
-  const auto keeps = [&](float v, int id) { return by_k.keeps(v, id) && cut.keeps(v, id); };
-  float kept = 0.0f;
-  for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
-    if (keeps(e.p[i], e.id(i))) kept += e.p[i];
-  const float renorm = 1.0f / all.sum(kept);
-  for_row<Threads>(p, n, [&](int i, float v) { p[i] = keeps(v, i) ? v * renorm : 0.0f; });
-  if (e.ids != nullptr)  // the candidates too, for a draw over them
-    for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
-      s.p[i] = keeps(s.p[i], s.id[i]) ? s.p[i] * renorm : 0.0f;
-  __syncthreads();
+  const WarpCuts cuts = warp_cuts(e, n, w, total, all);
+  for_row<Threads>(p, n, [&](int i, float v) { p[i] = cuts.keeps(v, i) ? v * cuts.renorm : 0.0f; });
+  if (e.ids != nullptr) renormalise_candidates(cuts, e.n, s);  // for a draw over them
+  else __syncthreads();
   return {true, e};
 }
 
@@ -329,6 +360,21 @@ __device__ inline int walk_warp_segment(const Entries& e, int begin, int end, fl
   return found;
 }
 
+// Whether a segment of a draw's entries holding weight `held`, with `before` ranked before it, may hold the
+// target by those sums, within a margin for their rounding (1/4096 of the total).
+__device__ inline bool may_hold(float before, float held, float total, float target) {
+  return before <= target && target - before < held + total / 4096.0f;
+}
+// A draw's token from the block's walks (found: this thread's first id past the target, or INT_MAX) and the
+// last id of a positive weight this thread saw (-1 none): the lowest found, else the last positive, else 0.
+template <int Threads>
+__device__ int drawn(int found, int last, BlockAll<Threads>& all) {
+  found = all.min(found);
+  if (found != INT_MAX) return found;
+  last = all.max(last);
+  return last >= 0 ? last : 0;
+}
+
 // sampling::sample_categorical(w, n, u) for the block over entries (their ids in id order, the weights
 // of the others zero): the first id whose cumulative weight exceeds u * total, else the last id of a
 // positive weight; 0 (never out of the vocabulary) when every weight is zero. Each warp sums a contiguous
@@ -351,12 +397,9 @@ __device__ int sample_row(const Entries& e, float u, BlockAll<Threads>& all) {
   const float before = __shfl_sync(0xffffffffu, all.exclusive_sum(lane == 0 ? held : 0.0f), 0);
   const float total = all.sum(lane == 0 ? held : 0.0f), target = u * total;
   int found = INT_MAX;
-  if (begin < end && before <= target && target - before < held + total / 4096.0f)  // warp-uniform
+  if (begin < end && may_hold(before, held, total, target))  // warp-uniform
     found = walk_warp_segment(e, begin, end, before, target);
-  found = all.min(found);
-  if (found != INT_MAX) return found;
-  last = all.max(last);
-  return last >= 0 ? last : 0;
+  return drawn(found, last, all);
 }
 template <int Threads>
 __device__ int sample_row(const float* w, int n, float u, BlockAll<Threads>& all) {
