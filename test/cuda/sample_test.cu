@@ -254,9 +254,10 @@ TEST_CASE("cuda typical_accept returns Typical::verify's verdict") {
     const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
     const auto dt = to_device(target);
     const auto db = to_device(block);
-    DeviceBuffer<int> argmax(k + 1), verdict(2), bad(1), tested(k);
-    const std::vector<int> zero = {0};
+    DeviceBuffer<int> argmax(k + 1), verdict(2), bad(1), tested(k + 1);  // the tests, then the arrival counter
+    const std::vector<int> zero(k + 1, 0);
     bad.upload(zero.data(), 1);
+    tested.upload(zero.data(), zero.size());
     skippy::cuda::check(kernels::launch_argmax(dt.data(), n, k + 1, argmax.data(), 1, bad.data(), {}), "argmax");
     skippy::cuda::check(kernels::launch_typical_accept(dt.data(), argmax.data(), db.data(), k, n, params,
                                                        tested.data(), verdict.data(), db.data(), nullptr),
@@ -267,6 +268,7 @@ TEST_CASE("cuda typical_accept returns Typical::verify's verdict") {
     CHECK(v[0] == want.accepted);
     CHECK(v[1] == want.next);
     CHECK(to_host(db, 1)[0] == want.next);  // the next step's pending token
+    CHECK(to_host(tested, k + 1)[k] == 0);    // the counter left at zero
     accepted.insert(want.accepted);
     ++compared;
   }

@@ -119,24 +119,27 @@ void check_draws(int n, int rows) {
               emulation::failures);
 }
 
-// Typical acceptance (launch_typical_accept: a block a draft row, then the verdict) against
+// Typical acceptance (launch_typical_accept: a block a draft row, the last to finish writing the verdict) against
 // accept::Typical::verify, skipping trials whose decision lies within rounding of the threshold.
 void check_typical(int trials) {
   const int k = 4, n = 200;
   const accept::TypicalParams params{0.8f, 0.09f, 0.3f};
   accept::Typical rule(params, n);
   int compared = 0, counts[k + 1] = {};
+  std::vector<int> tested(k + 1, -1);  // the tests, then the arrival counter: reused, as the decoder does
+  tested[k] = 0;
   for (int trial = 0; trial < trials; ++trial) {
     auto [target, block, decidable] = test::typical_trial(trial, k, n, params);
     if (!decidable) continue;
     const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
-    std::vector<int> argmax(k + 1), tested(k, -1), verdict(2, -1);
+    std::vector<int> argmax(k + 1), verdict(2, -1);
     int bad = 0;
     EXPECT(kernels::launch_argmax(target.data(), n, k + 1, argmax.data(), 1, &bad, {}) == cudaSuccess, "typical");
     EXPECT(kernels::launch_typical_accept(target.data(), argmax.data(), block.data(), k, n, params, tested.data(),
                                           verdict.data(), block.data(), nullptr) == cudaSuccess, "typical");
     EXPECT(verdict[0] == want.accepted && verdict[1] == want.next, "typical");
     EXPECT(block[0] == want.next, "typical");  // the next step's pending token
+    EXPECT(tested[k] == 0, "typical: the counter left at zero");
     ++counts[want.accepted];
     ++compared;
   }

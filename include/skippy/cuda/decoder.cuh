@@ -223,10 +223,10 @@ class Decoder {
   }
 
   // Device int state, one allocation: [verdict n, next, bad flag, pad | block x_t d_1..d_K | target
-  // argmax of the K+1 verify rows | draft input x_t m..m | typical acceptance's test of each draft]. The
-  // host reads [0, block + 1 + k) per step.
+  // argmax of the K+1 verify rows | draft input x_t m..m | typical acceptance's test of each draft, then
+  // its arrival counter]. The host reads [0, block + 1 + k) per step.
   static constexpr int verdict = 0, bad = 2, block = 4, target = block + K + 1, draft_in = target + K + 1,
-                       tested = draft_in + (K > 0 ? K : 1), state_ints = tested + (K > 0 ? K : 1);
+                       tested = draft_in + (K > 0 ? K : 1), state_ints = tested + K + 1;
 
   // Where a step's acceptance runs: the library's rules on the device, any other rule on the host.
   enum class Rule { greedy, sampling, typical, host };

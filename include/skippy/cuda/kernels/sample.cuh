@@ -476,14 +476,27 @@ __global__ void __launch_bounds__(Threads)
   if (threadIdx.x == 0) write_verdict(i, next, verdict, pending0, pending1);
 }
 
+// The verdict of drafts tested into accepted[0..k): the accepted count is the first rejected draft's index
+// (k if none), the next token target[count] (the argmax of that row). pending0 may alias the step's
+// block[0].
+__device__ inline void typical_verdict(const int* accepted, const int* target, int k, int* verdict, int* pending0,
+                                       int* pending1) {
+  int count = 0;
+  while (count < k && accepted[count] != 0) ++count;
+  write_verdict(count, target[count], verdict, pending0, pending1);
+}
+
 // Typical acceptance's test of draft i, one block a row (grid = k): accepted[i] = 1 where p_i(d_i) >
 // typical_threshold(H(p_i)), p_i = softmax(target row i / temperature) and d_i = block[1 + i], else 0.
-// (One block for all rows, up to run 9, read them one after another.)
+// The last block to finish writes the verdict (typical_verdict; arrived: zero before, left so). (One
+// block for all rows, up to run 9, read them one after another.)
 template <int Threads = sample_threads>
 __global__ void __launch_bounds__(Threads)
-    typical_rows(const float* __restrict__ logits, const int* __restrict__ block, int n, accept::TypicalParams params,
-                 int* __restrict__ accepted) {
+    typical_rows(const float* __restrict__ logits, const int* block, int n, accept::TypicalParams params,
+                 int* accepted, unsigned* arrived, const int* __restrict__ target, int* verdict, int* pending0,
+                 int* pending1) {
   __shared__ typename BlockAll<Threads>::Storage storage;
+  __shared__ int last;
   BlockAll<Threads> all(storage);
   const int i = static_cast<int>(blockIdx.x);
   const float* row = logits + static_cast<long>(i) * n;
@@ -495,33 +508,32 @@ __global__ void __launch_bounds__(Threads)
   h = all.sum(h);
   const float pd = sampling::softmax_weight(row[block[1 + i]], inv_t, s.max) * s.inv;
   if (threadIdx.x == 0) accepted[i] = pd > accept::typical_threshold(h, params.eps, params.delta) ? 1 : 0;
+  if (last_to_arrive(arrived, &last) && threadIdx.x == 0)
+    typical_verdict(accepted, target, static_cast<int>(gridDim.x), verdict, pending0, pending1);
 }
 
-// The verdict of drafts tested into accepted[0..k): the accepted count is the first rejected draft's index
-// (k if none), the next token target[count] (the argmax of that row). One thread. pending0 may alias the
-// step's block[0].
+// The verdict of a step without drafts. One thread.
 template <int Threads = 32>
 __global__ void __launch_bounds__(Threads) accept_prefix(const int* __restrict__ accepted, const int* __restrict__ target,
                                                          int k, int* verdict, int* pending0, int* pending1) {
   if (threadIdx.x != 0 || blockIdx.x != 0) return;
-  int count = 0;
-  while (count < k && accepted[count] != 0) ++count;
-  write_verdict(count, target[count], verdict, pending0, pending1);
+  typical_verdict(accepted, target, k, verdict, pending0, pending1);
 }
 
-// accept::Typical::verify on the device: typical_rows over the k draft rows (none for k = 0), then the
-// verdict from target[] (the argmax of the k + 1 target rows). accepted: k ints of scratch.
+// accept::Typical::verify on the device, one launch: typical_rows over the k draft rows, whose last block
+// writes the verdict from target[] (the argmax of the k + 1 target rows); for k = 0, accept_prefix.
+// accepted: k ints of scratch, then an unsigned arrival counter, zero before the first launch and left
+// so. (Up to 2026-12-03 the verdict was a second launch.)
 inline cudaError_t launch_typical_accept(const float* logits, const int* target, const int* block, int k, int n,
                                          accept::TypicalParams params, int* accepted, int* verdict, int* pending0,
                                          int* pending1, cudaStream_t stream = nullptr) {
   if (k < 0 || n < 1 || (k > 0 && accepted == nullptr)) return cudaErrorInvalidValue;
-  if (k > 0) {
-    const cudaError_t e = launch(typical_rows<>, dim3(static_cast<unsigned>(k)), sample_threads, 0, stream, logits,
-                                 block, n, params, accepted);
-    if (e != cudaSuccess) return e;
-  }
-  return launch(accept_prefix<>, 1, 32, 0, stream, static_cast<const int*>(accepted), target, k, verdict, pending0,
-                pending1);
+  if (k == 0)
+    return launch(accept_prefix<>, 1, 32, 0, stream, static_cast<const int*>(accepted), target, 0, verdict, pending0,
+                  pending1);
+  return launch(typical_rows<>, dim3(static_cast<unsigned>(k)), sample_threads, 0, stream, logits,
+                block, n, params, accepted, reinterpret_cast<unsigned*>(accepted + k), target,
+                verdict, pending0, pending1);
 }
 
 }  // namespace skippy::cuda::kernels

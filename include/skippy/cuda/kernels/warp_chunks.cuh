@@ -89,22 +89,6 @@ inline WarpScratch warp_scratch_at(void* bytes, int n, int rows) {
   return {r, p, reinterpret_cast<int*>(p + static_cast<std::size_t>(rows) * static_cast<std::size_t>(n))};
 }
 
-// The last block of a grid row to call this after its writes returns true, with every other block's
-// writes (made before their call) visible; it clears the counter for the next launch. Block-uniform.
-__device__ inline bool last_to_arrive(unsigned* arrived, int* flag) {
-  __threadfence();  // every thread's writes land before the arrival that counts them
-  __syncthreads();
-  if (threadIdx.x == 0) *flag = atomicAdd(arrived, 1u) + 1 == gridDim.x;
-  __syncthreads();
-  const bool last = *flag != 0;
-  if (last) {
-    __threadfence();
-    if (threadIdx.x == 0) *arrived = 0;
-  }
-  __syncthreads();  // the flag is read before a later call rewrites it
-  return last;
-}
-
 // Launch 1: chunk blockIdx.x of row blockIdx.y: its statistics and its groups' largest logits. A logit
 // that is not finite sets *bad.
 template <int Threads>
