@@ -375,8 +375,8 @@ void BM_sample(benchmark::State& state) {
   bench::bandwidth_counters(state, 8.0 * rows * n);  // logits read + probabilities written, once
 }
 
-// Speculative sampling's verification of K = 4 drafts: warp the 5 target rows (its chunks over many
-// blocks), then the acceptance kernel (tests, residual on rejection, final draw).
+// Speculative sampling's verification of K = 4 drafts: warp the 5 target rows, then the acceptance (tests,
+// residual on rejection, final draw), both over the rows' chunks (kernels/warp_chunks.cuh).
 void BM_speculative_verify(benchmark::State& state) {
   if (!device().ok) {
     state.SkipWithError("no GPU");
@@ -396,9 +396,10 @@ void BM_speculative_verify(benchmark::State& state) {
     const cudaError_t e =
         sc::kernels::launch_warp_rows(target.data(), n, k + 1, w, p.data(), state_ints.data() + 2, scratch.get());
     if (e != cudaSuccess) failed = e;
-    sc::kernels::speculative_accept<<<1, sc::kernels::sample_threads>>>(p.data(), q.data(), state_ints.data() + 4, k, n,
-                                                                        key.data(), state_ints.data(),
-                                                                        state_ints.data() + 4, nullptr);
+    const cudaError_t a = sc::kernels::launch_speculative_accept(p.data(), q.data(), state_ints.data() + 4, k, n,
+                                                                 key.data(), state_ints.data(), state_ints.data() + 4,
+                                                                 nullptr, scratch.get());
+    if (a != cudaSuccess) failed = a;
   });
   if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
   bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);

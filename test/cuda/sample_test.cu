@@ -196,11 +196,15 @@ SpecCase device_step(const DeviceBuffer<float>& draft, const DeviceBuffer<float>
   state.upload(zero.data(), zero.size());
   const auto key = to_device(std::vector<kernels::StepKey>{{seed, 17, 0}});
   int* s = state.data();
-  skippy::cuda::check(kernels::launch_warp_sample_rows(draft.data(), n, k, w, q.data(), 0, key.data(), s + 5, s + 2, {}),
+  const skippy::cuda::WarpScratchBuffer scratch(n, k + 1);
+  skippy::cuda::check(kernels::launch_warp_sample_rows(draft.data(), n, k, w, q.data(), 0, key.data(), s + 5, s + 2,
+                                                       scratch.get()),
                       "draft draws");
-  skippy::cuda::check(kernels::launch_warp_rows(target.data(), n, k + 1, w, p.data(), s + 2, {}), "target warp");
-  kernels::speculative_accept<<<1, kernels::sample_threads>>>(p.data(), q.data(), s + 4, k, n, key.data(), s, s + 4,
-                                                              nullptr);
+  skippy::cuda::check(kernels::launch_warp_rows(target.data(), n, k + 1, w, p.data(), s + 2, scratch.get()),
+                      "target warp");
+  skippy::cuda::check(kernels::launch_speculative_accept(p.data(), q.data(), s + 4, k, n, key.data(), s, s + 4, nullptr,
+                                                         scratch.get()),
+                      "speculative acceptance");
   synced("speculative sampling kernels");
   const auto h = to_host(state, zero.size());
   REQUIRE(h[2] == 0);
@@ -211,32 +215,34 @@ SpecCase device_step(const DeviceBuffer<float>& draft, const DeviceBuffer<float>
 
 TEST_CASE("cuda speculative sampling kernels draw the host rule's drafts and verdicts") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda speculative sampling kernels");
-  const int k = 3, n = 96;
-  for (const sampling::WarpParams& w : {sampling::WarpParams{1.0f, 0, 1.0f}, sampling::WarpParams{0.8f, 20, 0.9f}}) {
-    std::set<int> accepted;
-    int mismatches = 0;
-    const bool quick = skippy::test::sanitizer_run();
-    const int trials = quick ? 12 : 300;
-    for (int trial = 0; trial < trials; ++trial) {
-      // Target = draft + noise: the drafts are often, not always, accepted.
-      const auto draft = random_logits(k, n, false, static_cast<std::uint32_t>(1000 + trial));
-      auto target = random_logits(k + 1, n, false, static_cast<std::uint32_t>(5000 + trial), 0.7f);
-      for (std::size_t i = 0; i < draft.size(); ++i) target[i] += draft[i];
-      const auto seed = static_cast<std::uint64_t>(trial) * 7919u;
-      const SpecCase want = host_step(draft, target, k, n, w, seed);
-      const SpecCase got = device_step(to_device(draft), to_device(target), k, n, w, seed);
-      accepted.insert(want.verdict.accepted);
-      if (got.drafts == want.drafts && got.verdict.accepted == want.verdict.accepted &&
-          got.verdict.next == want.verdict.next)
-        continue;
-      ++mismatches;
-      MESSAGE("trial ", trial, ": device n ", got.verdict.accepted, " next ", got.verdict.next, ", host n ",
-              want.verdict.accepted, " next ", want.verdict.next);
+  const int k = 3;
+  for (const int n : {96, 9000}) {  // one block a row; three chunks (kernels/warp_chunks.cuh)
+    for (const sampling::WarpParams& w : {sampling::WarpParams{1.0f, 0, 1.0f}, sampling::WarpParams{0.8f, 20, 0.9f}}) {
+      std::set<int> accepted;
+      int mismatches = 0;
+      const bool quick = skippy::test::sanitizer_run();
+      const int trials = quick ? 12 : n < 1000 ? 300 : 100;
+      for (int trial = 0; trial < trials; ++trial) {
+        // Target = draft + noise: the drafts are often, not always, accepted.
+        const auto draft = random_logits(k, n, false, static_cast<std::uint32_t>(1000 + trial));
+        auto target = random_logits(k + 1, n, false, static_cast<std::uint32_t>(5000 + trial), 0.7f);
+        for (std::size_t i = 0; i < draft.size(); ++i) target[i] += draft[i];
+        const auto seed = static_cast<std::uint64_t>(trial) * 7919u;
+        const SpecCase want = host_step(draft, target, k, n, w, seed);
+        const SpecCase got = device_step(to_device(draft), to_device(target), k, n, w, seed);
+        accepted.insert(want.verdict.accepted);
+        if (got.drafts == want.drafts && got.verdict.accepted == want.verdict.accepted &&
+            got.verdict.next == want.verdict.next)
+          continue;
+        ++mismatches;
+        MESSAGE("trial ", trial, ": device n ", got.verdict.accepted, " next ", got.verdict.next, ", host n ",
+                want.verdict.accepted, " next ", want.verdict.next);
+      }
+      INFO("n ", n, " T ", w.temperature, " top_k ", w.top_k, " top_p ", w.top_p);
+      if (quick) continue;
+      CHECK(mismatches <= trials / 100);
+      CHECK(accepted.size() == static_cast<std::size_t>(k + 1));  // every count 0..k occurred
     }
-    INFO("T ", w.temperature, " top_k ", w.top_k, " top_p ", w.top_p);
-    if (quick) continue;
-    CHECK(mismatches <= trials / 100);
-    CHECK(accepted.size() == static_cast<std::size_t>(k + 1));  // every count 0..k occurred
   }
 }
 

@@ -190,10 +190,9 @@ void check_speculative(int trials, int n) {
       EXPECT(warp_sample_rows(draft.data(), n, k, w, q.data(), 0, &key, st + 5, st + 2, scratch, nullptr) == cudaSuccess,
              "speculative");
       EXPECT(warp_rows(target.data(), n, k + 1, w, p.data(), st + 2, scratch, nullptr) == cudaSuccess, "speculative");
-      EXPECT(emulation::launch(dim3(1), dim3(threads), kernels::speculative_accept<threads>,
-                               static_cast<const float*>(p.data()), q.data(), static_cast<const int*>(st + 4), k, n,
-                               static_cast<const kernels::StepKey*>(&key), st, st + 4, static_cast<int*>(nullptr)) ==
-                 cudaSuccess, "speculative");
+      EXPECT(kernels::launch_speculative_accept<threads>(p.data(), q.data(), st + 4, k, n, &key, st, st + 4, nullptr,
+                                                         scratch, nullptr) == cudaSuccess, "speculative");
+      EXPECT(scratch.accept->arrived == 0, "speculative: the counter left at zero");
       EXPECT(state[2] == 0, "speculative");
       const std::vector<int> got_drafts(state.begin() + 5, state.end());
       differ += got_drafts != want_drafts || state[0] != want.accepted || state[1] != want.next;

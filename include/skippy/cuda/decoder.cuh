@@ -292,8 +292,9 @@ class Decoder {
       check(kernels::launch_warp_rows(logits, vocab(), k + 1, rule_.params().warp, p_.data(), ints(bad),
                                       warp_scratch_.get(), stream_),
             "target warp");
-      kernels::speculative_accept<<<1, kernels::sample_threads, 0, stream_>>>(
-          p_.data(), q_.data(), ints(block), k, vocab(), key_dev_.data(), ints(verdict), ints(block), pending1);
+      check(kernels::launch_speculative_accept(p_.data(), q_.data(), ints(block), k, vocab(), key_dev_.data(),
+                                               ints(verdict), ints(block), pending1, warp_scratch_.get(), stream_),
+            "speculative acceptance");
     }
     check(cudaGetLastError(), "acceptance");
   }

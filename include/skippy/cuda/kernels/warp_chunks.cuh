@@ -14,7 +14,8 @@
 // The same warp as kernels::warp_row, each row's bits fixed by its launch shape (chunking, threads),
 // not by the other rows; a row of one chunk goes to warp_rows / warp_sample_rows, one launch. Blocks meet
 // through a caller-owned scratch (WarpScratch; cuda::WarpScratchBuffer owns one) whose arrival counters
-// start at zero and are left so.
+// start at zero and are left so. Speculative sampling's acceptance over such rows goes over their chunks
+// too (launch_speculative_accept): its residual and final draw were one block's passes over the row.
 
 #include <cuda_runtime.h>
 
@@ -72,21 +73,34 @@ struct WarpRowScratch {
   unsigned arrived[2];  // blocks of warp_chunk_cut and warp_chunk_write that have finished
 };
 
-// Scratch for `rows` rows of n entries: per row a WarpRowScratch, and room for each chunk's candidates.
+// What speculative sampling's acceptance leaves its blocks (launch_speculative_accept): the first
+// rejected draft, and per chunk the sums and last positive ids of the residual and of the target row.
+struct AcceptScratch {
+  int rejected;
+  float residual_mass[warp_max_chunks], target_mass[warp_max_chunks];
+  int residual_last[warp_max_chunks], target_last[warp_max_chunks];
+  unsigned arrived;
+};
+
+// Scratch for `rows` rows of n entries: per row a WarpRowScratch, and room for each chunk's candidates;
+// and the acceptance's.
 struct WarpScratch {
   WarpRowScratch* rows = nullptr;
   float* cand_p = nullptr;  // rows x n
   int* cand_id = nullptr;   // rows x n
+  AcceptScratch* accept = nullptr;
 };
-// Its bytes (as one allocation: rows' structs, then the candidates' values and ids).
+// Its bytes (as one allocation: rows' structs, the acceptance's, then the candidates' values and ids).
 inline std::size_t warp_scratch_bytes(int n, int rows) {
-  return static_cast<std::size_t>(rows) * (sizeof(WarpRowScratch) + 2 * sizeof(float) * static_cast<std::size_t>(n));
+  return static_cast<std::size_t>(rows) * (sizeof(WarpRowScratch) + 2 * sizeof(float) * static_cast<std::size_t>(n)) +
+         sizeof(AcceptScratch);
 }
 // The scratch in `bytes` of warp_scratch_bytes(n, rows), zeroed once before its first launch.
 inline WarpScratch warp_scratch_at(void* bytes, int n, int rows) {
   auto* r = static_cast<WarpRowScratch*>(bytes);
-  auto* p = reinterpret_cast<float*>(r + rows);
-  return {r, p, reinterpret_cast<int*>(p + static_cast<std::size_t>(rows) * static_cast<std::size_t>(n))};
+  auto* a = reinterpret_cast<AcceptScratch*>(r + rows);
+  auto* p = reinterpret_cast<float*>(a + 1);
+  return {r, p, reinterpret_cast<int*>(p + static_cast<std::size_t>(rows) * static_cast<std::size_t>(n)), a};
 }
 
 // Launch 1: chunk blockIdx.x of row blockIdx.y: its statistics and its groups' largest logits. A logit
@@ -144,14 +158,14 @@ struct DrawStorage {
 // (last) are known: the warps walk the chunks that may hold the target (may_hold), warp w chunks w,
 // w + warps, ...
 template <int Threads>
-__device__ int draw_chunks(const float* p, int n, const WarpChunking& ch, const WarpRowScratch& s, float u,
-                           DrawStorage<Threads>& st, BlockAll<Threads>& all) {
+__device__ int draw_chunks(const float* p, int n, const WarpChunking& ch, const float* mass, const int* last_id,
+                           float u, DrawStorage<Threads>& st, BlockAll<Threads>& all) {
   constexpr int warps = Threads / 32;
   if (threadIdx.x == 0) {
     float before = 0.0f;
     for (int c = 0; c < ch.chunks; ++c) {
       st.before[c] = before;
-      before += s.mass[c];
+      before += mass[c];
     }
     st.before[ch.chunks] = before;
   }
@@ -160,8 +174,8 @@ __device__ int draw_chunks(const float* p, int n, const WarpChunking& ch, const 
   const Entries row{p, nullptr, n};
   int found = INT_MAX, last = -1;
   for (int c = static_cast<int>(threadIdx.x) / 32; c < ch.chunks; c += warps) {  // warp-uniform
-    last = s.last[c] > last ? s.last[c] : last;
-    if (may_hold(st.before[c], s.mass[c], total, target)) {
+    last = last_id[c] > last ? last_id[c] : last;
+    if (may_hold(st.before[c], mass[c], total, target)) {
       const int id = walk_warp_segment(row, ch.begin(c), ch.end(c, n), st.before[c], target);
       found = id < found ? id : found;
     }
@@ -261,7 +275,7 @@ __global__ void __launch_bounds__(Threads)
   // The last block: every chunk's probabilities and candidates are written.
   if (!use_k && !use_p) {  // the probabilities are final
     if (Draw) {
-      const int token = draw_chunks(pr, n, ch, s, draft_uniform(key, first + r), st.draw, all);
+      const int token = draw_chunks(pr, n, ch, s.mass, s.last, draft_uniform(key, first + r), st.draw, all);
       if (threadIdx.x == 0) tokens[r] = token;
     }
     if (threadIdx.x == 0) s.next = ChunkedWarp::done;
@@ -341,7 +355,7 @@ __global__ void __launch_bounds__(Threads)
     s.last[c] = last;
   }
   if (!last_to_arrive(&s.arrived[1], &st.flag)) return;
-  const int token = draw_chunks(pr, n, ch, s, draft_uniform(key, first + r), st, all);
+  const int token = draw_chunks(pr, n, ch, s.mass, s.last, draft_uniform(key, first + r), st, all);
   if (threadIdx.x == 0) tokens[r] = token;
 }
 
@@ -387,6 +401,90 @@ cudaError_t launch_warp_sample_rows(const float* logits, int n, int rows, const 
                                     int first, const StepKey* key, int* tokens, int* bad, WarpScratch scratch,
                                     cudaStream_t stream = nullptr) {
   return launch_warp<Threads, Capacity, true>(logits, n, rows, w, q, first, key, tokens, bad, scratch, stream);
+}
+
+// Speculative sampling's acceptance over rows of many chunks (accept::SpeculativeSampling::verify, as
+// kernels::speculative_accept does with one block): speculative_tests finds the first rejected draft,
+// then speculative_chunks writes its residual into q row i chunk by chunk and sums it, and the target
+// row's chunks (row k where every draft is accepted); its last block draws the next token over the
+// residual (over the target row where the residual holds too little mass) and writes the verdict.
+template <int Threads = 32>
+__global__ void __launch_bounds__(Threads)
+    speculative_tests(const float* __restrict__ p, const float* __restrict__ q, const int* __restrict__ block, int k,
+                      int n, const StepKey* __restrict__ key, AcceptScratch* __restrict__ scratch) {
+  if (threadIdx.x != 0 || blockIdx.x != 0) return;
+  int i = 0;
+  for (; i < k; ++i) {
+    const int d = block[1 + i];
+    const float u = rng::uniform(key->seed, {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(key->position),
+                                             rng::Purpose::accept_test, 0u});
+    if (!accept::speculative_accepts(u, p[static_cast<long>(i) * n + d], q[static_cast<long>(i) * n + d])) break;
+  }
+  scratch->rejected = i;
+}
+
+template <int Threads = sample_threads>
+__global__ void __launch_bounds__(Threads)
+    speculative_chunks(const float* __restrict__ p, float* __restrict__ q, int k, int n, const StepKey* __restrict__ key,
+                       AcceptScratch* __restrict__ scratch, int* verdict, int* pending0, int* pending1) {
+  __shared__ DrawStorage<Threads> st;
+  BlockAll<Threads> all(st.all);
+  const WarpChunking ch = WarpChunking::of(n);
+  const int c = static_cast<int>(blockIdx.x), begin = ch.begin(c), len = ch.end(c, n) - begin;
+  const int i = scratch->rejected;
+  const float* pi = p + static_cast<long>(i) * n;
+  float* qi = q + static_cast<long>(i < k ? i : 0) * n;  // no draft row k: unused then
+  float residual = 0.0f, target = 0.0f;
+  int residual_last = -1, target_last = -1;
+  for_row<Threads>(pi + begin, len, [&](int j, float pv) {
+    target += pv;
+    if (pv > 0.0f) target_last = begin + j;  // ids rise within a thread
+    if (i == k) return;  // every draft accepted: no residual
+    const float r = accept::speculative_residual(pv, qi[begin + j]);
+    qi[begin + j] = r;
+    residual += r;
+    if (r > 0.0f) residual_last = begin + j;
+  });
+  residual = all.sum(residual);
+  residual_last = all.max(residual_last);
+  target = all.sum(target);
+  target_last = all.max(target_last);
+  if (threadIdx.x == 0) {
+    scratch->residual_mass[c] = residual;
+    scratch->residual_last[c] = residual_last;
+    scratch->target_mass[c] = target;
+    scratch->target_last[c] = target_last;
+  }
+  if (!last_to_arrive(&scratch->arrived, &st.flag)) return;
+  float mass = 0.0f;
+  for (int j = 0; j < ch.chunks; ++j) mass += scratch->residual_mass[j];  // chunk order: the same in every thread
+  const bool use_residual = i < k && mass >= accept::SpeculativeSampling::min_residual_mass;
+  const float u = rng::uniform(key->seed, {0u, static_cast<std::uint32_t>(key->position), rng::Purpose::final_sample, 0u});
+  const int next = use_residual ? draw_chunks(qi, n, ch, scratch->residual_mass, scratch->residual_last, u, st, all)
+                                : draw_chunks(pi, n, ch, scratch->target_mass, scratch->target_last, u, st, all);
+  if (threadIdx.x == 0) write_verdict(i, next, verdict, pending0, pending1);
+}
+
+// accept::SpeculativeSampling::verify on the device. p: the k+1 warped target rows; q: the k warped draft
+// rows the drafts block[1..k] were drawn from (row i is overwritten by the residual on rejection). Draws
+// use key's seed and position; pending0 may alias block[0]. Rows of one chunk: kernels::speculative_accept
+// (one block); longer rows: the two kernels above over the scratch (launch_warp_rows').
+template <int Threads = sample_threads>
+cudaError_t launch_speculative_accept(const float* p, float* q, const int* block, int k, int n, const StepKey* key,
+                                      int* verdict, int* pending0, int* pending1, WarpScratch scratch,
+                                      cudaStream_t stream = nullptr) {
+  if (k < 0 || n < 1) return cudaErrorInvalidValue;
+  const WarpChunking ch = WarpChunking::of(n);
+  if (ch.chunks == 1)
+    return launch(speculative_accept<Threads>, 1, Threads, 0, stream, p, q, block, k, n, key, verdict, pending0,
+                  pending1);
+  if (scratch.accept == nullptr) return cudaErrorInvalidValue;
+  cudaError_t e = launch(speculative_tests<>, 1, 32, 0, stream, p, static_cast<const float*>(q), block, k, n, key,
+                         scratch.accept);
+  if (e == cudaSuccess)
+    e = launch(speculative_chunks<Threads>, dim3(static_cast<unsigned>(ch.chunks)), Threads, 0, stream, p, q, k, n, key,
+               scratch.accept, verdict, pending0, pending1);
+  return e;
 }
 
 }  // namespace skippy::cuda::kernels
