@@ -208,6 +208,33 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
   CHECK(outside == 0);
 }
 
+TEST_CASE("cuda: speculative sampling over a vocabulary of many chunks draws the model's next-token distribution") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda speculative sampling, chunked rows");
+  // 9000 tokens: the warps and the acceptance go over 3 chunks a row (kernels/warp_chunks.cuh).
+  using Q = quant::F32;
+  using Model = ModelView<Q>;
+  ModelConfig c = test::tiny_config();
+  c.vocab = 9000;
+  c.mask_token_id = 8999;
+  const std::vector<int> prompt = {3, 14, 15, 9, 26};
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(10, c));
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  const sampling::WarpParams cut{1.2f, 24, 0.9f};
+  const std::vector<float> pc = test::warped_next_token(hm.view(), prompt, cut);
+  skippy::cuda::Decoder<Model, SkipRange<1, 3>, Simultaneous<4>, accept::SpeculativeSampling> sim(dm.view(), 16, {cut});
+  const long runs = skippy::test::sanitizer_run() ? 200 : 8000;
+  const std::vector<long> counts = test::first_token_counts(sim, prompt, c.vocab, runs, 9000);
+  long outside = 0;  // tokens top-k/top-p removed are never drawn
+  for (int v = 0; v < c.vocab; ++v)
+    if (pc[static_cast<std::size_t>(v)] == 0.0f) outside += counts[static_cast<std::size_t>(v)];
+  CHECK(outside == 0);
+  if (skippy::test::sanitizer_run()) return;
+  const test::ChiSquare fit = test::chi_square(counts, pc, runs);
+  MESSAGE("cuda first-token chi-square over 9000 tokens, top-k 24, top-p 0.9: ", fit.chi2, " on ", fit.df, " df");
+  CHECK(fit.df >= 10);
+  CHECK(fit.z() < 5.0);
+}
+
 TEST_CASE("cuda: typical acceptance runs on the device: a threshold of 1 rejects every draft, a tiny one "
           "accepts them all") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda typical acceptance");
