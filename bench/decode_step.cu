@@ -311,7 +311,8 @@ void BM_argmax(benchmark::State& state) {
   cudaMemset(x.data(), 0, x.size() * sizeof(float));
   cudaError_t failed = cudaSuccess;
   bench::time_iterations(state, [&] {
-    const cudaError_t e = sc::kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, scratch.get());
+    const cudaError_t e =
+        sc::kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, scratch.get());
     if (e != cudaSuccess) failed = e;
   });
   if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
@@ -390,7 +391,8 @@ void BM_speculative_verify(benchmark::State& state) {
   const sampling::WarpParams w = warp_of(state.range(1));
   const auto key = step_key();
   cudaError_t failed = sc::kernels::launch_warp_sample_rows(draft.data(), n, k, w, q0.data(), 0, key.data(),
-                                                            state_ints.data() + 5, state_ints.data() + 2, scratch.get());
+                                                            state_ints.data() + 5, state_ints.data() + 2,
+                                                            scratch.get());
   bench::time_iterations(state, [&] {
     cudaMemcpyAsync(q.data(), q0.data(), q0.size() * sizeof(float), cudaMemcpyDeviceToDevice);  // rejection overwrites q
     const cudaError_t e =

@@ -519,7 +519,7 @@ TEST_CASE("kernels::attention's 8-bit output has quantize_activations' bits over
   }
 }
 
-TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise the flag") {
+TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise the flag; the greedy verdict") {
   SKIPPY_SKIP_WITHOUT_GPU("argmax kernel");
   const int rows = 6;
   // One block a row (1000), and rows over 8 and 32 blocks that meet in the scratch.
@@ -569,5 +569,29 @@ TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise
     // Several blocks a row need the scratch.
     CHECK(skippy::cuda::kernels::launch_argmax(dx.data(), n, 1, out.data(), 1, out.data() + rows, {}) ==
           (n > skippy::cuda::kernels::argmax_chunk ? cudaErrorInvalidValue : cudaSuccess));
+    // The greedy verdict over rows 0..3 (k = 3) that the last row's thread writes: drafts that agree with
+    // the argmax before them up to each place, over the same scratch.
+    const int k = 3;
+    std::vector<int> want(static_cast<std::size_t>(k) + 1);
+    for (int r = 0; r <= k; ++r)
+      want[static_cast<std::size_t>(r)] = sampling::argmax(x.data() + static_cast<std::size_t>(r) * n, n);
+    for (int agree = 0; agree <= k; ++agree) {
+      std::vector<int> block = {5, 0, 0, 0, -1, -1, -1};  // x_t d_1..d_3 | verdict n, next | pending1
+      for (int i = 0; i < k; ++i) {
+        const int a = want[static_cast<std::size_t>(i)];
+        block[static_cast<std::size_t>(i) + 1] = i < agree ? a : (a + 1) % n;
+      }
+      skippy::cuda::DeviceBuffer<int> db(block.size());
+      db.upload(block.data(), block.size());
+      const skippy::cuda::kernels::GreedyVerdict then{db.data(), k, db.data() + 4, db.data(), db.data() + 6};
+      skippy::cuda::check(skippy::cuda::kernels::launch_argmax(dx.data(), n, k + 1, out.data(), 1, out.data() + rows,
+                                                               scratch.get(), nullptr, then),
+                          "argmax and greedy verdict");
+      db.download(block.data(), block.size());
+      INFO("drafts agreeing ", agree);
+      CHECK(block[4] == agree);
+      CHECK(block[5] == want[static_cast<std::size_t>(agree)]);
+      CHECK((block[0] == block[5] && block[6] == block[5]));  // the next step's pending token
+    }
   }
 }

@@ -129,7 +129,8 @@ TEST_CASE("cuda warp_rows flags a non-finite logit") {
   for (const int n : {300, 20000}) {  // one block a row; chunks
     std::vector<float> x = random_logits(2, n, false, 5);
     x[static_cast<std::size_t>(n) + static_cast<std::size_t>(n) * 2 / 3] = NAN;
-    const Warped got = warp_on_device<kernels::sample_candidates>(to_device(x), n, 2, sampling::WarpParams{0.8f, 40, 0.9f}, key);
+    const Warped got =
+        warp_on_device<kernels::sample_candidates>(to_device(x), n, 2, sampling::WarpParams{0.8f, 40, 0.9f}, key);
     INFO("n ", n);
     CHECK(got.bad == 1);
     for (const int t : got.tokens) CHECK((t >= 0 && t < n));  // meaningless, but in the vocabulary

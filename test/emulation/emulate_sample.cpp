@@ -62,8 +62,8 @@ void check(int n, bool ties, float scale, const sampling::WarpParams& w) {
   std::vector<int> tokens(rows, -1);
   q.resize(x.size() + static_cast<std::size_t>(n));
   const auto warp_sample_rows = kernels::launch_warp_sample_rows<Threads, Capacity>;
-  EXPECT(warp_sample_rows(x.data(), n, rows, w, q.data(), 1, &key, tokens.data(), &bad, scratch, nullptr) == cudaSuccess,
-         where);
+  EXPECT(warp_sample_rows(x.data(), n, rows, w, q.data(), 1, &key, tokens.data(), &bad, scratch, nullptr) ==
+             cudaSuccess, where);
   EXPECT(std::equal(p.begin(), p.end(), q.begin() + n), where);
   for (int r = 0; r < rows; ++r)  // every launch leaves the arrival counters at zero
     EXPECT(scratch.rows[r].arrived[0] == 0 && scratch.rows[r].arrived[1] == 0, where);
@@ -187,8 +187,8 @@ void check_speculative(int trials, int n) {
       const kernels::WarpScratch scratch = kernels::warp_scratch_at(bytes.data(), n, k + 1);
       const auto warp_sample_rows = kernels::launch_warp_sample_rows<threads>;
       const auto warp_rows = kernels::launch_warp_rows<threads>;
-      EXPECT(warp_sample_rows(draft.data(), n, k, w, q.data(), 0, &key, st + 5, st + 2, scratch, nullptr) == cudaSuccess,
-             "speculative");
+      EXPECT(warp_sample_rows(draft.data(), n, k, w, q.data(), 0, &key, st + 5, st + 2, scratch, nullptr) ==
+                 cudaSuccess, "speculative");
       EXPECT(warp_rows(target.data(), n, k + 1, w, p.data(), st + 2, scratch, nullptr) == cudaSuccess, "speculative");
       EXPECT(kernels::launch_speculative_accept<threads>(p.data(), q.data(), st + 4, k, n, &key, st, st + 4, nullptr,
                                                          scratch, nullptr) == cudaSuccess, "speculative");
@@ -202,9 +202,9 @@ void check_speculative(int trials, int n) {
     for (int c : counts) seen += c > 0;
     EXPECT(differ <= 1, "speculative: one trial at most at a rounding-close boundary");
     EXPECT(seen >= 3, "speculative: varied accepted counts");
-    std::printf("speculative n %d T %g top_k %d: %d of %d trials differ, accepted counts %d %d %d %d, %d failures so far\n",
-                n, static_cast<double>(w.temperature), w.top_k, differ, trials, counts[0], counts[1], counts[2], counts[3],
-                emulation::failures);
+    std::printf("speculative n %d T %g top_k %d: %d of %d trials differ, accepted counts %d %d %d %d, "
+                "%d failures so far\n", n, static_cast<double>(w.temperature), w.top_k, differ, trials, counts[0],
+                counts[1], counts[2], counts[3], emulation::failures);
   }
 }
 

@@ -2,7 +2,8 @@
 // against sampling::argmax, with rows of one block and rows spread over several blocks that meet in the
 // scratch (blocks in a random order, the last to arrive writing the id): ties between blocks to the lowest
 // id, -0 and +0 equal, rows of -inf, the non-finite flag, the scratch left clear for the next launch, and
-// the refusal of a launch without scratch. The CUDA test forward_test.cu checks the same on a GPU.
+// the refusal of a launch without scratch; and the greedy verdict the argmax's last row writes. The CUDA
+// test forward_test.cu checks the same on a GPU.
 
 #include <skippy/cuda/kernels/select.cuh>
 #include <skippy/sampling/argmax.hpp>
@@ -54,9 +55,52 @@ void check(int n, int rows, std::uint32_t seed) {
   std::printf("%s: %d failures so far\n", where, emulation::failures);
 }
 
+// The greedy verdict the last row's thread writes (launch_argmax with a GreedyVerdict) against the
+// drafts' prefix that equals the host's argmaxes: drafts agreeing up to each place, over the same scratch
+// (its rows-done counter cleared each time).
+void check_verdict(int n, std::uint32_t seed) {
+  char where[64];
+  std::snprintf(where, sizeof where, "verdict n %d seed %u", n, seed);
+  const int k = 3, rows = k + 1;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, 2.0f);
+  std::vector<float> x(static_cast<std::size_t>(rows) * static_cast<std::size_t>(n));
+  for (float& v : x) v = g(rng);
+  std::vector<int> argmax(static_cast<std::size_t>(rows));
+  for (int r = 0; r < rows; ++r)
+    argmax[static_cast<std::size_t>(r)] = sampling::argmax(x.data() + static_cast<long>(r) * n, n);
+  std::vector<unsigned long long> best(static_cast<std::size_t>(rows), 0);
+  std::vector<unsigned> arrived(static_cast<std::size_t>(rows) + 1, 0);
+  const kernels::ArgmaxScratch scratch{best.data(), arrived.data(), arrived.data() + rows};
+  for (int agree = 0; agree <= k; ++agree) {  // drafts d_1..d_agree equal the argmaxes before them
+    std::vector<int> block = {5, 0, 0, 0}, out(static_cast<std::size_t>(rows) + 1, -1), verdict(2, -1), pending1(1, -1);
+    for (int i = 0; i < k; ++i) {
+      const int a = argmax[static_cast<std::size_t>(i)];
+      block[static_cast<std::size_t>(i) + 1] = i < agree ? a : (a + 1) % n;
+    }
+    const kernels::GreedyVerdict then{block.data(), k, verdict.data(), block.data(), pending1.data()};
+    EXPECT(kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, scratch, nullptr, then) ==
+               cudaSuccess, where);
+    EXPECT(verdict[0] == agree && verdict[1] == argmax[static_cast<std::size_t>(agree)], where);
+    EXPECT(block[0] == verdict[1] && pending1[0] == verdict[1], where);  // the next step's pending token
+    EXPECT(arrived[static_cast<std::size_t>(rows)] == 0, where);
+  }
+  // A verdict needs its counter and k + 1 rows.
+  std::vector<int> block(k + 1, 0), out(static_cast<std::size_t>(rows) + 1), verdict(2);
+  const kernels::GreedyVerdict then{block.data(), k, verdict.data(), block.data(), nullptr};
+  const kernels::ArgmaxScratch no_counter{best.data(), arrived.data()};
+  EXPECT(kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, no_counter, nullptr, then) ==
+             cudaErrorInvalidValue, where);
+  EXPECT(kernels::launch_argmax(x.data(), n, rows - 1, out.data(), 1, out.data() + rows, scratch, nullptr, then) ==
+             cudaErrorInvalidValue, where);
+  std::printf("%s: %d failures so far\n", where, emulation::failures);
+}
+
 }  // namespace
 
 int main() {
+  check_verdict(1000, 6);   // one block a row
+  check_verdict(20000, 7);  // five
   check(1000, 3, 1);                       // one block a row
   check(kernels::argmax_chunk, 2, 2);      // exactly one
   check(kernels::argmax_chunk + 1, 2, 3);  // a second block of one id

@@ -257,8 +257,8 @@ class Decoder {
     const auto choose = [&](int rows, int first) {
       if (r != Rule::sampling) return select(draft_logits_.data(), rows, ints(block + 1 + first));
       if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {
-        check(kernels::launch_warp_sample_rows(draft_logits_.data(), vocab(), rows, rule_.params().warp, q_.data(), first,
-                                               key_dev_.data(), ints(block + 1 + first), ints(bad),
+        check(kernels::launch_warp_sample_rows(draft_logits_.data(), vocab(), rows, rule_.params().warp, q_.data(),
+                                               first, key_dev_.data(), ints(block + 1 + first), ints(bad),
                                                warp_scratch_.get(), stream_),
               "draft sampling");
       }
@@ -280,9 +280,11 @@ class Decoder {
   void accept_on_device(Rule r, int k) {
     int* pending1 = Predictor::mode == DraftMode::simultaneous ? ints(draft_in) : nullptr;
     const float* logits = target_logits_.data();
-    if (r == Rule::greedy) {
-      select(logits, k + 1, ints(target));
-      kernels::greedy_accept<<<1, 32, 0, stream_>>>(ints(block), ints(target), k, ints(verdict), ints(block), pending1);
+    if (r == Rule::greedy) {  // the argmax's last row writes the verdict
+      const kernels::GreedyVerdict then{ints(block), k, ints(verdict), ints(block), pending1};
+      check(kernels::launch_argmax(logits, vocab(), k + 1, ints(target), 1, ints(bad), argmax_scratch_.get(), stream_,
+                                   then),
+            "argmax and greedy verdict");
     } else if constexpr (std::is_same_v<Accept, accept::Typical>) {
       select(logits, k + 1, ints(target));
       check(kernels::launch_typical_accept(logits, ints(target), ints(block), k, vocab(), rule_.params(), ints(tested),

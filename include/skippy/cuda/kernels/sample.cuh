@@ -269,7 +269,8 @@ __host__ __device__ inline bool cuts_k(const sampling::WarpParams& w, int n) { r
 __host__ __device__ inline bool cuts_p(const sampling::WarpParams& w) { return w.top_p < 1.0f; }
 
 template <int Threads>
-__device__ WarpCuts warp_cuts(const Entries& e, int n, const sampling::WarpParams& w, float total, BlockAll<Threads>& all) {
+__device__ WarpCuts warp_cuts(const Entries& e, int n, const sampling::WarpParams& w, float total,
+                              BlockAll<Threads>& all) {
   const bool use_k = cuts_k(w, n), use_p = cuts_p(w);
   const Cut by_k = use_k ? top_k_cut(e, w.top_k, all) : Cut::everything();
   Cut by_p = Cut::everything();

@@ -43,21 +43,50 @@ struct ArgmaxKeyJoin {
 };
 
 // Where the blocks of a row meet when it takes more than one (argmax_chunks(n) > 1): per row, the best
-// key so far and how many blocks have arrived. Zero before the first launch; every launch leaves it so.
+// key so far and how many blocks have arrived; and how many rows are done, for a verdict that follows
+// them (GreedyVerdict). Zero before the first launch; every launch leaves it so.
 struct ArgmaxScratch {
   unsigned long long* best = nullptr;
   unsigned* arrived = nullptr;
+  unsigned* rows_done = nullptr;
+};
+
+// Writes a step's verdict: verdict[0] = n (accepted drafts), verdict[1] = the next token, which is also
+// written where the next step reads its pending token (pending1 may be null).
+__device__ inline void write_verdict(int accepted, int next, int* verdict, int* pending0, int* pending1) {
+  verdict[0] = accepted;
+  verdict[1] = next;
+  *pending0 = next;
+  if (pending1 != nullptr) *pending1 = next;
+}
+
+// The greedy verdict of a step whose block is [x_t, d_1..d_k] and whose verify rows' argmaxes are
+// target[0..k]: the drafts accepted while each equals the argmax before it, the next token the argmax
+// after the last accepted. pending0 may alias block[0].
+struct GreedyVerdict {
+  const int* block = nullptr;  // null: no verdict
+  int k = 0;
+  int* verdict = nullptr;
+  int* pending0 = nullptr;
+  int* pending1 = nullptr;
+  __device__ void write(const int* target) const {
+    int n = 0;
+    while (n < k && block[n + 1] == target[n]) ++n;
+    write_verdict(n, target[n], verdict, pending0, pending1);
+  }
 };
 
 // out[r * out_stride] = argmax of row r of logits (rows of n values); grid = (argmax_chunks(n), rows),
 // block c of a row taking ids [c * argmax_chunk, (c + 1) * argmax_chunk). Several blocks a row join
 // their block's key in scratch by atomicMax (the maximum is the same in any order); the last to arrive writes
 // the id and clears the row's scratch. A non-finite logit sets *bad to 1 (the decoder reports it; the
-// token written is then meaningless). Launch through launch_argmax, which checks the scratch.
+// token written is then meaningless). With a GreedyVerdict (out_stride 1), the thread that writes the
+// last row's id writes the verdict over them (a launch fewer per step). Launch through launch_argmax,
+// which checks the scratch.
 template <int Threads = select_threads>
 __global__ void __launch_bounds__(Threads)
-    argmax_rows(const float* __restrict__ logits, int n, int* __restrict__ out, int out_stride, int* __restrict__ bad,
-                ArgmaxScratch scratch) {
+    argmax_rows(const float* __restrict__ logits, int n, int* out, int out_stride, int* __restrict__ bad,
+                ArgmaxScratch scratch, GreedyVerdict then) {
   using Reduce = cub::BlockReduce<unsigned long long, Threads>;
   __shared__ typename Reduce::TempStorage tmp;
   const long r = blockIdx.y;
@@ -75,44 +104,35 @@ __global__ void __launch_bounds__(Threads)
   if (threadIdx.x != 0) return;
   if (gridDim.x == 1) {
     out[r * out_stride] = argmax_key_index(key);
-    return;
+  } else {
+    atomicMax(scratch.best + r, key);
+    __threadfence();  // the key lands before the arrival that counts it
+    if (atomicAdd(scratch.arrived + r, 1u) + 1 < gridDim.x) return;
+    out[r * out_stride] = argmax_key_index(atomicExch(scratch.best + r, 0ull));
+    scratch.arrived[r] = 0;
   }
-  atomicMax(scratch.best + r, key);
-  __threadfence();  // the key lands before the arrival that counts it
-  if (atomicAdd(scratch.arrived + r, 1u) + 1 < gridDim.x) return;
-  out[r * out_stride] = argmax_key_index(atomicExch(scratch.best + r, 0ull));
-  scratch.arrived[r] = 0;
+  if (then.block == nullptr) return;
+  __threadfence();  // the id lands before the row counts as done
+  if (atomicAdd(scratch.rows_done, 1u) + 1 < gridDim.y) return;
+  __threadfence();
+  *scratch.rows_done = 0;
+  then.write(out);
 }
 
-// argmax_rows over `rows` rows on `stream`; scratch (rows entries of each) where a row takes more than
-// one block, else it may be empty.
+// argmax_rows over `rows` rows on `stream`; scratch (rows entries of best and arrived) where a row takes
+// more than one block, else it may be empty; with a verdict (then.block set: rows = then.k + 1, out_stride
+// 1), scratch.rows_done too.
 inline cudaError_t launch_argmax(const float* logits, int n, int rows, int* out, int out_stride, int* bad,
-                                 ArgmaxScratch scratch, cudaStream_t stream = nullptr) {
+                                 ArgmaxScratch scratch, cudaStream_t stream = nullptr, GreedyVerdict then = {}) {
   if (n < 1 || rows < 1) return cudaErrorInvalidValue;
   const int chunks = argmax_chunks(n);
   if (chunks > 1 && (scratch.best == nullptr || scratch.arrived == nullptr)) return cudaErrorInvalidValue;
+  if (then.block != nullptr &&
+      (scratch.rows_done == nullptr || then.k + 1 != rows || out_stride != 1 || then.verdict == nullptr ||
+       then.pending0 == nullptr))
+    return cudaErrorInvalidValue;
   return launch(argmax_rows<>, dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(rows)), select_threads, 0,
-                stream, logits, n, out, out_stride, bad, scratch);
-}
-
-// Writes a step's verdict: verdict[0] = n (accepted drafts), verdict[1] = the next token, which is also
-// written where the next step reads its pending token (pending1 may be null).
-__device__ inline void write_verdict(int accepted, int next, int* verdict, int* pending0, int* pending1) {
-  verdict[0] = accepted;
-  verdict[1] = next;
-  *pending0 = next;
-  if (pending1 != nullptr) *pending1 = next;
-}
-
-// The greedy verdict of a step: block = [x_t, d_1..d_k], target = argmax of the k+1 verify rows. One
-// thread. pending0 may alias block[0]: no __restrict__ on those.
-template <int Threads = 32>
-__global__ void __launch_bounds__(Threads) greedy_accept(const int* block, const int* __restrict__ target, int k,
-                                                         int* __restrict__ verdict, int* pending0, int* pending1) {
-  if (threadIdx.x != 0 || blockIdx.x != 0) return;
-  int n = 0;
-  while (n < k && block[n + 1] == target[n]) ++n;
-  write_verdict(n, target[n], verdict, pending0, pending1);
+                stream, logits, n, out, out_stride, bad, scratch, then);
 }
 
 }  // namespace skippy::cuda::kernels

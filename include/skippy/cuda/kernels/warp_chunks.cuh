@@ -425,8 +425,9 @@ __global__ void __launch_bounds__(Threads)
 
 template <int Threads = sample_threads>
 __global__ void __launch_bounds__(Threads)
-    speculative_chunks(const float* __restrict__ p, float* __restrict__ q, int k, int n, const StepKey* __restrict__ key,
-                       AcceptScratch* __restrict__ scratch, int* verdict, int* pending0, int* pending1) {
+    speculative_chunks(const float* __restrict__ p, float* __restrict__ q, int k, int n,
+                       const StepKey* __restrict__ key, AcceptScratch* __restrict__ scratch, int* verdict,
+                       int* pending0, int* pending1) {
   __shared__ DrawStorage<Threads> st;
   BlockAll<Threads> all(st.all);
   const WarpChunking ch = WarpChunking::of(n);
@@ -459,7 +460,8 @@ __global__ void __launch_bounds__(Threads)
   float mass = 0.0f;
   for (int j = 0; j < ch.chunks; ++j) mass += scratch->residual_mass[j];  // chunk order: the same in every thread
   const bool use_residual = i < k && mass >= accept::SpeculativeSampling::min_residual_mass;
-  const float u = rng::uniform(key->seed, {0u, static_cast<std::uint32_t>(key->position), rng::Purpose::final_sample, 0u});
+  const float u =
+      rng::uniform(key->seed, {0u, static_cast<std::uint32_t>(key->position), rng::Purpose::final_sample, 0u});
   const int next = use_residual ? draw_chunks(qi, n, ch, scratch->residual_mass, scratch->residual_last, u, st, all)
                                 : draw_chunks(pi, n, ch, scratch->target_mass, scratch->target_last, u, st, all);
   if (threadIdx.x == 0) write_verdict(i, next, verdict, pending0, pending1);
