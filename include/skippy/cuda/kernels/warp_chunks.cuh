@@ -365,6 +365,8 @@ __global__ void __launch_bounds__(Threads)
 template <int Threads, int Capacity, bool Draw>
 cudaError_t launch_warp(const float* logits, int n, int rows, const sampling::WarpParams& w, float* p, int first,
                         const StepKey* key, int* tokens, int* bad, WarpScratch scratch, cudaStream_t stream) {
+  static_assert(Threads % 32 == 0 && warp_max_chunks * (Threads / 32) <= warp_max_tops,
+                "the chunked warp takes whole warps, and at most warp_max_tops groups a row (a warp a group at most)");
   if (n < 1 || rows < 1 || first < 0 || (Draw && (key == nullptr || tokens == nullptr))) return cudaErrorInvalidValue;
   const WarpChunking ch = WarpChunking::of(n);
   if (ch.chunks == 1) {
