@@ -407,6 +407,25 @@ __device__ int sample_row(const float* w, int n, float u, BlockAll<Threads>& all
   return sample_row(Entries{w, nullptr, n}, u, all);
 }
 
+// A step's uniform of `purpose` for `index` (a draft's row, a tested draft; 0 for the final draw): the
+// host rules' counter {index, key->position, purpose, 0} with key->seed.
+__device__ __forceinline__ float step_uniform(const StepKey* key, int index, rng::Purpose purpose) {
+  return rng::uniform(key->seed,
+                      {static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(key->position), purpose, 0u});
+}
+
+// Speculative sampling's tests of the drafts block[1..k] against the warped rows p (target) and q (draft):
+// the index of the first rejected, k if none (accept::SpeculativeSampling::verify's loop).
+__device__ inline int first_rejected(const float* p, const float* q, const int* block, int k, int n,
+                                     const StepKey* key) {
+  int i = 0;
+  for (; i < k; ++i) {
+    const long d = static_cast<long>(i) * n + block[1 + i];
+    if (!accept::speculative_accepts(step_uniform(key, i, rng::Purpose::accept_test), p[d], q[d])) break;
+  }
+  return i;
+}
+
 // p row r = warp(logits row r), rows of n values; grid = rows. A non-finite logit sets *bad.
 template <int Threads = sample_threads, int Capacity = sample_candidates>
 __global__ void __launch_bounds__(Threads)
@@ -436,9 +455,7 @@ __global__ void __launch_bounds__(Threads)
     }
     return;
   }
-  const float u = rng::uniform(key->seed, {static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(key->position),
-                                           rng::Purpose::draft_sample, 0u});
-  const int token = sample_row(warped.kept, u, all);
+  const int token = sample_row(warped.kept, step_uniform(key, index, rng::Purpose::draft_sample), all);
   if (threadIdx.x == 0) tokens[r] = token;
 }
 
@@ -452,28 +469,20 @@ __global__ void __launch_bounds__(Threads)
                        int* pending1) {
   __shared__ typename BlockAll<Threads>::Storage storage;
   BlockAll<Threads> all(storage);
-  const std::uint64_t seed = key->seed;
-  const auto position = static_cast<std::uint32_t>(key->position);
+  const int i = first_rejected(p, q, block, k, n, key);  // the same in every thread
+  __syncthreads();  // every thread has read q_i(d_i) before any overwrites q_i with the residual
   const float* w = p + static_cast<long>(k) * n;  // all accepted: the bonus token from p_{k+1}
-  int i = 0;
-  for (; i < k; ++i) {
+  if (i < k) {
     const float* pi = p + static_cast<long>(i) * n;
     float* qi = q + static_cast<long>(i) * n;
-    const int d = block[1 + i];
-    const float u = rng::uniform(seed, {static_cast<std::uint32_t>(i), position, rng::Purpose::accept_test, 0u});
-    const float qd = qi[d], pd = pi[d];
-    __syncthreads();  // every thread has read q_i(d) before any overwrites q_i with the residual
-    if (accept::speculative_accepts(u, pd, qd)) continue;  // the same values in every thread: uniform
     float mass = 0.0f;
     for_row<Threads>(qi, n, [&](int v, float qv) {
       qi[v] = accept::speculative_residual(pi[v], qv);
       mass += qi[v];
     });
     w = all.sum(mass) >= accept::SpeculativeSampling::min_residual_mass ? qi : pi;
-    break;
   }
-  const float u = rng::uniform(seed, {0u, position, rng::Purpose::final_sample, 0u});
-  const int next = sample_row(w, n, u, all);
+  const int next = sample_row(w, n, step_uniform(key, 0, rng::Purpose::final_sample), all);
   if (threadIdx.x == 0) write_verdict(i, next, verdict, pending0, pending1);
 }
 

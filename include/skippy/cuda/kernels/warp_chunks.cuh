@@ -194,10 +194,9 @@ struct ChunkStorage {
   int at[warp_max_chunks];  // where each chunk's candidates go in shared memory
 };
 
-// The draft draw's uniform for row `index`: the host rule's counter {index, key->position, draft_sample, 0}.
+// The draft draw's uniform for row `index`.
 __device__ inline float draft_uniform(const StepKey* key, int index) {
-  return rng::uniform(key->seed, {static_cast<std::uint32_t>(index), static_cast<std::uint32_t>(key->position),
-                                  rng::Purpose::draft_sample, 0u});
+  return step_uniform(key, index, rng::Purpose::draft_sample);
 }
 
 // Launch 2: chunk blockIdx.x of row r = blockIdx.y writes its probabilities into p row first + r and its
@@ -414,15 +413,7 @@ template <int Threads = 32>
 __global__ void __launch_bounds__(Threads)
     speculative_tests(const float* __restrict__ p, const float* __restrict__ q, const int* __restrict__ block, int k,
                       int n, const StepKey* __restrict__ key, AcceptScratch* __restrict__ scratch) {
-  if (threadIdx.x != 0 || blockIdx.x != 0) return;
-  int i = 0;
-  for (; i < k; ++i) {
-    const int d = block[1 + i];
-    const float u = rng::uniform(key->seed, {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(key->position),
-                                             rng::Purpose::accept_test, 0u});
-    if (!accept::speculative_accepts(u, p[static_cast<long>(i) * n + d], q[static_cast<long>(i) * n + d])) break;
-  }
-  scratch->rejected = i;
+  if (threadIdx.x == 0 && blockIdx.x == 0) scratch->rejected = first_rejected(p, q, block, k, n, key);
 }
 
 template <int Threads = sample_threads>
@@ -462,8 +453,7 @@ __global__ void __launch_bounds__(Threads)
   float mass = 0.0f;
   for (int j = 0; j < ch.chunks; ++j) mass += scratch->residual_mass[j];  // chunk order: the same in every thread
   const bool use_residual = i < k && mass >= accept::SpeculativeSampling::min_residual_mass;
-  const float u =
-      rng::uniform(key->seed, {0u, static_cast<std::uint32_t>(key->position), rng::Purpose::final_sample, 0u});
+  const float u = step_uniform(key, 0, rng::Purpose::final_sample);
   const int next = use_residual ? draw_chunks(qi, n, ch, scratch->residual_mass, scratch->residual_last, u, st, all)
                                 : draw_chunks(pi, n, ch, scratch->target_mass, scratch->target_last, u, st, all);
   if (threadIdx.x == 0) write_verdict(i, next, verdict, pending0, pending1);
