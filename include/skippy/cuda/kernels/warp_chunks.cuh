@@ -383,7 +383,8 @@ cudaError_t launch_warp(const float* logits, int n, int rows, const sampling::Wa
   if (e == cudaSuccess)
     e = launch(warp_chunk_cut<Threads, Capacity, Draw>, grid, Threads, 0, stream, logits, n, w, p, first, key, tokens,
                scratch);
-  if (e == cudaSuccess)
+  // Without cuts the probabilities are final after the second launch (and the draw made there).
+  if (e == cudaSuccess && (cuts_k(w, n) || cuts_p(w)))
     e = launch(warp_chunk_write<Threads, Draw>, grid, Threads, 0, stream, n, p, first, key, tokens, scratch);
   return e;
 }
