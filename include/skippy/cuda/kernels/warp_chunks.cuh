@@ -9,8 +9,9 @@
 //      same bound in each) and compacts its chunk's tokens at or above it. The last block to arrive
 //      searches the cuts over all chunks' candidates in shared memory (or, where they do not fit, over the
 //      whole row, one block's slow way) and draws the draft token from them;
-//   3. warp_chunk_write: the chunk's final probabilities (zero where cut, the rest renormalised); where the
-//      draw needs the whole row, the last block draws over the chunks' sums.
+//   3. warp_chunk_write, only where top-k or top-p cuts: the chunk's final probabilities (zero where cut,
+//      the rest renormalised); where the draw needs the whole row, the last block draws over the chunks'
+//      sums.
 // The same warp as kernels::warp_row, each row's bits fixed by its launch shape (chunking, threads),
 // not by the other rows; a row of one chunk goes to warp_rows / warp_sample_rows, one launch. Blocks meet
 // through a caller-owned scratch (WarpScratch; cuda::WarpScratchBuffer owns one) whose arrival counters
