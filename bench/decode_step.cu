@@ -6,7 +6,8 @@
 // 128k vocabularies. Figures are tokens/s and % of the bandwidth roofline: bytes of weights and KV read
 // per step over the copy bandwidth measured in this binary (bench/device.hpp). Each step runs with
 // direct launches (launch gaps count), replayed from a CUDA Graph (as cuda::Decoder runs it), and from a
-// graph of early launches (Forward::launch_early, cuda/launch.cuh); the Q8_0 and Q4_0 steps also under
+// graph of early launches (Forward::launch_early, cuda/launch.cuh), and the graphs again with the norms
+// fused into the weight launches (Forward::fused_norms); the Q8_0 and Q4_0 steps also under
 // Int8Activations (8-bit activations, cuda::gemv_q8), and both again with the weights in the packed layout;
 // and the 8-bit steps with the weights tiled (the tensor-core kernel, kernels/gemv_tiled.cuh).
 
@@ -156,13 +157,20 @@ void BM_step(benchmark::State& state) {
   sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
   const sc::ArgmaxScratchBuffer scratch(m);
   // range(1): 0 direct launches, 1 a CUDA Graph, 2 a graph of early launches; 3 and 4: 1 and 2 with the
-  // grouped attention; 5 and 6: 1 and 2 with tensor-core decoding (F16 / BF16: gemv_mma).
+  // grouped attention; 5 and 6: 1 and 2 with tensor-core decoding (F16 / BF16: gemv_mma); 7 and 8: 1 and 2
+  // with the norms fused into the weight launches (Forward::fused_norms; float activations).
   const int mode = static_cast<int>(state.range(1));
-  const bool graph = mode != 0, early = mode == 2 || mode == 4 || mode == 6, grouped = mode == 3 || mode == 4;
-  const bool mma = mode >= 5;
+  const bool graph = mode != 0, early = mode == 2 || mode == 4 || mode == 6 || mode == 8,
+             grouped = mode == 3 || mode == 4;
+  const bool mma = mode == 5 || mode == 6, fused = mode == 7 || mode == 8;
   fwd.launch_early(early);
   fwd.grouped_attention(grouped);
   fwd.tensor_core_decoding(mma);
+  fwd.fused_norms(fused);
+  if (fused && !fwd.uses_fused_norms()) {
+    state.SkipWithError("fused norms do not run here");
+    return;
+  }
   if (grouped && !fwd.uses_grouped_attention()) {
     state.SkipWithError("the grouped attention does not run here");
     return;
@@ -217,7 +225,7 @@ void BM_step(benchmark::State& state) {
                          : fwd.launches_early() ? ", CUDA Graph of early launches"
                                                 : ", CUDA Graph (early launch unsupported here)";
   state.SetLabel(std::string(what) + launches + (grouped ? ", grouped attention" : "") +
-                 (mma ? ", tensor-core decoding" : "") + ", " + A::name +
+                 (mma ? ", tensor-core decoding" : "") + (fused ? ", fused norms" : "") + ", " + A::name +
                  " activations" + (Packed ? ", packed weights" : "") + (Tiled ? ", tiled weights" : ""));
 }
 
@@ -415,11 +423,20 @@ void step_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_TEMPLATE(BM_step, quant::F16)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::F16)
-    ->ArgsProduct({{ar, draft, verify}, {5, 6}})
+    ->ArgsProduct({{ar, draft, verify}, {5, 6, 7, 8}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Apply(step_args);
+// The norms fused into the weight launches (graph, graph of early launches), for the float arithmetic of
+// the quantised types, in place and packed.
+void fused_norm_args(benchmark::internal::Benchmark* b) {
+  b->ArgsProduct({{ar, draft, verify}, {7, 8}})->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0)->Apply(fused_norm_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0)->Apply(fused_norm_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, FloatActivations, true)->Apply(fused_norm_args);
+BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, FloatActivations, true)->Apply(fused_norm_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, FloatActivations, true)->Apply(step_args);

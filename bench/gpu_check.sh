@@ -84,13 +84,14 @@ case $phase in
     # 196 back-to-back cases (BM_gemv_stream, 20 graph replays each).
     step bench_gemv 200 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
       --benchmark_out="$out/gemv.json" --benchmark_out_format=json
-    # 15 step benchmarks per model type (3 kinds x 5 launch modes; F16 6 more: tensor-core decoding) and
-    # 24 attention cases.
-    step bench_decode_step 160 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
+    # 15 step benchmarks per model type (3 kinds x 5 launch modes; F16 6 more: tensor-core decoding; F16
+    # and the float Q8_0 / Q4_0 steps, in place and packed, 6 more: fused norms) and 24 attention cases.
+    step bench_decode_step 200 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
       --benchmark_out="$out/decode_step.json" --benchmark_out_format=json
     step demo 20 "$pack/skippy_demo" --tokens 256 --no-stream
     step demo_sampling 20 "$pack/skippy_demo" --tokens 256 --no-stream --accept sampling
     step demo_tensor_cores 20 "$pack/skippy_demo" --tokens 256 --no-stream --tensor-cores
+    step demo_fused_norms 20 "$pack/skippy_demo" --tokens 256 --no-stream --fused-norms
     ;;
   sanitize)
     san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \

@@ -48,7 +48,8 @@ void usage(std::FILE* to) {
                "  --no-stream         print the text after generation instead of while it is produced\n"
                "  --backend B         auto (CUDA when the build has it and a GPU exists, else host), cuda or cpu\n"
                "                      (default auto)\n"
-               "  --tensor-cores      CUDA, F16: weight products on tensor cores (tensor-core decoding; off by default)\n");
+               "  --tensor-cores      CUDA, F16: weight products on tensor cores (tensor-core decoding; off by default)\n"
+               "  --fused-norms       CUDA: RMSNorms inside the weight launches (5 launches a layer; off by default)\n");
 }
 
 bool parse(int argc, char** argv, DemoOptions& o) {
@@ -74,6 +75,7 @@ bool parse(int argc, char** argv, DemoOptions& o) {
     else if (a == "--backend" && v) o.backend = argv[++i];
     else if (a == "--no-stream") o.stream = false;
     else if (a == "--tensor-cores") o.tensor_cores = true;
+    else if (a == "--fused-norms") o.fused_norms = true;
     else {
       std::fprintf(stderr, "skippy_demo: unknown or incomplete option '%s'\n\n", a.c_str());
       return false;

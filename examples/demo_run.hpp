@@ -34,6 +34,7 @@ struct DemoOptions {
   bool stream = true;
   std::string backend = "auto";  // auto: CUDA when a GPU exists, else the host
   bool tensor_cores = false;     // CUDA, F16: tensor-core decoding (cuda::Decoder::tensor_core_decoding)
+  bool fused_norms = false;      // CUDA: the norms in the weight launches (cuda::Decoder::fused_norms)
 };
 
 template <class Dec, class = void>
@@ -42,16 +43,22 @@ template <class Dec>
 struct HasTensorCoreDecoding<Dec, std::void_t<decltype(std::declval<Dec&>().tensor_core_decoding(true))>>
     : std::true_type {};
 
-// The options only some decoders take: tensor-core decoding (cuda::Decoder). Returns what the decoder
-// runs, for the report ("" where the decoder has no such switch).
+// The options only some decoders take: tensor-core decoding and fused norms (cuda::Decoder). Returns what
+// the decoder runs, for the report ("" where the decoder has no such switch).
 template <class Dec>
 std::string apply_backend_options(Dec& dec, const DemoOptions& o) {
   if constexpr (HasTensorCoreDecoding<Dec>::value) {
+    std::string report;
     dec.tensor_core_decoding(o.tensor_cores);
-    if (dec.uses_tensor_core_decoding()) return ", tensor-core decoding";
-    return o.tensor_cores ? ", tensor-core decoding unavailable here (F16 / BF16 on sm_80+ only)" : "";
+    if (dec.uses_tensor_core_decoding()) report += ", tensor-core decoding";
+    else if (o.tensor_cores) report += ", tensor-core decoding unavailable here (F16 / BF16 on sm_80+ only)";
+    dec.fused_norms(o.fused_norms);
+    if (dec.uses_fused_norms()) report += ", fused norms";
+    else if (o.fused_norms) report += ", fused norms unavailable for this model";
+    return report;
   } else {
-    return o.tensor_cores ? ", --tensor-cores ignored (CUDA only)" : "";
+    std::string report = o.tensor_cores ? ", --tensor-cores ignored (CUDA only)" : "";
+    return report + (o.fused_norms ? ", --fused-norms ignored (CUDA only)" : "");
   }
 }
 

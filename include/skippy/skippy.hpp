@@ -38,6 +38,7 @@
 #include "policy/skip_range.hpp"
 #include "quant/dequantize.hpp"
 #include "quant/dot.hpp"
+#include "quant/normed_slice.hpp"
 #include "quant/packed.hpp"
 #include "quant/q8_activations.hpp"
 #include "quant/q8_slice.hpp"

@@ -499,6 +499,53 @@ TEST_CASE("cuda decoder with tensor-core decoding: greedy S3D emits greedy AR's 
   }
 }
 
+namespace {
+
+// The norms fused into the weight launches (fused_norms; decoding blocks, float activations): greedy S3D
+// emits greedy AR's tokens under the same setting, with and without graphs; the host's up to a near tie.
+template <class Q, class Pred>
+void check_fused_norms(const HostModel<Q>& hm, skippy::cuda::Upload layout = skippy::cuda::Upload::in_place) {
+  skippy::cuda::DeviceModel<Q> dm(hm.view(), layout);
+  skippy::cuda::Decoder<ModelView<Q>, SkipRange<1, 3>, Pred, accept::Greedy> s3d(dm.view(), capacity);
+  skippy::cuda::AutoregressiveDecoder<ModelView<Q>> ar(dm.view(), capacity);
+  s3d.fused_norms(true);
+  ar.fused_norms(true);
+  REQUIRE(s3d.uses_fused_norms());
+  REQUIRE(ar.uses_fused_norms());
+  GenerateOptions o;
+  o.max_new_tokens = new_tokens;
+  for (const auto& p : prompts) {
+    const std::vector<int> want = ar.generate(p, o);
+    for (const bool graphs : {true, false}) {
+      s3d.use_graphs(graphs);
+      INFO(std::string(Q::name), " K=", Pred::k, ", prompt of ", p.size(), graphs ? ", graphs" : ", direct",
+           layout == skippy::cuda::Upload::packed ? ", packed" : "");
+      CHECK(s3d.generate(p, o) == want);
+    }
+    host::AutoregressiveDecoder<ModelView<Q>> host_ar(hm.view(), capacity);
+    const std::vector<int> host_tokens = host_ar.generate(p, o);
+    const std::size_t i = first_difference(want, host_tokens);
+    if (i < host_tokens.size()) {
+      INFO(std::string(Q::name), ": first difference from the host at token ", i);
+      CHECK(margin_at(hm, p, host_tokens, i) < 1e-3f);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda decoder with fused norms: greedy S3D emits greedy AR's tokens, the host's up to a near tie") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda fused-norm decoder");
+  for (const std::uint64_t seed : {14u, 15u}) {
+    const FloatWeights w = seed == 14u ? test::random_weights(seed) : test::damped_weights(seed);
+    check_fused_norms<quant::F32, Simultaneous<4>>(HostModel<quant::F32>::from_float(w));
+    check_fused_norms<quant::F16, Sequential<3>>(HostModel<quant::F16>::from_float(w));
+    const auto h4 = HostModel<quant::Q4_0>::from_float(w);
+    check_fused_norms<quant::Q4_0, Simultaneous<7>>(h4);
+    check_fused_norms<quant::Q4_0, Simultaneous<4>>(h4, skippy::cuda::Upload::packed);
+  }
+}
+
 TEST_CASE("cuda decoder: errors name what is wrong") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda decoder errors");
   using Q = quant::F32;

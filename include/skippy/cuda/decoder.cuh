@@ -125,6 +125,14 @@ class Decoder {
     if (forward_.uses_tensor_core_decoding() != was) drop_graphs();
   }
   bool uses_tensor_core_decoding() const { return forward_.uses_tensor_core_decoding(); }
+  // Fuse the decoding blocks' RMSNorms into the weight launches where the model allows it
+  // (Forward::fused_norms). Drops the captured graphs when the launches change.
+  void fused_norms(bool on) {
+    const bool was = forward_.uses_fused_norms();
+    forward_.fused_norms(on);
+    if (forward_.uses_fused_norms() != was) drop_graphs();
+  }
+  bool uses_fused_norms() const { return forward_.uses_fused_norms(); }
 
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {

@@ -24,6 +24,9 @@
 // (kernels/grouped_attention.cuh); also off by default until measured. tensor_core_decoding(true) runs an
 // F16 / BF16 model's weight products on tensor cores over float activations (gemv_mma), prefill blocks
 // included (one launch per 64 rows, the same bits as decoding blocks); off by default until measured.
+// fused_norms(true) runs a decoding layer in 5 launches: the weight launches that add to the residual stream
+// leave its rows' rms scales, and those that read a norm's output normalise it as they load it (no norm
+// launches; float activations on the interleaved kernel); off by default until measured.
 // A model whose matrices are tiled (DeviceModel with Upload::tiled, cuda::TiledMatrix) runs its 8-bit weight
 // launches on the tensor-core kernel (kernels/gemv_tiled.cuh), prefill blocks included (one launch per 64
 // rows, the same bits as decoding blocks); Int8Activations only.
@@ -100,12 +103,16 @@ class Forward {
     counters_ = reinterpret_cast<unsigned*>(base + L.counters);
     q8_ = reinterpret_cast<std::int8_t*>(base + L.q8);
     q8_scales_ = base + L.q8_scales;
+    scales_ = base + L.scales;
+    norm_counter_ = reinterpret_cast<unsigned*>(base + L.norm_counter);
     // The split attention's arrival counters start at zero; every launch leaves them so.
     check(cudaMemset(counters_, 0, kernels::attention_counters(max_block, c.n_heads) * sizeof(unsigned)),
           "CUDA forward: clear the attention counters");
     // So do the SwiGLU quantisation's.
     const std::size_t q8_counters = int8 ? static_cast<std::size_t>(q8_output_counters(c.ffn_dim)) : 0;
     check(cudaMemset(q8_counters_, 0, q8_counters * sizeof(unsigned)), "CUDA forward: clear the quantisation counters");
+    // And the fused norm's.
+    check(cudaMemset(norm_counter_, 0, int8 ? 0 : sizeof(unsigned)), "CUDA forward: clear the norm counter");
     check(cudaDeviceSynchronize(), "CUDA forward: clear the counters");  // before any stream uses them
   }
 
@@ -149,6 +156,33 @@ class Forward {
   }
   bool uses_tensor_core_decoding() const { return mma_; }
 
+  // Whether decoding blocks fuse the RMSNorms into the weight launches (gemv.cuh: the launch that adds to
+  // the residual stream leaves each row's scale, gemv_residual; the launches that read the norm's output
+  // normalise it as they load it, quant::NormedSlices): a layer is 5 launches, not 7, and no pass writes a
+  // norm's output. FloatActivations only, where every matrix fits the interleaved kernel (16-byte aligned
+  // F16 / BF16 / F32 weights; Q8_0 / Q4_0 in place or packed, Q/K/V in one layout and gate/up in one) and
+  // the norms' weights are 16-byte aligned; elsewhere it stays off. Not for blocks that run on tensor
+  // cores (prefill, tensor_core_decoding). The norm's sum of squares has another order
+  // (quant::norm_sum_squares): a row's bits differ between the two, each the same alone or in a block.
+  // Off by default until measured (bench/decode_step.cu).
+  void fused_norms(bool on) {
+    if constexpr (int8) {
+      fused_ = false;
+    } else {
+      const auto aligned = [](const void* p) { return detail::aligned(p, 16); };
+      bool fits = !tiled_ && aligned(model_.output_norm) && model_.config.dim % 4 == 0 &&
+                  !model_.any_matrix([&](const MatrixView<Q>& w) {
+                    return &w != &model_.token_embd && !quant::is_int_blocks_v<Q> && !aligned(w.data);
+                  });
+      for (const LayerView<Q>& L : model_.layers)
+        fits = fits && aligned(L.attn_norm) && aligned(L.ffn_norm) &&
+               detail::layout_of(L.wk) == detail::layout_of(L.wq) && detail::layout_of(L.wv) == detail::layout_of(L.wq) &&
+               detail::layout_of(L.w_up) == detail::layout_of(L.w_gate);
+      fused_ = on && fits;
+    }
+  }
+  bool uses_fused_norms() const { return fused_ && !mma_; }  // tensor-core decoding takes precedence
+
   // Runs the device token ids tokens[0..m) at positions start..start+m-1 (ids must be in the vocabulary:
   // the caller checks ids that come from the host). Layers in `skip` are not run; the others write K/V into
   // cache slots start..start+m-1. logits (device) receives m rows of vocab values, or is nullptr (prefill).
@@ -183,22 +217,31 @@ class Forward {
                  d, x_),
           "embedding");
     const Launch on(stream, early_);
+    const bool fused = fuses_norms(m);
+    if (fused) check(norm_scales(x_, m, d, c.rms_eps, scales_, on), "the fused norm's scales");
     const float* residual = nullptr;  // a layer's last residual add, fused into the next norm
     for (int l = 0; l < c.n_layers; ++l) {
       if (skip.contains(l)) continue;
       const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
+      const GemvRope rope{start, hd, c.rope_theta, cache.k(l), cache.v(l)};
+      if (fused) {  // the norms ride in the weight launches: x_ += W . in, then the scales of x_
+        const MatrixView<Q> qkv_w[3] = {L.wq, L.wk, L.wv};
+        check(gemv_qkv_rope(qkv_w, q_, normed(L.attn_norm), m, rope, on), "Q/K/V weight kernel with the norm and RoPE");
+        attention(cache, l, m, start, splits(m, start, cache, end_bound), on);
+        check(gemv_residual(L.wo, att_, m, x_, norm_scales_out(), on), "output weight kernel with the residual add");
+        check(gemv_swiglu(L.w_gate, L.w_up, normed(L.ffn_norm), m, g_, on), "gate/up weight kernel with the norm");
+        check(gemv_residual(L.w_down, g_, m, x_, norm_scales_out(), on), "down weight kernel with the residual add");
+        continue;
+      }
       norm(residual, L.attn_norm, m, on);
-      if (!qkv_rope(L, m, GemvRope{start, hd, c.rope_theta, cache.k(l), cache.v(l)}, on)) {
+      if (!qkv_rope(L, m, rope, on)) {
         qkv(L, m, on);
         const dim3 pairs(blocks((d > kv ? d : kv) / 2), static_cast<unsigned>(m));
         check(launch(kernels::rope_store<>, pairs, kernels::elementwise_threads, 0, on, q_, k_, v_, d, kv, hd,
                      c.rope_theta, start, cache.k(l), cache.v(l)),
               "rope_store");
       }
-      // Splits of the block's last row; with the position on the device, those of the end bound.
-      const int n_splits = start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
-                           : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
-      attention(cache, l, m, start, n_splits, on);
+      attention(cache, l, m, start, splits(m, start, cache, end_bound), on);
       gemm(L.wo, att_, m, xn_, on);
       norm(xn_, L.ffn_norm, m, on);
       gate_up(L, m, on);
@@ -206,6 +249,10 @@ class Forward {
       residual = xn_;
     }
     if (logits == nullptr) return;  // prefill: the cache is written; the last residual add is not needed
+    if (fused) {
+      check(gemv(model_.output, normed(model_.output_norm), m, logits, on), "LM head weight kernel with the norm");
+      return;
+    }
     norm(residual, model_.output_norm, m, on);
     gemm(model_.output, xn_, m, logits, on);
   }
@@ -214,7 +261,7 @@ class Forward {
   // Offsets (in floats) of the workspace's buffers.
   struct Layout {
     std::size_t x, xn, q, att, k, v, g, u, partial, counters, q8, q8_scales, q8_counters, q8_out, q8_out_scales,
-        floats;
+        scales, norm_counter, floats;
     Layout(const ModelConfig& c, int max_block, int capacity) {
       c.validate();
       const auto rows = [max_block](int width) { return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(width); };
@@ -242,9 +289,23 @@ class Forward {
       q8_counters = take(int8 ? static_cast<std::size_t>(q8_output_counters(c.ffn_dim)) : 0);
       q8_out = take(int8 ? (rows(c.ffn_dim) + 3) / 4 : 0);
       q8_out_scales = take(int8 ? rows(c.ffn_dim) / quant::qk : 0);
+      // The fused norm's (fused_norms): a scale per row and the residual launches' arrival counter.
+      scales = take(int8 ? 0 : static_cast<std::size_t>(max_block));
+      norm_counter = take(int8 ? 0 : 1);
       floats = at;
     }
   };
+
+  // Splits of the block's last row; with the position on the device, those of the end bound.
+  static int splits(int m, kernels::Position start, const KvCache& cache, int end_bound) {
+    return start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
+                                 : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
+  }
+  // Whether a block of m rows fuses its norms into the weight launches (fused_norms).
+  bool fuses_norms(int m) const { return fused_ && !mma_ && !prefill(m); }
+  // The fused norm's input: the residual stream, the norm's weights w and the rows' scales.
+  quant::NormedRows normed(const float* w) const { return {x_, w, scales_}; }
+  NormScales norm_scales_out() const { return {scales_, norm_counter_, config().rms_eps}; }
 
   static unsigned blocks(long n) {
     return static_cast<unsigned>((n + kernels::elementwise_threads - 1) / kernels::elementwise_threads);
@@ -381,6 +442,7 @@ class Forward {
   bool grouped_ = false;
   bool mma_ = false;  // tensor_core_decoding
   bool tiled_ = false;  // some weight matrix is in the tiled layout
+  bool fused_ = false;  // fused_norms
   DeviceBuffer<float> owned_;
   float *x_, *xn_, *q_, *att_, *k_, *v_, *g_, *u_, *partial_;
   unsigned* counters_;
@@ -389,6 +451,8 @@ class Forward {
   unsigned* q8_counters_;
   std::int8_t* q8_out_;
   float* q8_out_scales_;
+  float* scales_;  // the fused norm's, a row each
+  unsigned* norm_counter_;
 };
 
 }  // namespace skippy::cuda

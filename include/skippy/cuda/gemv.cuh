@@ -36,6 +36,7 @@
 #include "../math/rope.hpp"
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
+#include "../quant/normed_slice.hpp"
 #include "../quant/packed.hpp"
 #include "../quant/q8_slice.hpp"
 #include "../quant/slice.hpp"
@@ -81,6 +82,19 @@ inline constexpr bool gemv_prefetch =
 #define SKIPPY_GEMV_L2_PREFETCH 1
 #endif
 
+// ResidualSlices<Q>: the float arithmetic (quant::FloatSlices) in a launch that adds its products to y,
+// the residual stream, and may leave the updated rows' RMSNorm scales (gemv_residual). An arithmetic of
+// its own so that the other launches' kernels stay as they were.
+template <class Q>
+struct ResidualSlices : quant::FloatSlices<Q> {};
+template <class A>
+inline constexpr bool adds_residual = false;
+template <class Q>
+inline constexpr bool adds_residual<ResidualSlices<Q>> = true;
+// Whether arithmetic A reads 8-bit activations (quant/q8_slice.hpp).
+template <class A>
+inline constexpr bool int8_arithmetic = std::is_same_v<typename A::Input, quant::Q8Rows>;
+
 namespace kernels {
 
 // A block's gemv_rows_per_block row slots: rows r0.. of matrix j, or for SwiGLU half of them rows r0.. of
@@ -120,7 +134,7 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
 #pragma unroll
     for (int i = 0; i < M; ++i) acc[q][i] = 0.0f;
   const int slices = cols / S::values;
-  constexpr bool prefetch = gemv_prefetch<Q, M, !std::is_same_v<A, quant::FloatSlices<Q>>>;
+  constexpr bool prefetch = gemv_prefetch<Q, M, int8_arithmetic<A>>;
   // Software-pipelined: the next slice's weights are requested before this slice's arithmetic, so their
   // memory latency overlaps it (gemv_prefetch: where it pays). Not unrolled: unrolling doubles the
   // registers (ptxas: up to 255, with spills).
@@ -177,14 +191,21 @@ __global__ void __launch_bounds__(quant::interleaved_threads)
     }
     return;
   }
+  constexpr bool residual = adds_residual<A>;
+  static_assert(!residual || !Swiglu, "gemv: a residual launch takes one matrix");
   if (t < per_matrix * M) {
     const int q = t / M, i = t % M;
     if (r0 + q < rows) {
       float* out = yj + static_cast<long>(i) * rows + r0 + q;  // SwiGLU: yj is y[0], the gate's
-      *out = Swiglu ? math::swiglu(joined(q, i), joined(q + per_matrix, i)) : joined(q, i);
+      float v = Swiglu ? math::swiglu(joined(q, i), joined(q + per_matrix, i)) : joined(q, i);
+      if constexpr (residual) v = __ldcg(out) + v;  // kernels::add_rmsnorm's residual add, its bits
+      *out = v;
     }
   }
-  if constexpr (Swiglu && !std::is_same_v<A, quant::FloatSlices<Q>>) {
+  if constexpr (residual) {
+    if (b.norm.scale != nullptr) store_norm_scales<M, quant::interleaved_threads>(yj, M, rows, b.norm);
+  }
+  if constexpr (Swiglu && int8_arithmetic<A>) {
     static_assert(quant::qk % per_matrix == 0, "gemv: a 32-row group is whole blocks");
     if (b.out.q != nullptr) quantize_group<M, quant::interleaved_threads>(yj, M, rows, r0, per_matrix, b.out);
   }
@@ -252,6 +273,17 @@ cudaError_t check_operands(const MatrixView<Q>& w, const quant::Q8Rows& x, const
   return aligned(x.q, 16) && aligned(x.d, alignof(float)) ? cudaSuccess : cudaErrorMisalignedAddress;
 }
 
+// A fused norm's input (quant::NormedRows): x and the norm's weights 16-byte aligned, a scale per row,
+// and matrices the interleaved kernel takes (cudaErrorNotSupported: the only kernel over that input).
+template <class Q>
+cudaError_t check_operands(const MatrixView<Q>& w, const quant::NormedRows& x, const float* y) {
+  if (x.x == nullptr || x.w == nullptr || x.scale == nullptr) return cudaErrorInvalidValue;
+  const cudaError_t e = check_operands(w, x.x, y);
+  if (e != cudaSuccess) return e;
+  if (!aligned(x.x, 16) || !aligned(x.w, 16) || !aligned(x.scale, alignof(float))) return cudaErrorMisalignedAddress;
+  return quant::is_int_blocks_v<Q> || w.packed || aligned(w.data, 16) ? cudaSuccess : cudaErrorNotSupported;
+}
+
 // f(integral_constant<int, M>, i0) for the tiles i0, i0 + 8, ... of m activation rows (M = the tile's rows).
 template <class F, int... M>
 cudaError_t for_tiles(int m, F&& f, std::integer_sequence<int, M...>) {
@@ -275,6 +307,7 @@ GemvBatch<Q> tile_of(const GemvBatch<Q>& b, int i0) {
   GemvBatch<Q> tile = b;
   for (int j = 0; j < b.jobs; ++j) tile.y[j] = b.y[j] + static_cast<long>(i0) * b.rows[j];
   tile.r.start.offset += i0;  // RoPE: the tile's first position
+  if (tile.norm.scale != nullptr) tile.norm.scale += i0;
   if (tile.out.q != nullptr) {
     tile.out.q += static_cast<long>(i0) * b.rows[0];
     tile.out.d += static_cast<long>(i0) * (b.rows[0] / quant::qk);
@@ -500,6 +533,113 @@ cudaError_t gemv_qkv_rope(const MatrixView<Q>* w, float* q_out, const float* x, 
   for (int j = 0; j < 3; ++j)
     if (!gemv_interleaved_fits(w[j], x)) return w[j].packed ? cudaErrorMisalignedAddress : cudaErrorNotSupported;
   return detail::launch_layout<false, quant::FloatSlices<Q>>(b, detail::layout_of(w[0]), x, m, on);
+}
+
+// --- The RMSNorm fused into the weight launches (quant/normed_slice.hpp) ---------------------------------
+// A decoding layer's norms then cost no launch: the weight launch that adds to the residual stream
+// (gemv_residual: y += W x) leaves each updated row's rms scale (its last block), and the launches that
+// read the norm's output take quant::NormedRows (the stream, the norm's weights, the scales) and
+// normalise as they load: the products of gemv over math::rms_apply(x, w, scale), bit for bit. The
+// interleaved kernel only: cudaErrorNotSupported, launching nothing, for operands it cannot take.
+
+namespace kernels {
+// The fused norm's scales of m rows of x, a block per row (for a residual stream no weight launch has
+// left scales for: after the embedding).
+template <int Threads = quant::interleaved_threads>
+__global__ void __launch_bounds__(Threads) norm_scales(const float* __restrict__ x, int cols, float eps,
+                                                       float* __restrict__ scale) {
+  dependent_prologue();
+  const long i = blockIdx.x;
+  row_norm_scales<1, Threads>(x + i * cols, 1, cols, eps, scale + i);
+}
+}  // namespace kernels
+
+// scale[i] = the fused norm's scale of row i of x (m rows of cols floats, cols a multiple of 4, x 16-byte
+// aligned): quant::norm_scale's bits.
+inline cudaError_t norm_scales(const float* x, int m, int cols, float eps, float* scale, const Launch& on = {}) {
+  if (m < 1 || cols < 4 || cols % 4 != 0 || x == nullptr || scale == nullptr) return cudaErrorInvalidValue;
+  if (!detail::aligned(x, 16) || !detail::aligned(scale, alignof(float))) return cudaErrorMisalignedAddress;
+  return launch(kernels::norm_scales<>, static_cast<unsigned>(m), quant::interleaved_threads, 0, on, x, cols, eps,
+                scale);
+}
+
+// y[i] += W . x[i] for i < m (y: m rows of w.rows floats, the residual stream, neither x nor overlapping
+// it), each sum added as kernels::add_rmsnorm adds its residual (the same bits). With norm.scale given,
+// norm.scale[i] then receives updated row i's scale for a fused norm (w.rows a multiple of 4, y 16-byte
+// aligned). Errors as gemv, cudaErrorInvalidValue for a partial norm, cudaErrorNotSupported where the
+// interleaved kernel cannot take the operands.
+template <class Q>
+cudaError_t gemv_residual(const MatrixView<Q>& w, const float* x, int m, float* y, const NormScales& norm = {},
+                          const Launch& on = {}) {
+  cudaError_t e = detail::check_operands(w, x, y);
+  if (e != cudaSuccess) return e;
+  if (!gemv_interleaved_fits(w, x)) return w.packed ? cudaErrorMisalignedAddress : cudaErrorNotSupported;
+  if ((norm.scale == nullptr) != (norm.counter == nullptr)) return cudaErrorInvalidValue;
+  if (norm.scale != nullptr) {
+    if (w.rows % 4 != 0) return cudaErrorInvalidValue;
+    if (!detail::aligned(y, 16) || !detail::aligned(norm.scale, alignof(float)) ||
+        !detail::aligned(norm.counter, alignof(unsigned)))
+      return cudaErrorMisalignedAddress;
+  }
+  GemvBatch<Q> b = detail::batch_of(&w, &y, 1);
+  b.norm = norm;
+  return detail::launch_layout<false, ResidualSlices<Q>>(b, detail::layout_of(w), x, m, on);
+}
+
+// gemv_batch over a fused norm's output: y[j][i][r] = W_j[r] . rmsnorm(x[i]), one launch per tile where
+// the matrices share a layout (else one per matrix). Errors as gemv_batch, and cudaErrorNotSupported.
+template <class Q>
+cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const quant::NormedRows& x, int m,
+                       const Launch& on = {}) {
+  using A = quant::NormedSlices<Q>;
+  if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
+  bool same = true;
+  for (int j = 0; j < n; ++j) {
+    if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
+    const cudaError_t e = detail::check_operands(w[j], x, y[j]);
+    if (e != cudaSuccess) return e;
+    same = same && detail::layout_of(w[j]) == detail::layout_of(w[0]);
+  }
+  if (same) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), detail::layout_of(w[0]), x, m, on);
+  for (int j = 0; j < n; ++j) {
+    const cudaError_t e =
+        detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), detail::layout_of(w[j]), x, m, on);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+// gemv over a fused norm's output (gemv_batch of one matrix).
+template <class Q>
+cudaError_t gemv(const MatrixView<Q>& w, const quant::NormedRows& x, int m, float* y, const Launch& on = {}) {
+  return gemv_batch(&w, &y, 1, x, m, on);
+}
+
+// gemv_swiglu over a fused norm's output, in one launch per tile (gate and up in one layout). Errors as
+// gemv_batch, and cudaErrorNotSupported.
+template <class Q>
+cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, const quant::NormedRows& x, int m,
+                        float* y, const Launch& on = {}) {
+  if (gate.rows != up.rows || gate.cols != up.cols || detail::layout_of(gate) != detail::layout_of(up))
+    return cudaErrorInvalidValue;
+  const MatrixView<Q> w[2] = {gate, up};
+  for (const MatrixView<Q>& v : w) {
+    const cudaError_t e = detail::check_operands(v, x, y);
+    if (e != cudaSuccess) return e;
+  }
+  float* const out[2] = {y, y};  // SwiGLU writes y[0] only
+  return detail::launch_layout<true, quant::NormedSlices<Q>>(detail::batch_of(w, out, 2), detail::layout_of(gate), x,
+                                                            m, on);
+}
+
+// gemv_qkv_rope over a fused norm's output. Errors as gemv_qkv_rope.
+template <class Q>
+cudaError_t gemv_qkv_rope(const MatrixView<Q>* w, float* q_out, const quant::NormedRows& x, int m,
+                          const GemvRope& rope, const Launch& on = {}) {
+  GemvBatch<Q> b{};
+  const cudaError_t e = detail::qkv_rope_batch(w, q_out, x, rope, b);
+  return e != cudaSuccess ? e
+                          : detail::launch_layout<false, quant::NormedSlices<Q>>(b, detail::layout_of(w[0]), x, m, on);
 }
 
 // --- Tensor cores over float activations for F16 and BF16 weights (kernels/gemv_half_mma.cuh) -----------

@@ -10,9 +10,12 @@
 
 #include "../math/activation.hpp"
 #include "../math/rope.hpp"
+#include "../quant/normed_slice.hpp"
 #include "../quant/q8_activations.hpp"
 #include "../quant/types.hpp"
+#include "kernels/arrival.cuh"
 #include "kernels/position.cuh"
+#include "kernels/warp.cuh"
 
 namespace skippy::cuda {
 
@@ -45,6 +48,17 @@ struct Q8Output {
 // Arrival counters a Q8Output needs for a matrix of `rows` rows.
 inline int q8_output_counters(int rows) { return rows / quant::qk; }
 
+// Where a weight launch that adds its products to the residual stream (gemv_residual: y += W x, one
+// matrix) leaves each updated row's RMSNorm scale, for the next weight launch to normalise its input
+// as it loads it (quant::NormedSlices): scale (m floats), the norm's eps, and one arrival counter (zero
+// before the first launch; each launch leaves it zero; launches that may run at the same time need their
+// own). The last block to arrive computes the scales (quant::norm_scale's bits). Null: none.
+struct NormScales {
+  float* scale = nullptr;
+  unsigned* counter = nullptr;
+  float eps = 0.0f;
+};
+
 template <class Q>
 struct GemvBatch {
   const typename Q::block* w[gemv_max_jobs];
@@ -57,6 +71,7 @@ struct GemvBatch {
   bool rope;
   GemvRope r;
   Q8Output out;  // SwiGLU over 8-bit activations only
+  NormScales norm;  // a residual launch (gemv_residual) only
 };
 
 namespace kernels {
@@ -87,6 +102,39 @@ __device__ __forceinline__ void quantize_group(const float* y, int m, int rows, 
     out.d[static_cast<long>(t) * (rows / quant::qk) + group] = quant::quantize_q8(staged[t], v);
     quant::store_q8_block(v, out.q + static_cast<long>(t) * rows + group * quant::qk);
   }
+}
+
+// The RMSNorm scales of rows i < m of y (m <= M rows of `rows` floats, rows a multiple of 4, y 16-byte
+// aligned) into scale[i], quant::norm_scale's bits, reading y through L2 (other blocks of the launch may
+// have written it). Every thread of the block calls it; Threads = quant::interleaved_threads, the order
+// norm_sum_squares writes down.
+template <int M, int Threads>
+__device__ __forceinline__ void row_norm_scales(const float* y, int m, int rows, float eps, float* scale) {
+  static_assert(Threads == quant::interleaved_threads, "row_norm_scales: the fused norm's order is for "
+                "quant::interleaved_threads threads");
+  __shared__ float sums[Threads / 32][M];
+  const int t = static_cast<int>(threadIdx.x);
+#pragma unroll
+  for (int i = 0; i < M; ++i) {
+    if (i >= m) break;
+    const float s = warp_sum(quant::norm_thread_sum(y + static_cast<long>(i) * rows, rows, t));
+    if (t % 32 == 0) sums[t / 32][i] = s;
+  }
+  __syncthreads();
+  if (t < m) {
+    float total = sums[0][t];
+#pragma unroll
+    for (int w = 1; w < Threads / 32; ++w) total += sums[w][t];
+    scale[t] = math::rms_scale(total, rows, eps);
+  }
+}
+
+// After every block has added its rows to y (the residual stream, m <= M rows): the last block to arrive
+// writes the rows' scales to norm.scale (row_norm_scales). Every thread of the block calls it.
+template <int M, int Threads>
+__device__ __forceinline__ void store_norm_scales(const float* y, int m, int rows, const NormScales& norm) {
+  __shared__ int last;
+  if (last_to_arrive(norm.counter, &last)) row_norm_scales<M, Threads>(y, m, rows, norm.eps, norm.scale);
 }
 
 // A thread block's matrix (job) in its batch, the block's index among that matrix's blocks, and the

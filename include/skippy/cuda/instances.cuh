@@ -18,8 +18,9 @@
 // types or arithmetics can be declared and defined the same way with the macros below, expanded at global
 // scope.
 //
-// The standard set: the float arithmetic for F32, F16, BF16, Q8_0 and Q4_0; 8-bit activations for Q8_0
-// and Q4_0; tensor cores over float activations for F16 and BF16: every weight kernel a Forward<Q, A> or
+// The standard set: the float arithmetic for F32, F16, BF16, Q8_0 and Q4_0 (over plain activations and a
+// fused norm's, quant/normed_slice.hpp); 8-bit activations for Q8_0 and Q4_0; tensor cores over float
+// activations for F16 and BF16: every weight kernel a Forward<Q, A> or
 // the gemv and gemm functions of those types launch. (The other kernels, a few per program, are compiled
 // where they are used.)
 
@@ -35,6 +36,12 @@
       const GemvBatch<Q>&, WeightLayout, const float*, int, const Launch&);                                  \
   EXTERN template cudaError_t launch_reference<Q>(const MatrixView<Q>&, const float*, int, float*,            \
                                                   const Launch&);                                            \
+  EXTERN template cudaError_t launch_layout<false, quant::NormedSlices<Q>, Q>(                               \
+      const GemvBatch<Q>&, WeightLayout, quant::NormedRows, int, const Launch&);                             \
+  EXTERN template cudaError_t launch_layout<true, quant::NormedSlices<Q>, Q>(                                \
+      const GemvBatch<Q>&, WeightLayout, quant::NormedRows, int, const Launch&);                             \
+  EXTERN template cudaError_t launch_layout<false, ResidualSlices<Q>, Q>(                                    \
+      const GemvBatch<Q>&, WeightLayout, const float*, int, const Launch&);                                  \
   }
 
 // gemv over 8-bit activations (Q8_0 and Q4_0 only).

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "../../math/multiway_search.hpp"
+#include "arrival.cuh"
 
 namespace skippy::cuda::kernels {
 
@@ -153,24 +154,6 @@ __device__ __forceinline__ void for_row(const float* x, int n, F&& f) {
     done = 4 * n4;
   }
   for (int i = done + t; i < n; i += Threads) f(i, x[i]);
-}
-
-// Where a launch's blocks meet: of the gridDim.x blocks counted on `arrived` (a row of the grid, say),
-// the last to call this after its writes returns true, with every other block's writes (made before
-// their call) visible, and clears the counter for the next launch (it starts at zero). flag: an int of
-// the block's shared memory. Block-uniform.
-__device__ inline bool last_to_arrive(unsigned* arrived, int* flag) {
-  __threadfence();  // every thread's writes land before the arrival that counts them
-  __syncthreads();
-  if (threadIdx.x == 0) *flag = atomicAdd(arrived, 1u) + 1 == gridDim.x;
-  __syncthreads();
-  const bool last = *flag != 0;
-  if (last) {
-    __threadfence();
-    if (threadIdx.x == 0) *arrived = 0;
-  }
-  __syncthreads();  // the flag is read before a later call rewrites it
-  return last;
 }
 
 // The contiguous id range [begin, end) of this thread when n ids are split in thread order (for scans
