@@ -7,7 +7,8 @@
 // M = 1 ratio against BM_gemv's is the figure); a layer's fused launches (Q/K/V, gate/up with SwiGLU)
 // against one launch per matrix; the tensor-core gemm for prefill blocks (M = 64..2048) in FLOP/s and
 // rows/s, and beside it the tiled kernel's prefill form over 8-bit activations (BM_prefill_q8_tiled: one
-// launch per 64 rows) and gemv_mma's over F16 / BF16 (BM_prefill_mma).
+// launch per 64 rows) and gemv_mma's over F16 / BF16 (BM_prefill_mma); the fused norm's launches
+// (BM_gemv_normed, BM_gemv_residual).
 
 #include <benchmark/benchmark.h>
 
@@ -58,8 +59,10 @@ struct Operands {
 // timed loop: a decoder quantises a vector once for all the matrices that read it, timed by
 // BM_quantize_activations); packed and packed_int8: gemv and gemv_q8 over a cuda::PackedMatrix copy;
 // tiled_int8: gemv_q8 over a cuda::TiledMatrix copy, the tensor-core kernel (the same bytes at these shapes:
-// no padding); mma: cuda::gemv_mma (F16 / BF16: tensor cores over float activations split into 16-bit parts).
-enum class Path { interleaved, reference, int8, packed, packed_int8, tiled_int8, mma };
+// no padding); mma: cuda::gemv_mma (F16 / BF16: tensor cores over float activations split into 16-bit parts);
+// normed: gemv over quant::NormedRows (the fused norm's input: the stream, the norm's weights and the
+// scales, normalised as loaded); residual: cuda::gemv_residual (y += W x, the last block's scales).
+enum class Path { interleaved, reference, int8, packed, packed_int8, tiled_int8, mma, normed, residual };
 
 template <class Q, Path P = Path::interleaved>
 void BM_gemv(benchmark::State& state) {
@@ -94,6 +97,21 @@ void BM_gemv(benchmark::State& state) {
     bench::time_iterations(state, [&] { cuda::check(cuda::gemv(packed.view(), o.x, m, o.y), "gemv"); });
   } else if constexpr (P == Path::mma) {
     bench::time_iterations(state, [&] { cuda::check(cuda::gemv_mma(view, o.x, m, o.y), "gemv_mma"); });
+  } else if constexpr (P == Path::normed) {
+    cuda::DeviceBuffer<float> g(static_cast<std::size_t>(cols)), scales(static_cast<std::size_t>(m));
+    cudaMemset(g.data(), 0, g.size() * sizeof(float));
+    cudaMemset(scales.data(), 0, scales.size() * sizeof(float));
+    const quant::NormedRows x{o.x, g.data(), scales.data()};
+    bench::time_iterations(state, [&] { cuda::check(cuda::gemv(view, x, m, o.y), "gemv over normed rows"); });
+    activation_bytes += 4.0 * cols + 4.0 * m;  // the norm's weights, the scales
+  } else if constexpr (P == Path::residual) {
+    cuda::DeviceBuffer<float> scales(static_cast<std::size_t>(m));
+    cuda::DeviceBuffer<unsigned> counter(1);
+    cudaMemset(counter.data(), 0, sizeof(unsigned));
+    cudaMemset(o.y, 0, sizeof(float) * static_cast<std::size_t>(m) * rows);
+    const cuda::NormScales norm{scales.data(), counter.data(), 1e-5f};
+    bench::time_iterations(state, [&] { cuda::check(cuda::gemv_residual(view, o.x, m, o.y, norm), "gemv_residual"); });
+    activation_bytes += 4.0 * m * rows;  // the stream read before the add
   } else {
     bench::time_iterations(state, [&] {
       cuda::check(P == Path::reference ? cuda::gemv_reference(view, o.x, m, o.y) : cuda::gemv(view, o.x, m, o.y),
@@ -127,6 +145,14 @@ void BM_gemv_q8_tiled(benchmark::State& state) {
 template <class Q>
 void BM_gemv_mma(benchmark::State& state) {
   BM_gemv<Q, Path::mma>(state);
+}
+template <class Q>
+void BM_gemv_normed(benchmark::State& state) {
+  BM_gemv<Q, Path::normed>(state);
+}
+template <class Q>
+void BM_gemv_residual(benchmark::State& state) {
+  BM_gemv<Q, Path::residual>(state);
 }
 
 // The weight kernel as a decoding step meets it: back to back in a CUDA Graph, each launch over its own
@@ -349,6 +375,15 @@ BENCHMARK_TEMPLATE(BM_gemv_q8_tiled, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8_tiled, quant::Q4_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_mma, quant::F16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_mma, quant::BF16)->Apply(shapes);
+// The fused norm's launches at M = 1 and 5, against BM_gemv: what normalising as it loads costs a launch
+// that reads the norm's output (Q/K/V, gate/up, the LM head), and what the residual add and the last
+// block's scales cost one that adds to the stream (the output and down projections).
+BENCHMARK_TEMPLATE(BM_gemv_normed, quant::F16)->Apply(baseline_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_normed, quant::Q8_0)->Apply(baseline_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_normed, quant::Q4_0)->Apply(baseline_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_residual, quant::F16)->Apply(baseline_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_residual, quant::Q8_0)->Apply(baseline_shapes);
+BENCHMARK_TEMPLATE(BM_gemv_residual, quant::Q4_0)->Apply(baseline_shapes);
 // Back to back in a graph: the types' default paths (F16, the packed 8-bit Q8_0 / Q4_0), the tiled 8-bit
 // kernel (tensor cores) and float Q4_0 in place, M = 1 and 5, plain and early launches.
 void stream_shapes(benchmark::internal::Benchmark* b) {

@@ -12,7 +12,7 @@ cuda=${CUDA_HOME:-/usr/local/cuda}
 mkdir -p "$out"
 "${PYTHON:-python3}" "$here/patch_headers.py" "$out/include"
 status=0
-for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_fused_norm emulate_forward_int8 emulate_gemm emulate_gemv_half_mma emulate_sample emulate_select}; do
+for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_fused_norm emulate_forward_int8 emulate_forward_fused_norm emulate_gemm emulate_gemv_half_mma emulate_sample emulate_select}; do
   echo "=== $check"
   g++ -std=c++20 -O1 -w -I "$out/include" -I "$cuda/include" "$here/$check.cpp" -o "$out/$check" \
     -L "$cuda/lib64" -lcudart -lpthread
