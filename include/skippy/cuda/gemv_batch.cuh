@@ -114,10 +114,12 @@ __device__ __forceinline__ void row_norm_scales(const float* y, int m, int rows,
                 "quant::interleaved_threads threads");
   __shared__ float sums[Threads / 32][M];
   const int t = static_cast<int>(threadIdx.x);
+  float part[M];
+  quant::norm_thread_sums<M>(y, rows, m, rows, t, part);
 #pragma unroll
   for (int i = 0; i < M; ++i) {
     if (i >= m) break;
-    const float s = warp_sum(quant::norm_thread_sum(y + static_cast<long>(i) * rows, rows, t));
+    const float s = warp_sum(part[i]);
     if (t % 32 == 0) sums[t / 32][i] = s;
   }
   __syncthreads();
