@@ -452,37 +452,47 @@ TEST_CASE("cuda decoder with the grouped attention: greedy S3D emits greedy AR's
 
 namespace {
 
-// An F16 / BF16 model's weight products on tensor cores (tensor_core_decoding, prefill included): greedy
-// S3D emits greedy AR's tokens under the same setting, with and without graphs; the host's up to a near tie.
-template <class Q, class Pred>
-void check_tensor_core_decoding(const HostModel<Q>& hm) {
-  skippy::cuda::DeviceModel<Q> dm(hm.view());
+// Greedy S3D emits greedy AR's tokens with a decoder setting switched on in both (set(decoder), which
+// returns whether it took), with and without graphs; the host's tokens up to a near tie.
+template <class Q, class Pred, class Set>
+void check_setting(const HostModel<Q>& hm, const char* what, Set&& set, const std::vector<std::vector<int>>& all,
+                   skippy::cuda::Upload layout = skippy::cuda::Upload::in_place) {
+  skippy::cuda::DeviceModel<Q> dm(hm.view(), layout);
   skippy::cuda::Decoder<ModelView<Q>, SkipRange<1, 3>, Pred, accept::Greedy> s3d(dm.view(), capacity);
   skippy::cuda::AutoregressiveDecoder<ModelView<Q>> ar(dm.view(), capacity);
-  s3d.tensor_core_decoding(true);
-  ar.tensor_core_decoding(true);
-  REQUIRE(s3d.uses_tensor_core_decoding());
-  REQUIRE(ar.uses_tensor_core_decoding());
+  REQUIRE(set(s3d));
+  REQUIRE(set(ar));
   GenerateOptions o;
   o.max_new_tokens = new_tokens;
-  std::vector<std::vector<int>> all = prompts;  // and one whose prefill block takes the 64-row form
-  all.emplace_back();
-  for (int i = 0; i < 20; ++i) all.back().push_back((5 * i + 1) % 50);
   for (const auto& p : all) {
     const std::vector<int> want = ar.generate(p, o);
     for (const bool graphs : {true, false}) {
       s3d.use_graphs(graphs);
-      INFO(std::string(Q::name), " K=", Pred::k, ", prompt of ", p.size(), graphs ? ", graphs" : ", direct");
+      INFO(std::string(Q::name), " ", what, " K=", Pred::k, ", prompt of ", p.size(), graphs ? ", graphs" : ", direct",
+           layout == skippy::cuda::Upload::packed ? ", packed" : "");
       CHECK(s3d.generate(p, o) == want);
     }
     host::AutoregressiveDecoder<ModelView<Q>> host_ar(hm.view(), capacity);
     const std::vector<int> host_tokens = host_ar.generate(p, o);
     const std::size_t i = first_difference(want, host_tokens);
     if (i < host_tokens.size()) {
-      INFO(std::string(Q::name), ": first difference from the host at token ", i);
+      INFO(std::string(Q::name), " ", what, ": first difference from the host at token ", i);
       CHECK(margin_at(hm, p, host_tokens, i) < 1e-3f);
     }
   }
+}
+
+// An F16 / BF16 model's weight products on tensor cores (tensor_core_decoding, prefill included), over the
+// prompts and one whose prefill block takes the 64-row form.
+template <class Q, class Pred>
+void check_tensor_core_decoding(const HostModel<Q>& hm) {
+  std::vector<std::vector<int>> all = prompts;
+  all.emplace_back();
+  for (int i = 0; i < 20; ++i) all.back().push_back((5 * i + 1) % 50);
+  check_setting<Q, Pred>(hm, "tensor-core decoding", [](auto& dec) {
+    dec.tensor_core_decoding(true);
+    return dec.uses_tensor_core_decoding();
+  }, all);
 }
 
 }  // namespace
@@ -501,35 +511,13 @@ TEST_CASE("cuda decoder with tensor-core decoding: greedy S3D emits greedy AR's 
 
 namespace {
 
-// The norms fused into the weight launches (fused_norms; decoding blocks, float activations): greedy S3D
-// emits greedy AR's tokens under the same setting, with and without graphs; the host's up to a near tie.
+// The norms fused into the weight launches (fused_norms; decoding blocks, float activations).
 template <class Q, class Pred>
 void check_fused_norms(const HostModel<Q>& hm, skippy::cuda::Upload layout = skippy::cuda::Upload::in_place) {
-  skippy::cuda::DeviceModel<Q> dm(hm.view(), layout);
-  skippy::cuda::Decoder<ModelView<Q>, SkipRange<1, 3>, Pred, accept::Greedy> s3d(dm.view(), capacity);
-  skippy::cuda::AutoregressiveDecoder<ModelView<Q>> ar(dm.view(), capacity);
-  s3d.fused_norms(true);
-  ar.fused_norms(true);
-  REQUIRE(s3d.uses_fused_norms());
-  REQUIRE(ar.uses_fused_norms());
-  GenerateOptions o;
-  o.max_new_tokens = new_tokens;
-  for (const auto& p : prompts) {
-    const std::vector<int> want = ar.generate(p, o);
-    for (const bool graphs : {true, false}) {
-      s3d.use_graphs(graphs);
-      INFO(std::string(Q::name), " K=", Pred::k, ", prompt of ", p.size(), graphs ? ", graphs" : ", direct",
-           layout == skippy::cuda::Upload::packed ? ", packed" : "");
-      CHECK(s3d.generate(p, o) == want);
-    }
-    host::AutoregressiveDecoder<ModelView<Q>> host_ar(hm.view(), capacity);
-    const std::vector<int> host_tokens = host_ar.generate(p, o);
-    const std::size_t i = first_difference(want, host_tokens);
-    if (i < host_tokens.size()) {
-      INFO(std::string(Q::name), ": first difference from the host at token ", i);
-      CHECK(margin_at(hm, p, host_tokens, i) < 1e-3f);
-    }
-  }
+  check_setting<Q, Pred>(hm, "fused norms", [](auto& dec) {
+    dec.fused_norms(true);
+    return dec.uses_fused_norms();
+  }, prompts, layout);
 }
 
 }  // namespace

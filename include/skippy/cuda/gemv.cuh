@@ -434,6 +434,35 @@ cudaError_t qkv_rope_batch(const MatrixView<Q>* w, float* q_out, const X& x, con
   b.r = rope;
   return cudaSuccess;
 }
+
+// A gate/up pair over input x into y for a one-launch SwiGLU: equal shapes, one layout, operands x takes.
+template <class Q, class X>
+cudaError_t check_pair(const MatrixView<Q>& gate, const MatrixView<Q>& up, const X& x, const float* y) {
+  if (gate.rows != up.rows || gate.cols != up.cols || layout_of(gate) != layout_of(up)) return cudaErrorInvalidValue;
+  const cudaError_t e = check_operands(gate, x, y);
+  return e != cudaSuccess ? e : check_operands(up, x, y);
+}
+
+// gemv_batch in arithmetic A for operands only the interleaved (or tiled) kernels take (8-bit activations,
+// a fused norm's input): one launch per tile where the matrices share a layout, else one per matrix.
+template <class A, class Q>
+cudaError_t launch_by_layout(const MatrixView<Q>* w, float* const* y, int n, const typename A::Input& x, int m,
+                             const Launch& on) {
+  if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
+  bool same = true;
+  for (int j = 0; j < n; ++j) {
+    if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
+    const cudaError_t e = check_operands(w[j], x, y[j]);
+    if (e != cudaSuccess) return e;
+    same = same && layout_of(w[j]) == layout_of(w[0]);
+  }
+  if (same) return launch_layout<false, A>(batch_of(w, y, n), layout_of(w[0]), x, m, on);
+  for (int j = 0; j < n; ++j) {
+    const cudaError_t e = launch_layout<false, A>(batch_of(&w[j], &y[j], 1), layout_of(w[j]), x, m, on);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
 }  // namespace detail
 
 // Whether gemv runs the interleaved kernel for these operands: the activations 16-byte aligned, and for
@@ -591,22 +620,7 @@ cudaError_t gemv_residual(const MatrixView<Q>& w, const float* x, int m, float* 
 template <class Q>
 cudaError_t gemv_batch(const MatrixView<Q>* w, float* const* y, int n, const quant::NormedRows& x, int m,
                        const Launch& on = {}) {
-  using A = quant::NormedSlices<Q>;
-  if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
-  bool same = true;
-  for (int j = 0; j < n; ++j) {
-    if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
-    const cudaError_t e = detail::check_operands(w[j], x, y[j]);
-    if (e != cudaSuccess) return e;
-    same = same && detail::layout_of(w[j]) == detail::layout_of(w[0]);
-  }
-  if (same) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), detail::layout_of(w[0]), x, m, on);
-  for (int j = 0; j < n; ++j) {
-    const cudaError_t e =
-        detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), detail::layout_of(w[j]), x, m, on);
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+  return detail::launch_by_layout<quant::NormedSlices<Q>>(w, y, n, x, m, on);
 }
 
 // gemv over a fused norm's output (gemv_batch of one matrix).
@@ -620,13 +634,9 @@ cudaError_t gemv(const MatrixView<Q>& w, const quant::NormedRows& x, int m, floa
 template <class Q>
 cudaError_t gemv_swiglu(const MatrixView<Q>& gate, const MatrixView<Q>& up, const quant::NormedRows& x, int m,
                         float* y, const Launch& on = {}) {
-  if (gate.rows != up.rows || gate.cols != up.cols || detail::layout_of(gate) != detail::layout_of(up))
-    return cudaErrorInvalidValue;
+  const cudaError_t e = detail::check_pair(gate, up, x, y);
+  if (e != cudaSuccess) return e;
   const MatrixView<Q> w[2] = {gate, up};
-  for (const MatrixView<Q>& v : w) {
-    const cudaError_t e = detail::check_operands(v, x, y);
-    if (e != cudaSuccess) return e;
-  }
   float* const out[2] = {y, y};  // SwiGLU writes y[0] only
   return detail::launch_layout<true, quant::NormedSlices<Q>>(detail::batch_of(w, out, 2), detail::layout_of(gate), x,
                                                             m, on);
@@ -766,22 +776,7 @@ inline cudaError_t quantize_activations(const float* x, int m, int cols, std::in
 template <class Q>
 cudaError_t gemv_batch_q8(const MatrixView<Q>* w, float* const* y, int n, const quant::Q8Rows& x, int m,
                           const Launch& on = {}) {
-  using A = quant::Q8Slices<Q>;  // refuses other weight types at compile time
-  if (n < 1 || n > gemv_max_jobs) return cudaErrorInvalidValue;
-  bool same = true;
-  for (int j = 0; j < n; ++j) {
-    if (w[j].cols != w[0].cols) return cudaErrorInvalidValue;
-    const cudaError_t e = detail::check_operands(w[j], x, y[j]);
-    if (e != cudaSuccess) return e;
-    same = same && detail::layout_of(w[j]) == detail::layout_of(w[0]);
-  }
-  if (same) return detail::launch_layout<false, A>(detail::batch_of(w, y, n), detail::layout_of(w[0]), x, m, on);
-  for (int j = 0; j < n; ++j) {
-    const cudaError_t e =
-        detail::launch_layout<false, A>(detail::batch_of(&w[j], &y[j], 1), detail::layout_of(w[j]), x, m, on);
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+  return detail::launch_by_layout<quant::Q8Slices<Q>>(w, y, n, x, m, on);  // refuses other weight types
 }
 
 // y[i][r] = W[r] . x[i] over 8-bit activations (gemv_batch_q8 of one matrix).
@@ -800,13 +795,9 @@ template <class Q>
 cudaError_t gemv_swiglu_q8(const MatrixView<Q>& gate, const MatrixView<Q>& up, const quant::Q8Rows& x, int m,
                            float* y, const Launch& on = {}, const Q8Output& q8 = {}) {
   using A = quant::Q8Slices<Q>;
-  if (gate.rows != up.rows || gate.cols != up.cols || detail::layout_of(gate) != detail::layout_of(up))
-    return cudaErrorInvalidValue;
+  const cudaError_t e = detail::check_pair(gate, up, x, y);
+  if (e != cudaSuccess) return e;
   const MatrixView<Q> w[2] = {gate, up};
-  for (const MatrixView<Q>& v : w) {
-    const cudaError_t e = detail::check_operands(v, x, y);
-    if (e != cudaSuccess) return e;
-  }
   if (q8.q != nullptr || q8.d != nullptr || q8.counters != nullptr) {
     if (q8.q == nullptr || q8.d == nullptr || q8.counters == nullptr || gate.rows % quant::qk != 0 ||
         q8.q == x.q || q8.d == x.d)  // a group's last block would overwrite what other blocks still read
