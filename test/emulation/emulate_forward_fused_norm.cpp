@@ -10,31 +10,15 @@
 #include <skippy/skippy.hpp>
 
 #include "../support/models.hpp"
+#include "../support/row_error.hpp"
 #include "check.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <vector>
 
 using namespace skippy;
 
 namespace {
-
-double relative_error(const std::vector<float>& got, const std::vector<float>& want, int V) {
-  double worst = 0;
-  for (std::size_t i = 0; i < got.size() / static_cast<std::size_t>(V); ++i) {
-    double err = 0, norm = 0;
-    for (int v = 0; v < V; ++v) {
-      const std::size_t k = i * static_cast<std::size_t>(V) + static_cast<std::size_t>(v);
-      const double e = static_cast<double>(got[k]) - want[k];
-      err += e * e;
-      norm += static_cast<double>(want[k]) * want[k];
-    }
-    worst = std::max(worst, std::sqrt(err / norm));  // NaN fails the checks
-  }
-  return worst;
-}
 
 template <class Q>
 void check(cuda::Upload layout, LayerRange skip) {
@@ -62,7 +46,7 @@ void check(cuda::Upload layout, LayerRange skip) {
     cf.run(dt.data() + 8, 1, 8, cc, skip, dl.data() + 8 * V, nullptr);
     got[fused].resize(want.size());
     dl.download(got[fused].data(), want.size());
-    const double e = relative_error(got[fused], want, V);
+    const double e = test::row_error(got[fused], want, V);
     std::printf("%s %s: relative error against the host %.3g\n", where, fused ? "fused" : "unfused", e);
     EXPECT(e <= 1e-4, where);
     if (!fused) continue;
@@ -78,7 +62,7 @@ void check(cuda::Upload layout, LayerRange skip) {
              where);
     }
   }
-  const double e = relative_error(got[1], got[0], V);
+  const double e = test::row_error(got[1], got[0], V);
   std::printf("%s: fused against unfused %.3g\n", where, e);
   EXPECT(e <= 1e-4 && e > 0.0, where);  // another order of the scales' sums: close, not the same bits
 }

@@ -10,6 +10,7 @@
 #include <skippy/skippy.hpp>
 
 #include "../support/models.hpp"
+#include "../support/row_error.hpp"
 #include "check.hpp"
 
 #include <algorithm>
@@ -43,17 +44,7 @@ void check(cuda::Upload layout) {
   cf.run(dt.data(), 4, 0, cc, LayerRange{}, dl.data(), nullptr);  // a block of 4, then one of 5
   cf.run(dt.data() + 4, 5, 4, cc, LayerRange{}, dl.data() + 4 * V, nullptr);
   dl.download(got.data(), got.size());
-  double worst = 0;
-  for (int i = 0; i < n; ++i) {
-    double err = 0, norm = 0;
-    for (int v = 0; v < V; ++v) {
-      const std::size_t k = static_cast<std::size_t>(i) * V + static_cast<std::size_t>(v);
-      const double e = static_cast<double>(got[k]) - want[k];
-      err += e * e;
-      norm += static_cast<double>(want[k]) * want[k];
-    }
-    worst = std::max(worst, std::sqrt(err / norm));  // NaN fails the check below
-  }
+  const double worst = test::row_error(got, want, V);  // NaN fails the check below
   std::printf("%s: relative error against the host's float activations %.4g\n", where, worst);
   EXPECT(worst <= 5e-2 && worst > 0.0, where);  // 8-bit rounding: a few per cent, never the float bits
   cc.set_length(4);

@@ -170,7 +170,7 @@ class Forward {
       fused_ = false;
     } else {
       const auto aligned = [](const void* p) { return detail::aligned(p, 16); };
-      bool fits = !tiled_ && aligned(model_.output_norm) && model_.config.dim % 4 == 0 &&
+      bool fits = !tiled_ && aligned(model_.output_norm) &&
                   !model_.any_matrix([&](const MatrixView<Q>& w) {
                     return &w != &model_.token_embd && !quant::is_int_blocks_v<Q> && !aligned(w.data);
                   });
@@ -302,7 +302,7 @@ class Forward {
                                  : kernels::attention_splits(end_bound > 0 ? end_bound : cache.capacity());
   }
   // Whether a block of m rows fuses its norms into the weight launches (fused_norms).
-  bool fuses_norms(int m) const { return fused_ && !mma_ && !prefill(m); }
+  bool fuses_norms(int m) const { return uses_fused_norms() && !prefill(m); }
   // The fused norm's input: the residual stream, the norm's weights w and the rows' scales.
   quant::NormedRows normed(const float* w) const { return {x_, w, scales_}; }
   NormScales norm_scales_out() const { return {scales_, norm_counter_, config().rms_eps}; }

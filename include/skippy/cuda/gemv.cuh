@@ -281,7 +281,7 @@ cudaError_t check_operands(const MatrixView<Q>& w, const quant::NormedRows& x, c
   const cudaError_t e = check_operands(w, x.x, y);
   if (e != cudaSuccess) return e;
   if (!aligned(x.x, 16) || !aligned(x.w, 16) || !aligned(x.scale, alignof(float))) return cudaErrorMisalignedAddress;
-  return quant::is_int_blocks_v<Q> || w.packed || aligned(w.data, 16) ? cudaSuccess : cudaErrorNotSupported;
+  return quant::is_int_blocks_v<Q> || aligned(w.data, 16) ? cudaSuccess : cudaErrorNotSupported;
 }
 
 // f(integral_constant<int, M>, i0) for the tiles i0, i0 + 8, ... of m activation rows (M = the tile's rows).

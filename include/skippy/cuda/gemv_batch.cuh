@@ -115,7 +115,7 @@ __device__ __forceinline__ void row_norm_scales(const float* y, int m, int rows,
   __shared__ float sums[Threads / 32][M];
   const int t = static_cast<int>(threadIdx.x);
   float part[M];
-  quant::norm_thread_sums<M>(y, rows, m, rows, t, part);
+  quant::norm_thread_sums<M>(y, m, rows, t, part);
 #pragma unroll
   for (int i = 0; i < M; ++i) {
     if (i >= m) break;

@@ -68,17 +68,17 @@ SKIPPY_HD_INLINE Bytes16 load16_l2(const float* p) {
 }
 }  // namespace detail
 
-// Thread t's parts of the sums of squares of rows i < m <= M of x (rows `stride` floats apart, n values
-// each, n a multiple of 4, x 16-byte aligned) into s[i]: the float4 groups t, t + interleaved_threads, ...
+// Thread t's parts of the sums of squares of rows i < m <= M of x (n values each, n a multiple of 4, x
+// 16-byte aligned) into s[i]: the float4 groups t, t + interleaved_threads, ...
 // of each row in order, each value's square added by fma. The rows' chains are independent (the same bits
 // as one row at a time); interleaved, a thread has every row's loads of a group in flight at once.
 template <int M>
-SKIPPY_HD_INLINE void norm_thread_sums(const float* x, long stride, int m, int n, int t, float (&s)[M]) {
+SKIPPY_HD_INLINE void norm_thread_sums(const float* x, int m, int n, int t, float (&s)[M]) {
   for (int i = 0; i < M; ++i) s[i] = 0.0f;
   for (int g = t; g < n / 4; g += interleaved_threads) {
     Bytes16 b[M];
     for (int i = 0; i < M; ++i)
-      if (i < m) b[i] = detail::load16_l2(x + i * stride + 4 * g);
+      if (i < m) b[i] = detail::load16_l2(x + static_cast<long>(i) * n + 4 * g);
     for (int i = 0; i < M; ++i) {
       if (i >= m) break;
       for (int k = 0; k < 4; ++k) {
@@ -92,7 +92,7 @@ SKIPPY_HD_INLINE void norm_thread_sums(const float* x, long stride, int m, int n
 // Thread t's part of one row's sum of squares (norm_thread_sums of one row).
 SKIPPY_HD_INLINE float norm_thread_sum(const float* x, int n, int t) {
   float s[1];
-  norm_thread_sums<1>(x, 0, 1, n, t, s);
+  norm_thread_sums<1>(x, 1, n, t, s);
   return s[0];
 }
 

@@ -195,11 +195,6 @@ struct ChunkStorage {
   int at[warp_max_chunks];  // where each chunk's candidates go in shared memory
 };
 
-// The draft draw's uniform for row `index`.
-__device__ inline float draft_uniform(const StepKey* key, int index) {
-  return step_uniform(key, index, rng::Purpose::draft_sample);
-}
-
 // Launch 2: chunk blockIdx.x of row r = blockIdx.y writes its probabilities into p row first + r and its
 // candidates; the last block of the row finds the cuts and, with Draw, draws tokens[r] (see above).
 template <int Threads, int Capacity, bool Draw>
@@ -275,7 +270,7 @@ __global__ void __launch_bounds__(Threads)
   // The last block: every chunk's probabilities and candidates are written.
   if (!use_k && !use_p) {  // the probabilities are final
     if (Draw) {
-      const int token = draw_chunks(pr, n, ch, s.mass, s.last, draft_uniform(key, first + r), st.draw, all);
+      const int token = draw_chunks(pr, n, ch, s.mass, s.last, step_uniform(key, first + r, rng::Purpose::draft_sample), st.draw, all);
       if (threadIdx.x == 0) tokens[r] = token;
     }
     if (threadIdx.x == 0) s.next = ChunkedWarp::done;
@@ -318,7 +313,7 @@ __global__ void __launch_bounds__(Threads)
   }
   if (Draw && e.ids != nullptr) {
     renormalise_candidates(cuts, e.n, st.warp);
-    const int token = sample_row(e, draft_uniform(key, first + r), all);
+    const int token = sample_row(e, step_uniform(key, first + r, rng::Purpose::draft_sample), all);
     if (threadIdx.x == 0) tokens[r] = token;
   }
 }
@@ -355,7 +350,7 @@ __global__ void __launch_bounds__(Threads)
     s.last[c] = last;
   }
   if (!last_to_arrive(&s.arrived[1], &st.flag)) return;
-  const int token = draw_chunks(pr, n, ch, s.mass, s.last, draft_uniform(key, first + r), st, all);
+  const int token = draw_chunks(pr, n, ch, s.mass, s.last, step_uniform(key, first + r, rng::Purpose::draft_sample), st, all);
   if (threadIdx.x == 0) tokens[r] = token;
 }
 
