@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the emulated CUDA checks (test/emulation/README.md) with g++ and the CUDA Toolkit's
-# headers, in OUT (default build/emulation). Minutes on 2 cores: a development aid, not part of CI, except
-# CHECKS=emulate_gemm, emulate_gemv_half_mma, emulate_sample and emulate_select (under a minute each), which CTest runs as tests of
-# those names.
+# headers, in OUT (default build/emulation): about 2 minutes on 2 cores, most of it g++. CTest runs each
+# check (CHECKS=name) as a test of its name wherever the CUDA Toolkit is found.
 #
 #   test/emulation/run.sh [OUT]
 set -euo pipefail
@@ -15,7 +14,7 @@ status=0
 for check in ${CHECKS:-emulate_gemv_tiled emulate_gemv_swiglu_q8 emulate_fused_norm emulate_forward_int8 emulate_forward_fused_norm emulate_gemm emulate_gemv_half_mma emulate_sample emulate_select}; do
   echo "=== $check"
   g++ -std=c++20 -O1 -w -I "$out/include" -I "$cuda/include" "$here/$check.cpp" -o "$out/$check" \
-    -L "$cuda/lib64" -lcudart -lpthread
+    -L "$cuda/lib64" -lcudart
   "$out/$check" || status=1
 done
 exit $status

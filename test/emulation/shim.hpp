@@ -1,21 +1,26 @@
 #pragma once
 // Host emulation of the CUDA execution model, for checking kernels' indexing, barriers and merges on a
 // machine without a GPU (test/emulation/README.md). Included by the patched copies of the CUDA headers
-// that patch_headers.py writes, after <cuda_runtime.h>: each block's threads run as std::threads (blocks
-// one at a time, in random order), __syncthreads is a barrier, warp shuffles go through an exchange
-// array, __shared__ variables are static (patch_headers.py), and the runtime calls the library makes work
-// on host memory. Device math is the host's (no FMA contraction, host expf): compare bits only against
-// other emulated runs or host accounts of the same operations.
+// that patch_headers.py writes, after <cuda_runtime.h>: each block's threads run as fibers on one host
+// thread (blocks one at a time, in random order; between two barriers the threads run one after another,
+// in a random order drawn afresh at every barrier), __syncthreads is a barrier, warp shuffles go through
+// an exchange array, __shared__ variables are static (patch_headers.py), and the runtime calls the library
+// makes work on host memory. Device math is the host's (no FMA contraction, host expf): compare bits only
+// against other emulated runs or host accounts of the same operations.
+
+#include <sys/mman.h>
+#include <ucontext.h>
 
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
-#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -23,17 +28,189 @@
 #define __launch_bounds__(...)
 inline void __trap() { std::abort(); }
 
-inline thread_local uint3 threadIdx, blockIdx;
+inline uint3 threadIdx, blockIdx;  // the running fiber's (the scheduler sets them before it resumes one)
 inline dim3 blockDim, gridDim;
 
 namespace skippy::emulation {
+inline std::mt19937 block_order{12345};
+
+// Switching between fibers: on x86-64 a hand-written switch of the callee-saved registers, the stack
+// pointer and the floating-point control words (ucontext's swapcontext also saves the signal mask, a
+// system call at every switch, which took half the time); elsewhere ucontext.
+#if defined(__x86_64__) && !defined(SKIPPY_EMULATION_UCONTEXT)
+extern "C" void skippy_emulation_switch(void** save, void* load);  // saves into *save, resumes load
+asm(R"(
+  .pushsection .text
+  .weak skippy_emulation_switch
+  .type skippy_emulation_switch, @function
+skippy_emulation_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $8, %rsp
+  stmxcsr (%rsp)
+  fnstcw 4(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr (%rsp)
+  fldcw 4(%rsp)
+  addq $8, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size skippy_emulation_switch, .-skippy_emulation_switch
+  .popsection
+)");
+struct Context {
+  void* sp = nullptr;
+  // A fresh fiber's stack as the switch leaves a suspended one: the control words, six registers, and
+  // `start` as the return address, at a 16-byte boundary (so `start` begins as if called).
+  void prepare(char* stack, std::size_t bytes, void (*start)()) {
+    auto top = reinterpret_cast<std::uintptr_t>(stack + bytes) & ~std::uintptr_t{15};
+    auto* frame = reinterpret_cast<std::uint64_t*>(top - 16);  // [0]: start, [1]: never read
+    frame[0] = reinterpret_cast<std::uint64_t>(start);
+    frame -= 7;
+    std::memset(frame, 0, 7 * sizeof *frame);
+    std::uint32_t mxcsr;
+    std::uint16_t fpucw;
+    asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fpucw));
+    std::memcpy(frame, &mxcsr, 4);
+    std::memcpy(reinterpret_cast<char*>(frame) + 4, &fpucw, 2);
+    sp = frame;
+  }
+  static void swap(Context& from, Context& to) { skippy_emulation_switch(&from.sp, to.sp); }
+};
+#else
+struct Context {
+  ucontext_t uc{};
+  void prepare(char* stack, std::size_t bytes, void (*start)()) {
+    getcontext(&uc);
+    uc.uc_stack.ss_sp = stack;
+    uc.uc_stack.ss_size = bytes;
+    uc.uc_link = nullptr;  // start never returns
+    makecontext(&uc, start, 0);
+  }
+  static void swap(Context& from, Context& to) { swapcontext(&from.uc, &to.uc); }
+};
+#endif
+
+// A block's threads as fibers on the calling host thread. A fiber runs until it waits at a barrier or
+// returns; the scheduler then resumes the runnable ones in a fresh random order. Fibers switch in user
+// space, where host threads meeting at barriers spent most of their time in the kernel's futexes.
+class Fibers {
+ public:
+  static constexpr std::size_t stack_bytes = std::size_t{1} << 20, guard_bytes = 4096;
+
+  // Runs body(t) for t in [0, n) as one block's threads; a deadlock (every unfinished thread waiting at a
+  // barrier that cannot complete) is reported and aborts.
+  void run(int n, const std::function<void(int)>& body) {
+    while (static_cast<int>(fibers_.size()) < n) fibers_.push_back(std::make_unique<Fiber>());
+    body_ = &body;
+    for (int t = 0; t < n; ++t) {
+      Fiber& f = *fibers_[static_cast<std::size_t>(t)];
+      f.context.prepare(f.stack + guard_bytes, stack_bytes, &Fibers::entry);
+      f.state = State::runnable;
+    }
+    std::vector<int> order;
+    for (int finished = 0; finished < n;) {
+      order.clear();
+      for (int t = 0; t < n; ++t)
+        if (fibers_[static_cast<std::size_t>(t)]->state == State::runnable) order.push_back(t);
+      if (order.empty()) {
+        std::fprintf(stderr, "emulation: deadlock: %d of %d threads wait at barriers that cannot complete\n",
+                     n - finished, n);
+        std::abort();
+      }
+      std::shuffle(order.begin(), order.end(), block_order);
+      for (int t : order) {
+        Fiber& f = *fibers_[static_cast<std::size_t>(t)];
+        if (f.state != State::runnable) continue;
+        current_ = t;
+        threadIdx = uint3{static_cast<unsigned>(t), 0, 0};
+        Context::swap(scheduler_, f.context);
+        if (f.state == State::finished) ++finished;
+      }
+    }
+  }
+
+  // The running fiber waits until `count` fibers have arrived at `waiters`' barrier (the last to arrive
+  // goes on without a switch).
+  void wait(std::vector<int>& waiters, int count) {
+    if (static_cast<int>(waiters.size()) + 1 == count) {
+      for (int t : waiters) fibers_[static_cast<std::size_t>(t)]->state = State::runnable;
+      waiters.clear();
+      return;
+    }
+    const int self = current_;
+    Fiber& f = *fibers_[static_cast<std::size_t>(self)];
+    waiters.push_back(self);
+    f.state = State::waiting;
+    Context::swap(f.context, scheduler_);
+    threadIdx = uint3{static_cast<unsigned>(self), 0, 0};
+  }
+
+ private:
+  enum class State { runnable, waiting, finished };
+  struct Fiber {
+    Fiber() {
+      void* p = mmap(nullptr, stack_bytes + guard_bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p == MAP_FAILED) {
+        std::perror("emulation: fiber stack");
+        std::abort();
+      }
+      stack = static_cast<char*>(p);
+      mprotect(stack, guard_bytes, PROT_NONE);  // an overflowing thread faults instead of writing its neighbour
+    }
+    ~Fiber() { munmap(stack, stack_bytes + guard_bytes); }
+    Fiber(const Fiber&) = delete;
+    Fiber& operator=(const Fiber&) = delete;
+    Context context;
+    char* stack = nullptr;
+    State state = State::finished;
+  };
+  static void entry();
+
+  std::vector<std::unique_ptr<Fiber>> fibers_;
+  Context scheduler_;
+  const std::function<void(int)>* body_ = nullptr;
+  int current_ = 0;
+};
+inline Fibers fibers;
+// A fiber's first frame: the thread's body, then back to the scheduler for good.
+inline void Fibers::entry() {
+  const int t = fibers.current_;
+  (*fibers.body_)(t);
+  Fiber& f = *fibers.fibers_[static_cast<std::size_t>(t)];
+  f.state = State::finished;
+  Context::swap(f.context, fibers.scheduler_);
+  std::abort();  // a finished fiber is never resumed
+}
+
+// std::barrier's arrive_and_wait over the block's fibers.
+class Barrier {
+ public:
+  explicit Barrier(int count) : count_(count) {}
+  void arrive_and_wait() { fibers.wait(waiters_, count_); }
+
+ private:
+  int count_;
+  std::vector<int> waiters_;
+};
+
 struct Block {
-  std::barrier<>* all;
-  std::barrier<>* warp[32];
+  Barrier* all;
+  Barrier* warp[32];
   float exchange[32][32];
 };
-inline thread_local Block* block;
-inline std::mt19937 block_order{12345};
+inline Block* block;
 }  // namespace skippy::emulation
 
 inline void __syncthreads() { skippy::emulation::block->all->arrive_and_wait(); }
@@ -176,24 +353,18 @@ cudaError_t launch(dim3 grid, dim3 threads, void (*kernel)(P...), A&&... args) {
   std::shuffle(order.begin(), order.end(), block_order);  // no kernel may rely on an order of blocks
   std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
   for (int b : order) {
-    std::barrier<> all(n);
-    std::vector<std::unique_ptr<std::barrier<>>> warps;
+    Barrier all(n);
+    std::vector<std::unique_ptr<Barrier>> warps;
     Block shared{};
     shared.all = &all;
     for (int w = 0; w < (n + 31) / 32; ++w) {
-      warps.push_back(std::make_unique<std::barrier<>>(std::min(32, n - 32 * w)));
+      warps.push_back(std::make_unique<Barrier>(std::min(32, n - 32 * w)));
       shared.warp[w] = warps.back().get();
     }
-    std::vector<std::thread> ts;
-    for (int t = 0; t < n; ++t)
-      ts.emplace_back([&, t] {
-        threadIdx = uint3{static_cast<unsigned>(t), 0, 0};
-        blockIdx = uint3{static_cast<unsigned>(b) % grid.x, static_cast<unsigned>(b) / grid.x % grid.y,
-                         static_cast<unsigned>(b) / (grid.x * grid.y)};
-        block = &shared;
-        std::apply(kernel, params);
-      });
-    for (auto& th : ts) th.join();
+    blockIdx = uint3{static_cast<unsigned>(b) % grid.x, static_cast<unsigned>(b) / grid.x % grid.y,
+                     static_cast<unsigned>(b) / (grid.x * grid.y)};
+    block = &shared;
+    fibers.run(n, [&](int) { std::apply(kernel, params); });
   }
   return cudaSuccess;
 }
