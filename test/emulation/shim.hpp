@@ -34,9 +34,10 @@ inline dim3 blockDim, gridDim;
 namespace skippy::emulation {
 inline std::mt19937 block_order{12345};
 
-// Switching between fibers: on x86-64 a hand-written switch of the callee-saved registers, the stack
-// pointer and the floating-point control words (ucontext's swapcontext also saves the signal mask, a
-// system call at every switch, which took half the time); elsewhere ucontext.
+// Switching between fibers: on x86-64 a hand-written switch of the callee-saved registers and the stack
+// pointer (ucontext's swapcontext also saves the signal mask, a system call at every switch, which took
+// half the time); elsewhere ucontext. The fibers share the floating-point control words: no kernel
+// changes them.
 #if defined(__x86_64__) && !defined(SKIPPY_EMULATION_UCONTEXT)
 extern "C" void skippy_emulation_switch(void** save, void* load);  // saves into *save, resumes load
 asm(R"(
@@ -50,14 +51,8 @@ skippy_emulation_switch:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
-  addq $8, %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -70,19 +65,14 @@ skippy_emulation_switch:
 )");
 struct Context {
   void* sp = nullptr;
-  // A fresh fiber's stack as the switch leaves a suspended one: the control words, six registers, and
-  // `start` as the return address, at a 16-byte boundary (so `start` begins as if called).
+  // A fresh fiber's stack as the switch leaves a suspended one: six registers, then `start` as the
+  // return address at a 16-byte boundary (so `start` begins as if called).
   void prepare(char* stack, std::size_t bytes, void (*start)()) {
     auto top = reinterpret_cast<std::uintptr_t>(stack + bytes) & ~std::uintptr_t{15};
     auto* frame = reinterpret_cast<std::uint64_t*>(top - 16);  // [0]: start, [1]: never read
     frame[0] = reinterpret_cast<std::uint64_t>(start);
-    frame -= 7;
-    std::memset(frame, 0, 7 * sizeof *frame);
-    std::uint32_t mxcsr;
-    std::uint16_t fpucw;
-    asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(fpucw));
-    std::memcpy(frame, &mxcsr, 4);
-    std::memcpy(reinterpret_cast<char*>(frame) + 4, &fpucw, 2);
+    frame -= 6;
+    std::memset(frame, 0, 6 * sizeof *frame);
     sp = frame;
   }
   static void swap(Context& from, Context& to) { skippy_emulation_switch(&from.sp, to.sp); }
@@ -102,8 +92,9 @@ struct Context {
 #endif
 
 // A block's threads as fibers on the calling host thread. A fiber runs until it waits at a barrier or
-// returns; the scheduler then resumes the runnable ones in a fresh random order. Fibers switch in user
-// space, where host threads meeting at barriers spent most of their time in the kernel's futexes.
+// returns, then switches straight to the next runnable one. The runnable fibers run in rounds, each in a
+// fresh random order; those a barrier releases run in the next round. Fibers switch in user space, where
+// host threads meeting at barriers spent most of their time in the kernel's futexes.
 class Fibers {
  public:
   static constexpr std::size_t stack_bytes = std::size_t{1} << 20, guard_bytes = 4096;
@@ -113,30 +104,22 @@ class Fibers {
   void run(int n, const std::function<void(int)>& body) {
     while (static_cast<int>(fibers_.size()) < n) fibers_.push_back(std::make_unique<Fiber>());
     body_ = &body;
+    round_.clear();
+    next_.clear();
+    position_ = 0;
+    finished_ = 0;
     for (int t = 0; t < n; ++t) {
       Fiber& f = *fibers_[static_cast<std::size_t>(t)];
-      f.context.prepare(f.stack + guard_bytes, stack_bytes, &Fibers::entry);
-      f.state = State::runnable;
+      // Stack tops 1 MB apart would share cache sets: each starts 1088 bytes further down than the last.
+      const std::size_t colour = static_cast<std::size_t>(t) % 60 * 1088;
+      f.context.prepare(f.stack + guard_bytes, stack_bytes - colour, &Fibers::entry);
+      next_.push_back(t);
     }
-    std::vector<int> order;
-    for (int finished = 0; finished < n;) {
-      order.clear();
-      for (int t = 0; t < n; ++t)
-        if (fibers_[static_cast<std::size_t>(t)]->state == State::runnable) order.push_back(t);
-      if (order.empty()) {
-        std::fprintf(stderr, "emulation: deadlock: %d of %d threads wait at barriers that cannot complete\n",
-                     n - finished, n);
-        std::abort();
-      }
-      std::shuffle(order.begin(), order.end(), block_order);
-      for (int t : order) {
-        Fiber& f = *fibers_[static_cast<std::size_t>(t)];
-        if (f.state != State::runnable) continue;
-        current_ = t;
-        threadIdx = uint3{static_cast<unsigned>(t), 0, 0};
-        Context::swap(scheduler_, f.context);
-        if (f.state == State::finished) ++finished;
-      }
+    resume(scheduler_, pick());  // back here when no fiber can run
+    if (finished_ < n) {
+      std::fprintf(stderr, "emulation: deadlock: %d of %d threads wait at barriers that cannot complete\n",
+                   n - finished_, n);
+      std::abort();
     }
   }
 
@@ -144,20 +127,16 @@ class Fibers {
   // goes on without a switch).
   void wait(std::vector<int>& waiters, int count) {
     if (static_cast<int>(waiters.size()) + 1 == count) {
-      for (int t : waiters) fibers_[static_cast<std::size_t>(t)]->state = State::runnable;
+      next_.insert(next_.end(), waiters.begin(), waiters.end());
       waiters.clear();
       return;
     }
     const int self = current_;
-    Fiber& f = *fibers_[static_cast<std::size_t>(self)];
     waiters.push_back(self);
-    f.state = State::waiting;
-    Context::swap(f.context, scheduler_);
-    threadIdx = uint3{static_cast<unsigned>(self), 0, 0};
+    resume(fibers_[static_cast<std::size_t>(self)]->context, pick());
   }
 
  private:
-  enum class State { runnable, waiting, finished };
   struct Fiber {
     Fiber() {
       void* p = mmap(nullptr, stack_bytes + guard_bytes, PROT_READ | PROT_WRITE,
@@ -174,23 +153,50 @@ class Fibers {
     Fiber& operator=(const Fiber&) = delete;
     Context context;
     char* stack = nullptr;
-    State state = State::finished;
   };
   static void entry();
 
+  // The next runnable fiber (-1: none), starting a new round in a fresh random order when one ends.
+  int pick() {
+    if (position_ == round_.size()) {
+      round_.swap(next_);
+      next_.clear();
+      position_ = 0;
+      for (std::size_t i = round_.size(); i > 1; --i) std::swap(round_[i - 1], round_[next_random() % i]);
+    }
+    return position_ < round_.size() ? round_[position_++] : -1;
+  }
+  // Saves the running context into `from` and resumes fiber t (the scheduler where t < 0).
+  void resume(Context& from, int t) {
+    if (t < 0) return Context::swap(from, scheduler_);
+    current_ = t;
+    threadIdx = uint3{static_cast<unsigned>(t), 0, 0};
+    Context::swap(from, fibers_[static_cast<std::size_t>(t)]->context);
+  }
+  // splitmix64, cheaper than std::shuffle over block_order.
+  std::uint64_t next_random() {
+    std::uint64_t z = (random_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+
   std::vector<std::unique_ptr<Fiber>> fibers_;
+  std::uint64_t random_ = 12345;
+  std::vector<int> round_, next_;  // the round's order (from position_ on: yet to run); the next round's
+  std::size_t position_ = 0;
+  int finished_ = 0;
   Context scheduler_;
   const std::function<void(int)>* body_ = nullptr;
   int current_ = 0;
 };
 inline Fibers fibers;
-// A fiber's first frame: the thread's body, then back to the scheduler for good.
+// A fiber's first frame: the thread's body, then on to the next fiber for good.
 inline void Fibers::entry() {
   const int t = fibers.current_;
   (*fibers.body_)(t);
-  Fiber& f = *fibers.fibers_[static_cast<std::size_t>(t)];
-  f.state = State::finished;
-  Context::swap(f.context, fibers.scheduler_);
+  ++fibers.finished_;
+  fibers.resume(fibers.fibers_[static_cast<std::size_t>(t)]->context, fibers.pick());
   std::abort();  // a finished fiber is never resumed
 }
 
@@ -208,7 +214,8 @@ class Barrier {
 struct Block {
   Barrier* all;
   Barrier* warp[32];
-  float exchange[32][32];
+  std::uint32_t exchange[2][32][32];  // [buffer][warp][lane] (warp_exchange)
+  unsigned char parity[1024];         // each thread's next buffer
 };
 inline Block* block;
 }  // namespace skippy::emulation
@@ -216,6 +223,11 @@ inline Block* block;
 inline void __syncthreads() { skippy::emulation::block->all->arrive_and_wait(); }
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline unsigned atomicAdd(unsigned* p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+inline int atomicCAS(int* p, int compare, int v) {
+  __atomic_compare_exchange_n(p, &compare, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return compare;  // the old value
+}
 inline int atomicExch(int* p, int v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
 inline unsigned long long atomicExch(unsigned long long* p, unsigned long long v) {
   return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
@@ -245,25 +257,37 @@ template <class T>
 T __ldg(const T* p) {
   return *p;
 }
-inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
-  auto& b = *skippy::emulation::block;
-  const int t = static_cast<int>(threadIdx.x), w = t / 32, l = t % 32;
-  b.exchange[w][l] = v;
+namespace skippy::emulation {
+// One exchange among the running thread's warp: each lane leaves 4 bytes and reads the warp's 32 slots
+// after the warp's barrier. Two buffers alternate, so one barrier suffices: a lane writes a buffer again
+// only after the next exchange's barrier, which every lane reaches after reading this one.
+template <class T>
+const std::uint32_t* warp_exchange(T v) {
+  static_assert(sizeof(T) == sizeof(std::uint32_t), "emulated warp shuffles: 4-byte values only");
+  auto& b = *block;
+  const int t = static_cast<int>(threadIdx.x), w = t / 32, l = t % 32, k = b.parity[t] ^= 1;
+  std::memcpy(&b.exchange[k][w][l], &v, sizeof v);
   b.warp[w]->arrive_and_wait();
-  const float r = b.exchange[w][l ^ lane_mask];
-  b.warp[w]->arrive_and_wait();
+  return b.exchange[k][w];
+}
+template <class T>
+T lane_value(const std::uint32_t* slots, int lane) {
+  T r;
+  std::memcpy(&r, &slots[lane & 31], sizeof r);
   return r;
+}
+}  // namespace skippy::emulation
+
+inline float __shfl_xor_sync(unsigned, float v, int lane_mask) {
+  const int l = static_cast<int>(threadIdx.x) % 32;
+  return skippy::emulation::lane_value<float>(skippy::emulation::warp_exchange(v), l ^ lane_mask);
 }
 
 // Bit l: lane l's predicate (every lane of the warp takes part).
 inline unsigned __ballot_sync(unsigned, bool v) {
-  auto& b = *skippy::emulation::block;
-  const int t = static_cast<int>(threadIdx.x), w = t / 32, l = t % 32;
-  b.exchange[w][l] = v ? 1.0f : 0.0f;
-  b.warp[w]->arrive_and_wait();
+  const std::uint32_t* slots = skippy::emulation::warp_exchange(std::uint32_t{v ? 1u : 0u});
   unsigned r = 0;
-  for (int i = 0; i < 32; ++i) r |= (b.exchange[w][i] != 0.0f ? 1u : 0u) << i;
-  b.warp[w]->arrive_and_wait();
+  for (int i = 0; i < 32; ++i) r |= slots[i] << i;
   return r;
 }
 inline int __popc(unsigned v) { return __builtin_popcount(v); }
@@ -271,15 +295,7 @@ inline int __popc(unsigned v) { return __builtin_popcount(v); }
 // Any 4-byte value from lane src of the warp (the integer tensor-core fallback's exchanges).
 template <class T>
 T __shfl_sync(unsigned, T v, int src) {
-  static_assert(sizeof(T) == sizeof(float), "emulated __shfl_sync: 4-byte values only");
-  auto& b = *skippy::emulation::block;
-  const int t = static_cast<int>(threadIdx.x), w = t / 32, l = t % 32;
-  std::memcpy(&b.exchange[w][l], &v, sizeof v);
-  b.warp[w]->arrive_and_wait();
-  T r;
-  std::memcpy(&r, &b.exchange[w][src & 31], sizeof r);
-  b.warp[w]->arrive_and_wait();
-  return r;
+  return skippy::emulation::lane_value<T>(skippy::emulation::warp_exchange(v), src);
 }
 
 // The TF32 warp matrix operations of kernels::gemm_tf32 (<mma.h>'s nvcuda::wmma, the shapes it uses):
@@ -342,16 +358,26 @@ inline float __float_to_tf32(float v) {
 }  // namespace nvcuda::wmma
 
 namespace skippy::emulation {
-// launch() of the patched launch.cuh: the whole grid, block after block, before it returns.
-template <class... P, class... A>
-cudaError_t launch(dim3 grid, dim3 threads, void (*kernel)(P...), A&&... args) {
+// A stream capture's work, replayed by cudaGraphLaunch: every launch, copy and fill in issue order (a
+// chain, as one stream's capture is). Work issued outside a capture runs before its call returns.
+struct Graph {
+  std::vector<std::function<void()>> ops;
+};
+inline Graph* capturing = nullptr;
+inline void issue(std::function<void()> op) {
+  if (capturing != nullptr) capturing->ops.push_back(std::move(op));
+  else op();
+}
+
+// The whole grid, block after block in a random order (no kernel may rely on an order of blocks), each
+// block's threads running thread().
+inline void run_grid(dim3 grid, dim3 threads, const std::function<void()>& thread) {
   gridDim = grid;
   blockDim = threads;
   const int blocks = static_cast<int>(grid.x * grid.y * grid.z), n = static_cast<int>(threads.x);
   std::vector<int> order(static_cast<std::size_t>(blocks));
   for (int i = 0; i < blocks; ++i) order[static_cast<std::size_t>(i)] = i;
-  std::shuffle(order.begin(), order.end(), block_order);  // no kernel may rely on an order of blocks
-  std::tuple<std::decay_t<P>...> params(std::forward<A>(args)...);
+  std::shuffle(order.begin(), order.end(), block_order);
   for (int b : order) {
     Barrier all(n);
     std::vector<std::unique_ptr<Barrier>> warps;
@@ -364,10 +390,33 @@ cudaError_t launch(dim3 grid, dim3 threads, void (*kernel)(P...), A&&... args) {
     blockIdx = uint3{static_cast<unsigned>(b) % grid.x, static_cast<unsigned>(b) / grid.x % grid.y,
                      static_cast<unsigned>(b) / (grid.x * grid.y)};
     block = &shared;
-    fibers.run(n, [&](int) { std::apply(kernel, params); });
+    fibers.run(n, [&](int) { thread(); });
   }
+}
+
+// launch() of the patched launch.cuh: the grid runs before it returns, or is recorded in a capture.
+template <class... P, class... A>
+cudaError_t launch(dim3 grid, dim3 threads, void (*kernel)(P...), A&&... args) {
+  issue([grid, threads, kernel, params = std::tuple<std::decay_t<P>...>(std::forward<A>(args)...)] {
+    run_grid(grid, threads, [&] { std::apply(kernel, params); });
+  });
   return cudaSuccess;
 }
+
+// kernel<<<grid, threads, bytes, stream>>>(args); in the patched sources (patch_headers.py):
+// Chevron(grid, threads, bytes, stream).run([&] { kernel(args); }). Its arguments are evaluated by each
+// thread, so it cannot be recorded in a capture.
+struct Chevron {
+  dim3 grid, threads;
+  Chevron(dim3 g, dim3 t, std::size_t = 0, cudaStream_t = nullptr) : grid(g), threads(t) {}
+  void run(const std::function<void()>& thread) const {
+    if (capturing != nullptr) {
+      std::fprintf(stderr, "emulation: a <<<>>> launch in a stream capture is not emulated\n");
+      std::abort();
+    }
+    run_grid(grid, threads, thread);
+  }
+};
 
 // The runtime calls the library makes, on host memory. Fresh allocations hold 0xcd bytes (not zeros).
 inline cudaError_t malloc(void** p, std::size_t n) {
@@ -393,6 +442,101 @@ inline cudaError_t memset(void* d, int v, std::size_t n) {
   return cudaSuccess;
 }
 inline cudaError_t success() { return cudaSuccess; }
+template <class... A>
+cudaError_t memcpy_async(void* d, const void* s, std::size_t n, cudaMemcpyKind, A...) {
+  issue([=] { std::memcpy(d, s, n); });
+  return cudaSuccess;
+}
+template <class... A>
+cudaError_t memset_async(void* d, int v, std::size_t n, A...) {
+  issue([=] { std::memset(d, v, n); });
+  return cudaSuccess;
+}
+
+// Streams and events are tokens: work runs when issued, so synchronising has nothing to wait for, and
+// every elapsed time is 0.
+template <class... A>
+cudaError_t stream_create(cudaStream_t* s, A...) {
+  *s = reinterpret_cast<cudaStream_t>(new char);
+  return cudaSuccess;
+}
+inline cudaError_t stream_destroy(cudaStream_t s) {
+  delete reinterpret_cast<char*>(s);
+  return cudaSuccess;
+}
+inline cudaError_t stream_synchronize(cudaStream_t) {
+  return capturing != nullptr ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+}
+template <class... A>
+cudaError_t event_create(cudaEvent_t* e, A...) {
+  *e = reinterpret_cast<cudaEvent_t>(new char);
+  return cudaSuccess;
+}
+inline cudaError_t event_destroy(cudaEvent_t e) {
+  delete reinterpret_cast<char*>(e);
+  return cudaSuccess;
+}
+template <class... A>
+cudaError_t event_record(cudaEvent_t, A...) {
+  return cudaSuccess;
+}
+inline cudaError_t event_elapsed_time(float* ms, cudaEvent_t, cudaEvent_t) {
+  *ms = 0.0f;
+  return cudaSuccess;
+}
+
+// Graphs: a capture records the stream's work (Graph) and a launch replays it.
+inline cudaError_t begin_capture(cudaStream_t, cudaStreamCaptureMode) {
+  if (capturing != nullptr) return cudaErrorIllegalState;
+  capturing = new Graph;
+  return cudaSuccess;
+}
+inline cudaError_t end_capture(cudaStream_t, cudaGraph_t* g) {
+  if (capturing == nullptr) return cudaErrorIllegalState;
+  *g = reinterpret_cast<cudaGraph_t>(capturing);
+  capturing = nullptr;
+  return cudaSuccess;
+}
+template <class... A>
+cudaError_t graph_instantiate(cudaGraphExec_t* e, cudaGraph_t g, A...) {
+  *e = reinterpret_cast<cudaGraphExec_t>(new Graph(*reinterpret_cast<Graph*>(g)));
+  return cudaSuccess;
+}
+inline cudaError_t graph_launch(cudaGraphExec_t e, cudaStream_t) {
+  if (capturing != nullptr) return cudaErrorStreamCaptureUnsupported;
+  for (auto& op : reinterpret_cast<Graph*>(e)->ops) op();
+  return cudaSuccess;
+}
+inline cudaError_t graph_destroy(cudaGraph_t g) {
+  delete reinterpret_cast<Graph*>(g);
+  return cudaSuccess;
+}
+inline cudaError_t graph_exec_destroy(cudaGraphExec_t e) {
+  delete reinterpret_cast<Graph*>(e);
+  return cudaSuccess;
+}
+// A captured graph is a chain of its recorded work, with no programmatic edge (no early launches).
+inline cudaError_t graph_get_nodes(cudaGraph_t g, cudaGraphNode_t* nodes, std::size_t* n) {
+  if (nodes != nullptr) return cudaErrorNotSupported;
+  *n = reinterpret_cast<Graph*>(g)->ops.size();
+  return cudaSuccess;
+}
+inline cudaError_t graph_get_edges(cudaGraph_t g, cudaGraphNode_t* from, cudaGraphNode_t* to, cudaGraphEdgeData* data,
+                                   std::size_t* n) {
+  const std::size_t ops = reinterpret_cast<Graph*>(g)->ops.size(), edges = ops > 0 ? ops - 1 : 0;
+  if (from == nullptr && to == nullptr && data == nullptr) {
+    *n = edges;
+    return cudaSuccess;
+  }
+  if (*n < edges) return cudaErrorInvalidValue;
+  for (std::size_t i = 0; i < edges; ++i) {
+    if (from != nullptr) from[i] = reinterpret_cast<cudaGraphNode_t>(i + 1);
+    if (to != nullptr) to[i] = reinterpret_cast<cudaGraphNode_t>(i + 2);
+    if (data != nullptr) data[i] = cudaGraphEdgeData{};
+  }
+  *n = edges;
+  return cudaSuccess;
+}
 inline cudaError_t get_device(int* d) {
   *d = 0;
   return cudaSuccess;
@@ -401,9 +545,12 @@ inline cudaError_t device_count(int* n) {
   *n = 1;
   return cudaSuccess;
 }
-// An sm_90 device with 227 KB of opt-in shared memory per block.
+// An sm_90 device with 227 KB of opt-in shared memory per block and 132 multiprocessors.
 inline cudaError_t attribute(int* v, cudaDeviceAttr a, int) {
-  *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? 232448 : a == cudaDevAttrComputeCapabilityMajor ? 9 : 0;
+  *v = a == cudaDevAttrMaxSharedMemoryPerBlockOptin ? 232448
+       : a == cudaDevAttrComputeCapabilityMajor     ? 9
+       : a == cudaDevAttrMultiProcessorCount        ? 132
+                                                    : 0;
   return cudaSuccess;
 }
 template <class F>
@@ -412,7 +559,9 @@ cudaError_t set_function_attribute(F, cudaFuncAttribute, int) {
 }
 template <class F>
 cudaError_t function_attributes(cudaFuncAttributes* a, F) {
-  *a = {};
+  *a = {};  // no static shared memory counted (it is static storage here)
+  a->ptxVersion = a->binaryVersion = 90;  // built for sm_90: the tensor-core paths run, over shim.hpp's instructions
+  a->maxThreadsPerBlock = 1024;
   return cudaSuccess;
 }
 }  // namespace skippy::emulation
@@ -428,3 +577,22 @@ cudaError_t function_attributes(cudaFuncAttributes* a, F) {
 #define cudaDeviceGetAttribute skippy::emulation::attribute
 #define cudaFuncSetAttribute skippy::emulation::set_function_attribute
 #define cudaFuncGetAttributes skippy::emulation::function_attributes
+#define cudaMemcpyAsync skippy::emulation::memcpy_async
+#define cudaMemsetAsync skippy::emulation::memset_async
+#define cudaStreamCreate skippy::emulation::stream_create
+#define cudaStreamCreateWithFlags skippy::emulation::stream_create
+#define cudaStreamDestroy skippy::emulation::stream_destroy
+#define cudaStreamSynchronize skippy::emulation::stream_synchronize
+#define cudaEventCreate skippy::emulation::event_create
+#define cudaEventDestroy skippy::emulation::event_destroy
+#define cudaEventRecord skippy::emulation::event_record
+#define cudaEventRecordWithFlags skippy::emulation::event_record
+#define cudaEventElapsedTime skippy::emulation::event_elapsed_time
+#define cudaStreamBeginCapture skippy::emulation::begin_capture
+#define cudaStreamEndCapture skippy::emulation::end_capture
+#define cudaGraphInstantiate skippy::emulation::graph_instantiate
+#define cudaGraphLaunch skippy::emulation::graph_launch
+#define cudaGraphDestroy skippy::emulation::graph_destroy
+#define cudaGraphExecDestroy skippy::emulation::graph_exec_destroy
+#define cudaGraphGetNodes skippy::emulation::graph_get_nodes
+#define cudaGraphGetEdges skippy::emulation::graph_get_edges
