@@ -455,26 +455,18 @@ cudaError_t memset_async(void* d, int v, std::size_t n, A...) {
 
 // Streams and events are tokens: work runs when issued, so synchronising has nothing to wait for, and
 // every elapsed time is 0.
-template <class... A>
-cudaError_t stream_create(cudaStream_t* s, A...) {
-  *s = reinterpret_cast<cudaStream_t>(new char);
+template <class Handle, class... A>
+cudaError_t token_create(Handle* h, A...) {
+  *h = reinterpret_cast<Handle>(new char);
   return cudaSuccess;
 }
-inline cudaError_t stream_destroy(cudaStream_t s) {
-  delete reinterpret_cast<char*>(s);
+template <class Handle>
+cudaError_t token_destroy(Handle h) {
+  delete reinterpret_cast<char*>(h);
   return cudaSuccess;
 }
 inline cudaError_t stream_synchronize(cudaStream_t) {
   return capturing != nullptr ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
-}
-template <class... A>
-cudaError_t event_create(cudaEvent_t* e, A...) {
-  *e = reinterpret_cast<cudaEvent_t>(new char);
-  return cudaSuccess;
-}
-inline cudaError_t event_destroy(cudaEvent_t e) {
-  delete reinterpret_cast<char*>(e);
-  return cudaSuccess;
 }
 template <class... A>
 cudaError_t event_record(cudaEvent_t, A...) {
@@ -579,12 +571,12 @@ cudaError_t function_attributes(cudaFuncAttributes* a, F) {
 #define cudaFuncGetAttributes skippy::emulation::function_attributes
 #define cudaMemcpyAsync skippy::emulation::memcpy_async
 #define cudaMemsetAsync skippy::emulation::memset_async
-#define cudaStreamCreate skippy::emulation::stream_create
-#define cudaStreamCreateWithFlags skippy::emulation::stream_create
-#define cudaStreamDestroy skippy::emulation::stream_destroy
+#define cudaStreamCreate skippy::emulation::token_create
+#define cudaStreamCreateWithFlags skippy::emulation::token_create
+#define cudaStreamDestroy skippy::emulation::token_destroy
 #define cudaStreamSynchronize skippy::emulation::stream_synchronize
-#define cudaEventCreate skippy::emulation::event_create
-#define cudaEventDestroy skippy::emulation::event_destroy
+#define cudaEventCreate skippy::emulation::token_create
+#define cudaEventDestroy skippy::emulation::token_destroy
 #define cudaEventRecord skippy::emulation::event_record
 #define cudaEventRecordWithFlags skippy::emulation::event_record
 #define cudaEventElapsedTime skippy::emulation::event_elapsed_time
