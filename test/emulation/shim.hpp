@@ -3,7 +3,7 @@
 // machine without a GPU (test/emulation/README.md). Included by the patched copies of the CUDA headers
 // that patch_headers.py writes, after <cuda_runtime.h>: each block's threads run as fibers on one host
 // thread (blocks one at a time, in random order; between two barriers the threads run one after another,
-// in a random order drawn afresh at every barrier), __syncthreads is a barrier, warp shuffles go through
+// in rounds of a fresh random order), __syncthreads is a barrier, warp shuffles go through
 // an exchange array, __shared__ variables are static (patch_headers.py), and the runtime calls the library
 // makes work on host memory. Device math is the host's (no FMA contraction, host expf): compare bits only
 // against other emulated runs or host accounts of the same operations.
