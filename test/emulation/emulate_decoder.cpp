@@ -2,8 +2,9 @@
 // decodes hundreds of sequences, too many at the emulation's speed). On a damped tiny model, which
 // accepts some drafts and rejects others: greedy S3D emits exactly greedy AR's tokens on CUDA, with the
 // step replayed from graphs and launched directly, for simultaneous and sequential drafts: F32, F16 with
-// fused norms, Q4_0 with 8-bit activations packed and tiled (the tensor-core kernel). CUDA greedy AR
-// emits the host's greedy AR tokens (these sequences have no near tie; decoder_test.cu allows one).
+// fused norms, BF16 with tensor-core decoding, Q4_0 with 8-bit activations packed and tiled (the
+// tensor-core kernel). CUDA greedy AR emits the host's greedy AR tokens (these sequences have no near
+// tie; decoder_test.cu allows one).
 
 #include <skippy/skippy.hpp>
 
@@ -64,6 +65,11 @@ int main() {
                                        d.fused_norms(true);
                                        return d.uses_fused_norms();
                                      });
+  check<quant::BF16, Sequential<2>>(HostModel<quant::BF16>::from_float(w), cuda::Upload::in_place,
+                                    "tensor-core decoding", [](auto& d) {
+                                      d.tensor_core_decoding(true);
+                                      return d.uses_tensor_core_decoding();
+                                    });
   const auto q4 = HostModel<quant::Q4_0>::from_float(w);
   check<quant::Q4_0, Simultaneous<4>, Int8Activations>(q4, cuda::Upload::packed, "8-bit, packed", none);
   check<quant::Q4_0, Simultaneous<4>, Int8Activations>(q4, cuda::Upload::tiled, "8-bit, tiled", none);
