@@ -12,7 +12,6 @@
 #include "check.hpp"
 
 #include <cstdio>
-#include <string>
 #include <vector>
 
 using namespace skippy;

@@ -13,7 +13,6 @@
 #include "../support/row_error.hpp"
 #include "check.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
