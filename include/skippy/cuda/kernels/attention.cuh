@@ -20,6 +20,7 @@
 #include "block.cuh"
 #include "elementwise.cuh"
 #include "position.cuh"
+#include "softmax_parts.cuh"
 
 namespace skippy::cuda::kernels {
 
@@ -88,18 +89,16 @@ struct SplitMerge {
   int head_dim, splits;
   float m_all, inv;
   __device__ SplitMerge(const float* partials, int hd, int n) : first(partials), head_dim(hd), splits(n) {
-    m_all = -INFINITY;
-    for (int sp = 0; sp < splits; ++sp) m_all = fmaxf(m_all, at(sp, 0));
-    float l_all = 0.0f;
-    for (int sp = 0; sp < splits; ++sp) l_all += at(sp, 1) * expf(at(sp, 0) - m_all);
-    inv = 1.0f / l_all;
+    const SoftmaxPart all = merge_softmax_parts(splits, [&](int sp) { return SoftmaxPart{at(sp, 0), at(sp, 1)}; });
+    m_all = all.max;
+    inv = 1.0f / all.sum;
   }
   // With m_all and inv computed once before (by a SplitMerge over the same partials).
   __device__ SplitMerge(const float* partials, int hd, int n, float m, float i)
       : first(partials), head_dim(hd), splits(n), m_all(m), inv(i) {}
   __device__ float at(int sp, int k) const { return __ldcg(first + static_cast<long>(sp) * (head_dim + 2) + k); }
   // Split sp's share of the merged row.
-  __device__ float weight(int sp) const { return expf(at(sp, 0) - m_all); }
+  __device__ float weight(int sp) const { return part_scale(at(sp, 0), m_all); }
   __device__ float value(int e) const {
     float acc = 0.0f;
     for (int sp = 0; sp < splits; ++sp) acc += at(sp, 2 + e) * weight(sp);

@@ -25,6 +25,7 @@
 
 #include "../launch.cuh"
 #include "sample.cuh"
+#include "softmax_parts.cuh"
 
 namespace skippy::cuda::kernels {
 
@@ -213,16 +214,13 @@ __global__ void __launch_bounds__(Threads)
   // The row's softmax from its chunks', in chunk order: every block the same bits.
   if (threadIdx.x == 0) {
     int bad = 0;
-    float mx = -INFINITY;
-    for (int i = 0; i < ch.chunks; ++i) {
-      bad |= s.bad[i];
-      mx = fmaxf(mx, s.max[i]);
-    }
-    float sum = 0.0f;
-    for (int i = 0; i < ch.chunks && bad == 0; ++i) sum += s.sum[i] * expf(s.max[i] - mx);
+    for (int i = 0; i < ch.chunks; ++i) bad |= s.bad[i];
     st.bad = bad;
-    st.max = mx;
-    st.inv = 1.0f / sum;
+    if (bad == 0) {
+      const SoftmaxPart all = merge_softmax_parts(ch.chunks, [&](int i) { return SoftmaxPart{s.max[i], s.sum[i]}; });
+      st.max = all.max;
+      st.inv = 1.0f / all.sum;
+    }
   }
   __syncthreads();
   if (st.bad != 0) {  // the stats flagged it; the token is then meaningless but in the vocabulary
@@ -270,7 +268,8 @@ __global__ void __launch_bounds__(Threads)
   // The last block: every chunk's probabilities and candidates are written.
   if (!use_k && !use_p) {  // the probabilities are final
     if (Draw) {
-      const int token = draw_chunks(pr, n, ch, s.mass, s.last, step_uniform(key, first + r, rng::Purpose::draft_sample), st.draw, all);
+      const float u = step_uniform(key, first + r, rng::Purpose::draft_sample);
+      const int token = draw_chunks(pr, n, ch, s.mass, s.last, u, st.draw, all);
       if (threadIdx.x == 0) tokens[r] = token;
     }
     if (threadIdx.x == 0) s.next = ChunkedWarp::done;
@@ -350,7 +349,8 @@ __global__ void __launch_bounds__(Threads)
     s.last[c] = last;
   }
   if (!last_to_arrive(&s.arrived[1], &st.flag)) return;
-  const int token = draw_chunks(pr, n, ch, s.mass, s.last, step_uniform(key, first + r, rng::Purpose::draft_sample), st, all);
+  const float u = step_uniform(key, first + r, rng::Purpose::draft_sample);
+  const int token = draw_chunks(pr, n, ch, s.mass, s.last, u, st, all);
   if (threadIdx.x == 0) tokens[r] = token;
 }
 
