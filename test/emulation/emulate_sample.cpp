@@ -122,24 +122,26 @@ void check_draws(int n, int rows) {
 // Typical acceptance (launch_typical_accept: a block a draft row, the last to finish writing the verdict) against
 // accept::Typical::verify, skipping trials whose decision lies within rounding of the threshold.
 void check_typical(int trials) {
-  const int k = 4, n = 200;
+  constexpr int max_k = 4;
+  const int n = 200;
   const accept::TypicalParams params{0.8f, 0.09f, 0.3f};
   accept::Typical rule(params, n);
-  int compared = 0, counts[k + 1] = {};
-  std::vector<int> tested(k + 1, -1);  // the tests, then the arrival counter: reused, as the decoder does
-  tested[k] = 0;
+  int compared = 0, counts[max_k + 1] = {};
+  std::vector<int> tested(max_k, -1);  // the tests and the counter: reused with k varying, as the decoder does
+  unsigned arrived = 0;
   for (int trial = 0; trial < trials; ++trial) {
+    const int k = max_k - trial % max_k;
     auto [target, block, decidable] = test::typical_trial(trial, k, n, params);
     if (!decidable) continue;
     const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
     std::vector<int> argmax(k + 1), verdict(2, -1);
     int bad = 0;
     EXPECT(kernels::launch_argmax(target.data(), n, k + 1, argmax.data(), 1, &bad, {}) == cudaSuccess, "typical");
-    EXPECT(kernels::launch_typical_accept(target.data(), argmax.data(), block.data(), k, n, params, tested.data(),
+    EXPECT(kernels::launch_typical_accept(target.data(), argmax.data(), block.data(), k, n, params, tested.data(), &arrived,
                                           verdict.data(), block.data(), nullptr) == cudaSuccess, "typical");
     EXPECT(verdict[0] == want.accepted && verdict[1] == want.next, "typical");
     EXPECT(block[0] == want.next, "typical");  // the next step's pending token
-    EXPECT(tested[k] == 0, "typical: the counter left at zero");
+    EXPECT(arrived == 0, "typical: the counter left at zero");
     ++counts[want.accepted];
     ++compared;
   }
@@ -148,15 +150,15 @@ void check_typical(int trials) {
   std::vector<int> block = {5}, argmax(1), verdict(2, -1);
   int bad = 0;
   EXPECT(kernels::launch_argmax(one.data(), n, 1, argmax.data(), 1, &bad, {}) == cudaSuccess, "typical k 0");
-  EXPECT(kernels::launch_typical_accept(one.data(), argmax.data(), block.data(), 0, n, params, nullptr,
+  EXPECT(kernels::launch_typical_accept(one.data(), argmax.data(), block.data(), 0, n, params, nullptr, nullptr,
                                         verdict.data(), block.data(), nullptr) == cudaSuccess, "typical k 0");
   EXPECT(verdict[0] == 0 && verdict[1] == sampling::argmax(one.data(), n) && block[0] == verdict[1], "typical k 0");
-  EXPECT(kernels::launch_typical_accept(one.data(), argmax.data(), block.data(), 2, n, params, nullptr,
+  EXPECT(kernels::launch_typical_accept(one.data(), argmax.data(), block.data(), 2, n, params, tested.data(), nullptr,
                                         verdict.data(), block.data(), nullptr) == cudaErrorInvalidValue, "typical");
   int seen = 0;
   for (int c : counts) seen += c > 0;
   EXPECT(compared >= trials * 3 / 4 && seen >= 3, "typical: enough decidable trials, varied verdicts");
-  std::printf("typical: %d trials compared, accepted counts 0..%d: %d %d %d %d %d, %d failures so far\n", compared, k,
+  std::printf("typical: %d trials compared, accepted counts 0..%d: %d %d %d %d %d, %d failures so far\n", compared, max_k,
               counts[0], counts[1], counts[2], counts[3], counts[4], emulation::failures);
 }
 

@@ -296,6 +296,7 @@ class Decoder {
     } else if constexpr (std::is_same_v<Accept, accept::Typical>) {
       select(logits, k + 1, ints(target));
       check(kernels::launch_typical_accept(logits, ints(target), ints(block), k, vocab(), rule_.params(), ints(tested),
+                                           reinterpret_cast<unsigned*>(ints(tested + K)),
                                            ints(verdict), ints(block), pending1, stream_),
             "typical acceptance");
     } else if constexpr (std::is_same_v<Accept, accept::SpeculativeSampling>) {

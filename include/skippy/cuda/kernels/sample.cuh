@@ -161,6 +161,7 @@ __device__ Cut top_p_cut(const Entries& e, Cut by_k, float limit, BlockAll<Threa
   int keep = 0;
   while (keep < ties && fmaf(static_cast<float>(keep), value, g) < limit) ++keep;
   if (keep >= ties) return {value, value == by_k.value ? by_k.last_tie : INT_MAX};
+  if (keep == 0) return {value, -1};  // g rounded past the search's sum: no tie stays
   return {value, nth_tie(e, by_k, value, keep, all)};
 }
 
@@ -329,8 +330,9 @@ __device__ Warped warp_row(const float* logits, float* p, int n, const sampling:
 
 // The first id of entries [begin, end) whose cumulative weight, from `before`, exceeds target (INT_MAX if
 // none), for the calling warp (every lane gets it). The lanes take contiguous runs in id order, sum them,
-// and each lane whose run starts at or below the target walks it (rounding may let the boundary fall one
-// run late); the lowest id found wins.
+// and every lane walks its run; the lowest id found wins. A lane starting past the target stops at its
+// first positive entry: it wins only where rounding left the target between the previous run's walked end
+// and this run's scanned start, as the neighbouring id (not the row's last positive one).
 __device__ inline int walk_warp_segment(const Entries& e, int begin, int end, float before, float target) {
   const int lane = static_cast<int>(threadIdx.x) % 32;
   const int run = (end - begin + 31) / 32;
@@ -345,14 +347,13 @@ __device__ inline int walk_warp_segment(const Entries& e, int begin, int end, fl
   }
   float cum = before + (upto - mine);
   int found = INT_MAX;
-  if (cum <= target)
-    for (int i = b; i < f; ++i) {
-      cum += e.p[i];
-      if (cum > target && e.p[i] > 0.0f) {
-        found = e.id(i);
-        break;
-      }
+  for (int i = b; i < f; ++i) {
+    cum += e.p[i];
+    if (cum > target && e.p[i] > 0.0f) {
+      found = e.id(i);
+      break;
     }
+  }
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
     const int other = __shfl_sync(0xffffffffu, found, lane ^ o);
@@ -362,9 +363,11 @@ __device__ inline int walk_warp_segment(const Entries& e, int begin, int end, fl
 }
 
 // Whether a segment of a draw's entries holding weight `held`, with `before` ranked before it, may hold the
-// target by those sums, within a margin for their rounding (1/4096 of the total).
+// target by those sums, within a margin for their rounding (1/4096 of the total) on both sides: a segment
+// whose start rounds past the target walks too, in case the one before it ends short of the target.
 __device__ inline bool may_hold(float before, float held, float total, float target) {
-  return before <= target && target - before < held + total / 4096.0f;
+  const float margin = total / 4096.0f;
+  return before <= target + margin && target - before < held + margin;
 }
 // A draw's token from the block's walks (found: this thread's first id past the target, or INT_MAX) and the
 // last id of a positive weight this thread saw (-1 none): the lowest found, else the last positive, else 0.
@@ -532,17 +535,18 @@ __global__ void __launch_bounds__(Threads) accept_prefix(const int* __restrict__
 
 // accept::Typical::verify on the device, one launch: typical_rows over the k draft rows, whose last block
 // writes the verdict from target[] (the argmax of the k + 1 target rows); for k = 0, accept_prefix.
-// accepted: k ints of scratch, then an unsigned arrival counter, zero before the first launch and left
-// so. (Up to 2026-12-03 the verdict was a second launch.)
+// accepted: k ints of scratch; arrived: an arrival counter, zero before the first launch and left so. The
+// counter has a place of its own: k varies from step to step, and a slot of accepted[] may hold a 1.
+// (Up to 2026-12-03 the verdict was a second launch; up to 2026-12-04 the counter was accepted[k].)
 inline cudaError_t launch_typical_accept(const float* logits, const int* target, const int* block, int k, int n,
-                                         accept::TypicalParams params, int* accepted, int* verdict, int* pending0,
-                                         int* pending1, cudaStream_t stream = nullptr) {
-  if (k < 0 || n < 1 || (k > 0 && accepted == nullptr)) return cudaErrorInvalidValue;
+                                         accept::TypicalParams params, int* accepted, unsigned* arrived, int* verdict,
+                                         int* pending0, int* pending1, cudaStream_t stream = nullptr) {
+  if (k < 0 || n < 1 || (k > 0 && (accepted == nullptr || arrived == nullptr))) return cudaErrorInvalidValue;
   if (k == 0)
     return launch(accept_prefix<>, 1, 32, 0, stream, static_cast<const int*>(accepted), target, 0, verdict, pending0,
                   pending1);
   return launch(typical_rows<>, dim3(static_cast<unsigned>(k)), sample_threads, 0, stream, logits,
-                block, n, params, accepted, reinterpret_cast<unsigned*>(accepted + k), target,
+                block, n, params, accepted, arrived, target,
                 verdict, pending0, pending1);
 }
 
