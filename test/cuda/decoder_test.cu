@@ -12,11 +12,14 @@
 #include "../support/first_token.hpp"
 #include "../support/gpu.hpp"
 #include "../support/models.hpp"
+#include "../support/user_rule.hpp"
 
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 using namespace skippy;
@@ -541,9 +544,10 @@ TEST_CASE("cuda decoder with fused norms: greedy S3D emits greedy AR's tokens, t
 TEST_CASE("cuda decoder: errors name what is wrong") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda decoder errors");
   using Q = quant::F32;
+  using S3d = skippy::cuda::Decoder<ModelView<Q>, SkipRange<1, 3>, Simultaneous<4>, accept::Greedy>;
   const auto hm = HostModel<Q>::from_float(test::random_weights(13));
   skippy::cuda::DeviceModel<Q> dm(hm.view());
-  skippy::cuda::Decoder<ModelView<Q>, SkipRange<1, 3>, Simultaneous<4>, accept::Greedy> dec(dm.view(), 16);
+  S3d dec(dm.view(), 16);
   const auto message = [](const auto& f) -> std::string {
     try {
       f();
@@ -552,11 +556,93 @@ TEST_CASE("cuda decoder: errors name what is wrong") {
     }
     return "no error";
   };
-  CHECK(message([&] { dec.start({1, 2, 99}); }).find("token id 99") != std::string::npos);
+  const auto has = [&](const auto& f, const std::string& needle) {
+    const std::string what = message(f);
+    INFO("message: ", what);
+    return what.find(needle) != std::string::npos;
+  };
+  std::vector<int> out;
+  CHECK(has([&] { dec.step(out); }, "before start()"));
+  CHECK(has([&] { dec.start({}); }, "at least one token"));
+  CHECK(has([&] { dec.start({1, 2, 99}); }, "token id 99"));
+  CHECK(has([&] { dec.start(std::vector<int>(17, 1)); }, "does not fit the KV cache of 16"));
   GenerateOptions o;
   o.max_new_tokens = 20;
-  CHECK(message([&] { dec.generate({1, 2}, o); }).find("KV cache positions") != std::string::npos);
-  CHECK(message([&] {
-          skippy::cuda::Decoder<ModelView<Q>, SkipRange<2, 6>, Sequential<2>, accept::Greedy> d(dm.view(), 16);
-        }).find("SkipRange<2, 6>") != std::string::npos);
+  CHECK(has([&] { dec.generate({1, 2}, o); }, "KV cache positions"));
+  CHECK(has([&] {
+    skippy::cuda::Decoder<ModelView<Q>, SkipRange<2, 6>, Sequential<2>, accept::Greedy> d(dm.view(), 16);
+  }, "SkipRange<2, 6>"));
+
+  dec.start({1, 2, 3});
+  CHECK(has([&] { dec.step(out, 0); }, "budget"));
+  CHECK(has([&] { dec.rewind(3, 1); }, "rewind to 3 outside [0, 2]"));
+  CHECK(has([&] { dec.rewind(1, 64); }, "pending token id 64"));
+  dec.start(std::vector<int>(16, 1));  // 15 committed, one slot left: one step fits, then none
+  CHECK(dec.step(out) == 1);
+  CHECK(has([&] { dec.step(out); }, "KV cache is full"));
+  CHECK(out.size() == 1);
+
+  auto no_mask = test::random_weights(13);
+  no_mask.config.mask_token_id = -1;
+  skippy::cuda::DeviceModel<Q> dm_no_mask(HostModel<Q>::from_float(no_mask).view());
+  CHECK(has([&] { S3d d(dm_no_mask.view(), 16); }, "mask"));
+
+  // A NaN embedding row for token 9: any pass holding it has NaN logits. The failed step leaves the
+  // decoder as it was (the device's pending token too), so stepping again fails the same way.
+  auto nan = test::random_weights(13);
+  nan.token_embd[9 * static_cast<std::size_t>(nan.config.dim)] = std::numeric_limits<float>::quiet_NaN();
+  skippy::cuda::DeviceModel<Q> dm_nan(HostModel<Q>::from_float(nan).view());
+  S3d bad(dm_nan.view(), 16);
+  bad.start({1, 9});
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    CHECK(has([&] { bad.step(out); }, "NaN or infinite logit"));
+    CHECK(bad.pending_token() == 9);
+    CHECK(bad.cache().length() == 1);
+  }
+  bad.rewind(1, 4);  // away from token 9 the model decodes
+  CHECK(bad.step(out) >= 1);
+}
+
+namespace {
+
+// The user-defined rule (run on the host) against the library's greedy rule (on the device) with the
+// same policies, then each fault of the rule.
+template <class Predictor>
+void check_user_rule(const ModelView<quant::F32>& m) {
+  using Rule = test::UserGreedy;
+  using Skip = SkipRange<1, 3>;
+  GenerateOptions o;
+  o.max_new_tokens = 16;
+  skippy::cuda::Decoder<ModelView<quant::F32>, Skip, Predictor, accept::Greedy> library(m, 32);
+  skippy::cuda::Decoder<ModelView<quant::F32>, Skip, Predictor, Rule> user(m, 32);
+  for (const auto& p : prompts) {
+    CHECK(user.generate(p, o) == library.generate(p, o));
+    CHECK(user.stats().accepted == library.stats().accepted);
+  }
+  const std::pair<Rule::Fault, std::string> faults[] = {
+      {Rule::Fault::draft_id, "proposed token id 64 for draft 1"},
+      {Rule::Fault::accepted, "accepted " + std::to_string(Predictor::k + 1) + " of " + std::to_string(Predictor::k)},
+      {Rule::Fault::next_id, "next token id -1"}};
+  for (const auto& [fault, needle] : faults) {
+    skippy::cuda::Decoder<ModelView<quant::F32>, Skip, Predictor, Rule> d(m, 32, {fault});
+    std::string what = "no error";
+    try {
+      d.generate(prompts[0], o);
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    INFO("message: ", what);
+    CHECK(what.find(needle) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("cuda decoder: a user-defined rule runs on the host, decodes as the library's; its faults are errors") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda decoder with a user-defined rule");
+  using Q = quant::F32;
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(15));
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  check_user_rule<Simultaneous<3>>(dm.view());
+  check_user_rule<Sequential<2>>(dm.view());
 }

@@ -13,6 +13,7 @@
 #include "../support/chi_square.hpp"
 #include "../support/first_token.hpp"
 #include "../support/models.hpp"
+#include "../support/user_rule.hpp"
 
 using namespace skippy;
 using Q = quant::F32;
@@ -222,8 +223,15 @@ TEST_CASE("runtime errors name what is wrong") {
   Ar ar(hm.view(), 32, {});
   GenerateOptions o;
   o.max_new_tokens = 4;
+  std::vector<int> out;
+  CHECK(message_has([&] { ar.step(out); }, "before start()"));
   CHECK(message_has([&] { ar.generate({}, o); }, "prompt"));
   CHECK(message_has([&] { ar.generate({1, 64}, o); }, "token id 64"));
+  CHECK(message_has([&] { ar.start({64}); }, "token id 64"));  // the pending token, not prefilled
+  CHECK(message_has([&] { ar.start(std::vector<int>(33, 1)); }, "does not fit the KV cache of 32"));
+  ar.start({1, 2});
+  CHECK(message_has([&] { ar.step(out, 0); }, "budget"));
+  CHECK(out.empty());
   o.max_new_tokens = -1;
   CHECK(message_has([&] { ar.generate({1}, o); }, "max_new_tokens"));
 
@@ -233,4 +241,25 @@ TEST_CASE("runtime errors name what is wrong") {
   Ar ar3(hm3.view(), 32, {});
   o.max_new_tokens = 2;
   CHECK(message_has([&] { ar3.generate({1, 2}, o); }, "NaN or infinite logit"));
+}
+
+TEST_CASE("a user-defined acceptance rule decodes as the library's, and its faults are errors") {
+  using Rule = test::UserGreedy;
+  const auto hm = HostModel<Q>::from_float(test::random_weights(15));
+  GenerateOptions o;
+  o.max_new_tokens = 24;
+  host::Decoder<Model, SkipRange<1, 3>, Simultaneous<3>, accept::Greedy> library(hm.view(), 64, {});
+  host::Decoder<Model, SkipRange<1, 3>, Simultaneous<3>, Rule> user(hm.view(), 64, {});
+  CHECK(user.generate(prompt, o) == library.generate(prompt, o));
+  CHECK(user.stats().accepted == library.stats().accepted);
+
+  const auto faulty = [&hm, &o](Rule::Fault f) {
+    return [&hm, &o, f] {
+      host::Decoder<Model, SkipRange<1, 3>, Sequential<2>, Rule> dec(hm.view(), 64, {f});
+      dec.generate(prompt, o);
+    };
+  };
+  CHECK(message_has(faulty(Rule::Fault::draft_id), "proposed token id 64 for draft 1"));
+  CHECK(message_has(faulty(Rule::Fault::accepted), "accepted 3 of 2 drafts"));
+  CHECK(message_has(faulty(Rule::Fault::next_id), "next token id -1"));
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Which types are acceptance rules. A user-defined rule specialises is_acceptance_rule and provides
 // Params, a (Params, vocab) constructor, propose() and verify() with the signatures of accept::Greedy.
+// The decoders check what it returns (ids in the vocabulary, 0 <= accepted <= k) before using it; the
+// CUDA decoder runs it on the host, on logits copied back.
 
 #include <type_traits>
 

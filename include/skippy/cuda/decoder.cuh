@@ -136,13 +136,7 @@ class Decoder {
 
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {
-    require(!prompt.empty(), "decoder: the prompt must hold at least one token");
-    const int vocab = forward_.config().vocab;
-    for (std::size_t i = 0; i < prompt.size(); ++i)
-      require(prompt[i] >= 0 && prompt[i] < vocab, "decoder: prompt token id ", prompt[i], " at index ", i,
-              " is outside the vocabulary [0, ", vocab, ")");
-    require(static_cast<long>(prompt.size()) <= cache_.capacity(), "decoder: a prompt of ", prompt.size(),
-            " tokens does not fit the KV cache of ", cache_.capacity(), " positions");
+    decode::require_prompt(prompt, vocab(), cache_.capacity());
     stats_ = DecodeStats{};
     cache_.clear();
     const auto t0 = clock::now();
@@ -154,6 +148,7 @@ class Decoder {
                    stream_);
     cache_.set_length(n);
     set_pending(prompt.back());
+    started_ = true;
     check(cudaStreamSynchronize(stream_), "prefill");
     stats_.prefill_seconds += seconds_since(t0);
   }
@@ -163,10 +158,12 @@ class Decoder {
     decode::require_rewind(length, cache_.length(), token, forward_.config().vocab);
     cache_.set_length(length);
     set_pending(token);
+    started_ = true;
   }
 
   // One decoding step emitting at most `budget` (>= 1) tokens into out (appended); returns n + 1.
   int step(std::vector<int>& out, int budget = max_predictors + 1) {
+    decode::require_started(started_);
     const int t = cache_.length();
     const int k = decode::step_drafts(K, t, cache_.capacity(), budget);
     accept::Verdict v{};
@@ -181,8 +178,10 @@ class Decoder {
       else launch_step(r, k, b.end_bound, false);
       check(cudaEventRecord(events_[2], stream_), "cudaEventRecord");
       read_state(block + 1 + k);
-      require(host_state_[bad] == 0, "decoder: NaN or infinite logit in the draft or verify pass of the step at "
-                                     "position ", t);
+      if (host_state_[bad] != 0) {
+        set_pending(pending_);  // the verdict kernels wrote a token from the bad logits where steps read it
+        skippy::detail::fail("decoder: NaN or infinite logit in the draft or verify pass of the step at position ", t);
+      }
       v = {host_state_[verdict], host_state_[verdict + 1]};
       pending_ = v.next;
       drafts_.assign(host_state_.begin() + block + 1, host_state_.begin() + block + 1 + k);
@@ -197,6 +196,7 @@ class Decoder {
       check(cudaEventRecord(events_[2], stream_), "cudaEventRecord");
       decode::require_finite_logits(host_logits_.data(), k + 1, vocab(), "verify", t);
       v = rule_.verify(host_logits_.data(), drafts_.data(), k, ctx);
+      decode::require_verdict(v, k, vocab());
       set_pending(v.next);
       check(cudaStreamSynchronize(stream_), "step");
     }
@@ -363,7 +363,10 @@ class Decoder {
       forward_.run(ints(draft_in), k, t, cache_, skip, draft_logits_.data(), stream_);
       download(draft_logits_.data(), k);
       decode::require_finite_logits(host_logits_.data(), k, vocab(), "draft", t);
-      for (int i = 0; i < k; ++i) drafts_.push_back(rule_.propose(i, host_logits_.data() + static_cast<long>(i) * vocab(), ctx));
+      for (int i = 0; i < k; ++i) {
+        drafts_.push_back(rule_.propose(i, host_logits_.data() + static_cast<long>(i) * vocab(), ctx));
+        decode::require_draft(drafts_.back(), i, vocab());
+      }
       check(cudaMemcpyAsync(ints(block + 1), drafts_.data(), static_cast<std::size_t>(k) * sizeof(int),
                             cudaMemcpyHostToDevice, stream_), "upload drafts");
     } else if constexpr (Predictor::mode == DraftMode::sequential) {
@@ -372,6 +375,7 @@ class Decoder {
         download(draft_logits_.data(), 1);
         decode::require_finite_logits(host_logits_.data(), 1, vocab(), "draft", t + i);
         drafts_.push_back(rule_.propose(i, host_logits_.data(), ctx));
+        decode::require_draft(drafts_.back(), i, vocab());
         check(cudaMemcpyAsync(ints(block + 1 + i), &drafts_.back(), sizeof(int), cudaMemcpyHostToDevice, stream_),
               "upload draft");
       }
@@ -409,6 +413,7 @@ class Decoder {
   std::uint64_t seed_;
   cudaStream_t stream_;
   int pending_ = 0;  // host mirror; also the source of set_pending's copies, so it outlives them
+  bool started_ = false;  // a pending token is set
   DecodeStats stats_;
   DeviceBuffer<int> state_, prompt_;
   std::vector<int> host_state_, drafts_;

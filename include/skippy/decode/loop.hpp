@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "../accept/verdict.hpp"
 #include "../core/error.hpp"
 #include "../model/config.hpp"
 #include "../policy/predictor.hpp"
@@ -23,9 +24,39 @@ void require_runnable(const ModelConfig& c) {
           "> drafting needs a mask token, but the model config has mask_token_id = -1");
 }
 
+// Checks a prompt before its prefill: at least one token, every id in the vocabulary, and all of it in
+// the cache (positions 0..P-2 committed, the last token pending at P-1).
+inline void require_prompt(const std::vector<int>& prompt, int vocab, int capacity) {
+  require(!prompt.empty(), "decoder: the prompt must hold at least one token");
+  for (std::size_t i = 0; i < prompt.size(); ++i)
+    require(prompt[i] >= 0 && prompt[i] < vocab, "decoder: prompt token id ", prompt[i], " at index ", i,
+            " is outside the vocabulary [0, ", vocab, ")");
+  require(static_cast<long>(prompt.size()) <= capacity, "decoder: a prompt of ", prompt.size(),
+          " tokens does not fit the KV cache of ", capacity, " positions");
+}
+
+// A step needs a pending token: start() or rewind() sets it.
+inline void require_started(bool started) {
+  require(started, "decoder: step() before start() or rewind(): there is no pending token");
+}
+
+// What an acceptance rule returned, checked before the decoder writes it into a block: a user-defined
+// rule's ids would otherwise index the embedding out of bounds.
+inline void require_draft(int id, int i, int vocab) {
+  require(id >= 0 && id < vocab, "decoder: the acceptance rule proposed token id ", id, " for draft ", i + 1,
+          ", outside the vocabulary [0, ", vocab, ")");
+}
+inline void require_verdict(const accept::Verdict& v, int k, int vocab) {
+  require(v.accepted >= 0 && v.accepted <= k, "decoder: the acceptance rule accepted ", v.accepted, " of ", k,
+          " drafts");
+  require(v.next >= 0 && v.next < vocab, "decoder: the acceptance rule returned next token id ", v.next,
+          ", outside the vocabulary [0, ", vocab, ")");
+}
+
 // Drafts the next step may make: K, shrunk near the end of the cache (a step needs t + k + 1 slots) and
 // to the caller's token budget.
 inline int step_drafts(int K, int length, int capacity, int budget) {
+  require(budget >= 1, "decoder: a step's token budget must be >= 1, got ", budget);
   const int room = capacity - length - 1;
   require(room >= 0, "decoder: the KV cache is full (", capacity, " positions); no further token fits");
   return std::max(0, std::min({K, room, budget - 1}));

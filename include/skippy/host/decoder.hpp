@@ -44,7 +44,7 @@ class Decoder {
 
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {
-    require(!prompt.empty(), "decoder: the prompt must hold at least one token");
+    decode::require_prompt(prompt, forward_.config().vocab, cache_.capacity());
     stats_ = DecodeStats{};
     cache_.clear();
     const auto t0 = clock::now();
@@ -53,6 +53,7 @@ class Decoder {
     cache_.set_length(static_cast<int>(prompt.size()) - 1);
     stats_.prefill_seconds += seconds_since(t0);
     pending_ = prompt.back();
+    started_ = true;
   }
 
   // Moves the committed length back to `length` (<= the current length) with `token` pending, keeping
@@ -63,11 +64,13 @@ class Decoder {
     decode::require_rewind(length, cache_.length(), token, forward_.config().vocab);
     cache_.set_length(length);
     pending_ = token;
+    started_ = true;
   }
 
   // One decoding step emitting at most `budget` (>= 1) tokens into out (appended). Returns how many
   // tokens the step produced (n + 1, possibly more than budget; only the first `budget` are meaningful).
   int step(std::vector<int>& out, int budget = max_predictors + 1) {
+    decode::require_started(started_);
     const int t = cache_.length();
     const int k = decode::step_drafts(K, t, cache_.capacity(), budget);
     const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
@@ -82,6 +85,7 @@ class Decoder {
     forward_.run(drafts_.data(), k + 1, t, cache_, LayerRange{}, target_logits_.data());
     decode::require_finite_logits(target_logits_.data(), k + 1, vocab, "verify", t);
     const accept::Verdict v = rule_.verify(target_logits_.data(), drafts_.data() + 1, k, ctx);
+    decode::require_verdict(v, k, vocab);
     cache_.set_length(t + v.accepted + 1);
     stats_.verify_seconds += seconds_since(t0);
 
@@ -122,12 +126,16 @@ class Decoder {
       block_[0] = pending_;
       forward_.run(block_.data(), k, t, cache_, skip, logits);
       decode::require_finite_logits(logits, k, vocab, "draft", t);
-      for (int i = 0; i < k; ++i) drafts_.push_back(rule_.propose(i, logits + static_cast<long>(i) * vocab, ctx));
+      for (int i = 0; i < k; ++i) {
+        drafts_.push_back(rule_.propose(i, logits + static_cast<long>(i) * vocab, ctx));
+        decode::require_draft(drafts_.back(), i, vocab);
+      }
     } else {
       for (int i = 0; i < k; ++i) {
         forward_.run(&drafts_.back(), 1, t + i, cache_, skip, logits);
         decode::require_finite_logits(logits, 1, vocab, "draft", t + i);
         drafts_.push_back(rule_.propose(i, logits, ctx));
+        decode::require_draft(drafts_.back(), i, vocab);
       }
     }
   }
@@ -137,6 +145,7 @@ class Decoder {
   Accept rule_;
   std::uint64_t seed_;
   int pending_ = 0;
+  bool started_ = false;  // a pending token is set
   DecodeStats stats_;
   std::vector<float> draft_logits_, target_logits_;
   std::vector<int> drafts_, block_;
