@@ -207,3 +207,74 @@ TEST_CASE("grpo CUDA kernels report bad input through check_status") {
           std::string::npos);
   }
 }
+
+TEST_CASE("grpo CUDA entry points reject bad parameters before launching, and keep alpha on bad data") {
+  if (!have_gpu()) {
+    MESSAGE("skipped: no GPU");
+    std::printf("skipped: no GPU (grpo_test parameters)\n");
+    return;
+  }
+  const auto has = [](auto&& fn, const std::string& needle) {
+    std::string what = "no error";
+    try {
+      fn();
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    INFO("message: ", what);
+    return what.find(needle) != std::string::npos;
+  };
+  const int n = 64, groups = 3;
+  Batch b = make(n, groups, -1);
+  Dev<float> pc(b.pc), pr(b.pr), rc(b.rc), rr(b.rr), margin(n), loss(n), gsum(groups), gloss(groups),
+      weight(groups), obj(1), dc(n), dr(n);
+  Dev<int> group(b.group), gcount(groups);
+  Dev<device::DeviceStatus> status(1);
+  const device::DeviceStep<float> out{margin.p, loss.p, gsum.p, gloss.p, gcount.p, weight.p, obj.p, dc.p, dr.p};
+  const std::vector<float> alpha0(groups, 1.0f / groups);
+  Dev<float> alpha(alpha0);
+  ObjectiveParams<GroupRobust> gr;
+  // Throws on a rejected parameter (so no doctest assertion inside: it would catch the exception).
+  const auto run = [&](const ObjectiveParams<GroupRobust>& p, int count, device::DeviceStatus* st) {
+    if (device::reset_status(status.p, nullptr) != cudaSuccess) return false;
+    return device::step<GrIpoMethod>(pc.p, pr.p, rc.p, rr.p, group.p, count, groups, p, alpha.p, out, st, nullptr) ==
+           cudaSuccess;
+  };
+  auto bad = gr;
+  bad.loss.beta = 0.0;
+  CHECK(has([&] { run(bad, n, status.p); }, "beta must be positive"));
+  bad = gr;
+  bad.weighting.chi = 1.5;
+  CHECK(has([&] { run(bad, n, status.p); }, "chi must be in [0, 1]"));
+  bad = gr;
+  bad.weighting.eta_alpha = -1.0;
+  CHECK(has([&] { run(bad, n, status.p); }, "eta_alpha must be finite"));
+  CHECK(has([&] { run(gr, -5, status.p); }, "number of samples must be >= 0, got -5"));
+  CHECK(has([&] { run(gr, n, nullptr); }, "status must not be null"));
+  CHECK(has([&] { (void)device::sequence_logprob<float>(nullptr, nullptr, nullptr, -1, 4, 8, nullptr, nullptr, status.p,
+                                                        nullptr); },
+            "sequence shape must be non-negative"));
+  CHECK(alpha.get() == alpha0);  // nothing ran
+
+  // A loss that overflows (IPO of a margin of 1e20): the group loss is not finite; alpha is kept.
+  std::vector<float> huge = b.pc;
+  huge[3] = 1e20f;
+  REQUIRE(cudaMemcpy(pc.p, huge.data(), huge.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(run(gr, n, status.p));
+  CHECK(has([&] { device::check_status(status.p, nullptr); },
+            "group_loss[" + std::to_string(b.group[3]) + "] is not finite"));
+  CHECK(alpha.get() == alpha0);
+  // A negative alpha: reported, kept.
+  REQUIRE(cudaMemcpy(pc.p, b.pc.data(), b.pc.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  std::vector<float> negative = alpha0;
+  negative[1] = -0.25f;
+  REQUIRE(cudaMemcpy(alpha.p, negative.data(), negative.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(run(gr, n, status.p));
+  CHECK(has([&] { device::check_status(status.p, nullptr); }, "alpha[1] must be finite and >= 0"));
+  CHECK(alpha.get() == negative);
+  // And a good step after them moves alpha.
+  REQUIRE(cudaMemcpy(alpha.p, alpha0.data(), alpha0.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(run(gr, n, status.p));
+  device::check_status(status.p, nullptr);
+  CHECK(alpha.get() != alpha0);
+}

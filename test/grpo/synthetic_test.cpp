@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 using namespace skippy;
@@ -35,6 +36,29 @@ TEST_CASE("grpo synthetic: the data set is as specified") {
   CHECK(f1[0] == f0[2]);
   CHECK(f1[3] == f0[1]);
   CHECK(f0[0] == doctest::Approx((5.0 / 8 + 1) * std::cos(pi * 0.3)));
+}
+
+TEST_CASE("grpo synthetic: a hand-built pair out of range is an error naming it") {
+  const auto message = [](const std::vector<Pair>& d) {
+    try {
+      make_batch(Vec{}, d);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  auto d = make_synthetic(7, {}, Split::train);
+  CHECK(message(d) == "no error");
+  auto bad = d;
+  bad[5].chosen = actions;
+  CHECK(message(bad).find("pair 5 has action ids 8") != std::string::npos);
+  bad = d;
+  bad[9].group = 2;
+  CHECK(message(bad).find("pair 9 has group 2") != std::string::npos);
+  bad = d;
+  bad[2].rejected = bad[2].chosen;
+  CHECK(message(bad).find("pair 2 chose and rejected the same action") != std::string::npos);
+  CHECK_THROWS_AS(weighted_least_squares(bad, {0.5, 0.5}, {60, 240}, 1.0, 1e-3), Error);
 }
 
 TEST_CASE("grpo synthetic: the log-linear gradient matches finite differences") {

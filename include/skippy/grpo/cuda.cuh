@@ -2,11 +2,14 @@
 // CUDA kernels of group-robust preference optimization: the same formulas as host.hpp and
 // sequence_logprob.hpp (formulas.hpp), on device memory.
 //
-// Entry points take raw device pointers and a stream and return cudaError_t (launch errors only). Bad data
-// (a group id out of range, a non-finite log-probability, a target id out of range, non-finite logits) is
-// recorded on the device in a DeviceStatus (the first one found wins); check_status() reads it back on the
-// host and throws skippy::Error with the sample/position and value, as the host kernels do. Lengths are the
-// caller's sizes here, so "mismatched lengths" cannot arise below this boundary.
+// Entry points take raw device pointers and a stream and return cudaError_t (launch errors). What the host
+// knows is checked before any launch and throws skippy::Error with the host kernels' messages: beta, chi,
+// eta_alpha, negative sizes, a null status. Bad data in device memory (a group id out of range, a
+// non-finite log-probability or group loss, an alpha that is negative or not finite, a target id out of
+// range, non-finite logits) is recorded on the device in a DeviceStatus (the first one found wins);
+// check_status() reads it back on the host and throws skippy::Error with the sample/position and value, as
+// the host kernels do. Lengths are the caller's sizes here, so "mismatched lengths" cannot arise below this
+// boundary.
 //
 // Reductions are deterministic: per-group sums use one block per group (cub::BlockReduce over a fixed
 // thread-to-sample mapping), the group-weight update runs in one block, and a response's log-probability is
@@ -21,7 +24,9 @@
 
 #include "../core/error.hpp"
 #include "formulas.hpp"
+#include "host.hpp"
 #include "policy.hpp"
+#include "sequence_logprob.hpp"
 
 // Namespace `device` (not `cuda`, which would clash with libcu++'s ::cuda under using-directives).
 namespace skippy::grpo::device {
@@ -32,12 +37,14 @@ enum StatusCode : int {
   status_nonfinite_logprob = 2,
   status_target_out_of_range = 3,
   status_nonfinite_logits = 4,
+  status_nonfinite_group_loss = 5,
+  status_bad_alpha = 6,
 };
 
 // Written by the kernels; zero it (reset_status) before a step.
 struct DeviceStatus {
   int code;   // StatusCode
-  int index;  // sample index, or response index for the sequence kernels
+  int index;  // sample index, response index for the sequence kernels, group for the weights
   int value;  // the bad group/target id, the field (0 policy_chosen, 1 policy_rejected, 2 reference_chosen,
               // 3 reference_rejected), or the position of non-finite logits
   int extra;  // position for target errors
@@ -106,7 +113,8 @@ __global__ void __launch_bounds__(block_threads) group_reduce_kernel(const int* 
 template <class Weighting, class Real>
 __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, const Real* group_loss,
                                                                 const int* group_count, int groups, Real chi, Real eta,
-                                                                int absent_mode, Real* weight, Real* objective) {
+                                                                int absent_mode, Real* weight, Real* objective,
+                                                                DeviceStatus* status) {
   using ReduceR = cub::BlockReduce<Real, block_threads>;
   using ReduceI = cub::BlockReduce<int, block_threads>;
   __shared__ typename ReduceR::TempStorage tmp_r;
@@ -125,6 +133,23 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
   const int count = shared_i;
 
   if constexpr (Weighting::adaptive) {
+    // As the host's update_alpha, which throws first: a bad alpha or group loss is reported and alpha kept.
+    int bad = 0;
+    for (int g = t; g < groups; g += block_threads) {
+      if (!formula::finite(alpha[g]) || alpha[g] < Real(0)) {
+        report(status, status_bad_alpha, g, 0, 0);
+        bad = 1;
+      }
+      if (!formula::finite(group_loss[g])) {
+        report(status, status_nonfinite_group_loss, g, 0, 0);
+        bad = 1;
+      }
+    }
+    const int n_bad = ReduceI(tmp_i).Sum(bad);
+    if (t == 0) shared_i = n_bad;
+    __syncthreads();
+    const bool any_bad = shared_i > 0;
+    __syncthreads();
     // any updated group? and the largest exponent among them
     int any = 0;
     Real lmax = Real(0);
@@ -149,7 +174,7 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
     const Real loss_max = shared_r;
     const bool any_updated = shared_i > 0;
     __syncthreads();
-    if (any_updated) {
+    if (any_updated && !any_bad) {
       // The host takes the max over updated groups only; when every updated loss is negative the host's max is
       // negative while this one may be 0, which changes nothing after normalisation (losses are >= 0 anyway).
       Real m = Real(0), u = Real(0);
@@ -209,7 +234,7 @@ __global__ void __launch_bounds__(block_threads) sequence_logprob_kernel(const R
   const int b = blockIdx.x;
   Real total = Real(0);
   for (int t = 0; t < length; ++t) {
-    const long p = static_cast<long>(b) * length + t;
+    const std::int64_t p = static_cast<std::int64_t>(b) * length + t;
     if (!mask[p]) {
       if (threadIdx.x == 0) lse[p] = Real(0);
       continue;
@@ -245,7 +270,7 @@ template <class Real>
 __global__ void __launch_bounds__(block_threads) sequence_logprob_backward_kernel(
     const Real* logits, const int* targets, const std::uint8_t* mask, const Real* lse, const Real* coef, int length,
     int vocab, Real* dlogits) {
-  const long p = blockIdx.x;
+  const std::int64_t p = blockIdx.x;
   const int b = static_cast<int>(p / length);
   Real* d = dlogits + p * vocab;
   const int y = targets[p];
@@ -291,6 +316,10 @@ inline void check_status(const DeviceStatus* status, cudaStream_t stream) {
                            " is out of range (device)");
     case status_nonfinite_logits:
       skippy::detail::fail("grpo: non-finite logits in response ", s.index, " position ", s.value, " (device)");
+    case status_nonfinite_group_loss:
+      skippy::detail::fail("grpo: group_loss[", s.index, "] is not finite (device; alpha kept)");
+    case status_bad_alpha:
+      skippy::detail::fail("grpo: alpha[", s.index, "] must be finite and >= 0 (device; alpha kept)");
     default:
       skippy::detail::fail("grpo: unknown device status ", s.code);
   }
@@ -302,7 +331,11 @@ cudaError_t sample_losses(const Real* policy_chosen, const Real* policy_rejected
                           const Real* reference_rejected, const int* group, int n, int groups, Real beta, Real* margin,
                           Real* loss, DeviceStatus* status, cudaStream_t stream) {
   static_assert(is_loss_policy_v<Loss>, "grpo::device::sample_losses<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
-  if (n <= 0) return cudaSuccess;
+  grpo::detail::check_count(n, "the number of samples");
+  grpo::detail::check_groups(groups);
+  grpo::detail::check_beta(static_cast<double>(beta));
+  require(status != nullptr, "grpo::device::sample_losses: status must not be null (bad samples are reported there)");
+  if (n == 0) return cudaSuccess;
   detail::sample_losses_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
       policy_chosen, policy_rejected, reference_chosen, reference_rejected, group, n, groups, beta, margin, loss,
       status);
@@ -313,23 +346,28 @@ cudaError_t sample_losses(const Real* policy_chosen, const Real* policy_rejected
 template <class Real>
 cudaError_t group_reduce(const int* group, const Real* loss, int n, int groups, Real* group_sum, int* group_count,
                          Real* group_loss, cudaStream_t stream) {
-  if (groups <= 0) return cudaErrorInvalidValue;
+  grpo::detail::check_count(n, "the number of samples");
+  grpo::detail::check_groups(groups);
   detail::group_reduce_kernel<Real><<<groups, block_threads, 0, stream>>>(group, loss, n, group_sum, group_count,
                                                                           group_loss);
   return cudaGetLastError();
 }
 
 // Steps 3-5: mirror ascent of alpha (GroupRobust; alpha may be null otherwise), weights, objective (one value).
+// A bad alpha or a non-finite group loss (GroupRobust) is reported in status, and alpha kept.
 template <class Weighting, class Real>
 cudaError_t update_weights(Real* alpha, const Real* group_loss, const int* group_count, int groups,
                            const typename Weighting::Params& params, Real* weight, Real* objective,
-                           cudaStream_t stream) {
+                           DeviceStatus* status, cudaStream_t stream) {
   static_assert(is_weighting_policy_v<Weighting>,
                 "grpo::device::update_weights<Weighting>: Weighting must be UniformWeights, BalancedWeights or GroupRobust");
-  if (groups <= 0) return cudaErrorInvalidValue;
+  grpo::detail::check_groups(groups);
   Real chi = Real(0), eta = Real(0);
   int absent = 0;
   if constexpr (Weighting::adaptive) {
+    grpo::detail::check_chi(params.chi);
+    grpo::detail::check_eta(params.eta_alpha);
+    require(alpha != nullptr && status != nullptr, "grpo::device::update_weights: GroupRobust needs alpha and status");
     chi = static_cast<Real>(params.chi);
     eta = static_cast<Real>(params.eta_alpha);
     absent = params.absent == AbsentGroups::zero_exponent ? 1 : 0;
@@ -337,7 +375,7 @@ cudaError_t update_weights(Real* alpha, const Real* group_loss, const int* group
     (void)params;
   }
   detail::weights_kernel<Weighting, Real><<<1, block_threads, 0, stream>>>(alpha, group_loss, group_count, groups, chi,
-                                                                           eta, absent, weight, objective);
+                                                                           eta, absent, weight, objective, status);
   return cudaGetLastError();
 }
 
@@ -347,7 +385,10 @@ cudaError_t gradient_coefficients(const Real* margin, const int* group, int n, i
                                   const int* group_count, Real beta, Real* d_chosen, Real* d_rejected,
                                   cudaStream_t stream) {
   static_assert(is_loss_policy_v<Loss>, "grpo::device::gradient_coefficients<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
-  if (n <= 0) return cudaSuccess;
+  grpo::detail::check_count(n, "the number of samples");
+  grpo::detail::check_groups(groups);
+  grpo::detail::check_beta(static_cast<double>(beta));
+  if (n == 0) return cudaSuccess;
   detail::coefficients_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
       margin, group, n, groups, weight, group_count, beta, d_chosen, d_rejected);
   return cudaGetLastError();
@@ -379,7 +420,7 @@ cudaError_t step(const Real* policy_chosen, const Real* policy_rejected, const R
   if (e == cudaSuccess) e = group_reduce(group, out.loss, n, groups, out.group_sum, out.group_count, out.group_loss, stream);
   if (e == cudaSuccess)
     e = update_weights<Weighting>(alpha, out.group_loss, out.group_count, groups, params.weighting, out.weight,
-                                  out.objective, stream);
+                                  out.objective, status, stream);
   if (e == cudaSuccess)
     e = gradient_coefficients<Loss>(out.margin, group, n, groups, out.weight, out.group_count, beta, out.d_chosen,
                                     out.d_rejected, stream);
@@ -390,8 +431,9 @@ cudaError_t step(const Real* policy_chosen, const Real* policy_rejected, const R
 template <class Real>
 cudaError_t sequence_logprob(const Real* logits, const int* targets, const std::uint8_t* mask, int batch, int length,
                              int vocab, Real* logprob, Real* lse, DeviceStatus* status, cudaStream_t stream) {
-  if (batch <= 0) return cudaSuccess;
-  if (length < 0 || vocab < 1) return cudaErrorInvalidValue;
+  grpo::detail::check_shape(SequenceShape{batch, length, vocab});
+  require(status != nullptr, "grpo::device::sequence_logprob: status must not be null (bad targets are reported there)");
+  if (batch == 0) return cudaSuccess;
   detail::sequence_logprob_kernel<Real><<<batch, block_threads, 0, stream>>>(logits, targets, mask, length, vocab,
                                                                             logprob, lse, status);
   return cudaGetLastError();
@@ -402,8 +444,10 @@ template <class Real>
 cudaError_t sequence_logprob_backward(const Real* logits, const int* targets, const std::uint8_t* mask, const Real* lse,
                                       const Real* coef, int batch, int length, int vocab, Real* dlogits,
                                       cudaStream_t stream) {
-  if (batch <= 0 || length <= 0) return cudaSuccess;
-  if (vocab < 1) return cudaErrorInvalidValue;
+  grpo::detail::check_shape(SequenceShape{batch, length, vocab});
+  if (batch == 0 || length == 0) return cudaSuccess;
+  require(static_cast<std::int64_t>(batch) * length <= 0x7fffffff, "grpo::device::sequence_logprob_backward: ",
+          batch, " x ", length, " positions exceed one grid (2^31 - 1 blocks)");
   detail::sequence_logprob_backward_kernel<Real><<<batch * length, block_threads, 0, stream>>>(
       logits, targets, mask, lse, coef, length, vocab, dlogits);
   return cudaGetLastError();

@@ -77,6 +77,15 @@ inline void check_beta(double beta) {
   require(beta > 0.0 && formula::finite(beta), "grpo: beta must be positive and finite, got ", beta);
 }
 
+inline void check_eta(double eta_alpha) {
+  require(formula::finite(eta_alpha) && eta_alpha >= 0.0, "grpo: eta_alpha must be finite and >= 0, got ", eta_alpha);
+}
+
+inline void check_chi(double chi) { require(chi >= 0.0 && chi <= 1.0, "grpo: chi must be in [0, 1], got ", chi); }
+
+// A count of samples (or responses, positions) a caller passes beside device pointers.
+inline void check_count(long n, const char* what) { require(n >= 0, "grpo: ", what, " must be >= 0, got ", n); }
+
 }  // namespace detail
 
 // Throws skippy::Error unless all five arrays have one length, every group id is in 0..groups-1 and every
@@ -145,8 +154,7 @@ void update_alpha(Span<Real> alpha, Span<const Real> group_loss, Span<const int>
   require(g_size >= 1, "grpo: alpha is empty");
   detail::check_length(group_loss.size, g_size, "group_loss", "alpha");
   detail::check_length(group_count.size, g_size, "group_count", "alpha");
-  require(formula::finite(eta_alpha) && eta_alpha >= 0.0, "grpo: eta_alpha must be finite and >= 0, got ",
-          eta_alpha);
+  detail::check_eta(eta_alpha);
   for (std::size_t g = 0; g < g_size; ++g) {
     require(formula::finite(alpha[g]) && alpha[g] >= Real(0), "grpo: alpha[", g, "] must be finite and >= 0, got ",
             alpha[g]);
@@ -185,7 +193,7 @@ void group_weights(Span<const Real> alpha, Span<const int> group_count, const ty
   Real chi = Real(0);
   if constexpr (Weighting::adaptive) {
     detail::check_length(alpha.size, g_size, "alpha", "group_count");
-    require(params.chi >= 0.0 && params.chi <= 1.0, "grpo: chi must be in [0, 1], got ", params.chi);
+    detail::check_chi(params.chi);
     chi = static_cast<Real>(params.chi);
   } else {
     (void)params;

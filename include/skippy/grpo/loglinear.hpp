@@ -76,6 +76,17 @@ struct Pair {
   int chosen = 0, rejected = 0;  // action ids: the chosen one has the higher true reward
 };
 
+// A pair the trainer can index: its group and both action ids in range, the actions distinct (a data set
+// built by hand, not by make_synthetic, may break any of these).
+inline const Pair& checked(const Pair& p, std::size_t i) {
+  require(p.group >= 0 && p.group < groups, "grpo::loglinear: pair ", i, " has group ", p.group, ", outside 0..",
+          groups - 1);
+  require(p.chosen >= 0 && p.chosen < actions && p.rejected >= 0 && p.rejected < actions,
+          "grpo::loglinear: pair ", i, " has action ids ", p.chosen, " and ", p.rejected, ", outside 0..", actions - 1);
+  require(p.chosen != p.rejected, "grpo::loglinear: pair ", i, " chose and rejected the same action ", p.chosen);
+  return p;
+}
+
 struct SyntheticConfig {
   int pairs = 300;              // N
   double minority_share = 0.2;  // share of group 0 (20/80 imbalance)
@@ -206,7 +217,7 @@ inline BatchBuffers make_batch(const Vec& theta, const std::vector<Pair>& data,
   b.reference_rejected.assign(n, -std::log(static_cast<double>(actions)));
   b.group.resize(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const Pair& p = data[i];
+    const Pair& p = checked(data[i], i);
     const auto lp = log_policy(theta, table[i]);
     b.policy_chosen[i] = lp[static_cast<std::size_t>(p.chosen)];
     b.policy_rejected[i] = lp[static_cast<std::size_t>(p.rejected)];
@@ -225,7 +236,7 @@ inline Vec backprop(const Vec& theta, const std::vector<Pair>& data, const std::
                     const std::vector<double>& d_chosen, const std::vector<double>& d_rejected) {
   Vec grad{};
   for (std::size_t i = 0; i < data.size(); ++i) {
-    const Pair& p = data[i];
+    const Pair& p = checked(data[i], i);
     const ActionFeatures& phi = table[i];
     const auto lp = log_policy(theta, phi);
     Vec mean{};
@@ -246,7 +257,8 @@ inline Vec weighted_least_squares(const std::vector<Pair>& data, const std::vect
                                   const std::vector<int>& group_count, double beta, double lambda) {
   std::vector<double> a(static_cast<std::size_t>(dim * dim), 0.0), rhs(static_cast<std::size_t>(dim), 0.0);
   const double target = 1.0 / (2.0 * beta);
-  for (const Pair& p : data) {
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const Pair& p = checked(data[i], i);
     const auto g = static_cast<std::size_t>(p.group);
     const double w = formula::sample_scale(weight[g], group_count[g]);
     const Vec fw = features(p.group, p.s1, p.s2, p.chosen), fl = features(p.group, p.s1, p.s2, p.rejected);
