@@ -59,6 +59,17 @@ TEST_CASE("grpo: the alpha update is alpha_g exp(eta L_g) / Z") {
   update_alpha(Span<float>(af), Span<const float>(lf), Span<const int>(cf), 100.0);
   CHECK(af[0] == doctest::Approx(1.0f));
   CHECK(af[1] >= 0.0f);
+  // The largest loss in a group of zero alpha: the other factors underflowed to a zero sum and the mass
+  // was lost ([0, 0]) while a shift by the largest exponent log alpha + eta L keeps it.
+  std::vector<double> a3{1.0, 0.0};
+  update_alpha(Span<double>(a3), Span<const double>(std::vector<double>{0.0, 1.0}), Span<const int>(cf), 1000.0);
+  CHECK(a3 == std::vector<double>{1.0, 0.0});
+  // A tiny alpha with the largest loss: its factor alone (1e-39 in float) made mass / sum overflow.
+  std::vector<float> a4{1e-39f, 1.0f};
+  update_alpha(Span<float>(a4), Span<const float>(std::vector<float>{100.0f, 0.0f}), Span<const int>(cf), 1.0);
+  const double r = static_cast<double>(1e-39f) * std::exp(100.0);  // alpha_0 exp(eta L_0) / alpha_1 exp(eta L_1)
+  CHECK(a4[0] == doctest::Approx(r / (1.0 + r)).epsilon(1e-5));
+  CHECK(a4[1] == doctest::Approx(1.0 / (1.0 + r)).epsilon(1e-4));
 }
 
 TEST_CASE("grpo: weights of the three policies") {

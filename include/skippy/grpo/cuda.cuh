@@ -150,38 +150,33 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
     __syncthreads();
     const bool any_bad = shared_i > 0;
     __syncthreads();
-    // any updated group? and the largest exponent among them
+    // Any updated group with a positive alpha (zero ones stay zero)? And the largest exponent among them.
     int any = 0;
-    Real lmax = Real(0);
-    bool have = false;
+    Real emax = Real(0);
     for (int g = t; g < groups; g += block_threads)
-      if (updated(g)) {
-        lmax = have ? (group_loss[g] > lmax ? group_loss[g] : lmax) : group_loss[g];
-        have = true;
+      if (updated(g) && alpha[g] > Real(0)) {
+        const Real e = formula::mirror_exponent(alpha[g], eta, group_loss[g]);
+        emax = any ? (e > emax ? e : emax) : e;
         any = 1;
       }
     __syncthreads();
     const int n_any = ReduceI(tmp_i).Sum(any);
     __syncthreads();
-    // Threads without an updated group contribute a value no larger than the true maximum.
-    Real mine = have ? lmax : Real(0);
-    const Real reduced = ReduceR(tmp_r).Reduce(mine, MaxOp{});
+    const Real reduced = ReduceR(tmp_r).Reduce(any ? emax : static_cast<Real>(-INFINITY), MaxOp{});
     if (t == 0) {
       shared_r = reduced;
       shared_i = n_any;
     }
     __syncthreads();
-    const Real loss_max = shared_r;
+    const Real shift = shared_r;
     const bool any_updated = shared_i > 0;
     __syncthreads();
     if (any_updated && !any_bad) {
-      // The host takes the max over updated groups only; when every updated loss is negative the host's max is
-      // negative while this one may be 0, which changes nothing after normalisation (losses are >= 0 anyway).
       Real m = Real(0), u = Real(0);
       for (int g = t; g < groups; g += block_threads)
         if (updated(g)) {
           m += alpha[g];
-          u += formula::mirror_unnormalised(alpha[g], eta, group_loss[g], loss_max);
+          u += formula::mirror_unnormalised(alpha[g], eta, group_loss[g], shift);
         }
       const Real mass = ReduceR(tmp_r).Sum(m);
       __syncthreads();
@@ -193,7 +188,7 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
       __syncthreads();
       for (int g = t; g < groups; g += block_threads)
         if (updated(g))
-          alpha[g] = formula::mirror_normalise(formula::mirror_unnormalised(alpha[g], eta, group_loss[g], loss_max),
+          alpha[g] = formula::mirror_normalise(formula::mirror_unnormalised(alpha[g], eta, group_loss[g], shift),
                                                shared_r, shared_sum);
       __syncthreads();
     }

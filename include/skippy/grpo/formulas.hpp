@@ -95,12 +95,18 @@ SKIPPY_HD_INLINE Real group_weight(Real alpha_g, Real chi, int count_g, int coun
   }
 }
 
-// Mirror ascent, one group: the unnormalised new alpha, alpha_g * exp(eta (L_g - L_max)). Subtracting the
-// largest exponent L_max of the groups being updated keeps every factor in (0, 1]: no overflow for any
-// eta * L, and the normalisation (divide by the sum over those groups) cancels the shift exactly.
+// Mirror ascent, one group: alpha_g exp(eta L_g), computed as exp(e_g - shift) from the exponent
+// e_g = log alpha_g + eta L_g, where shift is the largest exponent of the groups being updated whose alpha
+// is positive (a zero alpha stays zero). Every factor lies in [0, 1] and the largest is 1, so their sum is
+// at least 1 for any eta L and any alpha: no overflow, and no sum underflowing to 0 (with a shift by the
+// largest loss alone, alpha = [1, 0], L = [0, 1], eta = 1000 gave [0, 0]). Normalising cancels the shift.
 template <class Real>
-SKIPPY_HD_INLINE Real mirror_unnormalised(Real alpha_g, Real eta, Real loss_g, Real loss_max) {
-  return alpha_g * exp_(eta * (loss_g - loss_max));
+SKIPPY_HD_INLINE Real mirror_exponent(Real alpha_g, Real eta, Real loss_g) {
+  return log_(alpha_g) + eta * loss_g;
+}
+template <class Real>
+SKIPPY_HD_INLINE Real mirror_unnormalised(Real alpha_g, Real eta, Real loss_g, Real shift) {
+  return alpha_g > Real(0) ? exp_(mirror_exponent(alpha_g, eta, loss_g) - shift) : Real(0);
 }
 
 // The renormalised alpha: unnormalised_g * mass / sum, where mass is the total alpha of the updated groups

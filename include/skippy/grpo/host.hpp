@@ -161,24 +161,26 @@ void update_alpha(Span<Real> alpha, Span<const Real> group_loss, Span<const int>
     require(formula::finite(group_loss[g]), "grpo: group_loss[", g, "] is not finite (", group_loss[g], ")");
   }
   const auto updated = [&](std::size_t g) { return absent == AbsentGroups::zero_exponent || group_count[g] > 0; };
-  bool any = false;
-  Real loss_max = Real(0);
+  const auto eta = static_cast<Real>(eta_alpha);
+  bool any = false;  // an updated group with a positive alpha (zero ones stay zero)
+  Real shift = Real(0);
   Real mass = Real(0);
   for (std::size_t g = 0; g < g_size; ++g) {
     if (!updated(g)) continue;
-    if (!any || group_loss[g] > loss_max) loss_max = group_loss[g];
-    any = true;
     mass += alpha[g];
+    if (!(alpha[g] > Real(0))) continue;
+    const Real e = formula::mirror_exponent(alpha[g], eta, group_loss[g]);
+    if (!any || e > shift) shift = e;
+    any = true;
   }
   if (!any) return;
-  const auto eta = static_cast<Real>(eta_alpha);
   Real sum = Real(0);
   for (std::size_t g = 0; g < g_size; ++g)
-    if (updated(g)) sum += formula::mirror_unnormalised(alpha[g], eta, group_loss[g], loss_max);
+    if (updated(g)) sum += formula::mirror_unnormalised(alpha[g], eta, group_loss[g], shift);
   for (std::size_t g = 0; g < g_size; ++g)
     if (updated(g))
-      alpha[g] = formula::mirror_normalise(formula::mirror_unnormalised(alpha[g], eta, group_loss[g], loss_max),
-                                           mass, sum);
+      alpha[g] = formula::mirror_normalise(formula::mirror_unnormalised(alpha[g], eta, group_loss[g], shift), mass,
+                                           sum);
 }
 
 // Step 4: the weights w_g of the weighting policy. alpha is read only by GroupRobust (may be empty otherwise).
