@@ -618,6 +618,7 @@ void check_user_rule(const ModelView<quant::F32>& m) {
   for (const auto& p : prompts) {
     CHECK(user.generate(p, o) == library.generate(p, o));
     CHECK(user.stats().accepted == library.stats().accepted);
+    CHECK(library.stats().accepted > 0);  // drafts were tested, not only the bonus token
   }
   const std::pair<Rule::Fault, std::string> faults[] = {
       {Rule::Fault::draft_id, "proposed token id 64 for draft 1"},
