@@ -19,8 +19,12 @@ inline std::string bundled_model_path() { return SKIPPY_BUNDLED_MODEL; }
 template <class Q>
 struct LoadedModel {
   explicit LoadedModel(const std::string& path) : file(gguf::File::open(path)) {
-    const gguf::TensorInfo* t = file.find_tensor("blk.0.attn_q.weight");
-    if (t != nullptr && t->type == static_cast<std::uint32_t>(Q::ggml_type)) {
+    // In place only when every matrix is Q: a file of mixed types (an F16 embedding beside Q8_0 layers)
+    // converts like any other.
+    bool in_place = true;
+    for (const gguf::TensorInfo& t : file.tensors())
+      if (t.dims.size() >= 2 && t.type != static_cast<std::uint32_t>(Q::ggml_type)) in_place = false;
+    if (in_place) {
       view = gguf::view<Q>(file);
     } else {
       owned = std::make_unique<HostModel<Q>>(gguf::load_host_model<Q>(file));

@@ -20,6 +20,7 @@
 #include <tuple>
 #include <vector>
 
+#include "args.hpp"
 #include "eval_text.hpp"
 #include "sweep_run.hpp"
 
@@ -131,7 +132,7 @@ skippy::examples::CudaSweep skippy::examples::sweep_cuda(const ModelView<SweepQu
 }
 #endif
 
-int main(int argc, char** argv) {
+static int run_main(int argc, char** argv) {
   SweepOptions opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -154,8 +155,8 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--model" && v) opt.model = argv[++i];
     else if (a == "--text" && v) opt.text_file = argv[++i];
-    else if (a == "--positions" && v) opt.positions = std::atoi(argv[++i]);
-    else if (a == "--tokens" && v) opt.tokens = std::atoi(argv[++i]);
+    else if (a == "--positions" && v) opt.positions = static_cast<int>(int_arg("--positions", argv[++i], 1, 1 << 24));
+    else if (a == "--tokens" && v) opt.tokens = static_cast<int>(int_arg("--tokens", argv[++i], 1, 1 << 20));
     else if (a == "--csv" && v) opt.csv = argv[++i];
     else if (a == "--only" && v) opt.only = argv[++i];
     else if (a == "--backend" && v) opt.backend = argv[++i];
@@ -194,6 +195,15 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const Error& e) {
+    std::fprintf(stderr, "skippy_config_sweep: %s\n", e.what());
+    return 1;
+  }
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {  // bad arguments (skippy::Error), or memory (std::bad_alloc)
     std::fprintf(stderr, "skippy_config_sweep: %s\n", e.what());
     return 1;
   }

@@ -5,12 +5,14 @@
 // The policies are template parameters: the options below pick one of the instantiations listed in
 // Skips / Predictors / Rules / Quants, so every decoder the demo runs is a fully specialised type.
 
+#include "args.hpp"
 #include "demo_run.hpp"
 
 #if SKIPPY_DEMO_CUDA
 #include "demo_cuda.hpp"
 #endif
 
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -61,16 +63,16 @@ bool parse(int argc, char** argv, DemoOptions& o) {
       std::exit(0);
     } else if (a == "--model" && v) o.model = argv[++i];
     else if (a == "--prompt" && v) o.prompt = argv[++i];
-    else if (a == "--tokens" && v) o.tokens = std::atoi(argv[++i]);
+    else if (a == "--tokens" && v) o.tokens = static_cast<int>(examples::int_arg("--tokens", argv[++i], 1, 1 << 20));
     else if (a == "--skip" && v) {
       if (std::sscanf(argv[++i], "%d:%d", &o.skip_begin, &o.skip_end) != 2) return false;
-    } else if (a == "--k" && v) o.k = std::atoi(argv[++i]);
+    } else if (a == "--k" && v) o.k = static_cast<int>(examples::int_arg("--k", argv[++i], 1, 64));
     else if (a == "--draft" && v) o.draft = argv[++i];
     else if (a == "--accept" && v) o.accept = argv[++i];
-    else if (a == "--temperature" && v) o.temperature = static_cast<float>(std::atof(argv[++i]));
-    else if (a == "--top-k" && v) o.top_k = std::atoi(argv[++i]);
-    else if (a == "--top-p" && v) o.top_p = static_cast<float>(std::atof(argv[++i]));
-    else if (a == "--seed" && v) o.seed = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--temperature" && v) o.temperature = static_cast<float>(examples::real_arg("--temperature", argv[++i], 0, 1e4));
+    else if (a == "--top-k" && v) o.top_k = static_cast<int>(examples::int_arg("--top-k", argv[++i], 0, 1 << 30));
+    else if (a == "--top-p" && v) o.top_p = static_cast<float>(examples::real_arg("--top-p", argv[++i], 0, 1));
+    else if (a == "--seed" && v) o.seed = static_cast<std::uint64_t>(examples::int_arg("--seed", argv[++i], 0, LLONG_MAX));
     else if (a == "--quant" && v) o.quant = argv[++i];
     else if (a == "--backend" && v) o.backend = argv[++i];
     else if (a == "--no-stream") o.stream = false;
@@ -103,11 +105,11 @@ int with_model(const DemoOptions& o) {
 
 int main(int argc, char** argv) {
   DemoOptions o;
-  if (!parse(argc, argv, o)) {
-    usage(stderr);
-    return 2;
-  }
   try {
+    if (!parse(argc, argv, o)) {
+      usage(stderr);
+      return 2;
+    }
     require(o.tokens >= 1, "--tokens must be >= 1, got ", o.tokens);
     require(o.quant == "f16" || o.quant == "q8_0" || o.quant == "q4_0", "--quant must be f16, q8_0 or q4_0, got '",
             o.quant, "'");
@@ -128,7 +130,7 @@ int main(int argc, char** argv) {
         Quants{}, [&](auto q) { return o.quant == examples::option_name<typename decltype(q)::type>(); },
         [&](auto q) { rc = with_model<typename decltype(q)::type>(o); });
     return rc;
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // skippy::Error, and std::bad_alloc for a cache too large for memory
     std::fprintf(stderr, "skippy_demo: %s\n", e.what());
     return 1;
   }

@@ -67,7 +67,7 @@ int convert(const std::string& in, const std::string& out, bool quiet) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_main(int argc, char** argv) {
   std::string in, out, type;
   bool quiet = false;
   for (int i = 1; i < argc; ++i) {
@@ -100,6 +100,15 @@ int main(int argc, char** argv) {
     return (type == "q8_0" || type == "Q8_0") ? convert<quant::Q8_0>(in, out, quiet) : convert<quant::Q4_0>(in, out, quiet);
   } catch (const Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {  // bad arguments (skippy::Error), or memory (std::bad_alloc)
+    std::fprintf(stderr, "skippy_gguf_convert: %s\n", e.what());
     return 1;
   }
 }

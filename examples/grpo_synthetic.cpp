@@ -10,6 +10,8 @@
 
 #include <skippy/grpo/grpo.hpp>
 
+#include "args.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -90,7 +92,7 @@ bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") =
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_main(int argc, char** argv) {
   Options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -99,21 +101,21 @@ int main(int argc, char** argv) {
       usage();
       return 0;
     } else if (a == "--seeds" && has_value) {
-      opt.seeds = std::atoi(argv[++i]);
+      opt.seeds = static_cast<int>(examples::int_arg("--seeds", argv[++i], 1, 1 << 20));
     } else if (a == "--steps" && has_value) {
-      opt.train.steps = std::atoi(argv[++i]);
+      opt.train.steps = static_cast<int>(examples::int_arg("--steps", argv[++i], 1, 1 << 30));
     } else if (a == "--beta" && has_value) {
-      opt.train.beta = std::atof(argv[++i]);
+      opt.train.beta = examples::real_arg("--beta", argv[++i], -1e30, 1e30);
     } else if (a == "--lr" && has_value) {
-      opt.train.learning_rate = std::atof(argv[++i]);
+      opt.train.learning_rate = examples::real_arg("--lr", argv[++i], -1e30, 1e30);
     } else if (a == "--lambda" && has_value) {
-      opt.train.lambda = std::atof(argv[++i]);
+      opt.train.lambda = examples::real_arg("--lambda", argv[++i], -1e30, 1e30);
     } else if (a == "--eta" && has_value) {
-      opt.train.robust.eta_alpha = std::atof(argv[++i]);
+      opt.train.robust.eta_alpha = examples::real_arg("--eta", argv[++i], -1e30, 1e30);
     } else if (a == "--chi" && has_value) {
-      opt.train.robust.chi = std::atof(argv[++i]);
+      opt.train.robust.chi = examples::real_arg("--chi", argv[++i], -1e30, 1e30);
     } else if (a == "--val" && has_value) {
-      opt.validation_pairs = std::atoi(argv[++i]);
+      opt.validation_pairs = static_cast<int>(examples::int_arg("--val", argv[++i], 0, 1 << 24));
     } else if (a == "--out" && has_value) {
       opt.out = argv[++i];
     } else {
@@ -237,4 +239,13 @@ int main(int argc, char** argv) {
     std::printf("gnuplot not found on PATH: no plot drawn\n");
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {  // bad arguments (skippy::Error), or memory (std::bad_alloc)
+    std::fprintf(stderr, "skippy_grpo_synthetic: %s\n", e.what());
+    return 1;
+  }
 }

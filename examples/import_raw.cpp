@@ -24,8 +24,8 @@ void import(const RawTensors& raw, const std::string& out, const std::string& na
   const FloatWeights w = raw.float_weights();
   gguf::WriteOptions o;
   o.name = name;
-  o.s3d = gguf::S3dMetadata{w.config.mask_token_id, static_cast<int>(raw.meta_int("skip_begin")),
-                            static_cast<int>(raw.meta_int("skip_end")), static_cast<int>(raw.meta_int("predictors"))};
+  o.s3d = gguf::S3dMetadata{w.config.mask_token_id, raw.meta_int("skip_begin"),
+                            raw.meta_int("skip_end"), raw.meta_int("predictors")};
   const auto model = HostModel<Q>::from_float(w);
   gguf::write_model(out, model, o);
   const ModelConfig& c = w.config;
@@ -36,7 +36,7 @@ void import(const RawTensors& raw, const std::string& out, const std::string& na
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run_main(int argc, char** argv) {
   std::string in, out, type = "f16", name = "skippy-byte";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -75,6 +75,15 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const Error& e) {
+    std::fprintf(stderr, "skippy_import_raw: %s\n", e.what());
+    return 1;
+  }
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {  // bad arguments (skippy::Error), or memory (std::bad_alloc)
     std::fprintf(stderr, "skippy_import_raw: %s\n", e.what());
     return 1;
   }

@@ -2,6 +2,8 @@
 // memory-mapped path.
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <skippy/gguf/gguf.hpp>
@@ -142,6 +144,14 @@ TEST_CASE("gguf reader: a memory-mapped file, moved") {
   CHECK(x == 4.0f);
   std::remove(path.c_str());
   CHECK_THROWS_WITH_AS(gguf::File::open(path), doctest::Contains("cannot open"), Error);
+}
+
+TEST_CASE("gguf reader: a path that is not a regular file is refused, a FIFO without waiting for a writer") {
+  const std::string fifo = "/tmp/skippy_gguf_fifo_" + std::to_string(::getpid());
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(gguf::File::open(fifo), doctest::Contains("is not a regular file"), Error);
+  std::remove(fifo.c_str());
+  CHECK_THROWS_WITH_AS(gguf::File::open("/tmp"), doctest::Contains("'/tmp' is not a regular file"), Error);
 }
 
 TEST_CASE("gguf reader: unsupported-but-known tensor types parse (sizes from the ggml table)") {

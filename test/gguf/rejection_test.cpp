@@ -3,7 +3,12 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <skippy/gguf/gguf.hpp>
@@ -188,6 +193,79 @@ TEST_CASE("gguf rejects: bad dimension counts and element-count overflow") {
   b = small_file();
   poke(b, dims_at(b, "q") + 8, std::uint64_t{1} << 60);  // 32 * 2^60 elements
   rejects(b, "tensor 'q' element count overflows");
+  b = small_file();
+  poke(b, dims_at(b, "q") + 8, std::uint64_t{0});  // (32, 0): no rows, which re-quantising divided by
+  rejects(b, "tensor 'q' has an empty dimension 1");
+  b = small_file();
+  poke(b, dims_at(b, "t1"), std::uint64_t{0});
+  rejects(b, "tensor 't1' has an empty dimension 0");
+}
+
+// Counts are bounded by the bytes left, but parsed entries take several times their smallest encoding:
+// a forged count must end in the parse error, not in reserving memory for entries that never parse.
+TEST_CASE("gguf rejects: forged counts reserve no more than the entries that parse") {
+  if (test::sanitized_build) {
+    MESSAGE("skipped: RLIMIT_AS cannot bound an AddressSanitizer process");
+    return;
+  }
+  constexpr std::size_t size = std::size_t{64} << 20;
+  // One header per count field: the first entry after it starts with a length of 2^64 - 1.
+  auto forged = [&](int which) {
+    Bytes b(size, 0xFF);
+    poke(b, 0, gguf::magic);
+    poke(b, 4, std::uint32_t{3});
+    const std::uint64_t rest = size - 24;
+    if (which == 0) {  // metadata count
+      poke(b, 8, std::uint64_t{0});
+      poke(b, 16, rest / 13);
+    } else if (which == 1) {  // tensor count
+      poke(b, 8, rest / 32);
+      poke(b, 16, std::uint64_t{0});
+    } else {  // a string array's length
+      poke(b, 8, std::uint64_t{0});
+      poke(b, 16, std::uint64_t{1});
+      poke(b, 24, std::uint64_t{1});
+      b[32] = 'k';
+      poke(b, 33, std::uint32_t{9});   // array
+      poke(b, 37, std::uint32_t{8});   // of strings
+      poke(b, 41, std::uint64_t{(size - 49) / 8});
+    }
+    return b;
+  };
+  for (int which = 0; which < 3; ++which) {
+    CAPTURE(which);
+    const Bytes b = forged(which);
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      // The parse may use the file's copy and little more: 96 MiB beyond what the process maps now.
+      long vm_kib = 0;
+      if (std::FILE* st = std::fopen("/proc/self/status", "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof line, st))
+          if (std::sscanf(line, "VmSize: %ld kB", &vm_kib) == 1) break;
+        std::fclose(st);
+      }
+      const rlim_t limit = static_cast<rlim_t>(vm_kib) * 1024 + (rlim_t{96} << 20);
+      const rlimit r{limit, limit};
+      if (vm_kib == 0 || ::setrlimit(RLIMIT_AS, &r) != 0) ::_exit(3);
+      try {
+        (void)gguf::File::from_memory(b);
+        ::_exit(4);
+      } catch (const Error&) {
+        ::_exit(0);
+      } catch (const std::bad_alloc&) {
+        ::_exit(1);
+      } catch (...) {
+        ::_exit(2);
+      }
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK_MESSAGE(WEXITSTATUS(status) == 0, "exit code 1 means std::bad_alloc instead of a skippy::Error");
+  }
 }
 
 TEST_CASE("gguf rejects: misaligned tensor data and bad general.alignment") {
@@ -254,6 +332,22 @@ TEST_CASE("gguf rejects: missing or mistyped required keys, other architectures"
   view_rejects(m.edit([](gguf::Writer& w) { w.set("general.architecture", "gpt2"); }),
                "'general.architecture' is 'gpt2', only 'llama'");
   view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.rope.scaling.type", "yarn"); }), "RoPE scaling");
+  // llama.cpp's default scaling type is linear: a factor alone scales the frequencies.
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.rope.scaling.factor", 4.0f); }),
+               "'llama.rope.scaling.factor' is 4, RoPE scaling is not supported");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.rope.scale_linear", 2.0f); }),
+               "'llama.rope.scale_linear' is 2, RoPE scaling");
+  for (float f : {0.0f, 1.0f}) {
+    const gguf::File ok = gguf::File::from_memory(m.edit([&](gguf::Writer& w) { w.set("llama.rope.scaling.factor", f); }));
+    CHECK_NOTHROW(gguf::view<quant::Q8_0>(ok));
+  }
+  const gguf::File none = gguf::File::from_memory(m.edit([](gguf::Writer& w) {
+    w.set("llama.rope.scaling.type", "none");
+    w.set("llama.rope.scaling.factor", 4.0f);
+  }));
+  CHECK_NOTHROW(gguf::view<quant::Q8_0>(none));
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.attention.layer_norm_rms_epsilon", INFINITY); }),
+               "rms_eps must be finite and > 0");
   view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.rope.dimension_count", std::uint32_t{8}); }),
                "'llama.rope.dimension_count' is 8");
   view_rejects(m.edit([](gguf::Writer& w) { w.set("skippy.mask_token_id", std::uint32_t{64}); }),

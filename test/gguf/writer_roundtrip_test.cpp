@@ -132,6 +132,29 @@ TEST_CASE("gguf round trip: through a file on disk, with a byte vocabulary") {
   std::remove(path.c_str());
 }
 
+TEST_CASE("gguf writer: re-quantising a memory-mapped file onto itself keeps the input intact until the rename") {
+  const auto hm = HostModel<quant::F32>::from_float(test::random_weights(7));
+  const std::string path = "/tmp/skippy_gguf_inplace_" + std::to_string(::getpid()) + ".gguf";
+  gguf::write_model(path, hm);
+  {
+    const auto src = gguf::File::open(path);
+    const std::vector<std::uint8_t> before(src.bytes(), src.bytes() + src.size());
+    gguf::requantize<quant::Q8_0>(src).write_file(path);  // the fills read the mapping of `path`
+    CHECK(std::equal(before.begin(), before.end(), src.bytes()));
+    const auto out = gguf::File::open(path);
+    check_same_weights(HostModel<quant::Q8_0>::from_float(test::random_weights(7)).view(), gguf::view<quant::Q8_0>(out));
+  }
+  CHECK(std::fopen((path + ".partial").c_str(), "rb") == nullptr);
+  // A failed write leaves neither the target nor the partial file.
+  gguf::Writer w;
+  w.add_tensor_fill("t", static_cast<std::uint32_t>(quant::GgmlType::F32), {8}, [](std::uint8_t*) { skippy::detail::fail("fill failed"); });
+  const std::string bad = path + ".bad";
+  CHECK_THROWS_WITH_AS(w.write_file(bad), doctest::Contains("fill failed"), Error);
+  CHECK(std::fopen(bad.c_str(), "rb") == nullptr);
+  CHECK(std::fopen((bad + ".partial").c_str(), "rb") == nullptr);
+  std::remove(path.c_str());
+}
+
 TEST_CASE("gguf round trip: the vocabulary maps SentencePiece spaces") {
   gguf::Vocabulary v;
   v.tokens = {"\xe2\x96\x81the", "cat", "<0x0A>"};
@@ -173,5 +196,9 @@ TEST_CASE("gguf writer: keys are replaced in place; invalid tensors are refused"
   CHECK_THROWS_WITH_AS(w.add_tensor("q", quant::GgmlType::Q8_0, {16}, x), doctest::Contains("not a multiple of the Q8_0 block size 32"), Error);
   CHECK_THROWS_WITH_AS(w.add_tensor("u", 4u, {32}, x), doctest::Contains("unknown type 4"), Error);
   CHECK_THROWS_WITH_AS(w.set("general.alignment", std::uint32_t{64}), doctest::Contains("fixed by the Writer's constructor"), Error);
+  CHECK_THROWS_WITH_AS(w.add_tensor("z", quant::GgmlType::F32, {0, 4}, x), doctest::Contains("tensor 'z' has an empty dimension"), Error);
+  gguf::Writer w64(64);
+  CHECK_THROWS_WITH_AS(w64.erase("general.alignment"), doctest::Contains("fixed by the Writer's constructor"), Error);
+  CHECK(gguf::File::from_memory(w64.bytes()).alignment() == 64);
   CHECK_THROWS_AS(gguf::Writer(24), Error);
 }

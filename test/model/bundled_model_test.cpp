@@ -30,7 +30,7 @@ struct FixtureError {
 template <class Q>
 FixtureError fixture_error(const ModelView<Q>& m) {
   const RawTensors fx = RawTensors::load(SKIPPY_BUNDLED_FIXTURE);
-  const int prompts = static_cast<int>(fx.meta_int("prompts"));
+  const int prompts = fx.meta_int("prompts");
   REQUIRE(prompts >= 3);
   host::Forward<Q> fwd(m);
   const int vocab = m.config.vocab;

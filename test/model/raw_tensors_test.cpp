@@ -79,7 +79,12 @@ TEST_CASE("raw tensors: malformed exports are rejected with the reason") {
   write_raw(p, w, "bogus line\n");
   CHECK_THROWS_WITH(RawTensors::load(p), doctest::Contains("expected 'meta' or 'tensor', got 'bogus'"));
   write_raw(p, w, "meta n_layers x\n");  // the later line wins
-  CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("'n_layers' = 'x' is not an integer"));
+  CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("'n_layers' holds 'x', not an integer"));
+  write_raw(p, w, "meta n_layers 4294967300\n");  // would truncate to 4
+  CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("'n_layers' holds '4294967300', outside the range of int"));
+  // A listed size is checked against the .bin before anything is allocated for it.
+  write_raw(p, w, "tensor huge 16777216 16777216\n");
+  CHECK_THROWS_WITH_AS(RawTensors::load(p), doctest::Contains("ends inside tensor 'huge' (1125899906842624 bytes needed"), Error);
   write_raw(p, w, "meta dim 32\n");
   CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("tensor 'token_embd.weight' is 64 x 64, expected 64 x 32"));
   CHECK_THROWS_WITH(RawTensors::load("raw_tensors_test_missing"), doctest::Contains("cannot open raw_tensors_test_missing.txt"));

@@ -214,9 +214,18 @@ inline ModelConfig load_config(const File& f) {
   const int rope_dims = detail::int_key(f, "llama.rope.dimension_count", c.dim / c.n_heads);
   require(rope_dims == c.dim / c.n_heads, "gguf: metadata key 'llama.rope.dimension_count' is ", rope_dims,
           ", but skippy rotates the whole head (", c.dim / c.n_heads, ")");
-  if (const Value* s = f.find("llama.rope.scaling.type")) {
-    const std::string st = s->as<std::string>("metadata key 'llama.rope.scaling.type'");
-    require(st == "none", "gguf: metadata key 'llama.rope.scaling.type' is '", st, "', RoPE scaling is not supported");
+  // llama.cpp's convention: the scaling type defaults to linear and a factor of 0 or 1 means none, so a
+  // factor alone (or the older rope.scale_linear) already changes the logits.
+  std::string scaling = "linear";
+  if (const Value* s = f.find("llama.rope.scaling.type")) scaling = s->as<std::string>("metadata key 'llama.rope.scaling.type'");
+  require(scaling == "none" || scaling == "linear", "gguf: metadata key 'llama.rope.scaling.type' is '", scaling,
+          "', RoPE scaling is not supported");
+  if (scaling != "none") {
+    for (const char* key : {"llama.rope.scaling.factor", "llama.rope.scale_linear"}) {
+      const float factor = detail::real_key(f, key, 1.0f);
+      require(factor == 0.0f || factor == 1.0f, "gguf: metadata key '", key, "' is ", factor,
+              ", RoPE scaling is not supported");
+    }
   }
   require(detail::int_key(f, "llama.expert_count", 0, 0) == 0,
           "gguf: metadata key 'llama.expert_count' is non-zero, mixture-of-experts models are not supported");

@@ -68,13 +68,18 @@ class File {
   // Memory-maps and parses the file at `path`.
   static File open(const std::string& path) {
     File f;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are mapped.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     require(fd >= 0, "gguf: cannot open '", path, "': ", std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
       const int e = errno;
       ::close(fd);
       detail::fail("gguf: cannot stat '", path, "': ", std::strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      detail::fail("gguf: '", path, "' is not a regular file");
     }
     const std::size_t n = static_cast<std::size_t>(st.st_size);
     if (n > 0) {
@@ -149,6 +154,8 @@ class File {
   }
 
  private:
+  static constexpr std::uint64_t reserve_cap = 4096;
+
   // Bounds-checked sequential reads over [base_, base_ + size_).
   struct Cursor {
     const std::uint8_t* base;
@@ -188,7 +195,9 @@ class File {
     // info is an 8-byte name length, n_dims, one 8-byte dim, type and offset.
     require(n_kv <= c.remaining() / 13, "gguf: truncated file: metadata count ", n_kv, " cannot fit in the ", c.remaining(),
             " bytes that remain");
-    metadata_.reserve(static_cast<std::size_t>(n_kv));
+    // Counts are bounded by the bytes left, but an entry in memory is several times its smallest encoding:
+    // reserve a little and let the vectors grow as entries actually parse.
+    metadata_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n_kv, reserve_cap)));
     for (std::uint64_t i = 0; i < n_kv; ++i) {
       const std::string where = "metadata entry " + std::to_string(i);
       std::string key = c.string(where + " key");
@@ -211,7 +220,7 @@ class File {
 
     require(n_tensors <= c.remaining() / 32, "gguf: truncated file: tensor count ", n_tensors, " cannot fit in the ", c.remaining(),
             " bytes that remain");
-    tensors_.reserve(static_cast<std::size_t>(n_tensors));
+    tensors_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n_tensors, reserve_cap)));
     for (std::uint64_t i = 0; i < n_tensors; ++i) {
       TensorInfo ti;
       ti.name = c.string("tensor info " + std::to_string(i) + " name");
@@ -226,6 +235,7 @@ class File {
       ti.n_elements = 1;
       for (std::uint32_t d = 0; d < n_dims; ++d) {
         const auto n = c.read<std::uint64_t>(what + " dimension " + std::to_string(d));
+        require(n > 0, "gguf: ", what, " has an empty dimension ", d);
         ti.dims.push_back(n);
         require(!mul_overflows(ti.n_elements, n, ti.n_elements) &&
                     ti.n_elements <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
@@ -279,7 +289,7 @@ class File {
       require(n <= c.remaining() / 8, "gguf: truncated file: ", what, " array of ", n, " strings cannot fit in the ", c.remaining(),
               " bytes that remain");
       std::vector<std::string> v;
-      v.reserve(static_cast<std::size_t>(n));
+      v.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, reserve_cap)));
       for (std::uint64_t i = 0; i < n; ++i) v.push_back(c.string(what + " element " + std::to_string(i)));
       return Value::string_array(std::move(v));
     }

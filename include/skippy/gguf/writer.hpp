@@ -4,7 +4,9 @@
 // default 32), as llama.cpp expects. Tensor data is borrowed (the pointer must outlive write()), copied,
 // or produced on demand by a fill function, so large files can be streamed one tensor at a time.
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -60,6 +62,8 @@ class Writer {
   }
   bool has(const std::string& key) const { return index_.count(key) != 0; }
   void erase(const std::string& key) {
+    require(key != "general.alignment" || alignment_ == default_alignment,
+            "gguf writer: general.alignment is fixed by the Writer's constructor");
     const auto it = index_.find(key);
     if (it == index_.end()) return;
     metadata_.erase(metadata_.begin() + static_cast<std::ptrdiff_t>(it->second));
@@ -150,12 +154,30 @@ class Writer {
     return std::vector<std::uint8_t>(s.begin(), s.end());
   }
 
+  // Writes `path + ".partial"`, then renames it over `path`: fill functions may read a memory-mapped
+  // `path` (re-quantising a file in place), and a failed write never leaves a truncated model behind.
   void write_file(const std::string& path, const Progress& progress = {}) const {
-    std::ofstream os(path, std::ios::binary | std::ios::trunc);
-    require(static_cast<bool>(os), "gguf writer: cannot create '", path, "'");
-    write(os, progress);
-    os.close();
-    require(!os.fail(), "gguf writer: writing '", path, "' failed");
+    const std::string partial = path + ".partial";
+    {
+      std::ofstream os(partial, std::ios::binary | std::ios::trunc);
+      require(static_cast<bool>(os), "gguf writer: cannot create '", partial, "'");
+      try {
+        write(os, progress);
+        os.close();
+      } catch (...) {
+        std::remove(partial.c_str());
+        throw;
+      }
+      if (os.fail()) {
+        std::remove(partial.c_str());
+        detail::fail("gguf writer: writing '", partial, "' failed");
+      }
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0) {
+      const int e = errno;
+      std::remove(partial.c_str());
+      detail::fail("gguf writer: cannot rename '", partial, "' to '", path, "': ", std::strerror(e));
+    }
   }
 
  private:
@@ -180,7 +202,10 @@ class Writer {
     require(dims[0] % tr->block_size == 0, "gguf writer: tensor '", name, "' first dimension ", dims[0],
             " is not a multiple of the ", tr->name, " block size ", tr->block_size);
     std::uint64_t n = 1;
-    for (std::uint64_t d : dims) require(!mul_overflows(n, d, n), "gguf writer: tensor '", name, "' is too large");
+    for (std::uint64_t d : dims) {
+      require(d > 0, "gguf writer: tensor '", name, "' has an empty dimension");
+      require(!mul_overflows(n, d, n), "gguf writer: tensor '", name, "' is too large");
+    }
     std::uint64_t bytes = 0;
     require(!mul_overflows(n / tr->block_size, tr->type_size, bytes), "gguf writer: tensor '", name, "' is too large");
     return bytes;

@@ -54,40 +54,42 @@ class Forward {
     cache.reserve(start, m);
     grow(m, cache.capacity());
 
+    // Offsets in ptrdiff_t: m * ffn_dim passes 2^31 for prompts of ~150k tokens at 7B shapes.
     const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim, hd = c.head_dim();
+    const std::ptrdiff_t md = std::ptrdiff_t{m} * d, mf = std::ptrdiff_t{m} * f;
     float* x = x_.data();
-    for (int i = 0; i < m; ++i) quant::dequantize_row<Q>(model_.token_embd.row(tokens[i]), x + i * d, d);
+    for (std::ptrdiff_t i = 0; i < m; ++i) quant::dequantize_row<Q>(model_.token_embd.row(tokens[i]), x + i * d, d);
 
     for (int l = 0; l < c.n_layers; ++l) {
       if (skip.contains(l)) continue;
       const LayerView<Q>& L = model_.layers[static_cast<std::size_t>(l)];
-      for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.attn_norm, xn_.data() + i * d, d, c.rms_eps);
+      for (std::ptrdiff_t i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.attn_norm, xn_.data() + i * d, d, c.rms_eps);
       const auto xq = input(xn_.data(), m, d);  // Int8Activations: quantised once for Q, K and V
       product(L.wq, xq, m, q_.data());
       product(L.wk, xq, m, k_.data());
       product(L.wv, xq, m, v_.data());
-      for (int i = 0; i < m; ++i) {
-        const int pos = start + i;
+      for (std::ptrdiff_t i = 0; i < m; ++i) {
+        const int pos = start + static_cast<int>(i);
         for (int h = 0; h < c.n_heads; ++h) math::rope(q_.data() + i * d + h * hd, pos, hd, c.rope_theta);
         for (int h = 0; h < c.n_kv_heads; ++h) math::rope(k_.data() + i * kv + h * hd, pos, hd, c.rope_theta);
         std::copy_n(k_.data() + i * kv, kv, cache.k(l, pos));
         std::copy_n(v_.data() + i * kv, kv, cache.v(l, pos));
       }
-      for (int i = 0; i < m; ++i) attend(q_.data() + i * d, cache, l, start + i, c, att_.data() + i * d, scores_.data());
+      for (std::ptrdiff_t i = 0; i < m; ++i) attend(q_.data() + i * d, cache, l, start + static_cast<int>(i), c, att_.data() + i * d, scores_.data());
       product(L.wo, input(att_.data(), m, d), m, xn_.data());
-      for (int j = 0; j < m * d; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
+      for (std::ptrdiff_t j = 0; j < md; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
 
-      for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.ffn_norm, xn_.data() + i * d, d, c.rms_eps);
+      for (std::ptrdiff_t i = 0; i < m; ++i) math::rmsnorm(x + i * d, L.ffn_norm, xn_.data() + i * d, d, c.rms_eps);
       const auto xf = input(xn_.data(), m, d);  // once for gate and up
       product(L.w_gate, xf, m, g_.data());
       product(L.w_up, xf, m, u_.data());
-      for (int j = 0; j < m * f; ++j) g_[static_cast<std::size_t>(j)] = math::swiglu(g_[static_cast<std::size_t>(j)], u_[static_cast<std::size_t>(j)]);
+      for (std::ptrdiff_t j = 0; j < mf; ++j) g_[static_cast<std::size_t>(j)] = math::swiglu(g_[static_cast<std::size_t>(j)], u_[static_cast<std::size_t>(j)]);
       product(L.w_down, input(g_.data(), m, f), m, xn_.data());
-      for (int j = 0; j < m * d; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
+      for (std::ptrdiff_t j = 0; j < md; ++j) x[j] += xn_[static_cast<std::size_t>(j)];
     }
 
     if (logits == nullptr) return;
-    for (int i = 0; i < m; ++i) math::rmsnorm(x + i * d, model_.output_norm, xn_.data() + i * d, d, c.rms_eps);
+    for (std::ptrdiff_t i = 0; i < m; ++i) math::rmsnorm(x + i * d, model_.output_norm, xn_.data() + i * d, d, c.rms_eps);
     product(model_.output, input(xn_.data(), m, d), m, logits);
   }
 

@@ -1,6 +1,8 @@
 #pragma once
 // LLaMA-architecture hyper-parameters plus the S3D mask token.
 
+#include <cmath>
+
 #include "../core/error.hpp"
 #include "../quant/dot.hpp"
 
@@ -36,8 +38,9 @@ struct ModelConfig {
     require(dim % quant::dot_chunk == 0, "model config: dim ", dim, " must be a multiple of ", quant::dot_chunk);
     require(ffn_dim % quant::dot_chunk == 0, "model config: ffn_dim ", ffn_dim, " must be a multiple of ",
             quant::dot_chunk);
-    require(rope_theta > 0.0f, "model config: rope_theta must be > 0, got ", rope_theta);
-    require(rms_eps > 0.0f, "model config: rms_eps must be > 0, got ", rms_eps);
+    require(rope_theta > 0.0f && std::isfinite(rope_theta), "model config: rope_theta must be finite and > 0, got ",
+            rope_theta);
+    require(rms_eps > 0.0f && std::isfinite(rms_eps), "model config: rms_eps must be finite and > 0, got ", rms_eps);
     require(mask_token_id >= -1 && mask_token_id < vocab, "model config: mask_token_id ", mask_token_id,
             " is outside the vocabulary [0, ", vocab, ")");
   }

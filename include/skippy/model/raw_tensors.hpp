@@ -8,6 +8,8 @@
 //   meta <key> <value>            value: the rest of the line
 //   tensor <name> <rows> <cols>   row-major [rows][cols] (a vector is 1 x n)
 
+#include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +39,9 @@ struct RawTensors {
     require(txt.good(), "raw tensors: cannot open ", prefix, ".txt");
     std::ifstream bin(prefix + ".bin", std::ios::binary);
     require(bin.good(), "raw tensors: cannot open ", prefix, ".bin");
+    bin.seekg(0, std::ios::end);
+    std::uint64_t bin_left = static_cast<std::uint64_t>(bin.tellg());
+    bin.seekg(0, std::ios::beg);
     RawTensors r;
     std::string line;
     require(std::getline(txt, line) && line == "skippy-raw 1", "raw tensors: ", prefix,
@@ -57,6 +62,11 @@ struct RawTensors {
         require(!in.fail() && t.rows > 0 && t.cols > 0 && t.rows <= (1 << 24) && t.cols <= (1 << 24),
                 "raw tensors: ", prefix, ".txt line ", n, ": tensor '", name, "' needs positive rows and cols");
         require(r.tensors.count(name) == 0, "raw tensors: tensor '", name, "' is listed twice");
+        // Checked before allocating: a listed size is not trusted beyond the bytes that back it.
+        const std::uint64_t need = static_cast<std::uint64_t>(t.rows) * static_cast<std::uint64_t>(t.cols) * sizeof(float);
+        require(need <= bin_left, "raw tensors: ", prefix, ".bin ends inside tensor '", name, "' (", need,
+                " bytes needed, ", bin_left, " remain)");
+        bin_left -= need;
         t.data.resize(static_cast<std::size_t>(t.rows) * static_cast<std::size_t>(t.cols));
         bin.read(reinterpret_cast<char*>(t.data.data()), static_cast<std::streamsize>(t.data.size() * sizeof(float)));
         require(bin.gcount() == static_cast<std::streamsize>(t.data.size() * sizeof(float)), "raw tensors: ", prefix,
@@ -78,13 +88,7 @@ struct RawTensors {
     require(it != meta.end(), "raw tensors: metadata key '", key, "' is missing");
     return it->second;
   }
-  long meta_int(const std::string& key) const {
-    const std::string& s = meta_string(key);
-    char* end = nullptr;
-    const long v = std::strtol(s.c_str(), &end, 10);
-    require(!s.empty() && *end == '\0', "raw tensors: metadata key '", key, "' = '", s, "' is not an integer");
-    return v;
-  }
+  int meta_int(const std::string& key) const { return to_int(key, meta_string(key)); }
   double meta_float(const std::string& key) const {
     const std::string& s = meta_string(key);
     char* end = nullptr;
@@ -97,14 +101,21 @@ struct RawTensors {
     std::istringstream in(meta_string(key));
     std::string item;
     while (std::getline(in, item, ',')) {
-      char* end = nullptr;
-      const long x = std::strtol(item.c_str(), &end, 10);
-      require(!item.empty() && *end == '\0', "raw tensors: metadata key '", key, "' holds '", item,
-              "', not an integer");
-      v.push_back(static_cast<int>(x));
+      v.push_back(to_int(key, item));
     }
     return v;
   }
+  // A whole decimal int: no trailing characters, nothing out of range.
+  static int to_int(const std::string& key, const std::string& s) {
+    char* end = nullptr;
+    errno = 0;
+    const long v = std::strtol(s.c_str(), &end, 10);
+    require(!s.empty() && *end == '\0', "raw tensors: metadata key '", key, "' holds '", s, "', not an integer");
+    require(errno != ERANGE && v >= INT_MIN && v <= INT_MAX, "raw tensors: metadata key '", key, "' holds '", s,
+            "', outside the range of int");
+    return static_cast<int>(v);
+  }
+
   const RawTensor& tensor(const std::string& name, int rows, int cols) const {
     const auto it = tensors.find(name);
     require(it != tensors.end(), "raw tensors: tensor '", name, "' is missing");
@@ -117,15 +128,15 @@ struct RawTensors {
   // rms_eps, mask_token_id, and its weights under llama.cpp's tensor names.
   FloatWeights float_weights() const {
     ModelConfig c;
-    c.n_layers = static_cast<int>(meta_int("n_layers"));
-    c.dim = static_cast<int>(meta_int("dim"));
-    c.n_heads = static_cast<int>(meta_int("n_heads"));
-    c.n_kv_heads = static_cast<int>(meta_int("n_kv_heads"));
-    c.ffn_dim = static_cast<int>(meta_int("ffn_dim"));
-    c.vocab = static_cast<int>(meta_int("vocab"));
+    c.n_layers = meta_int("n_layers");
+    c.dim = meta_int("dim");
+    c.n_heads = meta_int("n_heads");
+    c.n_kv_heads = meta_int("n_kv_heads");
+    c.ffn_dim = meta_int("ffn_dim");
+    c.vocab = meta_int("vocab");
     c.rope_theta = static_cast<float>(meta_float("rope_theta"));
     c.rms_eps = static_cast<float>(meta_float("rms_eps"));
-    c.mask_token_id = has_meta("mask_token_id") ? static_cast<int>(meta_int("mask_token_id")) : -1;
+    c.mask_token_id = has_meta("mask_token_id") ? meta_int("mask_token_id") : -1;
     c.validate();
     FloatWeights w;
     w.config = c;
