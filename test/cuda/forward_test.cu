@@ -519,6 +519,53 @@ TEST_CASE("kernels::attention's 8-bit output has quantize_activations' bits over
   }
 }
 
+TEST_CASE("skippy::cuda::Forward rejects blocks that do not fit, leaving the cache as it was; the grouped attention "
+          "falls back over a cache that is not 16-byte aligned") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward rejections");
+  const auto hm = HostModel<quant::F32>::from_float(test::damped_weights(29, test::head32_config()));
+  const ModelConfig& c = hm.config();
+  const int cap = 16, V = c.vocab;
+  skippy::cuda::DeviceModel<quant::F32> dm(hm.view());
+  skippy::cuda::Forward<quant::F32> cf(dm.view(), 4, cap);
+  auto cc = cf.make_cache();
+  skippy::cuda::DeviceBuffer<int> dt(tokens.size());
+  dt.upload(tokens.data(), tokens.size());
+  skippy::cuda::DeviceBuffer<float> dl(static_cast<std::size_t>(4) * V);
+  cf.run(dt.data(), 4, 0, cc, LayerRange{}, dl.data(), nullptr);
+  cc.set_length(4);
+  // Checked before the cache reserves the block: its committed prefix and filled slots stay.
+  CHECK_THROWS_WITH_AS(cf.run(dt.data(), 5, 4, cc, LayerRange{}, dl.data(), nullptr),
+                       doctest::Contains("block of 5 tokens, this forward takes 1..4"), Error);
+  CHECK_THROWS_WITH_AS(cf.run(dt.data(), 1, 4, cc, LayerRange{0, c.n_layers + 1}, dl.data(), nullptr),
+                       doctest::Contains("skip range"), Error);
+  CHECK(cc.length() == 4);
+  CHECK(cc.filled() == 4);
+  // A position held on the host is checked against the capacity when no reservation is made: the slot
+  // past the end is the next layer's.
+  using skippy::cuda::kernels::Position;
+  CHECK_THROWS_WITH_AS(cf.run(dt.data(), 1, Position::at(cap), cc, LayerRange{}, dl.data(), nullptr),
+                       doctest::Contains("a block of 1 at position 16 does not fit the cache's 16 positions"), Error);
+  CHECK_THROWS_WITH_AS(cf.run(dt.data(), 2, Position::at(-1), cc, LayerRange{}, dl.data(), nullptr),
+                       doctest::Contains("at position -1 does not fit"), Error);
+  CHECK_NOTHROW(cf.run(dt.data(), 2, Position::at(cap - 2), cc, LayerRange{}, dl.data(), nullptr));
+
+  // A caller's cache 4 bytes past an aligned address: the grouped kernel cannot take it, so the pass runs
+  // kernels::attention, as it does with the grouped attention off.
+  const std::size_t n = static_cast<std::size_t>(c.n_layers) * cap * c.kv_dim() + 1;
+  skippy::cuda::DeviceBuffer<float> kb(n), vb(n);
+  std::vector<float> with, without;
+  for (bool grouped : {true, false}) {
+    cf.grouped_attention(grouped);
+    CHECK(cf.uses_grouped_attention() == grouped);
+    skippy::cuda::KvCache odd(c.n_layers, cap, c.kv_dim(), kb.data() + 1, vb.data() + 1);
+    cf.run(dt.data(), 4, 0, odd, LayerRange{}, dl.data(), nullptr);
+    (grouped ? with : without) = test::on_host(dl);
+  }
+  REQUIRE(with.size() == without.size());
+  CHECK(std::memcmp(with.data(), without.data(), with.size() * sizeof(float)) == 0);
+  CHECK(std::any_of(with.begin(), with.end(), [](float x) { return x != 0.0f; }));
+}
+
 TEST_CASE("cuda argmax kernel: ties go to the lowest id, non-finite logits raise the flag; the greedy verdict") {
   SKIPPY_SKIP_WITHOUT_GPU("argmax kernel");
   const int rows = 6;

@@ -39,6 +39,14 @@ class DeviceBuffer {
     require(n <= n_, "DeviceBuffer: upload of ", n, " values into a buffer of ", n_);
     if (n > 0) check(cudaMemcpy(p_, host, n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy to device");
   }
+  // Copies n host values to the start of the buffer in `stream`'s order. A plain upload runs on the legacy
+  // stream, which a non-blocking stream does not wait for, and its DMA from pageable memory may still be
+  // in flight when it returns; the host values may be released once this returns.
+  void upload(const T* host, std::size_t n, cudaStream_t stream) {
+    require(n <= n_, "DeviceBuffer: upload of ", n, " values into a buffer of ", n_);
+    if (n > 0)
+      check(cudaMemcpyAsync(p_, host, n * sizeof(T), cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync to device");
+  }
   void download(T* host, std::size_t n) const {
     require(n <= n_, "DeviceBuffer: download of ", n, " values from a buffer of ", n_);
     if (n > 0) check(cudaMemcpy(host, p_, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy to host");

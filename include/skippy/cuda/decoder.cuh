@@ -79,12 +79,12 @@ class Decoder {
     std::vector<int> init(static_cast<std::size_t>(state_ints), 0);
     if constexpr (Predictor::mode == DraftMode::simultaneous)
       for (int i = 1; i < K; ++i) init[static_cast<std::size_t>(draft_in + i)] = model.config.mask_token_id;
-    state_.upload(init.data(), init.size());
     for (auto& e : events_) check(cudaEventCreate(&e), "cudaEventCreate");
     if (stream_ == nullptr) {
       check(cudaStreamCreateWithFlags(&owned_stream_, cudaStreamNonBlocking), "cudaStreamCreate");
       stream_ = owned_stream_;
     }
+    state_.upload(init.data(), init.size(), stream_);
     while ((1 << (buckets_ - 1)) < kernels::attention_splits(cache_.capacity())) ++buckets_;
     graphs_.assign(static_cast<std::size_t>((K + 1) * buckets_), nullptr);
   }
@@ -141,7 +141,7 @@ class Decoder {
     cache_.clear();
     const auto t0 = clock::now();
     if (prompt_.size() < prompt.size()) prompt_ = DeviceBuffer<int>(prompt.size());
-    prompt_.upload(prompt.data(), prompt.size());
+    prompt_.upload(prompt.data(), prompt.size(), stream_);  // ordered before the prefill reads it
     const int n = static_cast<int>(prompt.size()) - 1;
     for (int at = 0; at < n; at += max_block)
       forward_.run(prompt_.data() + at, n - at < max_block ? n - at : max_block, at, cache_, LayerRange{}, nullptr,

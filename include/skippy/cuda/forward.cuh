@@ -72,7 +72,8 @@ class Forward {
     tiled_ = model_.any_tiled();
     require(int8 || !tiled_, "CUDA forward: tiled weight matrices need Int8Activations (the tensor-core kernel "
             "reads 8-bit activations)");
-    require(max_block >= 1, "CUDA forward: max_block must be >= 1, got ", max_block);
+    // Blocks run as grid.y of the row kernels.
+    require(max_block >= 1 && max_block <= 65535, "CUDA forward: max_block must be in [1, 65535], got ", max_block);
     require(capacity >= 1, "CUDA forward: capacity must be >= 1, got ", capacity);
     const ModelConfig& c = model_.config;
     require(kernels::attention_smem(c.head_dim()) <= 48 * 1024, "CUDA forward: head_dim ", c.head_dim(),
@@ -187,6 +188,7 @@ class Forward {
   // the caller checks ids that come from the host). Layers in `skip` are not run; the others write K/V into
   // cache slots start..start+m-1. logits (device) receives m rows of vocab values, or is nullptr (prefill).
   void run(const int* tokens, int m, int start, KvCache& cache, LayerRange skip, float* logits, cudaStream_t stream) {
+    validate(m, kernels::Position::at(start), cache, skip, 0);  // before reserve: a rejected call keeps the cache
     cache.reserve(start, m);
     run(tokens, m, kernels::Position::at(start), cache, skip, logits, stream);
   }
@@ -197,18 +199,8 @@ class Forward {
   // attention launches the splits of end_bound positions, so a tight bound launches fewer idle blocks.
   void run(const int* tokens, int m, kernels::Position start, KvCache& cache, LayerRange skip, float* logits,
            cudaStream_t stream, int end_bound = 0) {
+    validate(m, start, cache, skip, end_bound);
     const ModelConfig& c = config();
-    require(m >= 1 && m <= max_block_, "CUDA forward: block of ", m, " tokens, this forward takes 1..", max_block_);
-    require(cache.n_layers() == c.n_layers && cache.kv_dim() == c.kv_dim() && cache.capacity() <= capacity_,
-            "CUDA forward: KV cache shape (", cache.n_layers(), " layers, kv_dim ", cache.kv_dim(), ", capacity ",
-            cache.capacity(), ") does not fit the model and workspace (", c.n_layers, ", ", c.kv_dim(), ", ",
-            capacity_, ")");
-    require(end_bound >= 0 && end_bound <= cache.capacity(), "CUDA forward: end bound ", end_bound,
-            " is outside the cache's ", cache.capacity(), " positions");
-    require(end_bound == 0 || start.offset + m <= end_bound, "CUDA forward: a block of ", m, " at offset ",
-            start.offset, " passes the end bound ", end_bound);
-    require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "CUDA forward: skip range [",
-            skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
     const int d = c.dim, kv = c.kv_dim(), hd = c.head_dim();
     // The pass's first kernel follows whatever the caller ran before (copies, events, other kernels):
     // always a plain launch. The rest follow a kernel of this pass.
@@ -258,6 +250,26 @@ class Forward {
   }
 
  private:
+  // What the host can check of a pass. A position held on the host must lie inside the cache: the pass
+  // writes K/V at it, and a slot past the capacity is the next layer's (or past the allocation).
+  void validate(int m, kernels::Position start, const KvCache& cache, LayerRange skip, int end_bound) const {
+    const ModelConfig& c = config();
+    require(m >= 1 && m <= max_block_, "CUDA forward: block of ", m, " tokens, this forward takes 1..", max_block_);
+    require(cache.n_layers() == c.n_layers && cache.kv_dim() == c.kv_dim() && cache.capacity() <= capacity_,
+            "CUDA forward: KV cache shape (", cache.n_layers(), " layers, kv_dim ", cache.kv_dim(), ", capacity ",
+            cache.capacity(), ") does not fit the model and workspace (", c.n_layers, ", ", c.kv_dim(), ", ",
+            capacity_, ")");
+    require(end_bound >= 0 && end_bound <= cache.capacity(), "CUDA forward: end bound ", end_bound,
+            " is outside the cache's ", cache.capacity(), " positions");
+    require(end_bound == 0 || start.offset + m <= end_bound, "CUDA forward: a block of ", m, " at offset ",
+            start.offset, " passes the end bound ", end_bound);
+    require(start.base != nullptr || (start.offset >= 0 && start.offset <= cache.capacity() - m),
+            "CUDA forward: a block of ", m, " at position ", start.offset, " does not fit the cache's ",
+            cache.capacity(), " positions");
+    require(skip.begin >= 0 && skip.begin <= skip.end && skip.end <= c.n_layers, "CUDA forward: skip range [",
+            skip.begin, ", ", skip.end, ") is not inside the model's ", c.n_layers, " layers");
+  }
+
   // Offsets (in floats) of the workspace's buffers.
   struct Layout {
     std::size_t x, xn, q, att, k, v, g, u, partial, counters, q8, q8_scales, q8_counters, q8_out, q8_out_scales,
@@ -343,12 +355,15 @@ class Forward {
     const bool q8 = attention_quantises(m);
     const float scale = 1.0f / sqrtf(static_cast<float>(hd));
     const int splits_cap = kernels::attention_splits(capacity_);
-    if (grouped_) {  // its heads fit (grouped_attention(bool)), and the workspace and cache are aligned
-      check(kernels::launch_grouped_attention(q_, cache.k(l), cache.v(l), m, c.n_heads, c.n_kv_heads, hd, start,
-                                              n_splits, splits_cap, scale, partial_, counters_, att_,
-                                              q8 ? q8_ : nullptr, q8 ? q8_scales_ : nullptr, on),
-            "grouped attention");
-      return;
+    if (grouped_) {  // its heads fit (grouped_attention(bool)); a caller's cache may not be 16-byte aligned
+      const cudaError_t e = kernels::launch_grouped_attention(q_, cache.k(l), cache.v(l), m, c.n_heads, c.n_kv_heads,
+                                                              hd, start, n_splits, splits_cap, scale, partial_,
+                                                              counters_, att_, q8 ? q8_ : nullptr,
+                                                              q8 ? q8_scales_ : nullptr, on);
+      if (e != cudaErrorNotSupported) {
+        check(e, "grouped attention");
+        return;
+      }
     }
     const dim3 grid(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
     check(launch(kernels::attention<>, grid, kernels::attention_threads, kernels::attention_smem(hd), on, q_,

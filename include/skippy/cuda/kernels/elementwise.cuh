@@ -114,7 +114,7 @@ __global__ void __launch_bounds__(Threads)
   for_chunks<U, Threads>(row, w, d, [&](int e, float v, float g) {
     const float out = math::rms_apply(v, g, s);
     yr[e] = out;
-    if (q8 != nullptr) staged[e] = out;  // the thread's own elements: read above by this thread only
+    if (q8 != nullptr && fits) staged[e] = out;  // the thread's own elements: read above by this thread only
   });
   if (q8 == nullptr || !fits) return;
   __syncthreads();
