@@ -81,4 +81,13 @@ TEST_CASE("cuda::gemm (tensor cores) equals the host reference within TF32 round
   check_gemm<quant::F16>(1, 32, 1);       // one row each: everything else of the tile is padding
   float* none = nullptr;
   CHECK(skippy::cuda::gemm(MatrixView<quant::F32>{nullptr, 4, 33}, none, 1, none) == cudaErrorInvalidValue);
+  // Refused before the launch (its first k-tile is fetched before the loop tests cols).
+  skippy::cuda::DeviceBuffer<float> x(64), y(64);
+  skippy::cuda::DeviceBuffer<quant::F16::block> w(4 * 64 + 1);
+  for (int cols : {0, -32})
+    CHECK(skippy::cuda::gemm(MatrixView<quant::F16>{w.data(), 4, cols}, x.data(), 1, y.data()) == cudaErrorInvalidValue);
+  CHECK(skippy::cuda::gemm(MatrixView<quant::F16>{nullptr, 4, 32}, x.data(), 1, y.data()) == cudaErrorInvalidValue);
+  const auto* odd = reinterpret_cast<const quant::F16::block*>(reinterpret_cast<const char*>(w.data()) + 1);
+  CHECK(skippy::cuda::gemm(MatrixView<quant::F16>{odd, 4, 32}, x.data(), 1, y.data()) == cudaErrorMisalignedAddress);
+  CHECK(skippy::cuda::gemm(MatrixView<quant::F16>{w.data(), 4, 32}, x.data(), 1, y.data()) == cudaSuccess);
 }

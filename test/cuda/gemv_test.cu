@@ -545,6 +545,17 @@ TEST_CASE("cuda::PackedMatrix: the weight kernels over the packed layout have th
       check_packed<quant::Q8_0>(rows, cols);
       check_packed<quant::Q4_0>(rows, cols);
     }
+  // Only the ggml blocks in place pack: not a null matrix, not one already packed or tiled.
+  DeviceBuffer<quant::block_q8_0> w(4 * 2), dst(w.size());
+  MatrixView<quant::Q8_0> v{w.data(), 4, 64};
+  CHECK(cuda::pack_matrix(v, dst.data()) == cudaSuccess);
+  CHECK(cuda::pack_matrix(MatrixView<quant::Q8_0>{nullptr, 4, 64}, dst.data()) == cudaErrorInvalidValue);
+  v.tiled = true;
+  CHECK(cuda::pack_matrix(v, dst.data()) == cudaErrorInvalidValue);
+  v.tiled = false;
+  v.packed = true;
+  CHECK(cuda::pack_matrix(v, dst.data()) == cudaErrorInvalidValue);
+  cuda::check(cudaDeviceSynchronize(), "pack");
 }
 
 TEST_CASE("kernels::add_rmsnorm's 8-bit output has quantize_activations' bits over its float output") {

@@ -23,7 +23,7 @@ TEST_CASE("quantize_q8 keeps every value within half a step and maps the largest
   int far = 0, extreme = 0;
   for (int trial = 0; trial < 2000; ++trial) {
     float x[qk];
-    const int scale = trial % 41 - 20;
+    const int scale = trial % 41 - 20 - (trial % 7 == 0 ? 110 : 0);  // some blocks of subnormal scales
     for (float& v : x) v = std::ldexp(u(rng), scale);
     std::int8_t q[qk];
     const float d = quantize_q8(x, q);
@@ -32,13 +32,33 @@ TEST_CASE("quantize_q8 keeps every value within half a step and maps the largest
     CHECK(d == amax / 127.0f);
     bool top = false;
     for (int i = 0; i < qk; ++i) {
-      far += !(std::fabs(x[i] - d * q[i]) <= 0.5f * d + 1e-6f * amax);
+      // Subnormal d: the product d * q rounds to the subnormal grid.
+      far += !(std::fabs(x[i] - d * q[i]) <= 0.5f * d + 1e-6f * amax + std::numeric_limits<float>::denorm_min());
       top = top || (std::fabs(x[i]) == amax && (q[i] == 127 || q[i] == -127));
     }
     extreme += top;
   }
   CHECK(far == 0);
   CHECK(extreme == 2000);
+}
+
+TEST_CASE("quantize_q8: a block whose scale is so small that 1/d overflows still maps to +-127") {
+  float x[qk] = {};
+  x[0] = 1e-38f;
+  x[1] = -2.5e-39f;
+  std::int8_t q[qk];
+  const float d = quantize_q8(x, q);
+  CHECK(d == 1e-38f / 127.0f);
+  CHECK(std::isinf(1.0f / d));  // the case: the reciprocal overflows
+  CHECK(q[0] == 127);
+  CHECK(q[1] == -32);
+  for (int i = 2; i < qk; ++i) CHECK(q[i] == 0);
+  // amax of 150 of the smallest subnormals: d rounds to one of them, and amax / d = 150 clamps to 127.
+  x[0] = 150 * std::numeric_limits<float>::denorm_min();
+  x[1] = -x[0];
+  CHECK(quantize_q8(x, q) == std::numeric_limits<float>::denorm_min());
+  CHECK(q[0] == 127);
+  CHECK(q[1] == -127);
 }
 
 TEST_CASE("quantize_q8: a zero block has scale 0, a non-finite one a NaN scale and zero quants") {

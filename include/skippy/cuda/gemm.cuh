@@ -190,11 +190,17 @@ cudaError_t launch_gemm(const MatrixView<Q>& w, const float* x, int m, float* y,
 }  // namespace detail
 
 // y[i][r] = W[r] . x[i] for i < m, all device memory (x: m rows of w.cols floats; y: m rows of w.rows).
-// Returns the launch error; cudaErrorInvalidValue for a bad shape, cudaErrorNotSupported where
+// Returns the launch error; cudaErrorInvalidValue for a bad shape or a null operand,
+// cudaErrorMisalignedAddress for an operand not aligned to its element, cudaErrorNotSupported where
 // gemm_supported<Q>() is false.
 template <class Q>
 cudaError_t gemm(const MatrixView<Q>& w, const float* x, int m, float* y, const Launch& on = {}) {
-  if (m < 1 || w.rows < 1 || w.cols % kernels::gemm_tile_k != 0) return cudaErrorInvalidValue;
+  if (m < 1 || w.rows < 1 || w.cols < kernels::gemm_tile_k || w.cols % kernels::gemm_tile_k != 0 ||
+      w.data == nullptr || x == nullptr || y == nullptr)
+    return cudaErrorInvalidValue;  // the kernel fetches its first k-tile before the loop tests cols
+  if (!detail::aligned(w.data, alignof(typename Q::block)) || !detail::aligned(x, alignof(float)) ||
+      !detail::aligned(y, alignof(float)))
+    return cudaErrorMisalignedAddress;
   if (!gemm_supported<Q>()) return cudaErrorNotSupported;
   return detail::launch_gemm(w, x, m, y, on);
 }

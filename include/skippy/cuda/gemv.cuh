@@ -240,7 +240,6 @@ __global__ void __launch_bounds__(32 * gemv_warps_per_block)
 }  // namespace kernels
 
 namespace detail {
-inline bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
 
 // The layout of a matrix's data (MatrixView::packed, MatrixView::tiled).
 enum class WeightLayout { in_place, packed, tiled };

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 namespace skippy::cuda {
@@ -60,6 +61,10 @@ __device__ __forceinline__ void prefetch_l2(const void* p, std::size_t n) {
 template <int = 0>
 __global__ void launch_probe() {}
 }  // namespace kernels
+
+namespace detail {
+inline bool aligned(const void* p, std::size_t a) { return reinterpret_cast<std::uintptr_t>(p) % a == 0; }
+}  // namespace detail
 
 // Whether the library's kernels may launch early on the current device: the device is sm_90 or newer and
 // the kernels were compiled from sm_90+ code (an older build has no wait in them). The probe kernel has one

@@ -28,12 +28,13 @@ __global__ void __launch_bounds__(Threads)
 }  // namespace kernels
 
 // Packs the device matrix w (the ggml blocks in place) into dst (w.bytes() bytes of device memory, 8-byte
-// aligned, not overlapping w), on stream. Returns cudaErrorInvalidValue for a bad shape or a w already
-// packed, cudaErrorMisalignedAddress for dst.
+// aligned, not overlapping w), on stream. Returns cudaErrorInvalidValue for a bad shape, a null w or a w
+// already packed or tiled, cudaErrorMisalignedAddress for dst.
 template <class Q>
 cudaError_t pack_matrix(const MatrixView<Q>& w, void* dst, cudaStream_t stream = nullptr) {
   static_assert(quant::is_int_blocks_v<Q>, "cuda::pack_matrix: the packed layout holds Q8_0 and Q4_0 matrices only");
-  if (w.rows < 1 || w.cols < quant::qk || w.cols % quant::qk != 0 || w.packed) return cudaErrorInvalidValue;
+  if (w.rows < 1 || w.cols < quant::qk || w.cols % quant::qk != 0 || w.packed || w.tiled || w.data == nullptr)
+    return cudaErrorInvalidValue;
   if (!detail::aligned(dst, 8) || !detail::aligned(w.data, alignof(typename Q::block)))
     return cudaErrorMisalignedAddress;
   constexpr int threads = 256;

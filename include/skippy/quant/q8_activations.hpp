@@ -49,6 +49,13 @@ SKIPPY_HD_INLINE float quantize_q8(const float* x, std::int8_t* q) {
   }
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  // A subnormal d (amax below 127 * FLT_MIN) can have 1/d overflow to infinity, and d rounded to the
+  // subnormal grid can leave amax / d past 127.5: divide and clamp there, so the quants stay within +-127
+  // on the host and the device alike (ggml's multiply keeps every other block's bits).
+  if (d < 1.17549435e-38f && d != 0.0f) {  // FLT_MIN
+    for (int i = 0; i < qk; ++i) q[i] = static_cast<std::int8_t>(roundf(fminf(fmaxf(x[i] / d, -127.0f), 127.0f)));
+    return d;
+  }
   for (int i = 0; i < qk; ++i) q[i] = static_cast<std::int8_t>(roundf(x[i] * id));
   return d;
 }
