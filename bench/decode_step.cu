@@ -139,7 +139,7 @@ RandomDeviceModel<Q>& step_model(const ModelConfig& c) {
 template <class Q, class A = FloatActivations, bool Packed = false, bool Tiled = false>
 void BM_step(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   const auto kind = static_cast<Step>(state.range(0));
@@ -233,7 +233,7 @@ void BM_step(benchmark::State& state) {
 // KV head, row tile and chunk), else kernels::attention (one per query head, row and chunk).
 void BM_attention(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   const int ctx = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
@@ -278,7 +278,7 @@ __global__ void empty_kernel() {}
 // measured ~18 us (bench/results/h200-2026-11-30), whose share of launch and event latency this separates.
 void BM_empty_launch(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   bench::time_iterations(state, [] { empty_kernel<<<1, 32>>>(); });
@@ -288,7 +288,7 @@ void BM_empty_launch(benchmark::State& state) {
 // the 8-bit quantisation of its output fused (Int8Activations' decoding blocks).
 void BM_rmsnorm(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   const int m = static_cast<int>(state.range(0)), d = llama_7b_class().dim;
@@ -309,7 +309,7 @@ void BM_rmsnorm(benchmark::State& state) {
 
 void BM_argmax(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
@@ -359,7 +359,7 @@ sc::DeviceBuffer<sc::kernels::StepKey> step_key() {
 // last argument 0) or a row's chunks over many blocks (launch_warp_sample_rows, kernels/warp_chunks.cuh; 1).
 void BM_sample(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
@@ -388,7 +388,7 @@ void BM_sample(benchmark::State& state) {
 // residual on rejection, final draw), both over the rows' chunks (kernels/warp_chunks.cuh).
 void BM_speculative_verify(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   const int n = static_cast<int>(state.range(0)), k = 4;
@@ -401,8 +401,11 @@ void BM_speculative_verify(benchmark::State& state) {
   cudaError_t failed = sc::kernels::launch_warp_sample_rows(draft.data(), n, k, w, q0.data(), 0, key.data(),
                                                             state_ints.data() + 5, state_ints.data() + 2,
                                                             scratch.get());
-  bench::time_iterations(state, [&] {
-    cudaMemcpyAsync(q.data(), q0.data(), q0.size() * sizeof(float), cudaMemcpyDeviceToDevice);  // rejection overwrites q
+  // A rejection overwrites q with the residual: restored before the flush, outside the timed launches.
+  const auto restore = [&] {
+    sc::check(cudaMemcpyAsync(q.data(), q0.data(), q0.size() * sizeof(float), cudaMemcpyDeviceToDevice), "restore q");
+  };
+  bench::time_iterations(state, restore, [&] {
     const cudaError_t e =
         sc::kernels::launch_warp_rows(target.data(), n, k + 1, w, p.data(), state_ints.data() + 2, scratch.get());
     if (e != cudaSuccess) failed = e;

@@ -9,9 +9,14 @@
 
 #include <benchmark/benchmark.h>
 
+#include <skippy/cuda/buffer.cuh>
 #include <skippy/cuda/check.cuh>
 
+#include <cmath>
 #include <cstddef>
+#include <exception>
+#include <string>
+#include <utility>
 
 namespace skippy::bench {
 
@@ -28,38 +33,50 @@ __global__ void __launch_bounds__(Threads) read_flush(const uint4* p, std::size_
 }
 
 struct Device {
-  bool ok = skippy::cuda::device_available();
+  bool ok = false;
+  std::string why = "no GPU";  // why ok is false: every benchmark skips with it
   int l2_bytes = 0;
   void* flush = nullptr;
   double copy_bw = 0;  // (read + written) bytes / s of a 1 GiB device-to-device copy
   Device() {
-    if (!ok) return;
-    cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0);
-    cudaMalloc(&flush, static_cast<std::size_t>(l2_bytes) * 2);
-    cudaMemset(flush, 0, static_cast<std::size_t>(l2_bytes) * 2);
-    const std::size_t n = std::size_t{1} << 30;
-    void *a, *b;
-    cudaMalloc(&a, n);
-    cudaMalloc(&b, n);
-    cudaEvent_t t0, t1;
-    cudaEventCreate(&t0);
-    cudaEventCreate(&t1);
-    float best = 1e30f;
-    for (int r = 0; r < 5; ++r) {
-      cudaEventRecord(t0);
-      cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice);
-      cudaEventRecord(t1);
-      cudaEventSynchronize(t1);
-      float ms = 0;
-      cudaEventElapsedTime(&ms, t0, t1);
-      best = ms < best ? ms : best;
+    if (!skippy::cuda::device_available()) return;
+    try {
+      measure();
+      ok = true;
+    } catch (const std::exception& e) {  // a roofline that was not measured must not scale every figure
+      why = std::string("the copy-bandwidth reference failed: ") + e.what();
+      cudaGetLastError();
     }
-    copy_bw = 2.0 * static_cast<double>(n) / (best * 1e-3);
-    cudaFree(a);
-    cudaFree(b);
   }
   void flush_l2() const {
     read_flush<<<1024, 256>>>(static_cast<const uint4*>(flush), static_cast<std::size_t>(l2_bytes) * 2 / 16, nullptr);
+  }
+
+ private:
+  void measure() {
+    using skippy::cuda::check;
+    check(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, 0), "L2 size");
+    check(cudaMalloc(&flush, static_cast<std::size_t>(l2_bytes) * 2), "cudaMalloc (L2 flush)");
+    check(cudaMemset(flush, 0, static_cast<std::size_t>(l2_bytes) * 2), "cudaMemset (L2 flush)");
+    const std::size_t n = std::size_t{1} << 30;
+    const skippy::cuda::DeviceBuffer<char> a(n), b(n);
+    cudaEvent_t t0, t1;
+    check(cudaEventCreate(&t0), "cudaEventCreate");
+    check(cudaEventCreate(&t1), "cudaEventCreate");
+    float best = 1e30f;
+    for (int r = 0; r < 5; ++r) {
+      check(cudaEventRecord(t0), "cudaEventRecord");
+      check(cudaMemcpyAsync(b.data(), a.data(), n, cudaMemcpyDeviceToDevice), "1 GiB device-to-device copy");
+      check(cudaEventRecord(t1), "cudaEventRecord");
+      check(cudaEventSynchronize(t1), "cudaEventSynchronize");
+      float ms = 0;
+      check(cudaEventElapsedTime(&ms, t0, t1), "cudaEventElapsedTime");
+      best = ms < best ? ms : best;
+    }
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+    copy_bw = 2.0 * static_cast<double>(n) / (best * 1e-3);
+    skippy::require(std::isfinite(copy_bw) && copy_bw > 0, "copy bandwidth ", copy_bw, " B/s");
   }
 };
 
@@ -68,26 +85,39 @@ const Device& device() {
   return d;
 }
 
-// Runs the benchmark loop: each iteration flushes L2, then times launch() between two CUDA events
-// (manual time: host overhead outside the launches does not count).
-template <class Launch>
-void time_iterations(benchmark::State& state, Launch&& launch) {
+// Runs the benchmark loop: each iteration runs prepare() (untimed: restoring inputs a launch overwrites),
+// flushes L2, then times launch() between two CUDA events (manual time: host overhead outside the
+// launches does not count). An error (an exception from either, or a launch error) ends the benchmark
+// with SkipWithError, so one failing case does not abort the binary and truncate its JSON.
+template <class Prepare, class Launch>
+void time_iterations(benchmark::State& state, Prepare&& prepare, Launch&& launch) {
   cudaEvent_t t0, t1;
-  skippy::cuda::check(cudaEventCreate(&t0), "cudaEventCreate");
-  skippy::cuda::check(cudaEventCreate(&t1), "cudaEventCreate");
-  for (auto _ : state) {
-    device().flush_l2();
-    cudaEventRecord(t0);
-    launch();
-    cudaEventRecord(t1);
-    cudaEventSynchronize(t1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, t0, t1);
-    state.SetIterationTime(ms * 1e-3);
+  if (cudaEventCreate(&t0) != cudaSuccess || cudaEventCreate(&t1) != cudaSuccess) {
+    state.SkipWithError("cudaEventCreate failed");
+    return;
   }
-  skippy::cuda::check(cudaGetLastError(), "benchmarked launch");
+  try {
+    for (auto _ : state) {
+      prepare();
+      device().flush_l2();
+      skippy::cuda::check(cudaEventRecord(t0), "cudaEventRecord");
+      launch();
+      skippy::cuda::check(cudaEventRecord(t1), "cudaEventRecord");
+      skippy::cuda::check(cudaEventSynchronize(t1), "benchmarked launch");
+      float ms = 0;
+      skippy::cuda::check(cudaEventElapsedTime(&ms, t0, t1), "cudaEventElapsedTime");
+      state.SetIterationTime(ms * 1e-3);
+    }
+    skippy::cuda::check(cudaGetLastError(), "benchmarked launch");
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
   cudaEventDestroy(t0);
   cudaEventDestroy(t1);
+}
+template <class Launch>
+void time_iterations(benchmark::State& state, Launch&& launch) {
+  time_iterations(state, [] {}, std::forward<Launch>(launch));
 }
 
 // bytes_per_second and pct_of_copy_bw counters for `bytes` moved per iteration.

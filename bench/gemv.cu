@@ -68,7 +68,7 @@ template <class Q, Path P = Path::interleaved>
 void BM_gemv(benchmark::State& state) {
   const Device& dev = device();
   if (!dev.ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(dev.why.c_str());
     return;
   }
   const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
@@ -96,6 +96,10 @@ void BM_gemv(benchmark::State& state) {
     const cuda::PackedMatrix<Q> packed(view);
     bench::time_iterations(state, [&] { cuda::check(cuda::gemv(packed.view(), o.x, m, o.y), "gemv"); });
   } else if constexpr (P == Path::mma) {
+    if (!cuda::gemv_mma_supported<Q>()) {
+      state.SkipWithError("gemv_mma does not run here (F16 / BF16 on sm_80 or newer)");
+      return;
+    }
     bench::time_iterations(state, [&] { cuda::check(cuda::gemv_mma(view, o.x, m, o.y), "gemv_mma"); });
   } else if constexpr (P == Path::normed) {
     cuda::DeviceBuffer<float> g(static_cast<std::size_t>(cols)), scales(static_cast<std::size_t>(m));
@@ -166,7 +170,7 @@ template <class Q, Path P>
 void BM_gemv_stream(benchmark::State& state) {
   const Device& dev = device();
   if (!dev.ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(dev.why.c_str());
     return;
   }
   const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
@@ -175,6 +179,12 @@ void BM_gemv_stream(benchmark::State& state) {
   if (early && !cuda::early_launch_supported()) {
     state.SkipWithError("no early launches on this device");
     return;
+  }
+  if constexpr (P == Path::mma) {
+    if (!cuda::gemv_mma_supported<Q>()) {
+      state.SkipWithError("gemv_mma does not run here (F16 / BF16 on sm_80 or newer)");
+      return;
+    }
   }
   constexpr bool int8 = P == Path::int8 || P == Path::packed_int8 || P == Path::tiled_int8;
   constexpr bool packed = P == Path::packed || P == Path::packed_int8;
@@ -250,7 +260,7 @@ void BM_gemv_stream(benchmark::State& state) {
 // cuda::quantize_activations of m rows of range(0) floats.
 void BM_quantize_activations(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   const int cols = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
@@ -270,7 +280,7 @@ void BM_quantize_activations(benchmark::State& state) {
 template <class Q>
 void BM_layer_fusion(benchmark::State& state) {
   if (!device().ok) {
-    state.SkipWithError("no GPU");
+    state.SkipWithError(device().why.c_str());
     return;
   }
   const bool ffn = state.range(0) == 1, fused = state.range(2) == 1;

@@ -22,7 +22,8 @@ LARGE_ROWS = 11008  # "large shapes": 11008 x 4096 and up, and the wide rows (co
 
 STEP_KINDS = {0: "AR", 1: "draft", 2: "verify"}
 STEP_MODES = {0: "direct", 1: "graph", 2: "graph+early", 3: "graph+grouped", 4: "graph+early+grouped",
-              5: "graph+tensor-core decoding", 6: "graph+early+tensor-core decoding"}
+              5: "graph+tensor-core decoding", 6: "graph+early+tensor-core decoding",
+              7: "graph+fused norms", 8: "graph+early+fused norms"}
 STREAM_PATHS = {"interleaved": "BM_gemv", "int8": "BM_gemv_q8", "packed": "BM_gemv_packed",
                 "packed_int8": "BM_gemv_q8_packed", "tiled_int8": "BM_gemv_q8_tiled", "mma": "BM_gemv_mma"}
 
@@ -61,7 +62,7 @@ def type_of(family):
 
 
 def gemv_tables(g, base):
-    families = sorted({n.split("/")[0] for n in g if re.match(r"BM_gemv(_q8)?(_packed|_tiled|_mma)?<", n)})
+    families = sorted({n.split("/")[0] for n in g if re.match(r"BM_gemv(_q8)?(_packed|_tiled|_mma|_reference|_normed|_residual)?<", n)})
     if not families:
         return
     print("## Weight kernels, one launch after an L2 flush (BM_gemv*)\n")

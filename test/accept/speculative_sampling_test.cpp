@@ -180,6 +180,44 @@ TEST_CASE("speculative sampling at temperature 0 is greedy") {
   CHECK(v.next == (d == best ? sampling::argmax(t1.data(), V) : best));
 }
 
+// p and q equal but for a residual of rounding size (DESIGN.md §1): a rejection samples from p, not from a
+// residual that is noise. The rejection needs an accept-test uniform within ~5e-7 of 1: the test looks for
+// a position that draws one (a few million Philox draws).
+TEST_CASE("speculative sampling: a rejection whose residual mass is below min_residual_mass samples from p") {
+  constexpr int n = 4;
+  const float draft[n] = {0, 0, 0, 0}, target[n] = {0, 0, 0, 2e-6f};
+  std::vector<float> p(n), q(n);
+  std::vector<int> order;
+  const sampling::WarpParams w{1.0f, 0, 1.0f};
+  sampling::warp(draft, q.data(), n, w, order);
+  sampling::warp(target, p.data(), n, w, order);
+  float mass = 0.0f;
+  for (int v = 0; v < n; ++v) mass += accept::speculative_residual(p[v], q[v]);
+  REQUIRE(mass > 0.0f);
+  REQUIRE(mass < accept::SpeculativeSampling::min_residual_mass);
+  REQUIRE(p[0] < q[0]);  // token 0 can be rejected, rarely
+  const std::uint64_t seed = 5;
+  std::uint32_t at = 0;
+  bool found = false;
+  for (; at < (1u << 28) && !found; ++at) {
+    const float u = rng::uniform(seed, {0u, at, rng::Purpose::accept_test, 0u});
+    const float u_final = rng::uniform(seed, {0u, at, rng::Purpose::final_sample, 0u});
+    // rejected, and the final draw lands on a token the residual (all on token 3) would never give
+    found = !accept::speculative_accepts(u, p[0], q[0]) && sampling::sample_categorical(p.data(), n, u_final) != 3;
+  }
+  REQUIRE(found);
+  const std::uint32_t position = at - 1;
+  accept::SpeculativeSampling rule({w}, n);
+  const accept::StepContext ctx{seed, position, 0};
+  (void)rule.propose(0, draft, ctx);  // fills the draft row's q
+  const int d = 0;
+  const accept::Verdict v = rule.verify(target, &d, 1, ctx);
+  CHECK(v.accepted == 0);
+  const float u_final = rng::uniform(seed, {0u, position, rng::Purpose::final_sample, 0u});
+  CHECK(v.next == sampling::sample_categorical(p.data(), n, u_final));
+  CHECK(v.next != 3);
+}
+
 TEST_CASE("speculative sampling rejects invalid warp parameters") {
   CHECK_THROWS_AS(accept::SpeculativeSampling({sampling::WarpParams{-1.0f, 0, 1.0f}}, V), Error);
   CHECK_THROWS_AS(accept::SpeculativeSampling({sampling::WarpParams{1.0f, 0, 0.0f}}, V), Error);
