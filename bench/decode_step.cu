@@ -217,6 +217,8 @@ void BM_step(benchmark::State& state) {
   const double step_bytes = layers * layer_bytes + static_cast<double>(v.output.bytes()) + kv_bytes;
   if (kind != draft)  // tokens through the full model per second (AR: tokens/s of plain decoding)
     state.counters["tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
+  else  // the K drafts one simultaneous pass proposes, per second
+    state.counters["draft_tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["steps_per_second"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
   bench::bandwidth_counters(state, step_bytes);  // pct_of_copy_bw here is the % of the bandwidth roofline
   const char* what = kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))"

@@ -367,6 +367,28 @@ TEST_CASE("cuda decoder: steps replayed from CUDA Graphs equal steps launched di
   CHECK(graphs.generate(prompt, o) == ar.generate(prompt, o));
 }
 
+TEST_CASE("cuda decoder: set_params takes effect in steps replayed from CUDA Graphs") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda set_params");
+  const auto hm = HostModel<quant::F32>::from_float(test::damped_weights(15));
+  skippy::cuda::DeviceModel<quant::F32> dm(hm.view());
+  using Dec = skippy::cuda::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Simultaneous<2>, accept::SpeculativeSampling>;
+  const std::vector<int> prompt{1, 5, 9};
+  GenerateOptions o;
+  o.max_new_tokens = 12;
+  const sampling::WarpParams greedy{0.0f, 0, 1.0f}, hot{1.0f, 0, 1.0f};
+  Dec changed(dm.view(), 32, {greedy}, 5), fresh_greedy(dm.view(), 32, {greedy}, 5), fresh_hot(dm.view(), 32, {hot}, 5);
+  const std::vector<int> first = changed.generate(prompt, o);  // captures the greedy kind's graphs
+  CHECK(first == fresh_greedy.generate(prompt, o));
+  changed.set_params({hot});
+  CHECK(changed.rule().params().warp.temperature == 1.0f);
+  const std::vector<int> sampled = fresh_hot.generate(prompt, o);
+  CHECK(sampled != first);  // else the next check could not tell the two kinds apart
+  CHECK(changed.generate(prompt, o) == sampled);
+  changed.set_params({greedy});  // and back: the sampling graphs are dropped too
+  CHECK(changed.generate(prompt, o) == first);
+  CHECK_THROWS_WITH_AS(changed.set_params({sampling::WarpParams{-1.0f, 0, 1.0f}}), doctest::Contains("temperature"), Error);
+}
+
 namespace {
 
 // The same decoder with its passes' kernels launched early (replayed from graphs, and launched directly)

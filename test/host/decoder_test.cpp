@@ -192,13 +192,16 @@ TEST_CASE("speculative sampling decoding is reproducible per seed and greedy at 
     differs += b.generate(prompt, o) != x;
   }
   CHECK(differs >= 6);  // other seeds give other samples
-  Dec greedy(hm.view(), 96, {sampling::WarpParams{0.0f, 0, 1.0f}}, 7);
+  Dec greedy(hm.view(), 96, {sampling::WarpParams{0.0f, 0, 1.0f}}, 42);
   CHECK(greedy.generate(prompt, o) == ar_tokens(hm.view(), 24));
+  greedy.set_params({sampling::WarpParams{0.8f, 0, 0.95f}});  // now decodes as `a` does
+  CHECK(greedy.generate(prompt, o) == x);
+  CHECK_THROWS_WITH_AS(greedy.set_params({sampling::WarpParams{1.0f, 0, 0.0f}}), doctest::Contains("top_p"), Error);
 }
 
 TEST_CASE("end-to-end: S3D speculative sampling draws the model's own next-token distribution") {
-  // Exact p(first token | prompt) from a full forward pass, against 20000 seeded S3D generations whose
-  // first step drafts with skipped layers and accepts or resamples.
+  // Exact p(first token | prompt) from a full forward pass, against the first tokens of 20000 seeded S3D
+  // first steps, which draft with skipped layers and accept or resample (test::first_token_counts).
   const auto hm = HostModel<Q>::from_float(test::damped_weights(10));
   const sampling::WarpParams w{1.5f, 0, 1.0f};  // flattened so many tokens carry mass
   const std::vector<float> p = test::warped_next_token(hm.view(), prompt, w);

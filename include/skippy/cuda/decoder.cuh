@@ -137,6 +137,7 @@ class Decoder {
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {
     decode::require_prompt(prompt, vocab(), cache_.capacity());
+    started_ = false;  // until the prefill has run: a failed one must not leave the last sequence steppable
     stats_ = DecodeStats{};
     cache_.clear();
     const auto t0 = clock::now();
@@ -220,7 +221,14 @@ class Decoder {
   void set_seed(std::uint64_t seed) { seed_ = seed; }
   const DecodeStats& stats() const { return stats_; }
   const KvCache& cache() const { return cache_; }
-  Accept& rule() { return rule_; }
+  const Accept& rule() const { return rule_; }
+  // New parameters for the acceptance rule (validated as at construction), from the next step on. The
+  // captured graphs hold the old ones (and the kernels of the old kind: temperature 0 is greedy), so they
+  // are dropped; a mutable rule() would let a replayed graph keep the old rule unnoticed.
+  void set_params(const typename Accept::Params& params) {
+    rule_ = Accept(params, vocab());
+    drop_graphs();
+  }
   int pending_token() const { return pending_; }
   cudaStream_t stream() const { return stream_; }
 

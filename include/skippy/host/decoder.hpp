@@ -45,6 +45,7 @@ class Decoder {
   // Prefills the prompt: positions 0..P-2 go into the cache, the last prompt token becomes pending.
   void start(const std::vector<int>& prompt) {
     decode::require_prompt(prompt, forward_.config().vocab, cache_.capacity());
+    started_ = false;  // until the prefill has run: a failed one must not leave the last sequence steppable
     stats_ = DecodeStats{};
     cache_.clear();
     const auto t0 = clock::now();
@@ -110,7 +111,9 @@ class Decoder {
   const DecodeStats& stats() const { return stats_; }
   const KvCache& cache() const { return cache_; }
   int pending_token() const { return pending_; }
-  Accept& rule() { return rule_; }
+  const Accept& rule() const { return rule_; }
+  // New parameters for the acceptance rule (validated as at construction), from the next step on.
+  void set_params(const typename Accept::Params& params) { rule_ = Accept(params, forward_.config().vocab); }
 
  private:
   using clock = std::chrono::steady_clock;
