@@ -201,10 +201,5 @@ static int run_main(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  try {
-    return run_main(argc, argv);
-  } catch (const std::exception& e) {  // bad arguments (skippy::Error), or memory (std::bad_alloc)
-    std::fprintf(stderr, "skippy_config_sweep: %s\n", e.what());
-    return 1;
-  }
+  return skippy::examples::guarded_main("skippy_config_sweep", [&] { return run_main(argc, argv); });
 }

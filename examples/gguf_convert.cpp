@@ -10,6 +10,8 @@
 #include <skippy/gguf/gguf.hpp>
 #include <string>
 
+#include "args.hpp"
+
 using namespace skippy;
 
 namespace {
@@ -105,10 +107,5 @@ static int run_main(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  try {
-    return run_main(argc, argv);
-  } catch (const std::exception& e) {  // bad arguments (skippy::Error), or memory (std::bad_alloc)
-    std::fprintf(stderr, "skippy_gguf_convert: %s\n", e.what());
-    return 1;
-  }
+  return skippy::examples::guarded_main("skippy_gguf_convert", [&] { return run_main(argc, argv); });
 }

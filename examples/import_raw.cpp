@@ -4,6 +4,8 @@
 #include <skippy/skippy.hpp>
 #include <skippy/model/raw_tensors.hpp>
 
+#include "args.hpp"
+
 #include <cstdio>
 #include <string>
 
@@ -81,10 +83,5 @@ static int run_main(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  try {
-    return run_main(argc, argv);
-  } catch (const std::exception& e) {  // bad arguments (skippy::Error), or memory (std::bad_alloc)
-    std::fprintf(stderr, "skippy_import_raw: %s\n", e.what());
-    return 1;
-  }
+  return skippy::examples::guarded_main("skippy_import_raw", [&] { return run_main(argc, argv); });
 }
