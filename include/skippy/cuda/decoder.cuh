@@ -79,12 +79,17 @@ class Decoder {
     std::vector<int> init(static_cast<std::size_t>(state_ints), 0);
     if constexpr (Predictor::mode == DraftMode::simultaneous)
       for (int i = 1; i < K; ++i) init[static_cast<std::size_t>(draft_in + i)] = model.config.mask_token_id;
-    for (auto& e : events_) check(cudaEventCreate(&e), "cudaEventCreate");
-    if (stream_ == nullptr) {
-      check(cudaStreamCreateWithFlags(&owned_stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-      stream_ = owned_stream_;
+    try {  // a throwing constructor runs no destructor: release what was created
+      for (auto& e : events_) check(cudaEventCreate(&e), "cudaEventCreate");
+      if (stream_ == nullptr) {
+        check(cudaStreamCreateWithFlags(&owned_stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+        stream_ = owned_stream_;
+      }
+      state_.upload(init.data(), init.size(), stream_);
+    } catch (...) {
+      release_handles();
+      throw;
     }
-    state_.upload(init.data(), init.size(), stream_);
     while ((1 << (buckets_ - 1)) < kernels::attention_splits(cache_.capacity())) ++buckets_;
     graphs_.assign(static_cast<std::size_t>((K + 1) * buckets_), nullptr);
   }
@@ -92,8 +97,7 @@ class Decoder {
   Decoder& operator=(const Decoder&) = delete;
   ~Decoder() {
     drop_graphs();
-    for (auto& e : events_) cudaEventDestroy(e);
-    if (owned_stream_ != nullptr) cudaStreamDestroy(owned_stream_);
+    release_handles();
   }
 
   // Capture each step in a CUDA Graph (the default) or launch its kernels one by one; the tokens are the
@@ -255,6 +259,12 @@ class Decoder {
   }
   int vocab() const { return forward_.config().vocab; }
   int* ints(int offset) const { return state_.data() + offset; }
+  void release_handles() {
+    for (auto& e : events_)
+      if (e != nullptr) cudaEventDestroy(e);
+    if (owned_stream_ != nullptr) cudaStreamDestroy(owned_stream_);
+  }
+
   void drop_graphs() {
     for (auto& g : graphs_) {
       if (g != nullptr) cudaGraphExecDestroy(g);
