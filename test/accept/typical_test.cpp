@@ -146,6 +146,25 @@ TEST_CASE("Typical::verify: a certain draft is accepted; next breaks argmax ties
   CHECK(v.next == 5);
 }
 
+TEST_CASE("Typical::verify at a tiny temperature: the argmax draft is certain, any other impossible") {
+  Typical rule(TypicalParams{1e-37f, 0.09f, 0.3f}, vocab);  // logit / T would overflow float
+  std::mt19937 rng(53);
+  std::uniform_real_distribution<float> u(0.0f, 40.0f);
+  std::vector<float> logits(3 * vocab);
+  for (float& l : logits) l = u(rng);
+  logits[7] = 50.0f;              // row 0's argmax
+  logits[vocab + 3] = 50.0f;      // row 1's
+  logits[2 * vocab + 11] = 45.0f;  // row 2's
+  const int argmax_drafts[] = {7, 3};
+  accept::Verdict v = rule.verify(logits.data(), argmax_drafts, 2, {});
+  CHECK(v.accepted == 2);
+  CHECK(v.next == 11);
+  const int other[] = {7, 4};
+  v = rule.verify(logits.data(), other, 2, {});
+  CHECK(v.accepted == 1);
+  CHECK(v.next == 3);
+}
+
 TEST_CASE("Typical::propose returns the draft argmax") {
   Typical rule(TypicalParams{}, vocab);
   std::mt19937 rng(52);
@@ -161,6 +180,7 @@ TEST_CASE("Typical rejects invalid parameters") {
   CHECK_THROWS_AS(Typical(TypicalParams{0.0f, 0.09f, 0.3f}, vocab), skippy::Error);
   CHECK_THROWS_AS(Typical(TypicalParams{-1.0f, 0.09f, 0.3f}, vocab), skippy::Error);
   CHECK_THROWS_AS(Typical(TypicalParams{NAN, 0.09f, 0.3f}, vocab), skippy::Error);
+  CHECK_THROWS_AS(Typical(TypicalParams{1e-39f, 0.09f, 0.3f}, vocab), skippy::Error);  // 1 / T overflows
   CHECK_THROWS_AS(Typical(TypicalParams{1.0f, 0.0f, 0.3f}, vocab), skippy::Error);
   CHECK_THROWS_AS(Typical(TypicalParams{1.0f, 1.5f, 0.3f}, vocab), skippy::Error);
   CHECK_THROWS_AS(Typical(TypicalParams{1.0f, 0.09f, 0.0f}, vocab), skippy::Error);

@@ -211,6 +211,25 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
   CHECK(outside == 0);
 }
 
+TEST_CASE("cuda: speculative sampling at a tiny temperature (logit / T overflows) emits greedy AR's tokens") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda speculative sampling at a tiny temperature");
+  using Q = quant::F32;
+  using Model = ModelView<Q>;
+  const std::vector<int> prompt = {3, 14, 15, 9, 26};
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(10));
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  GenerateOptions o;
+  o.max_new_tokens = 16;
+  skippy::cuda::AutoregressiveDecoder<Model> ar(dm.view(), 32);
+  // p and q are one-hot on their argmaxes: a draft is accepted iff it is the target's, the residual is
+  // the target's argmax.
+  skippy::cuda::Decoder<Model, SkipRange<1, 3>, Simultaneous<3>, accept::SpeculativeSampling> tiny(
+      dm.view(), 32, {sampling::WarpParams{1e-37f, 0, 1.0f}});
+  const std::vector<int> want = ar.generate(prompt, o);
+  CHECK(tiny.generate(prompt, o) == want);
+  CHECK(tiny.stats().accepted > 0);
+}
+
 TEST_CASE("cuda: speculative sampling over a vocabulary of many chunks draws the model's next-token distribution") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda speculative sampling, chunked rows");
   // 9000 tokens: the warps and the acceptance go over 3 chunks a row (kernels/warp_chunks.cuh).

@@ -123,6 +123,27 @@ TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and t
   }
 }
 
+TEST_CASE("cuda warp_rows at tiny temperatures (logit / T overflows) equals sampling::warp") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda warp tiny temperatures");
+  const DeviceBuffer<kernels::StepKey> key = to_device(std::vector<kernels::StepKey>{{7, 100, 0}});
+  for (const int n : {1000, 32000, 20001}) {  // one block a row; chunks; tied maxima across chunks
+    const bool ties = n != 32000;
+    const int rows = 4;
+    const auto x = random_logits(rows, n, ties, static_cast<std::uint32_t>(n + 11));
+    const auto dx = to_device(x);
+    for (const auto& w : skippy::test::tiny_temperature_warps()) {
+      const Warped got = warp_on_device<kernels::sample_candidates>(dx, n, rows, w, key);
+      CHECK(got.bad == 0);
+      for (int r = 0; r < rows; ++r) {
+        const auto c = skippy::test::compare_warp(x.data() + static_cast<long>(r) * n,
+                                                  got.p.data() + static_cast<long>(r) * n, n, w);
+        INFO("n ", n, " T ", w.temperature, " top_k ", w.top_k, " row ", r, " kept ", c.kept, " mass ", c.mass);
+        CHECK(c.ok(w));
+      }
+    }
+  }
+}
+
 TEST_CASE("cuda warp_rows flags a non-finite logit") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda warp flag");
   const DeviceBuffer<kernels::StepKey> key = to_device(std::vector<kernels::StepKey>{{7, 100, 0}});
@@ -252,41 +273,46 @@ TEST_CASE("cuda typical_accept returns Typical::verify's verdict") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda typical acceptance");
   constexpr int max_k = 4;
   const int n = 200;
-  const accept::TypicalParams params{0.8f, 0.09f, 0.3f};
-  accept::Typical rule(params, n);
-  std::set<int> accepted;
-  int compared = 0;
   const bool quick = skippy::test::sanitizer_run();
-  // The tests and the arrival counter: reused by every trial with k varying, as the decoder does.
-  DeviceBuffer<int> tested(max_k);
-  DeviceBuffer<unsigned> arrived(1);
-  const unsigned zero = 0;
-  arrived.upload(&zero, 1);
-  for (int trial = 0; trial < (quick ? 12 : 300); ++trial) {
-    const int k = max_k - trial % max_k;
-    const auto [target, block, decidable] = skippy::test::typical_trial(trial, k, n, params);
-    if (!decidable) continue;  // the decision lies within rounding of the threshold
-    const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
-    const auto dt = to_device(target);
-    const auto db = to_device(block);
-    DeviceBuffer<int> argmax(k + 1), verdict(2), bad(1);
-    const int no = 0;
-    bad.upload(&no, 1);
-    skippy::cuda::check(kernels::launch_argmax(dt.data(), n, k + 1, argmax.data(), 1, bad.data(), {}), "argmax");
-    skippy::cuda::check(kernels::launch_typical_accept(dt.data(), argmax.data(), db.data(), k, n, params,
-                                                       tested.data(), arrived.data(), verdict.data(), db.data(), nullptr),
-                        "typical acceptance");
-    synced("typical acceptance");
-    const auto v = to_host(verdict, 2);
-    INFO("trial ", trial);
-    CHECK(v[0] == want.accepted);
-    CHECK(v[1] == want.next);
-    CHECK(to_host(db, 1)[0] == want.next);  // the next step's pending token
-    CHECK(to_host(arrived, 1)[0] == 0u);  // the counter left at zero
-    accepted.insert(want.accepted);
-    ++compared;
+  // T 1e-37: logit / T would overflow float, the rows are one-hot.
+  for (const accept::TypicalParams params : {accept::TypicalParams{0.8f, 0.09f, 0.3f},
+                                             accept::TypicalParams{1e-37f, 0.09f, 0.3f}}) {
+    CAPTURE(params.temperature);
+    accept::Typical rule(params, n);
+    std::set<int> accepted;
+    int compared = 0;
+    // The tests and the arrival counter: reused by every trial with k varying, as the decoder does.
+    DeviceBuffer<int> tested(max_k);
+    DeviceBuffer<unsigned> arrived(1);
+    const unsigned zero = 0;
+    arrived.upload(&zero, 1);
+    for (int trial = 0; trial < (quick ? 12 : 300); ++trial) {
+      const int k = max_k - trial % max_k;
+      const auto [target, block, decidable] = skippy::test::typical_trial(trial, k, n, params);
+      if (!decidable) continue;  // the decision lies within rounding of the threshold
+      const accept::Verdict want = rule.verify(target.data(), block.data() + 1, k, {});
+      const auto dt = to_device(target);
+      const auto db = to_device(block);
+      DeviceBuffer<int> argmax(k + 1), verdict(2), bad(1);
+      const int no = 0;
+      bad.upload(&no, 1);
+      skippy::cuda::check(kernels::launch_argmax(dt.data(), n, k + 1, argmax.data(), 1, bad.data(), {}), "argmax");
+      skippy::cuda::check(kernels::launch_typical_accept(dt.data(), argmax.data(), db.data(), k, n, params,
+                                                         tested.data(), arrived.data(), verdict.data(), db.data(),
+                                                         nullptr),
+                          "typical acceptance");
+      synced("typical acceptance");
+      const auto v = to_host(verdict, 2);
+      INFO("trial ", trial);
+      CHECK(v[0] == want.accepted);
+      CHECK(v[1] == want.next);
+      CHECK(to_host(db, 1)[0] == want.next);  // the next step's pending token
+      CHECK(to_host(arrived, 1)[0] == 0u);    // the counter left at zero
+      accepted.insert(want.accepted);
+      ++compared;
+    }
+    if (quick) continue;
+    CHECK(compared >= 250);
+    CHECK(accepted.size() >= 3);
   }
-  if (quick) return;
-  CHECK(compared >= 250);
-  CHECK(accepted.size() >= 3);
 }

@@ -121,10 +121,9 @@ void check_draws(int n, int rows) {
 
 // Typical acceptance (launch_typical_accept: a block a draft row, the last to finish writing the verdict) against
 // accept::Typical::verify, skipping trials whose decision lies within rounding of the threshold.
-void check_typical(int trials) {
+void check_typical(int trials, const accept::TypicalParams& params) {
   constexpr int max_k = 4;
   const int n = 200;
-  const accept::TypicalParams params{0.8f, 0.09f, 0.3f};
   accept::Typical rule(params, n);
   int compared = 0, counts[max_k + 1] = {};
   std::vector<int> tested(max_k, -1);  // the tests and the counter: reused with k varying, as the decoder does
@@ -158,8 +157,9 @@ void check_typical(int trials) {
   int seen = 0;
   for (int c : counts) seen += c > 0;
   EXPECT(compared >= trials * 3 / 4 && seen >= 3, "typical: enough decidable trials, varied verdicts");
-  std::printf("typical: %d trials compared, accepted counts 0..%d: %d %d %d %d %d, %d failures so far\n", compared, max_k,
-              counts[0], counts[1], counts[2], counts[3], counts[4], emulation::failures);
+  std::printf("typical T %g: %d trials compared, accepted counts 0..%d: %d %d %d %d %d, %d failures so far\n",
+              static_cast<double>(params.temperature), compared, max_k, counts[0], counts[1], counts[2], counts[3],
+              counts[4], emulation::failures);
 }
 
 // One step of speculative sampling (draft draws, the target warp, the acceptance kernel) against
@@ -215,7 +215,8 @@ void check_speculative(int trials, int n) {
 int main() {
   check_speculative(24, 96);
   check_speculative(12, 9000);  // rows of 3 chunks; 12 trials (every block of each launch is emulated)
-  check_typical(24);
+  check_typical(24, {0.8f, 0.09f, 0.3f});
+  check_typical(24, {1e-37f, 0.09f, 0.3f});  // logit / T would overflow: one-hot rows
   for (const int n : {7, 513, 32000}) check_draws(n, 40);
   // One block a row (a row of one chunk: warp_rows / warp_sample_rows) and rows over several blocks
   // (kernels/warp_chunks.cuh; blocks of 128 threads but for one case).
@@ -227,6 +228,13 @@ int main() {
     check<kernels::sample_candidates, 128>(32000, false, 2.0f, w);  // 8 chunks
     check<kernels::sample_candidates, 128>(32000, false, 6.0f, w);  // peaked: few tokens hold most of the mass
     check<64, 128>(20001, true, 2.0f, w);  // 5 chunks, the last short, rows not aligned, ties across chunks
+  }
+  // Temperatures where logit / T overflows float: one-hot rows, or even over tied maxima (across chunks).
+  for (const auto& w : test::tiny_temperature_warps()) {
+    check(1000, true, 2.0f, w);
+    check(1000, false, 2.0f, w);
+    check<kernels::sample_candidates, 128>(32000, false, 2.0f, w);
+    check<64, 128>(20001, true, 2.0f, w);
   }
   check(32000, false, 6.0f, sampling::WarpParams{0.8f, 40, 0.95f});  // the library's blocks
   // The most chunks (64), each longer than warp_chunk.

@@ -194,6 +194,10 @@ TEST_CASE("speculative sampling decoding is reproducible per seed and greedy at 
   CHECK(differs >= 6);  // other seeds give other samples
   Dec greedy(hm.view(), 96, {sampling::WarpParams{0.0f, 0, 1.0f}}, 42);
   CHECK(greedy.generate(prompt, o) == ar_tokens(hm.view(), 24));
+  // A temperature so small that logit / T overflows float: p and q are one-hot on their argmaxes, so a
+  // draft is accepted iff it is the target's argmax and the residual is that argmax: greedy's tokens.
+  Dec tiny(hm.view(), 96, {sampling::WarpParams{1e-37f, 0, 1.0f}}, 42);
+  CHECK(tiny.generate(prompt, o) == ar_tokens(hm.view(), 24));
   greedy.set_params({sampling::WarpParams{0.8f, 0, 0.95f}});  // now decodes as `a` does
   CHECK(greedy.generate(prompt, o) == x);
   CHECK_THROWS_WITH_AS(greedy.set_params({sampling::WarpParams{1.0f, 0, 0.0f}}), doctest::Contains("top_p"), Error);

@@ -205,6 +205,26 @@ TEST_CASE("warp: temperature only is softmax(l / T)") {
   check_warp(big, w, softmax_ref(big, 1.0));
 }
 
+TEST_CASE("warp: tiny temperatures put the mass on the largest logits, never NaN") {
+  // logit / T overflows float for these (50 / 1e-37 = 5e38): only differences from the max are scaled.
+  const std::vector<float> l = {10.0f, 50.0f, -3e38f, 49.99f, 50.0f, 3e38f * 0.0f};
+  for (float t : {1e-6f, 1e-20f, 1e-37f, 3e-39f}) {
+    sampling::WarpParams w;
+    w.temperature = t;
+    CAPTURE(t);
+    REQUIRE_NOTHROW(w.validate());
+    check_warp(l, w, {0.0, 0.5, 0.0, 0.0, 0.5, 0.0});  // the two maxima tie
+    w.top_k = 1;
+    check_warp(l, w, {0.0, 1.0, 0.0, 0.0, 0.0, 0.0});  // ties to the lowest id
+  }
+  // Small but ordinary temperatures still match the double reference.
+  std::mt19937 rng(48);
+  const auto g = grid_logits(rng, 40);
+  sampling::WarpParams w;
+  w.temperature = 0.02f;
+  check_warp(g, w, softmax_ref(g, 0.02));
+}
+
 TEST_CASE("warp: top_k keeps exactly the k best (ties to the lowest id) and renormalises") {
   std::mt19937 rng(44);
   for (int trial = 0; trial < 60; ++trial) {
@@ -332,6 +352,8 @@ TEST_CASE("WarpParams::validate") {
   CHECK_THROWS_AS(params(-0.1f, 0, 1.0f).validate(), skippy::Error);
   CHECK_THROWS_AS(params(NAN, 0, 1.0f).validate(), skippy::Error);
   CHECK_THROWS_AS(params(INFINITY, 0, 1.0f).validate(), skippy::Error);
+  CHECK_NOTHROW(params(1e-38f, 0, 1.0f).validate());
+  CHECK_THROWS_AS(params(1e-39f, 0, 1.0f).validate(), skippy::Error);  // 1 / T overflows
   CHECK_THROWS_AS(params(1.0f, -1, 1.0f).validate(), skippy::Error);
   CHECK_THROWS_AS(params(1.0f, 0, 0.0f).validate(), skippy::Error);
   CHECK_THROWS_AS(params(1.0f, 0, -0.5f).validate(), skippy::Error);

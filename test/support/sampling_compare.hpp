@@ -53,6 +53,10 @@ inline std::vector<sampling::WarpParams> warp_grid() {
           {0.5f, 3, 0.35f},  {1.0f, 0, 0.9f}, {2.0f, 999, 0.999f}, {0.8f, 40, 0.95f}};
 }
 
+// Temperatures at which logit / T overflows float (the warp scales differences from the max instead):
+// one-hot rows, or even mass over tied maxima; alone, and with cuts over those rows.
+inline std::vector<sampling::WarpParams> tiny_temperature_warps() { return {{1e-37f, 0, 1.0f}, {1e-30f, 2, 0.5f}}; }
+
 // logits: one row of n values; got: the device's warped row. Top-p's boundary is a float sum of the kept
 // mass compared with a limit, summed in another order on each side: one token may flip, or more where
 // the boundary falls in a run of equal probabilities that the host's float drift spans (its running sum

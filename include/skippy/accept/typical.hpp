@@ -31,8 +31,9 @@ class Typical {
 
   Typical(const Params& params, int vocab)
       : params_(params), vocab_(vocab), p_(static_cast<std::size_t>(vocab)) {
-    require(std::isfinite(params.temperature) && params.temperature > 0.0f,
-            "typical acceptance: temperature must be > 0, got ", params.temperature);
+    require(std::isfinite(params.temperature) && params.temperature > 0.0f && std::isfinite(1.0f / params.temperature),
+            "typical acceptance: temperature must be > 0 and at least ~3e-39 (1 / temperature must be finite), got ",
+            params.temperature);
     require(params.eps > 0.0f && params.eps <= 1.0f, "typical acceptance: eps must be in (0, 1], got ", params.eps);
     require(params.delta > 0.0f, "typical acceptance: delta must be > 0, got ", params.delta);
   }

@@ -14,10 +14,12 @@
 
 namespace skippy::sampling {
 
-// The unnormalised softmax weight of a logit at inverse temperature inv_t, given the row's max of
-// logit * inv_t; and a probability's entropy term. Host loops and device kernels share both.
-SKIPPY_HD_INLINE float softmax_weight(float logit, float inv_t, float max_scaled) {
-  return expf(logit * inv_t - max_scaled);
+// The unnormalised softmax weight of a logit at inverse temperature inv_t, given the row's largest logit;
+// and a probability's entropy term. Host loops and device kernels share both. Scaling the difference
+// (<= 0) rather than each logit keeps tiny temperatures finite: logit * inv_t overflows to inf where
+// (logit - max) * inv_t only falls to -inf, a weight of 0.
+SKIPPY_HD_INLINE float softmax_weight(float logit, float inv_t, float max_logit) {
+  return expf((logit - max_logit) * inv_t);
 }
 SKIPPY_HD_INLINE float entropy_term(float p) { return p > 0.0f ? -p * logf(p) : 0.0f; }
 
@@ -29,6 +31,8 @@ struct WarpParams {
   void validate() const {
     require(std::isfinite(temperature) && temperature >= 0.0f, "temperature must be finite and >= 0, got ",
             temperature);
+    require(temperature == 0.0f || std::isfinite(1.0f / temperature),
+            "temperature must be 0 (greedy) or at least ~3e-39 (1 / temperature must be finite), got ", temperature);
     require(top_k >= 0, "top_k must be >= 0 (0 disables it), got ", top_k);
     require(top_p > 0.0f && top_p <= 1.0f, "top_p must be in (0, 1], got ", top_p);
   }
@@ -37,8 +41,8 @@ struct WarpParams {
 // softmax(logits / temperature) into p (n values); returns nothing, p sums to 1.
 inline void softmax(const float* logits, float* p, int n, float temperature) {
   const float inv_t = 1.0f / temperature;
-  float mx = logits[0] * inv_t;
-  for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i] * inv_t);
+  float mx = logits[0];
+  for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
   float sum = 0.0f;
   for (int i = 0; i < n; ++i) {
     p[i] = softmax_weight(logits[i], inv_t, mx);

@@ -248,7 +248,7 @@ __device__ SoftmaxStats softmax_stats(const float* logits, int n, float inv_t, B
   int bad = 0;
   for_row<Threads>(logits, n, [&](int, float l) {
     bad |= !isfinite(l);
-    mx = fmaxf(mx, l * inv_t);
+    mx = fmaxf(mx, l);
   });
   if (all.sum(bad) > 0) return {0.0f, 0.0f, false};
   mx = all.max(mx);

@@ -62,7 +62,7 @@ enum class ChunkedWarp : int { done = 0, write = 1, write_and_draw = 2 };
 
 // What a row's blocks leave one another.
 struct WarpRowScratch {
-  float max[warp_max_chunks];  // each chunk's largest logit * inv_t
+  float max[warp_max_chunks];  // each chunk's largest logit
   float sum[warp_max_chunks];  // each chunk's softmax weights relative to its max, summed
   float mass[warp_max_chunks];  // each chunk's probabilities summed (after the cuts where the draw needs them)
   float tops[warp_max_tops];    // each group's largest logit
@@ -136,8 +136,7 @@ __global__ void __launch_bounds__(Threads)
     }
     return;
   }
-  // max(l) * inv_t is max(l * inv_t): rounding keeps order.
-  const float cmax = all.max(mx) * inv_t;
+  const float cmax = all.max(mx);
   float sum = 0.0f;
   for_row<Threads>(x, len, [&](int, float l) { sum += sampling::softmax_weight(l, inv_t, cmax); });
   sum = all.sum(sum);
@@ -217,7 +216,8 @@ __global__ void __launch_bounds__(Threads)
     for (int i = 0; i < ch.chunks; ++i) bad |= s.bad[i];
     st.bad = bad;
     if (bad == 0) {
-      const SoftmaxPart all = merge_softmax_parts(ch.chunks, [&](int i) { return SoftmaxPart{s.max[i], s.sum[i]}; });
+      const SoftmaxPart all = merge_softmax_parts(
+          ch.chunks, [&](int i) { return SoftmaxPart{s.max[i], s.sum[i]}; }, inv_t);
       st.max = all.max;
       st.inv = 1.0f / all.sum;
     }
