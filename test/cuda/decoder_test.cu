@@ -614,6 +614,14 @@ TEST_CASE("cuda decoder: errors name what is wrong") {
     skippy::cuda::Decoder<ModelView<Q>, SkipRange<2, 6>, Sequential<2>, accept::Greedy> d(dm.view(), 16);
   }, "SkipRange<2, 6>"));
 
+  // The legacy default stream cannot be captured: the decoder launches directly there, the same tokens.
+  S3d legacy(dm.view(), 16, {}, 0, cudaStreamLegacy);
+  CHECK_FALSE(legacy.uses_graphs());
+  CHECK(has([&] { legacy.use_graphs(true); }, "cannot capture the legacy default stream"));
+  o.max_new_tokens = 8;
+  CHECK(legacy.generate({1, 2}, o) == dec.generate({1, 2}, o));
+  CHECK(dec.uses_graphs());
+
   dec.start({1, 2, 3});
   CHECK(has([&] { dec.step(out, 0); }, "budget"));
   CHECK(has([&] { dec.rewind(3, 1); }, "rewind to 3 outside [0, 2]"));

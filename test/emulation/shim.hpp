@@ -478,7 +478,8 @@ inline cudaError_t event_elapsed_time(float* ms, cudaEvent_t, cudaEvent_t) {
 }
 
 // Graphs: a capture records the stream's work (Graph) and a launch replays it.
-inline cudaError_t begin_capture(cudaStream_t, cudaStreamCaptureMode) {
+inline cudaError_t begin_capture(cudaStream_t s, cudaStreamCaptureMode) {
+  if (s == cudaStreamLegacy) return cudaErrorStreamCaptureUnsupported;  // as the runtime answers
   if (capturing != nullptr) return cudaErrorIllegalState;
   capturing = new Graph;
   return cudaSuccess;

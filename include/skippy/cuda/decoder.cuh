@@ -16,8 +16,8 @@
 // and attention bucket (the splits launched: the next power of two of those the step needs) on first use
 // and replays it: one graph launch, one 16-byte upload and one state read per step instead of hundreds
 // of launches (a small model is launch-bound). use_graphs(false) launches the same kernels
-// directly. Without a stream argument the decoder creates its own (graphs cannot capture the legacy
-// default stream).
+// directly. Without a stream argument the decoder creates its own; on the legacy default stream
+// (cudaStreamLegacy), which no graph can capture, it launches directly.
 
 #include <cuda_runtime.h>
 
@@ -79,6 +79,7 @@ class Decoder {
     std::vector<int> init(static_cast<std::size_t>(state_ints), 0);
     if constexpr (Predictor::mode == DraftMode::simultaneous)
       for (int i = 1; i < K; ++i) init[static_cast<std::size_t>(draft_in + i)] = model.config.mask_token_id;
+    use_graphs_ = stream_ != cudaStreamLegacy;
     try {  // a throwing constructor runs no destructor: release what was created
       for (auto& e : events_) check(cudaEventCreate(&e), "cudaEventCreate");
       if (stream_ == nullptr) {
@@ -100,9 +101,14 @@ class Decoder {
     release_handles();
   }
 
-  // Capture each step in a CUDA Graph (the default) or launch its kernels one by one; the tokens are the
-  // same bits either way.
-  void use_graphs(bool on) { use_graphs_ = on; }
+  // Capture each step in a CUDA Graph (the default but on the legacy stream) or launch its kernels one by
+  // one; the tokens are the same bits either way.
+  void use_graphs(bool on) {
+    require(!on || stream_ != cudaStreamLegacy,
+            "cuda::Decoder: CUDA Graphs cannot capture the legacy default stream (cudaStreamLegacy): pass another "
+            "stream to use them");
+    use_graphs_ = on;
+  }
   bool uses_graphs() const { return use_graphs_; }
 
   // Launch each pass's kernels after its first early (programmatic dependent launch, Forward::launch_early;
