@@ -15,7 +15,7 @@ namespace skippy::cuda::kernels {
 
 struct SoftmaxPart {
   float max;  // of the part's x
-  float sum;  // of exp(x - max) over the part, or over the whole once merged
+  float sum;  // of exp((x - max) * s) over the part, or over the whole once merged
 };
 
 // What part values are multiplied by to join the whole: exp((m_i - M) * inv_t).
