@@ -582,6 +582,42 @@ TEST_CASE("cuda decoder with fused norms: greedy S3D emits greedy AR's tokens, t
   }
 }
 
+TEST_CASE("cuda decoder: a stop inside an accepted block leaves the device where the last handed-out token left it") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda decoder stop inside a block");
+  using Q = quant::F32;
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(3));
+  skippy::cuda::DeviceModel<Q> dm(hm.view());
+  const std::vector<int> prompt = {3, 14, 15, 9, 26};
+  GenerateOptions o;
+  o.max_new_tokens = 20;
+  skippy::cuda::AutoregressiveDecoder<ModelView<Q>> ar(dm.view(), capacity);
+  const auto ref = ar.generate(prompt, o);
+  // Every draft is accepted: steps emit blocks of 5, and a cut inside one drops tokens the device holds.
+  skippy::cuda::Decoder<ModelView<Q>, NoSkip, Sequential<4>, accept::Greedy> dec(dm.view(), capacity);
+  struct Thrown {};
+  for (const bool throws : {false, true}) {
+    for (const int cut : {2, 3, 7}) {
+      CAPTURE(throws);
+      CAPTURE(cut);
+      int seen = 0;
+      const auto cb = [&](int) {
+        if (++seen == cut && throws) throw Thrown{};
+        return seen < cut;
+      };
+      if (throws)
+        CHECK_THROWS_AS(dec.generate(prompt, o, cb), Thrown);
+      else
+        CHECK(dec.generate(prompt, o, cb) == std::vector<int>(ref.begin(), ref.begin() + cut));
+      CHECK(dec.stats().emitted == cut);
+      CHECK(dec.cache().length() == static_cast<int>(prompt.size()) - 1 + cut);
+      CHECK(dec.pending_token() == ref[static_cast<std::size_t>(cut - 1)]);
+      std::vector<int> next;
+      while (next.size() < 6) dec.step(next);
+      CHECK(std::equal(next.begin(), next.begin() + 6, ref.begin() + cut));
+    }
+  }
+}
+
 TEST_CASE("cuda decoder: errors name what is wrong") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda decoder errors");
   using Q = quant::F32;

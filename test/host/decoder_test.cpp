@@ -97,6 +97,62 @@ TEST_CASE("tokens stream through the callback in order, and the callback can sto
   CHECK(cut == std::vector<int>(got.begin(), got.begin() + 7));
 }
 
+TEST_CASE("a stop inside an accepted block leaves the decoder where the last handed-out token left it") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(3));
+  const auto ref = ar_tokens(hm.view(), 30);
+  // Every draft is accepted: each step emits a block of 5, so most cuts drop tokens the step produced.
+  host::Decoder<Model, NoSkip, Sequential<4>, accept::Greedy> dec(hm.view(), 96, {});
+  const int P = static_cast<int>(prompt.size());
+  struct Thrown {};
+  for (int how = 0; how < 3; ++how) {  // the callback returns false, an end token, the callback throws
+    for (int cut = 1; cut <= 12; ++cut) {
+      CAPTURE(how);
+      CAPTURE(cut);
+      GenerateOptions o;
+      o.max_new_tokens = 30;
+      if (how == 1) {
+        if (std::find(ref.begin(), ref.begin() + cut - 1, ref[static_cast<std::size_t>(cut - 1)]) != ref.begin() + cut - 1)
+          continue;  // an earlier occurrence would end sooner
+        o.end_tokens = {ref[static_cast<std::size_t>(cut - 1)]};
+      }
+      int seen = 0;
+      const auto cb = [&](int) {
+        ++seen;
+        if (how == 2 && seen == cut) throw Thrown{};
+        return how != 0 || seen < cut;
+      };
+      std::vector<int> got;
+      if (how == 2)
+        CHECK_THROWS_AS(dec.generate(prompt, o, cb), Thrown);
+      else
+        got = dec.generate(prompt, o, cb);
+      if (how != 2) CHECK(got == std::vector<int>(ref.begin(), ref.begin() + cut));
+      CHECK(dec.stats().emitted == cut);
+      CHECK(dec.cache().length() == P - 1 + cut);
+      CHECK(dec.pending_token() == ref[static_cast<std::size_t>(cut - 1)]);
+      std::vector<int> next;  // stepping on continues the text, not the dropped part of the block
+      while (next.size() < 8) dec.step(next);
+      CHECK(std::equal(next.begin(), next.begin() + 8, ref.begin() + cut));
+    }
+  }
+}
+
+TEST_CASE("rewind checks its length and token") {
+  const auto hm = HostModel<Q>::from_float(test::random_weights(13));
+  Ar ar(hm.view(), 32, {});
+  ar.start({1, 2, 3});
+  CHECK(message_has([&] { ar.rewind(3, 1); }, "rewind to 3 outside [0, 2]"));
+  CHECK(message_has([&] { ar.rewind(-1, 1); }, "rewind to -1"));
+  CHECK(message_has([&] { ar.rewind(1, 64); }, "pending token id 64"));
+  CHECK(message_has([&] { ar.rewind(1, -1); }, "pending token id -1"));
+  ar.rewind(1, 2);  // back to the state start({1, 2}) leaves
+  std::vector<int> a, b;
+  ar.step(a);
+  ar.start({1, 2});
+  ar.step(b);
+  CHECK(a == b);
+}
+
 TEST_CASE("K shrinks near the end of the cache so equality holds to the last token") {
   const auto hm = HostModel<Q>::from_float(test::damped_weights(6));
   const int n = 20;
@@ -176,6 +232,10 @@ TEST_CASE("statistics are consistent") {
   }
   CHECK(s.draft_seconds > 0);
   CHECK(s.verify_seconds > 0);
+  CHECK(s.acceptance(0) == doctest::Approx(static_cast<double>(s.accepted_at[0]) / static_cast<double>(s.steps)));
+  CHECK(s.acceptance(max_predictors - 1) == 0.0);  // never reached
+  CHECK(message_has([&] { (void)s.acceptance(max_predictors); }, "draft position 32 outside [0, 32)"));
+  CHECK(message_has([&] { (void)s.acceptance(-1); }, "draft position -1"));
 }
 
 TEST_CASE("speculative sampling decoding is reproducible per seed and greedy at temperature 0") {

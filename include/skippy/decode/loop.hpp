@@ -89,9 +89,12 @@ inline void record_step(DecodeStats& s, int k, int n) {
   }
 }
 
-// generate() for any decoder with start(prompt), step(out, budget), a stats() it lets this loop correct,
-// and capacity(): up to opts.max_new_tokens tokens after the prompt, stopping right after an end token
-// or when the callback returns false. Resets the statistics (start() does).
+// generate() for any decoder with start(prompt), step(out, budget), rewind(length, token), a stats() it
+// lets this loop correct, and capacity(): up to opts.max_new_tokens tokens after the prompt, stopping
+// right after an end token or when the callback returns false. Resets the statistics (start() does).
+// A stop inside an accepted block leaves the decoder where the last handed-out token left it (committed
+// length P - 1 + tokens, that token pending), so a later step() continues the emitted text; so does a
+// callback that throws (its exception is rethrown).
 template <class Decoder>
 std::vector<int> generate(Decoder& dec, DecodeStats& stats, int capacity, const std::vector<int>& prompt,
                           const GenerateOptions& opts, const TokenCallback& on_token) {
@@ -100,15 +103,31 @@ std::vector<int> generate(Decoder& dec, DecodeStats& stats, int capacity, const 
   require(need <= capacity, "generate: a prompt of ", prompt.size(), " tokens plus ", opts.max_new_tokens,
           " new tokens needs ", need, " KV cache positions, capacity is ", capacity);
   dec.start(prompt);
+  const int committed0 = static_cast<int>(prompt.size()) - 1;
   std::vector<int> result, block;
+  // Tokens block[i+1..] were produced but never handed out: uncount them and roll the decoder back.
+  const auto cut_after = [&](std::size_t i) {
+    const auto dropped = static_cast<long>(block.size() - i - 1);
+    if (dropped == 0) return;
+    stats.emitted -= dropped;
+    dec.rewind(committed0 + static_cast<int>(result.size()), result.back());
+  };
   while (static_cast<int>(result.size()) < opts.max_new_tokens) {
     block.clear();
     dec.step(block, opts.max_new_tokens - static_cast<int>(result.size()));
     for (std::size_t i = 0; i < block.size(); ++i) {
       result.push_back(block[i]);
-      const bool go_on = on_token ? on_token(block[i]) : true;
+      bool go_on = true;
+      if (on_token) {
+        try {
+          go_on = on_token(block[i]);
+        } catch (...) {
+          cut_after(i);
+          throw;
+        }
+      }
       if (!go_on || opts.is_end(block[i]) || static_cast<int>(result.size()) == opts.max_new_tokens) {
-        stats.emitted -= static_cast<long>(block.size() - i - 1);  // produced but never handed out
+        cut_after(i);
         return result;
       }
     }

@@ -3,6 +3,7 @@
 
 #include <array>
 
+#include "../core/error.hpp"
 #include "../policy/predictor.hpp"
 
 namespace skippy {
@@ -21,6 +22,8 @@ struct DecodeStats {
   double tau() const { return steps ? static_cast<double>(emitted) / static_cast<double>(steps) : 0.0; }
   // Acceptance of draft position i (0-based) conditional on being reached.
   double acceptance(int i) const {
+    require(i >= 0 && i < max_predictors, "DecodeStats::acceptance: draft position ", i, " outside [0, ",
+            max_predictors, ")");
     const auto r = reached[static_cast<std::size_t>(i)];
     return r ? static_cast<double>(accepted_at[static_cast<std::size_t>(i)]) / static_cast<double>(r) : 0.0;
   }
