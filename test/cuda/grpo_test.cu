@@ -29,6 +29,19 @@ bool have_gpu() {
 
 #define CUDA_OK(expr) REQUIRE((expr) == cudaSuccess)
 
+// Whether fn throws a skippy::Error whose message holds needle.
+template <class F>
+bool has(F&& fn, const std::string& needle) {
+  std::string what = "no error";
+  try {
+    fn();
+  } catch (const Error& e) {
+    what = e.what();
+  }
+  INFO("message: ", what);
+  return what.find(needle) != std::string::npos;
+}
+
 template <class T>
 struct Dev {
   T* p = nullptr;
@@ -214,16 +227,6 @@ TEST_CASE("grpo CUDA entry points reject bad parameters before launching, and ke
     std::printf("skipped: no GPU (grpo_test parameters)\n");
     return;
   }
-  const auto has = [](auto&& fn, const std::string& needle) {
-    std::string what = "no error";
-    try {
-      fn();
-    } catch (const Error& e) {
-      what = e.what();
-    }
-    INFO("message: ", what);
-    return what.find(needle) != std::string::npos;
-  };
   const int n = 64, groups = 3;
   Batch b = make(n, groups, -1);
   Dev<float> pc(b.pc), pr(b.pr), rc(b.rc), rr(b.rr), margin(n), loss(n), gsum(groups), gloss(groups),
@@ -277,4 +280,62 @@ TEST_CASE("grpo CUDA entry points reject bad parameters before launching, and ke
   REQUIRE(run(gr, n, status.p));
   device::check_status(status.p, nullptr);
   CHECK(alpha.get() != alpha0);
+}
+
+TEST_CASE("grpo CUDA kernels: float sums and the mirror-ascent step in double; a bad backward target is reported") {
+  if (!have_gpu()) {
+    MESSAGE("skipped: no GPU");
+    std::printf("skipped: no GPU (grpo_test precision)\n");
+    return;
+  }
+  Dev<device::DeviceStatus> status(1);
+  {  // 1e4 then 1e5 x 1e-4, as the host test: a float sum would stay at 1e4.
+    std::vector<float> l(100001, 1e-4f);
+    l[0] = 1e4f;
+    const int n = static_cast<int>(l.size());
+    Dev<float> loss(l), gsum(1), gloss(1);
+    Dev<int> group(std::vector<int>(l.size(), 0)), gcount(1);
+    CUDA_OK(device::group_reduce(group.p, loss.p, n, 1, gsum.p, gcount.p, gloss.p, nullptr));
+    CHECK(gcount.get()[0] == n);
+    CHECK(gsum.get()[0] == doctest::Approx(1e4 + 1e5 * static_cast<double>(1e-4f)).epsilon(1e-6));
+  }
+  {  // eta L = 1e39 overflows float, not double: all mass on the larger loss, as on the host.
+    Dev<float> alpha(std::vector<float>{0.5f, 0.5f}), gloss(std::vector<float>{100.0f, 50.0f}), weight(2), obj(1);
+    Dev<int> gcount(std::vector<int>{3, 4});
+    GroupRobustParams p{1.0, 1e37, AbsentGroups::keep_alpha};
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::update_weights<GroupRobust>(alpha.p, gloss.p, gcount.p, 2, p, weight.p, obj.p, status.p, nullptr));
+    device::check_status(status.p, nullptr);
+    CHECK(alpha.get() == std::vector<float>{1.0f, 0.0f});
+    // An exponent that overflows double: reported, alpha kept.
+    const std::vector<float> kept{0.5f, 0.5f};
+    Dev<float> alpha2(kept), gloss2(std::vector<float>{1e10f, 1.0f});
+    p.eta_alpha = 1e300;
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::update_weights<GroupRobust>(alpha2.p, gloss2.p, gcount.p, 2, p, weight.p, obj.p, status.p, nullptr));
+    CHECK(has([&] { device::check_status(status.p, nullptr); }, "group 0 overflows (device; alpha kept)"));
+    CHECK(alpha2.get() == kept);
+  }
+  {  // beta is checked as the kernels' float.
+    ObjectiveParams<UniformWeights> p;
+    p.loss.beta = 1e-50;
+    CHECK(has([&] {
+      (void)device::step<DpoMethod, float>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 2, p, nullptr,
+                                           device::DeviceStep<float>{}, status.p, nullptr);
+    }, "beta = 1e-50 does not fit float"));
+  }
+  {  // Backward with a target out of range at an unmasked position: a zero row, and the status names it.
+    const int length = 3, vocab = 5;
+    std::vector<float> z(length * vocab);
+    for (std::size_t i = 0; i < z.size(); ++i) z[i] = 0.1f * static_cast<float>(i % 7);
+    Dev<float> logits(z), lse(std::vector<float>(length, 1.0f)), coef(std::vector<float>{1.0f}), dlogits(z.size());
+    Dev<int> targets(std::vector<int>{1, 70, 2});
+    Dev<std::uint8_t> mask(std::vector<std::uint8_t>{1, 1, 1});
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::sequence_logprob_backward(logits.p, targets.p, mask.p, lse.p, coef.p, 1, length, vocab, dlogits.p,
+                                              nullptr, status.p));
+    CHECK(has([&] { device::check_status(status.p, nullptr); }, "target id 70 of response 0 position 1"));
+    const auto d = dlogits.get();
+    for (int v = 0; v < vocab; ++v) CHECK(d[static_cast<std::size_t>(vocab + v)] == 0.0f);
+  }
 }

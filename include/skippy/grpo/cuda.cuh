@@ -39,6 +39,7 @@ enum StatusCode : int {
   status_nonfinite_logits = 4,
   status_nonfinite_group_loss = 5,
   status_bad_alpha = 6,
+  status_exponent_overflow = 7,
 };
 
 // Written by the kernels; zero it (reset_status) before a step.
@@ -84,43 +85,47 @@ __global__ void sample_losses_kernel(const Real* pc, const Real* pr, const Real*
   }
 }
 
+// Sums in double whatever Real is, as the host's group_reduce.
 template <class Real>
 __global__ void __launch_bounds__(block_threads) group_reduce_kernel(const int* group, const Real* loss, int n,
                                                                      Real* group_sum, int* group_count,
                                                                      Real* group_loss) {
-  using ReduceR = cub::BlockReduce<Real, block_threads>;
+  using ReduceD = cub::BlockReduce<double, block_threads>;
   using ReduceI = cub::BlockReduce<int, block_threads>;
-  __shared__ typename ReduceR::TempStorage tmp_r;
+  __shared__ typename ReduceD::TempStorage tmp_d;
   __shared__ typename ReduceI::TempStorage tmp_i;
   const int g = blockIdx.x;
-  Real s = Real(0);
+  double s = 0.0;
   int c = 0;
   for (int i = threadIdx.x; i < n; i += block_threads)
     if (group[i] == g) {
-      s += loss[i];
+      s += static_cast<double>(loss[i]);
       ++c;
     }
-  const Real total = ReduceR(tmp_r).Sum(s);
+  const double total = ReduceD(tmp_d).Sum(s);
   const int count = ReduceI(tmp_i).Sum(c);
   if (threadIdx.x == 0) {
-    group_sum[g] = total;
+    group_sum[g] = static_cast<Real>(total);
     group_count[g] = count;
-    group_loss[g] = formula::group_mean(total, count);
+    group_loss[g] = static_cast<Real>(formula::group_mean(total, count));
   }
 }
 
-// One block: the mirror-ascent step (GroupRobust), the weights and the objective.
+// One block: the mirror-ascent step (GroupRobust, in double as the host's update_alpha), the weights and the
+// objective.
 template <class Weighting, class Real>
 __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, const Real* group_loss,
-                                                                const int* group_count, int groups, Real chi, Real eta,
-                                                                int absent_mode, Real* weight, Real* objective,
-                                                                DeviceStatus* status) {
+                                                                const int* group_count, int groups, Real chi,
+                                                                double eta, int absent_mode, Real* weight,
+                                                                Real* objective, DeviceStatus* status) {
   using ReduceR = cub::BlockReduce<Real, block_threads>;
+  using ReduceD = cub::BlockReduce<double, block_threads>;
   using ReduceI = cub::BlockReduce<int, block_threads>;
   __shared__ typename ReduceR::TempStorage tmp_r;
+  __shared__ typename ReduceD::TempStorage tmp_d;
   __shared__ typename ReduceI::TempStorage tmp_i;
-  __shared__ Real shared_r;
-  __shared__ Real shared_sum;
+  __shared__ double shared_d;
+  __shared__ double shared_sum;
   __shared__ int shared_i;
   const int t = threadIdx.x;
   const auto updated = [&](int g) { return absent_mode == 1 || group_count[g] > 0; };
@@ -150,46 +155,54 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
     __syncthreads();
     const bool any_bad = shared_i > 0;
     __syncthreads();
-    // Any updated group with a positive alpha (zero ones stay zero)? And the largest exponent among them.
-    int any = 0;
-    Real emax = Real(0);
+    // Any updated group with a positive alpha (zero ones stay zero)? And the largest exponent among them;
+    // one that overflows even in double is reported, alpha kept.
+    const auto a = [&](int g) { return static_cast<double>(alpha[g]); };
+    const auto l = [&](int g) { return static_cast<double>(group_loss[g]); };
+    int any = 0, overflow = 0;
+    double emax = 0.0;
     for (int g = t; g < groups; g += block_threads)
-      if (updated(g) && alpha[g] > Real(0)) {
-        const Real e = formula::mirror_exponent(alpha[g], eta, group_loss[g]);
+      if (updated(g) && a(g) > 0.0) {
+        const double e = formula::mirror_exponent(a(g), eta, l(g));
+        if (!formula::finite(e) && !any_bad) {
+          report(status, status_exponent_overflow, g, 0, 0);
+          overflow = 1;
+        }
         emax = any ? (e > emax ? e : emax) : e;
         any = 1;
       }
     __syncthreads();
     const int n_any = ReduceI(tmp_i).Sum(any);
     __syncthreads();
-    const Real reduced = ReduceR(tmp_r).Reduce(any ? emax : static_cast<Real>(-INFINITY), MaxOp{});
+    const int n_overflow = ReduceI(tmp_i).Sum(overflow);
+    const double reduced = ReduceD(tmp_d).Reduce(any ? emax : -INFINITY, MaxOp{});
     if (t == 0) {
-      shared_r = reduced;
-      shared_i = n_any;
+      shared_d = reduced;
+      shared_i = n_any > 0 && n_overflow == 0 ? 1 : 0;
     }
     __syncthreads();
-    const Real shift = shared_r;
-    const bool any_updated = shared_i > 0;
+    const double shift = shared_d;
+    const bool do_update = shared_i > 0;
     __syncthreads();
-    if (any_updated && !any_bad) {
-      Real m = Real(0), u = Real(0);
+    if (do_update && !any_bad) {
+      double m = 0.0, u = 0.0;
       for (int g = t; g < groups; g += block_threads)
         if (updated(g)) {
-          m += alpha[g];
-          u += formula::mirror_unnormalised(alpha[g], eta, group_loss[g], shift);
+          m += a(g);
+          u += formula::mirror_unnormalised(a(g), eta, l(g), shift);
         }
-      const Real mass = ReduceR(tmp_r).Sum(m);
+      const double mass = ReduceD(tmp_d).Sum(m);
       __syncthreads();
-      const Real sum = ReduceR(tmp_r).Sum(u);
+      const double sum = ReduceD(tmp_d).Sum(u);
       if (t == 0) {
-        shared_r = mass;
+        shared_d = mass;
         shared_sum = sum;
       }
       __syncthreads();
       for (int g = t; g < groups; g += block_threads)
         if (updated(g))
-          alpha[g] = formula::mirror_normalise(formula::mirror_unnormalised(alpha[g], eta, group_loss[g], shift),
-                                               shared_r, shared_sum);
+          alpha[g] = static_cast<Real>(formula::mirror_normalise(formula::mirror_unnormalised(a(g), eta, l(g), shift),
+                                                                 shared_d, shared_sum));
       __syncthreads();
     }
   }
@@ -264,12 +277,15 @@ __global__ void __launch_bounds__(block_threads) sequence_logprob_kernel(const R
 template <class Real>
 __global__ void __launch_bounds__(block_threads) sequence_logprob_backward_kernel(
     const Real* logits, const int* targets, const std::uint8_t* mask, const Real* lse, const Real* coef, int length,
-    int vocab, Real* dlogits) {
+    int vocab, Real* dlogits, DeviceStatus* status) {
   const std::int64_t p = blockIdx.x;
   const int b = static_cast<int>(p / length);
   Real* d = dlogits + p * vocab;
-  const int y = targets[p];
-  if (!mask[p] || y < 0 || y >= vocab) {
+  const bool on = mask[p] != 0;
+  const int y = on ? targets[p] : 0;  // a masked-off position's target is not read (it may be padding)
+  if (on && (y < 0 || y >= vocab) && threadIdx.x == 0)
+    report(status, status_target_out_of_range, b, y, static_cast<int>(p % length));
+  if (!on || y < 0 || y >= vocab) {
     for (int v = threadIdx.x; v < vocab; v += block_threads) d[v] = Real(0);
     return;
   }
@@ -315,6 +331,9 @@ inline void check_status(const DeviceStatus* status, cudaStream_t stream) {
       skippy::detail::fail("grpo: group_loss[", s.index, "] is not finite (device; alpha kept)");
     case status_bad_alpha:
       skippy::detail::fail("grpo: alpha[", s.index, "] must be finite and >= 0 (device; alpha kept)");
+    case status_exponent_overflow:
+      skippy::detail::fail("grpo: the mirror-ascent exponent log alpha + eta_alpha * group_loss of group ", s.index,
+                           " overflows (device; alpha kept)");
     default:
       skippy::detail::fail("grpo: unknown device status ", s.code);
   }
@@ -328,7 +347,7 @@ cudaError_t sample_losses(const Real* policy_chosen, const Real* policy_rejected
   static_assert(is_loss_policy_v<Loss>, "grpo::device::sample_losses<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
   grpo::detail::check_count(n, "the number of samples");
   grpo::detail::check_groups(groups);
-  grpo::detail::check_beta(static_cast<double>(beta));
+  grpo::detail::check_beta(beta);
   require(status != nullptr, "grpo::device::sample_losses: status must not be null (bad samples are reported there)");
   if (n == 0) return cudaSuccess;
   detail::sample_losses_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
@@ -357,14 +376,15 @@ cudaError_t update_weights(Real* alpha, const Real* group_loss, const int* group
   static_assert(is_weighting_policy_v<Weighting>,
                 "grpo::device::update_weights<Weighting>: Weighting must be UniformWeights, BalancedWeights or GroupRobust");
   grpo::detail::check_groups(groups);
-  Real chi = Real(0), eta = Real(0);
+  Real chi = Real(0);
+  double eta = 0.0;
   int absent = 0;
   if constexpr (Weighting::adaptive) {
     grpo::detail::check_chi(params.chi);
     grpo::detail::check_eta(params.eta_alpha);
     require(alpha != nullptr && status != nullptr, "grpo::device::update_weights: GroupRobust needs alpha and status");
     chi = static_cast<Real>(params.chi);
-    eta = static_cast<Real>(params.eta_alpha);
+    eta = params.eta_alpha;
     absent = params.absent == AbsentGroups::zero_exponent ? 1 : 0;
   } else {
     (void)params;
@@ -382,7 +402,7 @@ cudaError_t gradient_coefficients(const Real* margin, const int* group, int n, i
   static_assert(is_loss_policy_v<Loss>, "grpo::device::gradient_coefficients<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
   grpo::detail::check_count(n, "the number of samples");
   grpo::detail::check_groups(groups);
-  grpo::detail::check_beta(static_cast<double>(beta));
+  grpo::detail::check_beta(beta);
   if (n == 0) return cudaSuccess;
   detail::coefficients_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
       margin, group, n, groups, weight, group_count, beta, d_chosen, d_rejected);
@@ -409,7 +429,7 @@ cudaError_t step(const Real* policy_chosen, const Real* policy_rejected, const R
   static_assert(is_objective<Method>::value, "grpo::device::step<Method>: Method must be grpo::Objective<Loss, Weighting>");
   using Loss = typename Method::loss;
   using Weighting = typename Method::weighting;
-  const auto beta = static_cast<Real>(params.loss.beta);
+  const Real beta = grpo::detail::narrow_beta<Real>(params.loss.beta);
   cudaError_t e = sample_losses<Loss>(policy_chosen, policy_rejected, reference_chosen, reference_rejected, group, n,
                                       groups, beta, out.margin, out.loss, status, stream);
   if (e == cudaSuccess) e = group_reduce(group, out.loss, n, groups, out.group_sum, out.group_count, out.group_loss, stream);
@@ -434,17 +454,18 @@ cudaError_t sequence_logprob(const Real* logits, const int* targets, const std::
   return cudaGetLastError();
 }
 
-// Fused backward: dlogits = coef[b] * mask * (onehot(target) - softmax), from forward's lse.
+// Fused backward: dlogits = coef[b] * mask * (onehot(target) - softmax), from forward's lse. A target out of
+// range gets a zero row and is reported in status where one is given (forward reports it too).
 template <class Real>
 cudaError_t sequence_logprob_backward(const Real* logits, const int* targets, const std::uint8_t* mask, const Real* lse,
                                       const Real* coef, int batch, int length, int vocab, Real* dlogits,
-                                      cudaStream_t stream) {
+                                      cudaStream_t stream, DeviceStatus* status = nullptr) {
   grpo::detail::check_shape(SequenceShape{batch, length, vocab});
   if (batch == 0 || length == 0) return cudaSuccess;
   require(static_cast<std::int64_t>(batch) * length <= 0x7fffffff, "grpo::device::sequence_logprob_backward: ",
           batch, " x ", length, " positions exceed one grid (2^31 - 1 blocks)");
   detail::sequence_logprob_backward_kernel<Real><<<batch * length, block_threads, 0, stream>>>(
-      logits, targets, mask, lse, coef, length, vocab, dlogits);
+      logits, targets, mask, lse, coef, length, vocab, dlogits, status);
   return cudaGetLastError();
 }
 

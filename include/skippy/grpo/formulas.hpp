@@ -3,6 +3,8 @@
 // sequence_logprob.hpp) and the CUDA kernels (cuda.cuh). Real is float or double.
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "../core/config.hpp"
 #include "policy.hpp"
@@ -16,10 +18,20 @@ SKIPPY_HD_INLINE float log_(float x) { return logf(x); }
 SKIPPY_HD_INLINE double log_(double x) { return log(x); }
 SKIPPY_HD_INLINE float log1p_(float x) { return log1pf(x); }
 SKIPPY_HD_INLINE double log1p_(double x) { return log1p(x); }
-// x is finite (not NaN, not +-inf); written without isfinite so fast-math builds keep one definition.
+// x is finite (not NaN, not +-inf), read from the exponent bits: -ffast-math lets a compiler fold
+// isfinite(x), and x == x, to true, so NaN inputs would pass the checks unseen.
 template <class Real>
 SKIPPY_HD_INLINE bool finite(Real x) {
-  return x == x && x - x == x - x;
+  static_assert(sizeof(Real) == 4 || sizeof(Real) == 8, "formula::finite: Real must be float or double");
+  if constexpr (sizeof(Real) == 4) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x7f800000u) != 0x7f800000u;
+  } else {
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
+  }
 }
 
 // ---- per sample ---------------------------------------------------------------------------------------
@@ -45,6 +57,12 @@ SKIPPY_HD_INLINE Real sigmoid(Real x) {
   return e / (Real(1) + e);
 }
 
+// IPO's target margin 1/(2 beta) (the loss is (h - target)^2; the log-linear IPO solve regresses on it).
+template <class Real>
+SKIPPY_HD_INLINE Real ipo_target(Real beta) {
+  return Real(1) / (Real(2) * beta);
+}
+
 // Per-sample loss l(h).
 template <class Loss, class Real>
 SKIPPY_HD_INLINE Real loss(Real h, Real beta) {
@@ -52,7 +70,7 @@ SKIPPY_HD_INLINE Real loss(Real h, Real beta) {
   if constexpr (Loss::kind == LossKind::dpo) {
     return -log_sigmoid(beta * h);
   } else {
-    const Real d = h - Real(1) / (Real(2) * beta);
+    const Real d = h - ipo_target(beta);
     return d * d;
   }
 }
@@ -64,7 +82,7 @@ SKIPPY_HD_INLINE Real dloss(Real h, Real beta) {
   if constexpr (Loss::kind == LossKind::dpo) {
     return -beta * sigmoid(-beta * h);
   } else {
-    return Real(2) * (h - Real(1) / (Real(2) * beta));
+    return Real(2) * (h - ipo_target(beta));
   }
 }
 

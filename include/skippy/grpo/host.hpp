@@ -14,6 +14,7 @@
 // (AbsentGroups::keep_alpha; see policy.hpp for the paper's alternative).
 // Every rejected input throws skippy::Error naming the field, the sample index and the bad value.
 
+#include <climits>
 #include <cstddef>
 #include <vector>
 
@@ -73,8 +74,24 @@ inline void check_length(std::size_t got, std::size_t want, const char* field, c
   require(got == want, "grpo: mismatched lengths: ", field, " has ", got, " entries, ", of, " has ", want);
 }
 
-inline void check_beta(double beta) {
-  require(beta > 0.0 && formula::finite(beta), "grpo: beta must be positive and finite, got ", beta);
+inline const char* real_name(float) { return "float"; }
+inline const char* real_name(double) { return "double"; }
+
+// beta > 0 and finite, and IPO's target 1/(2 beta) finite too (a tiny beta would make it inf).
+template <class Real>
+void check_beta(Real beta) {
+  require(beta > Real(0) && formula::finite(beta) && formula::finite(formula::ipo_target(beta)),
+          "grpo: beta must be positive and finite, with 1/(2 beta) finite, got ", beta);
+}
+
+// beta as the kernels' Real: checked before and after the conversion (1e-50 would become 0 in float, 1e39 inf).
+template <class Real>
+Real narrow_beta(double beta) {
+  check_beta(beta);
+  const auto b = static_cast<Real>(beta);
+  require(b > Real(0) && formula::finite(b) && formula::finite(formula::ipo_target(b)), "grpo: beta = ", beta,
+          " does not fit ", real_name(b), " (it becomes ", b, ", or 1/(2 beta) overflows)");
+  return b;
 }
 
 inline void check_eta(double eta_alpha) {
@@ -85,6 +102,24 @@ inline void check_chi(double chi) { require(chi >= 0.0 && chi <= 1.0, "grpo: chi
 
 // A count of samples (or responses, positions) a caller passes beside device pointers.
 inline void check_count(long n, const char* what) { require(n >= 0, "grpo: ", what, " must be >= 0, got ", n); }
+
+// Group counts N_g are ints: a batch holds at most INT_MAX samples.
+inline void check_batch_size(std::size_t n) {
+  require(n <= static_cast<std::size_t>(INT_MAX), "grpo: a batch of ", n, " samples exceeds ", INT_MAX,
+          " (group counts are int)");
+}
+
+inline void check_group_counts(Span<const int> count) {
+  for (std::size_t g = 0; g < count.size; ++g)
+    require(count[g] >= 0, "grpo: group_count[", g, "] must be >= 0, got ", count[g]);
+}
+
+template <class Real>
+void check_alpha(Span<const Real> alpha) {
+  for (std::size_t g = 0; g < alpha.size; ++g)
+    require(formula::finite(alpha[g]) && alpha[g] >= Real(0), "grpo: alpha[", g, "] must be finite and >= 0, got ",
+            alpha[g]);
+}
 
 }  // namespace detail
 
@@ -110,18 +145,19 @@ template <class Loss, class Real>
 void sample_losses(const PreferenceBatch<Real>& b, int groups, double beta, Span<Real> margin, Span<Real> loss) {
   static_assert(is_loss_policy_v<Loss>, "grpo::sample_losses<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
   validate(b, groups);
-  detail::check_beta(beta);
+  const Real beta_r = detail::narrow_beta<Real>(beta);
   const std::size_t n = b.size();
   detail::check_length(margin.size, n, "margin", "the batch");
   detail::check_length(loss.size, n, "loss", "the batch");
   for (std::size_t i = 0; i < n; ++i) {
     margin[i] = formula::margin(b.policy_chosen[i], b.reference_chosen[i], b.policy_rejected[i],
                                 b.reference_rejected[i]);
-    loss[i] = formula::loss<Loss>(margin[i], static_cast<Real>(beta));
+    loss[i] = formula::loss<Loss>(margin[i], beta_r);
   }
 }
 
-// Step 2: per-group sums (in sample order), counts and mean losses L_g (0 for an absent group).
+// Step 2: per-group sums (in sample order, accumulated in double whatever Real is: a float running sum of
+// millions of losses drifts by percents), counts and mean losses L_g (0 for an absent group).
 template <class Real>
 void group_reduce(Span<const int> group, Span<const Real> loss, int groups, Span<Real> group_sum,
                   Span<int> group_count, Span<Real> group_loss) {
@@ -132,18 +168,21 @@ void group_reduce(Span<const int> group, Span<const Real> loss, int groups, Span
   detail::check_length(group_count.size, g_size, "group_count", "the group count");
   detail::check_length(group_loss.size, g_size, "group_loss", "the group count");
   detail::check_group_ids(group, groups);
-  for (std::size_t g = 0; g < g_size; ++g) {
-    group_sum[g] = Real(0);
-    group_count[g] = 0;
-  }
+  detail::check_batch_size(group.size);
+  std::vector<double> sum(g_size, 0.0);
+  for (std::size_t g = 0; g < g_size; ++g) group_count[g] = 0;
   for (std::size_t i = 0; i < group.size; ++i) {
-    group_sum[static_cast<std::size_t>(group[i])] += loss[i];
+    sum[static_cast<std::size_t>(group[i])] += static_cast<double>(loss[i]);
     ++group_count[static_cast<std::size_t>(group[i])];
   }
-  for (std::size_t g = 0; g < g_size; ++g) group_loss[g] = formula::group_mean(group_sum[g], group_count[g]);
+  for (std::size_t g = 0; g < g_size; ++g) {
+    group_sum[g] = static_cast<Real>(sum[g]);
+    group_loss[g] = static_cast<Real>(formula::group_mean(sum[g], group_count[g]));
+  }
 }
 
-// Step 3: one mirror-ascent step of the group weights alpha (in place).
+// Step 3: one mirror-ascent step of the group weights alpha (in place), computed in double whatever Real
+// is (eta_alpha is never narrowed); an exponent log alpha_g + eta L_g that overflows even there is an error.
 //   keep_alpha:    groups with N_g = 0 keep alpha_g; the others become
 //                  alpha_g exp(eta L_g) / sum_{present} alpha_h exp(eta L_h) * (their mass before the step).
 //   zero_exponent: every group is updated, absent ones with L_g = 0 (the paper's algorithm).
@@ -155,32 +194,34 @@ void update_alpha(Span<Real> alpha, Span<const Real> group_loss, Span<const int>
   detail::check_length(group_loss.size, g_size, "group_loss", "alpha");
   detail::check_length(group_count.size, g_size, "group_count", "alpha");
   detail::check_eta(eta_alpha);
-  for (std::size_t g = 0; g < g_size; ++g) {
-    require(formula::finite(alpha[g]) && alpha[g] >= Real(0), "grpo: alpha[", g, "] must be finite and >= 0, got ",
-            alpha[g]);
+  detail::check_alpha(Span<const Real>(alpha.data, alpha.size));
+  detail::check_group_counts(group_count);
+  for (std::size_t g = 0; g < g_size; ++g)
     require(formula::finite(group_loss[g]), "grpo: group_loss[", g, "] is not finite (", group_loss[g], ")");
-  }
   const auto updated = [&](std::size_t g) { return absent == AbsentGroups::zero_exponent || group_count[g] > 0; };
-  const auto eta = static_cast<Real>(eta_alpha);
+  const double eta = eta_alpha;
+  const auto a = [&](std::size_t g) { return static_cast<double>(alpha[g]); };
+  const auto l = [&](std::size_t g) { return static_cast<double>(group_loss[g]); };
   bool any = false;  // an updated group with a positive alpha (zero ones stay zero)
-  Real shift = Real(0);
-  Real mass = Real(0);
+  double shift = 0.0, mass = 0.0;
   for (std::size_t g = 0; g < g_size; ++g) {
     if (!updated(g)) continue;
-    mass += alpha[g];
-    if (!(alpha[g] > Real(0))) continue;
-    const Real e = formula::mirror_exponent(alpha[g], eta, group_loss[g]);
+    mass += a(g);
+    if (!(a(g) > 0.0)) continue;
+    const double e = formula::mirror_exponent(a(g), eta, l(g));
+    require(formula::finite(e), "grpo: the mirror-ascent exponent log alpha + eta_alpha * group_loss of group ", g,
+            " overflows (eta_alpha ", eta_alpha, ", group_loss ", group_loss[g], ")");
     if (!any || e > shift) shift = e;
     any = true;
   }
   if (!any) return;
-  Real sum = Real(0);
+  double sum = 0.0;
   for (std::size_t g = 0; g < g_size; ++g)
-    if (updated(g)) sum += formula::mirror_unnormalised(alpha[g], eta, group_loss[g], shift);
+    if (updated(g)) sum += formula::mirror_unnormalised(a(g), eta, l(g), shift);
   for (std::size_t g = 0; g < g_size; ++g)
     if (updated(g))
-      alpha[g] = formula::mirror_normalise(formula::mirror_unnormalised(alpha[g], eta, group_loss[g], shift), mass,
-                                           sum);
+      alpha[g] = static_cast<Real>(
+          formula::mirror_normalise(formula::mirror_unnormalised(a(g), eta, l(g), shift), mass, sum));
 }
 
 // Step 4: the weights w_g of the weighting policy. alpha is read only by GroupRobust (may be empty otherwise).
@@ -192,19 +233,22 @@ void group_weights(Span<const Real> alpha, Span<const int> group_count, const ty
   const std::size_t g_size = group_count.size;
   require(g_size >= 1, "grpo: group_count is empty");
   detail::check_length(weight.size, g_size, "weight", "group_count");
+  detail::check_group_counts(group_count);
   Real chi = Real(0);
   if constexpr (Weighting::adaptive) {
     detail::check_length(alpha.size, g_size, "alpha", "group_count");
+    detail::check_alpha(alpha);
     detail::check_chi(params.chi);
     chi = static_cast<Real>(params.chi);
   } else {
     (void)params;
   }
-  int total = 0;
+  long long total = 0;
   for (std::size_t g = 0; g < g_size; ++g) total += group_count[g];
+  require(total <= INT_MAX, "grpo: the group counts sum to ", total, ", more than ", INT_MAX);
   for (std::size_t g = 0; g < g_size; ++g) {
     const Real a = Weighting::adaptive ? alpha[g] : Real(0);
-    weight[g] = formula::group_weight<Weighting>(a, chi, group_count[g], total, static_cast<int>(g_size));
+    weight[g] = formula::group_weight<Weighting>(a, chi, group_count[g], static_cast<int>(total), static_cast<int>(g_size));
   }
 }
 
@@ -223,17 +267,18 @@ template <class Loss, class Real>
 void gradient_coefficients(Span<const Real> margin, Span<const int> group, Span<const Real> weight,
                            Span<const int> group_count, double beta, Span<Real> d_chosen, Span<Real> d_rejected) {
   static_assert(is_loss_policy_v<Loss>, "grpo::gradient_coefficients<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
-  detail::check_beta(beta);
+  const Real beta_r = detail::narrow_beta<Real>(beta);
   const std::size_t n = group.size;
   detail::check_length(margin.size, n, "margin", "group");
   detail::check_length(d_chosen.size, n, "d_chosen", "group");
   detail::check_length(d_rejected.size, n, "d_rejected", "group");
   detail::check_length(group_count.size, weight.size, "group_count", "weight");
   detail::check_group_ids(group, static_cast<int>(weight.size));
+  detail::check_group_counts(group_count);
   for (std::size_t i = 0; i < n; ++i) {
     const auto g = static_cast<std::size_t>(group[i]);
     const Real c = formula::sample_scale(weight[g], group_count[g]) *
-                   formula::dloss<Loss>(margin[i], static_cast<Real>(beta));
+                   formula::dloss<Loss>(margin[i], beta_r);
     d_chosen[i] = c;
     d_rejected[i] = -c;
   }

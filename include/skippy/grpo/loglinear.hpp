@@ -28,6 +28,7 @@
 //   r_pi(g)            = mean over the same states of E_{a ~ pi_theta(.|s,g)} r*_g(s, a) (the expected true reward of
 //                        the policy's full distribution over the 8 actions);
 //   reward_error(g)    = (r_opt(g) - r_pi(g)) / r_opt(g);  max_reward_error = max_g reward_error(g).
+// Every group must have pairs in the evaluation set (an absent one is an error, not a loss of 0).
 
 #include <array>
 #include <cmath>
@@ -255,8 +256,13 @@ inline Vec backprop(const Vec& theta, const std::vector<Pair>& data, const std::
 // theta = (Y^T W Y + lambda I)^-1 Y^T W t with W_ii = w_{g_i} / N_{g_i}, t_i = 1/(2 beta).
 inline Vec weighted_least_squares(const std::vector<Pair>& data, const std::vector<double>& weight,
                                   const std::vector<int>& group_count, double beta, double lambda) {
+  detail::check_length(weight.size(), groups, "weight", "the benchmark's groups");
+  detail::check_length(group_count.size(), groups, "group_count", "the benchmark's groups");
+  detail::check_group_counts(Span<const int>(group_count));
+  detail::check_beta(beta);
+  require(lambda >= 0.0 && formula::finite(lambda), "grpo::loglinear: lambda must be finite and >= 0, got ", lambda);
   std::vector<double> a(static_cast<std::size_t>(dim * dim), 0.0), rhs(static_cast<std::size_t>(dim), 0.0);
-  const double target = 1.0 / (2.0 * beta);
+  const double target = formula::ipo_target(beta);
   for (std::size_t i = 0; i < data.size(); ++i) {
     const Pair& p = checked(data[i], i);
     const auto g = static_cast<std::size_t>(p.group);
@@ -284,7 +290,11 @@ TrainResult train(const std::vector<Pair>& data, const TrainConfig& cfg) {
   using Loss = typename Method::loss;
   using Weighting = typename Method::weighting;
   require(cfg.steps >= 1, "grpo::loglinear: steps must be >= 1, got ", cfg.steps);
-  require(cfg.lambda >= 0.0, "grpo::loglinear: lambda must be >= 0, got ", cfg.lambda);
+  require(cfg.lambda >= 0.0 && formula::finite(cfg.lambda), "grpo::loglinear: lambda must be finite and >= 0, got ",
+          cfg.lambda);
+  if constexpr (Loss::kind != LossKind::ipo)
+    require(cfg.learning_rate > 0.0 && formula::finite(cfg.learning_rate),
+            "grpo::loglinear: learning_rate must be positive and finite, got ", cfg.learning_rate);
   typename Method::Params params{};
   params.loss.beta = cfg.beta;
   if constexpr (Weighting::adaptive) params.weighting = cfg.robust;
@@ -328,6 +338,8 @@ Evaluation evaluate(const Vec& theta, const std::vector<Pair>& data, double beta
   sample_losses<Loss>(buf.view(), groups, beta, Span<double>(margin), Span<double>(loss));
   group_reduce(Span<const int>(buf.group), Span<const double>(loss), groups, Span<double>(sum), Span<int>(count),
                Span<double>(mean));
+  for (std::size_t g = 0; g < static_cast<std::size_t>(groups); ++g)  // a loss or error of 0 would hide it
+    require(count[g] > 0, "grpo::loglinear::evaluate: group ", g, " has no pairs in the evaluation set");
   Evaluation e;
   std::array<double, groups> r_opt{}, r_pi{};
   for (const Pair& p : data) {
@@ -343,7 +355,7 @@ Evaluation evaluate(const Vec& theta, const std::vector<Pair>& data, double beta
   }
   for (std::size_t g = 0; g < static_cast<std::size_t>(groups); ++g) {
     e.group_loss[g] = mean[g];
-    e.reward_error[g] = count[g] > 0 ? (r_opt[g] - r_pi[g]) / r_opt[g] : 0.0;
+    e.reward_error[g] = (r_opt[g] - r_pi[g]) / r_opt[g];
     e.worst_loss = g == 0 ? e.group_loss[g] : (e.group_loss[g] > e.worst_loss ? e.group_loss[g] : e.worst_loss);
     e.max_reward_error =
         g == 0 ? e.reward_error[g] : (e.reward_error[g] > e.max_reward_error ? e.reward_error[g] : e.max_reward_error);
