@@ -9,7 +9,7 @@
 
 #include "../../examples/eval_text.hpp"
 #include "../support/chi_square.hpp"
-#include "../support/first_token.hpp"
+#include "../support/token_distribution.hpp"
 #include "../support/gpu.hpp"
 #include "../support/models.hpp"
 #include "../support/user_rule.hpp"
@@ -195,6 +195,11 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
   MESSAGE("cuda first-token chi-square ", fit.chi2, " on ", fit.df, " df (standardised ", fit.z(), ")");
   CHECK(fit.df >= 10);
   CHECK(fit.z() < 5.0);
+  const std::vector<float> p2 = test::warped_second_token(hm.view(), prompt, w);
+  const test::ChiSquare fit2 = test::chi_square(test::second_token_counts(dec, prompt, V, runs, 700000), p2, runs);
+  MESSAGE("cuda second-token chi-square ", fit2.chi2, " on ", fit2.df, " df (standardised ", fit2.z(), ")");
+  CHECK(fit2.df >= 10);
+  CHECK(fit2.z() < 5.0);
 
   // Simultaneous drafts with top-k and top-p: the device warp's cut, draws and residuals.
   const sampling::WarpParams cut{1.2f, 24, 0.9f};

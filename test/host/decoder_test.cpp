@@ -11,7 +11,7 @@
 #include <string>
 
 #include "../support/chi_square.hpp"
-#include "../support/first_token.hpp"
+#include "../support/token_distribution.hpp"
 #include "../support/models.hpp"
 #include "../support/user_rule.hpp"
 
@@ -276,6 +276,15 @@ TEST_CASE("end-to-end: S3D speculative sampling draws the model's own next-token
   MESSAGE("end-to-end first-token chi-square ", fit.chi2, " on ", fit.df, " df (standardised ", fit.z(), ")");
   CHECK(fit.df >= 10);
   CHECK(fit.z() < 5.0);
+
+  // The second token's marginal: a first step that accepted draft 1 either accepts draft 2 (its test
+  // conditioned on draft 1) or draws from the residual; either way the marginal must be the model's.
+  const std::vector<float> p2 = test::warped_second_token(hm.view(), prompt, w);
+  const std::vector<long> counts2 = test::second_token_counts(dec, prompt, hm.config().vocab, runs, 500000);
+  const test::ChiSquare fit2 = test::chi_square(counts2, p2, runs);
+  MESSAGE("end-to-end second-token chi-square ", fit2.chi2, " on ", fit2.df, " df (standardised ", fit2.z(), ")");
+  CHECK(fit2.df >= 10);
+  CHECK(fit2.z() < 5.0);
 }
 
 TEST_CASE("runtime errors name what is wrong") {
