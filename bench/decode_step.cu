@@ -138,139 +138,145 @@ RandomDeviceModel<Q>& step_model(const ModelConfig& c) {
 // Int8Activations only).
 template <class Q, class A = FloatActivations, bool Packed = false, bool Tiled = false>
 void BM_step(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  const auto kind = static_cast<Step>(state.range(0));
-  const ModelConfig c = llama_7b_class();
-  RandomDeviceModel<Q>* model = &step_model<Q, Packed, Tiled>(c);
-  sc::Forward<Q, A> fwd(model->view(), 16, context + K + 1);
-  sc::KvCache cache = fwd.make_cache();
-  std::vector<int> ids(static_cast<std::size_t>(context + K + 1), 7);
-  sc::DeviceBuffer<int> tokens(ids.size()), out(static_cast<std::size_t>(K + 2));
-  tokens.upload(ids.data(), ids.size());
-  for (int at = 0; at < context; at += 16) fwd.run(tokens.data() + at, 16, at, cache, LayerRange{}, nullptr, nullptr);
-  cache.set_length(context);
-  const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
-  const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
-  sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
-  const sc::ArgmaxScratchBuffer scratch(m);
-  // range(1): 0 direct launches, 1 a CUDA Graph, 2 a graph of early launches; 3 and 4: 1 and 2 with the
-  // grouped attention; 5 and 6: 1 and 2 with tensor-core decoding (F16 / BF16: gemv_mma); 7 and 8: 1 and 2
-  // with the norms fused into the weight launches (Forward::fused_norms; float activations).
-  const int mode = static_cast<int>(state.range(1));
-  const bool graph = mode != 0, early = mode == 2 || mode == 4 || mode == 6 || mode == 8,
-             grouped = mode == 3 || mode == 4;
-  const bool mma = mode == 5 || mode == 6, fused = mode == 7 || mode == 8;
-  fwd.launch_early(early);
-  fwd.grouped_attention(grouped);
-  fwd.tensor_core_decoding(mma);
-  fwd.fused_norms(fused);
-  if (fused && !fwd.uses_fused_norms()) {
-    state.SkipWithError("fused norms do not run here");
-    return;
-  }
-  if (grouped && !fwd.uses_grouped_attention()) {
-    state.SkipWithError("the grouped attention does not run here");
-    return;
-  }
-  if (mma && !fwd.uses_tensor_core_decoding()) {
-    state.SkipWithError("tensor-core decoding does not run here");
-    return;
-  }
-  if (!graph) {
-    bench::time_iterations(state, [&] {
-      // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
-      fwd.run(tokens.data() + context, m, context, cache, skip, logits.data(), nullptr);
-      sc::check(sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1, scratch.get()),
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
+    }
+    const auto kind = static_cast<Step>(state.range(0));
+    const ModelConfig c = llama_7b_class();
+    RandomDeviceModel<Q>* model = &step_model<Q, Packed, Tiled>(c);
+    sc::Forward<Q, A> fwd(model->view(), 16, context + K + 1);
+    sc::KvCache cache = fwd.make_cache();
+    std::vector<int> ids(static_cast<std::size_t>(context + K + 1), 7);
+    sc::DeviceBuffer<int> tokens(ids.size()), out(static_cast<std::size_t>(K + 2));
+    tokens.upload(ids.data(), ids.size());
+    for (int at = 0; at < context; at += 16) fwd.run(tokens.data() + at, 16, at, cache, LayerRange{}, nullptr, nullptr);
+    cache.set_length(context);
+    const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
+    const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
+    sc::DeviceBuffer<float> logits(static_cast<std::size_t>(m) * c.vocab);
+    const sc::ArgmaxScratchBuffer scratch(m);
+    // range(1): 0 direct launches, 1 a CUDA Graph, 2 a graph of early launches; 3 and 4: 1 and 2 with the
+    // grouped attention; 5 and 6: 1 and 2 with tensor-core decoding (F16 / BF16: gemv_mma); 7 and 8: 1 and 2
+    // with the norms fused into the weight launches (Forward::fused_norms; float activations).
+    const int mode = static_cast<int>(state.range(1));
+    const bool graph = mode != 0, early = mode == 2 || mode == 4 || mode == 6 || mode == 8,
+               grouped = mode == 3 || mode == 4;
+    const bool mma = mode == 5 || mode == 6, fused = mode == 7 || mode == 8;
+    fwd.launch_early(early);
+    fwd.grouped_attention(grouped);
+    fwd.tensor_core_decoding(mma);
+    fwd.fused_norms(fused);
+    if (fused && !fwd.uses_fused_norms()) {
+      state.SkipWithError("fused norms do not run here");
+      return;
+    }
+    if (grouped && !fwd.uses_grouped_attention()) {
+      state.SkipWithError("the grouped attention does not run here");
+      return;
+    }
+    if (mma && !fwd.uses_tensor_core_decoding()) {
+      state.SkipWithError("tensor-core decoding does not run here");
+      return;
+    }
+    if (!graph) {
+      bench::time_iterations(state, [&] {
+        // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
+        fwd.run(tokens.data() + context, m, context, cache, skip, logits.data(), nullptr);
+        sc::check(
+            sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1, scratch.get()),
+            "argmax");
+      });
+    } else {
+      // The pass and its argmax captured once in a CUDA Graph, the position read on the device (as
+      // cuda::Decoder does), replayed on a blocking stream so the timing events on the default stream order it.
+      cache.reserve(context, m);
+      sc::DeviceBuffer<int> position(1);
+      position.upload(&context, 1);
+      cudaStream_t stream;
+      sc::check(cudaStreamCreate(&stream), "cudaStreamCreate");
+      cudaGraph_t g;
+      cudaGraphExec_t exec;
+      sc::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
+      fwd.run(tokens.data() + context, m, sc::kernels::Position{0, position.data()}, cache, skip, logits.data(),
+              stream);
+      sc::check(sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1, scratch.get(),
+                                           stream),
                 "argmax");
-    });
-  } else {
-    // The pass and its argmax captured once in a CUDA Graph, the position read on the device (as
-    // cuda::Decoder does), replayed on a blocking stream so the timing events on the default stream order it.
-    cache.reserve(context, m);
-    sc::DeviceBuffer<int> position(1);
-    position.upload(&context, 1);
-    cudaStream_t stream;
-    sc::check(cudaStreamCreate(&stream), "cudaStreamCreate");
-    cudaGraph_t g;
-    cudaGraphExec_t exec;
-    sc::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
-    fwd.run(tokens.data() + context, m, sc::kernels::Position{0, position.data()}, cache, skip, logits.data(), stream);
-    sc::check(sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1, scratch.get(),
-                                         stream),
-              "argmax");
-    sc::check(cudaStreamEndCapture(stream, &g), "capture");
-    sc::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
-    bench::time_iterations(state, [&] { sc::check(cudaGraphLaunch(exec, stream), "graph launch"); });
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(g);
-    cudaStreamDestroy(stream);
-  }
-  const int layers = c.n_layers - (skip.end - skip.begin);
-  const ModelView<Q>& v = model->view();
-  const double layer_bytes = static_cast<double>(v.layers[0].wq.bytes() + v.layers[0].wk.bytes() + v.layers[0].wv.bytes() +
-                                                 v.layers[0].wo.bytes() + v.layers[0].w_gate.bytes() +
-                                                 v.layers[0].w_up.bytes() + v.layers[0].w_down.bytes());
-  const double kv_bytes = 2.0 * 4.0 * c.kv_dim() * (context + m) * layers;
-  const double step_bytes = layers * layer_bytes + static_cast<double>(v.output.bytes()) + kv_bytes;
-  if (kind != draft)  // tokens through the full model per second (AR: tokens/s of plain decoding)
-    state.counters["tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
-  else  // the K drafts one simultaneous pass proposes, per second
-    state.counters["draft_tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["steps_per_second"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
-  bench::bandwidth_counters(state, step_bytes);  // pct_of_copy_bw here is the % of the bandwidth roofline
-  const char* what = kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))"
-                                                                     : "verify step (5 tokens)";
-  const char* launches = !graph ? ", direct launches" : !early ? ", CUDA Graph"
-                         : fwd.launches_early() ? ", CUDA Graph of early launches"
-                                                : ", CUDA Graph (early launch unsupported here)";
-  state.SetLabel(std::string(what) + launches + (grouped ? ", grouped attention" : "") +
-                 (mma ? ", tensor-core decoding" : "") + (fused ? ", fused norms" : "") + ", " + A::name +
-                 " activations" + (Packed ? ", packed weights" : "") + (Tiled ? ", tiled weights" : ""));
+      sc::check(cudaStreamEndCapture(stream, &g), "capture");
+      sc::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
+      bench::time_iterations(state, [&] { sc::check(cudaGraphLaunch(exec, stream), "graph launch"); });
+      cudaGraphExecDestroy(exec);
+      cudaGraphDestroy(g);
+      cudaStreamDestroy(stream);
+    }
+    const int layers = c.n_layers - (skip.end - skip.begin);
+    const ModelView<Q>& v = model->view();
+    const auto& l0 = v.layers[0];
+    const double layer_bytes = static_cast<double>(l0.wq.bytes() + l0.wk.bytes() + l0.wv.bytes() + l0.wo.bytes() +
+                                                   l0.w_gate.bytes() + l0.w_up.bytes() + l0.w_down.bytes());
+    const double kv_bytes = 2.0 * 4.0 * c.kv_dim() * (context + m) * layers;
+    const double step_bytes = layers * layer_bytes + static_cast<double>(v.output.bytes()) + kv_bytes;
+    if (kind != draft)  // tokens through the full model per second (AR: tokens/s of plain decoding)
+      state.counters["tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
+    else  // the K drafts one simultaneous pass proposes, per second
+      state.counters["draft_tokens_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["steps_per_second"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+    bench::bandwidth_counters(state, step_bytes);  // pct_of_copy_bw here is the % of the bandwidth roofline
+    const char* what = kind == ar ? "AR step (1 token)" : kind == draft ? "draft step (K=4, skip [8,24))"
+                                                                       : "verify step (5 tokens)";
+    const char* launches = !graph ? ", direct launches" : !early ? ", CUDA Graph"
+                           : fwd.launches_early() ? ", CUDA Graph of early launches"
+                                                  : ", CUDA Graph (early launch unsupported here)";
+    state.SetLabel(std::string(what) + launches + (grouped ? ", grouped attention" : "") +
+                   (mma ? ", tensor-core decoding" : "") + (fused ? ", fused norms" : "") + ", " + A::name +
+                   " activations" + (Packed ? ", packed weights" : "") + (Tiled ? ", tiled weights" : ""));
+  });
 }
 
 // One layer's attention for m rows at a context, range(2) = 1: kernels::grouped_attention (one block per
 // KV head, row tile and chunk), else kernels::attention (one per query head, row and chunk).
 void BM_attention(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  const int ctx = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
-  const bool grouped = state.range(2) != 0;
-  const ModelConfig c = llama_7b_class();
-  const int d = c.dim, kv = c.kv_dim(), hd = c.head_dim();
-  sc::DeviceBuffer<float> q(static_cast<std::size_t>(m) * d), k(static_cast<std::size_t>(ctx + m) * kv),
-      v(k.size()), partial(sc::kernels::attention_partial_floats(m, c.n_heads, hd, ctx + m)), out(q.size());
-  sc::DeviceBuffer<unsigned> counters(sc::kernels::attention_counters(m, c.n_heads));
-  cudaMemset(counters.data(), 0, counters.size() * sizeof(unsigned));
-  cudaMemset(q.data(), 0, q.size() * sizeof(float));
-  cudaMemset(k.data(), 0, k.size() * sizeof(float));
-  cudaMemset(v.data(), 0, v.size() * sizeof(float));
-  if (grouped && !sc::kernels::grouped_attention_supported(hd, c.group_size())) {
-    state.SkipWithError("the grouped attention does not run here");
-    return;
-  }
-  const int splits = (ctx + m - 1) / sc::kernels::attention_chunk + 1;
-  const sc::kernels::Position at = sc::kernels::Position::at(ctx);
-  bench::time_iterations(state, [&] {
-    if (grouped) {
-      sc::check(sc::kernels::launch_grouped_attention(q.data(), k.data(), v.data(), m, c.n_heads, c.n_kv_heads, hd, at,
-                                                      splits, sc::kernels::attention_splits(ctx + m), 0.088f,
-                                                      partial.data(), counters.data(), out.data(), nullptr, nullptr,
-                                                      nullptr),
-                "grouped attention");
-    } else {
-      const dim3 grid(c.n_heads, m, splits);
-      sc::kernels::attention<<<grid, sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
-          q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), at, sc::kernels::attention_splits(ctx + m), 0.088f,
-          partial.data(), counters.data(), out.data());
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
     }
+    const int ctx = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
+    const bool grouped = state.range(2) != 0;
+    const ModelConfig c = llama_7b_class();
+    const int d = c.dim, kv = c.kv_dim(), hd = c.head_dim();
+    sc::DeviceBuffer<float> q(static_cast<std::size_t>(m) * d), k(static_cast<std::size_t>(ctx + m) * kv),
+        v(k.size()), partial(sc::kernels::attention_partial_floats(m, c.n_heads, hd, ctx + m)), out(q.size());
+    sc::DeviceBuffer<unsigned> counters(sc::kernels::attention_counters(m, c.n_heads));
+    cudaMemset(counters.data(), 0, counters.size() * sizeof(unsigned));
+    cudaMemset(q.data(), 0, q.size() * sizeof(float));
+    cudaMemset(k.data(), 0, k.size() * sizeof(float));
+    cudaMemset(v.data(), 0, v.size() * sizeof(float));
+    if (grouped && !sc::kernels::grouped_attention_supported(hd, c.group_size())) {
+      state.SkipWithError("the grouped attention does not run here");
+      return;
+    }
+    const int splits = (ctx + m - 1) / sc::kernels::attention_chunk + 1;
+    const sc::kernels::Position at = sc::kernels::Position::at(ctx);
+    bench::time_iterations(state, [&] {
+      if (grouped) {
+        sc::check(sc::kernels::launch_grouped_attention(q.data(), k.data(), v.data(), m, c.n_heads, c.n_kv_heads, hd,
+                                                        at, splits, sc::kernels::attention_splits(ctx + m), 0.088f,
+                                                        partial.data(), counters.data(), out.data(), nullptr, nullptr,
+                                                        nullptr),
+                  "grouped attention");
+      } else {
+        const dim3 grid(c.n_heads, m, splits);
+        sc::kernels::attention<<<grid, sc::kernels::attention_threads, sc::kernels::attention_smem(hd)>>>(
+            q.data(), k.data(), v.data(), d, kv, hd, c.group_size(), at, sc::kernels::attention_splits(ctx + m), 0.088f,
+            partial.data(), counters.data(), out.data());
+      }
+    });
+    bench::bandwidth_counters(state, 2.0 * 4.0 * kv * (ctx + m));  // K and V of one layer
+    state.SetLabel(grouped ? "grouped_attention" : "attention");
   });
-  bench::bandwidth_counters(state, 2.0 * 4.0 * kv * (ctx + m));  // K and V of one layer
-  state.SetLabel(grouped ? "grouped_attention" : "attention");
 }
 
 __global__ void empty_kernel() {}
@@ -279,54 +285,60 @@ __global__ void empty_kernel() {}
 // Small kernels' figures (norms, short attention, argmax over 32k) sit close to it; on an H200 they all
 // measured ~18 us (bench/results/h200-2026-11-30), whose share of launch and event latency this separates.
 void BM_empty_launch(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  bench::time_iterations(state, [] { empty_kernel<<<1, 32>>>(); });
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
+    }
+    bench::time_iterations(state, [] { empty_kernel<<<1, 32>>>(); });
+  });
 }
 
 // The residual add and RMSNorm of m rows at the 7B width (two per layer in every step); range(1) = 1: with
 // the 8-bit quantisation of its output fused (Int8Activations' decoding blocks).
 void BM_rmsnorm(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  const int m = static_cast<int>(state.range(0)), d = llama_7b_class().dim;
-  const bool q8 = state.range(1) == 1;
-  sc::DeviceBuffer<float> x(static_cast<std::size_t>(m) * d), add(x.size()), w(static_cast<std::size_t>(d)),
-      y(x.size()), scales(x.size() / quant::qk);
-  sc::DeviceBuffer<std::int8_t> q(x.size());
-  cudaMemset(x.data(), 0, x.size() * sizeof(float));
-  cudaMemset(add.data(), 0, add.size() * sizeof(float));
-  cudaMemset(w.data(), 0, w.size() * sizeof(float));
-  bench::time_iterations(state, [&] {
-    sc::kernels::add_rmsnorm<<<m, sc::kernels::rmsnorm_threads, sc::kernels::rmsnorm_smem(d)>>>(
-        x.data(), add.data(), w.data(), y.data(), d, 1e-5f, q8 ? q.data() : nullptr, q8 ? scales.data() : nullptr);
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
+    }
+    const int m = static_cast<int>(state.range(0)), d = llama_7b_class().dim;
+    const bool q8 = state.range(1) == 1;
+    sc::DeviceBuffer<float> x(static_cast<std::size_t>(m) * d), add(x.size()), w(static_cast<std::size_t>(d)),
+        y(x.size()), scales(x.size() / quant::qk);
+    sc::DeviceBuffer<std::int8_t> q(x.size());
+    cudaMemset(x.data(), 0, x.size() * sizeof(float));
+    cudaMemset(add.data(), 0, add.size() * sizeof(float));
+    cudaMemset(w.data(), 0, w.size() * sizeof(float));
+    bench::time_iterations(state, [&] {
+      sc::kernels::add_rmsnorm<<<m, sc::kernels::rmsnorm_threads, sc::kernels::rmsnorm_smem(d)>>>(
+          x.data(), add.data(), w.data(), y.data(), d, 1e-5f, q8 ? q.data() : nullptr, q8 ? scales.data() : nullptr);
+    });
+    // x, add, w read; x, y written (and q, scales)
+    bench::bandwidth_counters(state, 4.0 * (4.0 * m * d + d) + (q8 ? (1.0 + 4.0 / quant::qk) * m * d : 0.0));
   });
-  // x, add, w read; x, y written (and q, scales)
-  bench::bandwidth_counters(state, 4.0 * (4.0 * m * d + d) + (q8 ? (1.0 + 4.0 / quant::qk) * m * d : 0.0));
 }
 
 void BM_argmax(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
-  sc::DeviceBuffer<float> x(static_cast<std::size_t>(rows) * n);
-  sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
-  const sc::ArgmaxScratchBuffer scratch(rows);
-  cudaMemset(x.data(), 0, x.size() * sizeof(float));
-  cudaError_t failed = cudaSuccess;
-  bench::time_iterations(state, [&] {
-    const cudaError_t e =
-        sc::kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, scratch.get());
-    if (e != cudaSuccess) failed = e;
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
+    }
+    const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
+    sc::DeviceBuffer<float> x(static_cast<std::size_t>(rows) * n);
+    sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
+    const sc::ArgmaxScratchBuffer scratch(rows);
+    cudaMemset(x.data(), 0, x.size() * sizeof(float));
+    cudaError_t failed = cudaSuccess;
+    bench::time_iterations(state, [&] {
+      const cudaError_t e =
+          sc::kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, scratch.get());
+      if (e != cudaSuccess) failed = e;
+    });
+    if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
+    bench::bandwidth_counters(state, 4.0 * rows * n);
   });
-  if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
-  bench::bandwidth_counters(state, 4.0 * rows * n);
 }
 
 // Gaussian logits (scale 2), rows x n, on the device.
@@ -360,64 +372,68 @@ sc::DeviceBuffer<sc::kernels::StepKey> step_key() {
 // Draft draws: warp each of `rows` rows and draw a token, one block a row (kernels::warp_sample_rows, the
 // last argument 0) or a row's chunks over many blocks (launch_warp_sample_rows, kernels/warp_chunks.cuh; 1).
 void BM_sample(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
-  const bool chunked = state.range(3) != 0;
-  const auto x = random_logits(rows, n, 5);
-  sc::DeviceBuffer<float> q(x.size());
-  sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
-  const sc::WarpScratchBuffer scratch(n, rows);
-  const sampling::WarpParams w = warp_of(state.range(2));
-  const auto key = step_key();
-  cudaError_t failed = cudaSuccess;
-  bench::time_iterations(state, [&] {
-    const cudaError_t e =
-        chunked ? sc::kernels::launch_warp_sample_rows(x.data(), n, rows, w, q.data(), 0, key.data(), out.data(),
-                                                       out.data() + rows, scratch.get())
-                : sc::launch(sc::kernels::warp_sample_rows<>, dim3(static_cast<unsigned>(rows)),
-                             sc::kernels::sample_threads, 0, nullptr, x.data(), n, w, q.data(), 0, key.data(),
-                             out.data(), out.data() + rows);
-    if (e != cudaSuccess) failed = e;
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
+    }
+    const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
+    const bool chunked = state.range(3) != 0;
+    const auto x = random_logits(rows, n, 5);
+    sc::DeviceBuffer<float> q(x.size());
+    sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
+    const sc::WarpScratchBuffer scratch(n, rows);
+    const sampling::WarpParams w = warp_of(state.range(2));
+    const auto key = step_key();
+    cudaError_t failed = cudaSuccess;
+    bench::time_iterations(state, [&] {
+      const cudaError_t e =
+          chunked ? sc::kernels::launch_warp_sample_rows(x.data(), n, rows, w, q.data(), 0, key.data(), out.data(),
+                                                         out.data() + rows, scratch.get())
+                  : sc::launch(sc::kernels::warp_sample_rows<>, dim3(static_cast<unsigned>(rows)),
+                               sc::kernels::sample_threads, 0, nullptr, x.data(), n, w, q.data(), 0, key.data(),
+                               out.data(), out.data() + rows);
+      if (e != cudaSuccess) failed = e;
+    });
+    if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
+    bench::bandwidth_counters(state, 8.0 * rows * n);  // logits read + probabilities written, once
   });
-  if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
-  bench::bandwidth_counters(state, 8.0 * rows * n);  // logits read + probabilities written, once
 }
 
 // Speculative sampling's verification of K = 4 drafts: warp the 5 target rows, then the acceptance (tests,
 // residual on rejection, final draw), both over the rows' chunks (kernels/warp_chunks.cuh).
 void BM_speculative_verify(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  const int n = static_cast<int>(state.range(0)), k = 4;
-  const auto draft = random_logits(k, n, 6), target = random_logits(k + 1, n, 7);
-  sc::DeviceBuffer<float> p(target.size()), q(draft.size()), q0(draft.size());
-  sc::DeviceBuffer<int> state_ints(16);
-  const sc::WarpScratchBuffer scratch(n, k + 1);
-  const sampling::WarpParams w = warp_of(state.range(1));
-  const auto key = step_key();
-  cudaError_t failed = sc::kernels::launch_warp_sample_rows(draft.data(), n, k, w, q0.data(), 0, key.data(),
-                                                            state_ints.data() + 5, state_ints.data() + 2,
-                                                            scratch.get());
-  // A rejection overwrites q with the residual: restored before the flush, outside the timed launches.
-  const auto restore = [&] {
-    sc::check(cudaMemcpyAsync(q.data(), q0.data(), q0.size() * sizeof(float), cudaMemcpyDeviceToDevice), "restore q");
-  };
-  bench::time_iterations(state, restore, [&] {
-    const cudaError_t e =
-        sc::kernels::launch_warp_rows(target.data(), n, k + 1, w, p.data(), state_ints.data() + 2, scratch.get());
-    if (e != cudaSuccess) failed = e;
-    const cudaError_t a = sc::kernels::launch_speculative_accept(p.data(), q.data(), state_ints.data() + 4, k, n,
-                                                                 key.data(), state_ints.data(), state_ints.data() + 4,
-                                                                 nullptr, scratch.get());
-    if (a != cudaSuccess) failed = a;
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
+    }
+    const int n = static_cast<int>(state.range(0)), k = 4;
+    const auto draft = random_logits(k, n, 6), target = random_logits(k + 1, n, 7);
+    sc::DeviceBuffer<float> p(target.size()), q(draft.size()), q0(draft.size());
+    sc::DeviceBuffer<int> state_ints(16);
+    const sc::WarpScratchBuffer scratch(n, k + 1);
+    const sampling::WarpParams w = warp_of(state.range(1));
+    const auto key = step_key();
+    cudaError_t failed = sc::kernels::launch_warp_sample_rows(draft.data(), n, k, w, q0.data(), 0, key.data(),
+                                                              state_ints.data() + 5, state_ints.data() + 2,
+                                                              scratch.get());
+    // A rejection overwrites q with the residual: restored before the flush, outside the timed launches.
+    const auto restore = [&] {
+      sc::check(cudaMemcpyAsync(q.data(), q0.data(), q0.size() * sizeof(float), cudaMemcpyDeviceToDevice), "restore q");
+    };
+    bench::time_iterations(state, restore, [&] {
+      const cudaError_t e =
+          sc::kernels::launch_warp_rows(target.data(), n, k + 1, w, p.data(), state_ints.data() + 2, scratch.get());
+      if (e != cudaSuccess) failed = e;
+      const cudaError_t a = sc::kernels::launch_speculative_accept(p.data(), q.data(), state_ints.data() + 4, k, n,
+                                                                   key.data(), state_ints.data(), state_ints.data() + 4,
+                                                                   nullptr, scratch.get());
+      if (a != cudaSuccess) failed = a;
+    });
+    if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
+    bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);
   });
-  if (failed != cudaSuccess) state.SkipWithError(cudaGetErrorString(failed));
-  bench::bandwidth_counters(state, 8.0 * (k + 1) * n + 8.0 * k * n);
 }
 
 // Every step kind, with direct launches, as a graph, and as a graph of early launches; the graphs again

@@ -120,6 +120,17 @@ void time_iterations(benchmark::State& state, Launch&& launch) {
   time_iterations(state, [] {}, std::forward<Launch>(launch));
 }
 
+// Runs a benchmark's body; an exception from its setup (allocation, model build), outside time_iterations,
+// skips that benchmark with the message instead of terminating the binary and the runs after it.
+template <class Body>
+void guarded(benchmark::State& state, Body&& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
 // bytes_per_second and pct_of_copy_bw counters for `bytes` moved per iteration.
 inline void bandwidth_counters(benchmark::State& state, double bytes) {
   state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);

@@ -66,64 +66,67 @@ enum class Path { interleaved, reference, int8, packed, packed_int8, tiled_int8,
 
 template <class Q, Path P = Path::interleaved>
 void BM_gemv(benchmark::State& state) {
-  const Device& dev = device();
-  if (!dev.ok) {
-    state.SkipWithError(dev.why.c_str());
-    return;
-  }
-  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
-  const int m = static_cast<int>(state.range(2));
-  const Operands<Q> o(rows, cols, m);
-  const MatrixView<Q> view = o.view(rows, cols);
-  double activation_bytes = 4.0 * m * cols;
-  if constexpr (P == Path::int8 || P == Path::packed_int8 || P == Path::tiled_int8) {
-    const std::size_t n = static_cast<std::size_t>(m) * cols;
-    cuda::DeviceBuffer<std::int8_t> q(n);
-    cuda::DeviceBuffer<float> d(n / quant::qk);
-    cuda::check(cuda::quantize_activations(o.x, m, cols, q.data(), d.data()), "quantize_activations");
-    const quant::Q8Rows x{q.data(), d.data()};
-    if constexpr (P == Path::int8) {
-      bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(view, x, m, o.y), "gemv_q8"); });
-    } else if constexpr (P == Path::tiled_int8) {
-      const cuda::TiledMatrix<Q> tiled(view);
-      bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(tiled.view(), x, m, o.y), "gemv_q8"); });
-    } else {
-      const cuda::PackedMatrix<Q> packed(view);
-      bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(packed.view(), x, m, o.y), "gemv_q8"); });
-    }
-    activation_bytes = static_cast<double>(n) * (1.0 + 4.0 / quant::qk);
-  } else if constexpr (P == Path::packed) {
-    const cuda::PackedMatrix<Q> packed(view);
-    bench::time_iterations(state, [&] { cuda::check(cuda::gemv(packed.view(), o.x, m, o.y), "gemv"); });
-  } else if constexpr (P == Path::mma) {
-    if (!cuda::gemv_mma_supported<Q>()) {
-      state.SkipWithError("gemv_mma does not run here (F16 / BF16 on sm_80 or newer)");
+  bench::guarded(state, [&] {
+    const Device& dev = device();
+    if (!dev.ok) {
+      state.SkipWithError(dev.why.c_str());
       return;
     }
-    bench::time_iterations(state, [&] { cuda::check(cuda::gemv_mma(view, o.x, m, o.y), "gemv_mma"); });
-  } else if constexpr (P == Path::normed) {
-    cuda::DeviceBuffer<float> g(static_cast<std::size_t>(cols)), scales(static_cast<std::size_t>(m));
-    cudaMemset(g.data(), 0, g.size() * sizeof(float));
-    cudaMemset(scales.data(), 0, scales.size() * sizeof(float));
-    const quant::NormedRows x{o.x, g.data(), scales.data()};
-    bench::time_iterations(state, [&] { cuda::check(cuda::gemv(view, x, m, o.y), "gemv over normed rows"); });
-    activation_bytes += 4.0 * cols + 4.0 * m;  // the norm's weights, the scales
-  } else if constexpr (P == Path::residual) {
-    cuda::DeviceBuffer<float> scales(static_cast<std::size_t>(m));
-    cuda::DeviceBuffer<unsigned> counter(1);
-    cudaMemset(counter.data(), 0, sizeof(unsigned));
-    cudaMemset(o.y, 0, sizeof(float) * static_cast<std::size_t>(m) * rows);
-    const cuda::NormScales norm{scales.data(), counter.data(), 1e-5f};
-    bench::time_iterations(state, [&] { cuda::check(cuda::gemv_residual(view, o.x, m, o.y, norm), "gemv_residual"); });
-    activation_bytes += 4.0 * m * rows;  // the stream read before the add
-  } else {
-    bench::time_iterations(state, [&] {
-      cuda::check(P == Path::reference ? cuda::gemv_reference(view, o.x, m, o.y) : cuda::gemv(view, o.x, m, o.y),
-                  "gemv");
-    });
-  }
-  bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + activation_bytes + 4.0 * m * rows);
-  state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
+    const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+    const int m = static_cast<int>(state.range(2));
+    const Operands<Q> o(rows, cols, m);
+    const MatrixView<Q> view = o.view(rows, cols);
+    double activation_bytes = 4.0 * m * cols;
+    if constexpr (P == Path::int8 || P == Path::packed_int8 || P == Path::tiled_int8) {
+      const std::size_t n = static_cast<std::size_t>(m) * cols;
+      cuda::DeviceBuffer<std::int8_t> q(n);
+      cuda::DeviceBuffer<float> d(n / quant::qk);
+      cuda::check(cuda::quantize_activations(o.x, m, cols, q.data(), d.data()), "quantize_activations");
+      const quant::Q8Rows x{q.data(), d.data()};
+      if constexpr (P == Path::int8) {
+        bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(view, x, m, o.y), "gemv_q8"); });
+      } else if constexpr (P == Path::tiled_int8) {
+        const cuda::TiledMatrix<Q> tiled(view);
+        bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(tiled.view(), x, m, o.y), "gemv_q8"); });
+      } else {
+        const cuda::PackedMatrix<Q> packed(view);
+        bench::time_iterations(state, [&] { cuda::check(cuda::gemv_q8(packed.view(), x, m, o.y), "gemv_q8"); });
+      }
+      activation_bytes = static_cast<double>(n) * (1.0 + 4.0 / quant::qk);
+    } else if constexpr (P == Path::packed) {
+      const cuda::PackedMatrix<Q> packed(view);
+      bench::time_iterations(state, [&] { cuda::check(cuda::gemv(packed.view(), o.x, m, o.y), "gemv"); });
+    } else if constexpr (P == Path::mma) {
+      if (!cuda::gemv_mma_supported<Q>()) {
+        state.SkipWithError("gemv_mma does not run here (F16 / BF16 on sm_80 or newer)");
+        return;
+      }
+      bench::time_iterations(state, [&] { cuda::check(cuda::gemv_mma(view, o.x, m, o.y), "gemv_mma"); });
+    } else if constexpr (P == Path::normed) {
+      cuda::DeviceBuffer<float> g(static_cast<std::size_t>(cols)), scales(static_cast<std::size_t>(m));
+      cudaMemset(g.data(), 0, g.size() * sizeof(float));
+      cudaMemset(scales.data(), 0, scales.size() * sizeof(float));
+      const quant::NormedRows x{o.x, g.data(), scales.data()};
+      bench::time_iterations(state, [&] { cuda::check(cuda::gemv(view, x, m, o.y), "gemv over normed rows"); });
+      activation_bytes += 4.0 * cols + 4.0 * m;  // the norm's weights, the scales
+    } else if constexpr (P == Path::residual) {
+      cuda::DeviceBuffer<float> scales(static_cast<std::size_t>(m));
+      cuda::DeviceBuffer<unsigned> counter(1);
+      cudaMemset(counter.data(), 0, sizeof(unsigned));
+      cudaMemset(o.y, 0, sizeof(float) * static_cast<std::size_t>(m) * rows);
+      const cuda::NormScales norm{scales.data(), counter.data(), 1e-5f};
+      bench::time_iterations(state,
+                             [&] { cuda::check(cuda::gemv_residual(view, o.x, m, o.y, norm), "gemv_residual"); });
+      activation_bytes += 4.0 * m * rows;  // the stream read before the add
+    } else {
+      bench::time_iterations(state, [&] {
+        cuda::check(P == Path::reference ? cuda::gemv_reference(view, o.x, m, o.y) : cuda::gemv(view, o.x, m, o.y),
+                    "gemv");
+      });
+    }
+    bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + activation_bytes + 4.0 * m * rows);
+    state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
+  });
 }
 
 template <class Q>
@@ -168,110 +171,114 @@ void BM_gemv_residual(benchmark::State& state) {
 // as Forward::launch_early does. Paths as BM_gemv's (no reference kernel).
 template <class Q, Path P>
 void BM_gemv_stream(benchmark::State& state) {
-  const Device& dev = device();
-  if (!dev.ok) {
-    state.SkipWithError(dev.why.c_str());
-    return;
-  }
-  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
-  const int m = static_cast<int>(state.range(2));
-  const bool early = state.range(3) == 1;
-  if (early && !cuda::early_launch_supported()) {
-    state.SkipWithError("no early launches on this device");
-    return;
-  }
-  if constexpr (P == Path::mma) {
-    if (!cuda::gemv_mma_supported<Q>()) {
-      state.SkipWithError("gemv_mma does not run here (F16 / BF16 on sm_80 or newer)");
+  bench::guarded(state, [&] {
+    const Device& dev = device();
+    if (!dev.ok) {
+      state.SkipWithError(dev.why.c_str());
       return;
     }
-  }
-  constexpr bool int8 = P == Path::int8 || P == Path::packed_int8 || P == Path::tiled_int8;
-  constexpr bool packed = P == Path::packed || P == Path::packed_int8;
-  const std::size_t wbytes = static_cast<std::size_t>(rows) * quant::row_bytes<Q>(static_cast<std::size_t>(cols));
-  const std::size_t fill = static_cast<std::size_t>(dev.l2_bytes) * 5 / 2 / wbytes + 1;  // copies over 2.5 x L2
-  const int copies = static_cast<int>(std::min<std::size_t>(64, std::max<std::size_t>(2, fill)));
-  std::vector<std::unique_ptr<Operands<Q>>> ops;
-  std::vector<std::unique_ptr<cuda::PackedMatrix<Q>>> packs;
-  std::vector<std::unique_ptr<cuda::TiledMatrix<Q>>> tiles;
-  std::vector<MatrixView<Q>> views;
-  for (int c = 0; c < copies; ++c) {
-    ops.push_back(std::make_unique<Operands<Q>>(rows, cols, m));
-    views.push_back(ops.back()->view(rows, cols));
-    if constexpr (packed) {
-      packs.push_back(std::make_unique<cuda::PackedMatrix<Q>>(views.back()));
-      views.back() = packs.back()->view();
+    const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+    const int m = static_cast<int>(state.range(2));
+    const bool early = state.range(3) == 1;
+    if (early && !cuda::early_launch_supported()) {
+      state.SkipWithError("no early launches on this device");
+      return;
     }
-    if constexpr (P == Path::tiled_int8) {
-      tiles.push_back(std::make_unique<cuda::TiledMatrix<Q>>(views.back()));
-      views.back() = tiles.back()->view();
+    if constexpr (P == Path::mma) {
+      if (!cuda::gemv_mma_supported<Q>()) {
+        state.SkipWithError("gemv_mma does not run here (F16 / BF16 on sm_80 or newer)");
+        return;
+      }
     }
-  }
-  const std::size_t n = static_cast<std::size_t>(m) * cols;
-  cuda::DeviceBuffer<std::int8_t> q(int8 ? n : 0);
-  cuda::DeviceBuffer<float> d(int8 ? n / quant::qk : 0);
-  if (int8) cuda::check(cuda::quantize_activations(ops[0]->x, m, cols, q.data(), d.data()), "quantize_activations");
-  const quant::Q8Rows x8{q.data(), d.data()};
-  // The setup ran on the legacy stream, which the timed (non-blocking) stream does not wait for.
-  cuda::check(cudaDeviceSynchronize(), "benchmark setup");
+    constexpr bool int8 = P == Path::int8 || P == Path::packed_int8 || P == Path::tiled_int8;
+    constexpr bool packed = P == Path::packed || P == Path::packed_int8;
+    const std::size_t wbytes = static_cast<std::size_t>(rows) * quant::row_bytes<Q>(static_cast<std::size_t>(cols));
+    const std::size_t fill = static_cast<std::size_t>(dev.l2_bytes) * 5 / 2 / wbytes + 1;  // copies over 2.5 x L2
+    const int copies = static_cast<int>(std::min<std::size_t>(64, std::max<std::size_t>(2, fill)));
+    std::vector<std::unique_ptr<Operands<Q>>> ops;
+    std::vector<std::unique_ptr<cuda::PackedMatrix<Q>>> packs;
+    std::vector<std::unique_ptr<cuda::TiledMatrix<Q>>> tiles;
+    std::vector<MatrixView<Q>> views;
+    for (int c = 0; c < copies; ++c) {
+      ops.push_back(std::make_unique<Operands<Q>>(rows, cols, m));
+      views.push_back(ops.back()->view(rows, cols));
+      if constexpr (packed) {
+        packs.push_back(std::make_unique<cuda::PackedMatrix<Q>>(views.back()));
+        views.back() = packs.back()->view();
+      }
+      if constexpr (P == Path::tiled_int8) {
+        tiles.push_back(std::make_unique<cuda::TiledMatrix<Q>>(views.back()));
+        views.back() = tiles.back()->view();
+      }
+    }
+    const std::size_t n = static_cast<std::size_t>(m) * cols;
+    cuda::DeviceBuffer<std::int8_t> q(int8 ? n : 0);
+    cuda::DeviceBuffer<float> d(int8 ? n / quant::qk : 0);
+    if (int8) cuda::check(cuda::quantize_activations(ops[0]->x, m, cols, q.data(), d.data()), "quantize_activations");
+    const quant::Q8Rows x8{q.data(), d.data()};
+    // The setup ran on the legacy stream, which the timed (non-blocking) stream does not wait for.
+    cuda::check(cudaDeviceSynchronize(), "benchmark setup");
 
-  cudaStream_t stream;
-  cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  const int launches = copies * ((32 + copies - 1) / copies);
-  cudaGraph_t graph;
-  cudaGraphExec_t exec;
-  cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-  for (int k = 0; k < launches; ++k) {
-    const cuda::Launch on(stream, early && k > 0);  // the first follows nothing of the graph (as in Forward)
-    const Operands<Q>& o = *ops[static_cast<std::size_t>(k % copies)];
-    const MatrixView<Q>& w = views[static_cast<std::size_t>(k % copies)];
-    if constexpr (int8) cuda::check(cuda::gemv_q8(w, x8, m, o.y, on), "gemv_q8");
-    else if constexpr (P == Path::mma) cuda::check(cuda::gemv_mma(w, o.x, m, o.y, on), "gemv_mma");
-    else cuda::check(cuda::gemv(w, o.x, m, o.y, on), "gemv");
-  }
-  cuda::check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
-  cuda::check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
-  cuda::check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");  // warm-up: the graph's first upload
-  cudaEvent_t t0, t1;
-  cuda::check(cudaEventCreate(&t0), "cudaEventCreate");
-  cuda::check(cudaEventCreate(&t1), "cudaEventCreate");
-  for (auto _ : state) {
-    cudaEventRecord(t0, stream);
-    cudaGraphLaunch(exec, stream);
-    cudaEventRecord(t1, stream);
-    cudaEventSynchronize(t1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, t0, t1);
-    state.SetIterationTime(ms * 1e-3 / launches);
-  }
-  cuda::check(cudaGetLastError(), "benchmarked graph");
-  cudaEventDestroy(t0);
-  cudaEventDestroy(t1);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  cudaStreamDestroy(stream);
-  const double activation_bytes =
-      int8 ? static_cast<double>(n) * (1.0 + 4.0 / quant::qk) : 4.0 * static_cast<double>(n);
-  bench::bandwidth_counters(state, static_cast<double>(wbytes) + activation_bytes + 4.0 * m * rows);
-  state.counters["copies"] = copies;
-  state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
+    cudaStream_t stream;
+    cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    const int launches = copies * ((32 + copies - 1) / copies);
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    for (int k = 0; k < launches; ++k) {
+      const cuda::Launch on(stream, early && k > 0);  // the first follows nothing of the graph (as in Forward)
+      const Operands<Q>& o = *ops[static_cast<std::size_t>(k % copies)];
+      const MatrixView<Q>& w = views[static_cast<std::size_t>(k % copies)];
+      if constexpr (int8) cuda::check(cuda::gemv_q8(w, x8, m, o.y, on), "gemv_q8");
+      else if constexpr (P == Path::mma) cuda::check(cuda::gemv_mma(w, o.x, m, o.y, on), "gemv_mma");
+      else cuda::check(cuda::gemv(w, o.x, m, o.y, on), "gemv");
+    }
+    cuda::check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+    cuda::check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
+    cuda::check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");  // warm-up: the graph's first upload
+    cudaEvent_t t0, t1;
+    cuda::check(cudaEventCreate(&t0), "cudaEventCreate");
+    cuda::check(cudaEventCreate(&t1), "cudaEventCreate");
+    for (auto _ : state) {
+      cudaEventRecord(t0, stream);
+      cudaGraphLaunch(exec, stream);
+      cudaEventRecord(t1, stream);
+      cudaEventSynchronize(t1);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, t0, t1);
+      state.SetIterationTime(ms * 1e-3 / launches);
+    }
+    cuda::check(cudaGetLastError(), "benchmarked graph");
+    cudaEventDestroy(t0);
+    cudaEventDestroy(t1);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(stream);
+    const double activation_bytes =
+        int8 ? static_cast<double>(n) * (1.0 + 4.0 / quant::qk) : 4.0 * static_cast<double>(n);
+    bench::bandwidth_counters(state, static_cast<double>(wbytes) + activation_bytes + 4.0 * m * rows);
+    state.counters["copies"] = copies;
+    state.counters["copy_bw_GBps"] = dev.copy_bw / 1e9;
+  });
 }
 
 // cuda::quantize_activations of m rows of range(0) floats.
 void BM_quantize_activations(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  const int cols = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
-  const Operands<quant::F32> o(1, cols, m);
-  const std::size_t n = static_cast<std::size_t>(m) * cols;
-  cuda::DeviceBuffer<std::int8_t> q(n);
-  cuda::DeviceBuffer<float> d(n / quant::qk);
-  bench::time_iterations(state, [&] {
-    cuda::check(cuda::quantize_activations(o.x, m, cols, q.data(), d.data()), "quantize_activations");
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
+    }
+    const int cols = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
+    const Operands<quant::F32> o(1, cols, m);
+    const std::size_t n = static_cast<std::size_t>(m) * cols;
+    cuda::DeviceBuffer<std::int8_t> q(n);
+    cuda::DeviceBuffer<float> d(n / quant::qk);
+    bench::time_iterations(state, [&] {
+      cuda::check(cuda::quantize_activations(o.x, m, cols, q.data(), d.data()), "quantize_activations");
+    });
+    bench::bandwidth_counters(state, static_cast<double>(n) * (4.0 + 1.0 + 4.0 / quant::qk));
   });
-  bench::bandwidth_counters(state, static_cast<double>(n) * (4.0 + 1.0 + 4.0 / quant::qk));
 }
 
 // A layer's fused decoding launches against one launch per matrix, at 7B shapes: range(0) 0 = Q/K/V
@@ -279,58 +286,62 @@ void BM_quantize_activations(benchmark::State& state) {
 // range(1) = M; range(2) 1 = fused, 0 = one gemv per matrix (and the SwiGLU kernel).
 template <class Q>
 void BM_layer_fusion(benchmark::State& state) {
-  if (!device().ok) {
-    state.SkipWithError(device().why.c_str());
-    return;
-  }
-  const bool ffn = state.range(0) == 1, fused = state.range(2) == 1;
-  const int m = static_cast<int>(state.range(1)), cols = 4096;
-  const std::vector<int> rows = ffn ? std::vector<int>{14336, 14336} : std::vector<int>{4096, 1024, 1024};
-  std::vector<std::unique_ptr<Operands<Q>>> ops;
-  std::vector<MatrixView<Q>> views;
-  std::vector<float*> ys;
-  double bytes = 4.0 * m * cols;
-  for (int r : rows) {
-    ops.push_back(std::make_unique<Operands<Q>>(r, cols, m));
-    views.push_back(ops.back()->view(r, cols));
-    ys.push_back(ops.back()->y);
-    bytes += static_cast<double>(ops.back()->wbytes) + 4.0 * m * r;
-  }
-  const float* x = ops[0]->x;  // every matrix reads the same activations
-  const int n = static_cast<int>(rows.size());
-  bench::time_iterations(state, [&] {
-    if (fused && ffn) {
-      cuda::check(cuda::gemv_swiglu(views[0], views[1], x, m, ys[0], ys[1]), "gemv_swiglu");
-    } else if (fused) {
-      cuda::check(cuda::gemv_batch(views.data(), ys.data(), n, x, m), "gemv_batch");
-    } else {
-      for (int j = 0; j < n; ++j) cuda::check(cuda::gemv(views[j], x, m, ys[j]), "gemv");
-      if (ffn) {
-        cuda::check(cuda::kernels::launch_swiglu(ys[0], ys[1], static_cast<long>(m) * rows[0], nullptr), "swiglu");
-      }
+  bench::guarded(state, [&] {
+    if (!device().ok) {
+      state.SkipWithError(device().why.c_str());
+      return;
     }
+    const bool ffn = state.range(0) == 1, fused = state.range(2) == 1;
+    const int m = static_cast<int>(state.range(1)), cols = 4096;
+    const std::vector<int> rows = ffn ? std::vector<int>{14336, 14336} : std::vector<int>{4096, 1024, 1024};
+    std::vector<std::unique_ptr<Operands<Q>>> ops;
+    std::vector<MatrixView<Q>> views;
+    std::vector<float*> ys;
+    double bytes = 4.0 * m * cols;
+    for (int r : rows) {
+      ops.push_back(std::make_unique<Operands<Q>>(r, cols, m));
+      views.push_back(ops.back()->view(r, cols));
+      ys.push_back(ops.back()->y);
+      bytes += static_cast<double>(ops.back()->wbytes) + 4.0 * m * r;
+    }
+    const float* x = ops[0]->x;  // every matrix reads the same activations
+    const int n = static_cast<int>(rows.size());
+    bench::time_iterations(state, [&] {
+      if (fused && ffn) {
+        cuda::check(cuda::gemv_swiglu(views[0], views[1], x, m, ys[0], ys[1]), "gemv_swiglu");
+      } else if (fused) {
+        cuda::check(cuda::gemv_batch(views.data(), ys.data(), n, x, m), "gemv_batch");
+      } else {
+        for (int j = 0; j < n; ++j) cuda::check(cuda::gemv(views[j], x, m, ys[j]), "gemv");
+        if (ffn) {
+          cuda::check(cuda::kernels::launch_swiglu(ys[0], ys[1], static_cast<long>(m) * rows[0], nullptr), "swiglu");
+        }
+      }
+    });
+    bench::bandwidth_counters(state, bytes);
   });
-  bench::bandwidth_counters(state, bytes);
 }
 
 template <class Q>
 void BM_gemm(benchmark::State& state) {
-  if (!device().ok || !cuda::gemm_supported<Q>()) {
-    state.SkipWithError("no GPU with TF32 tensor cores");
-    return;
-  }
-  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
-  const int m = static_cast<int>(state.range(2)), tile = static_cast<int>(state.range(3));
-  const Operands<Q> o(rows, cols, m);
-  const MatrixView<Q> view = o.view(rows, cols);
-  bench::time_iterations(state, [&] {  // tile 0: gemm's choice; 64 or 32 weight rows a block
-    cuda::check(tile == 0 ? cuda::gemm(view, o.x, m, o.y) : cuda::detail::launch_gemm(view, o.x, m, o.y, {}, tile),
-                "gemm");
+  bench::guarded(state, [&] {
+    if (!device().ok || !cuda::gemm_supported<Q>()) {
+      state.SkipWithError("no GPU with TF32 tensor cores");
+      return;
+    }
+    const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+    const int m = static_cast<int>(state.range(2)), tile = static_cast<int>(state.range(3));
+    const Operands<Q> o(rows, cols, m);
+    const MatrixView<Q> view = o.view(rows, cols);
+    bench::time_iterations(state, [&] {  // tile 0: gemm's choice; 64 or 32 weight rows a block
+      cuda::check(tile == 0 ? cuda::gemm(view, o.x, m, o.y) : cuda::detail::launch_gemm(view, o.x, m, o.y, {}, tile),
+                  "gemm");
+    });
+    state.counters["flop_per_second"] =
+        benchmark::Counter(2.0 * rows * cols * m, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["rows_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
+    bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
   });
-  state.counters["flop_per_second"] =
-      benchmark::Counter(2.0 * rows * cols * m, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["rows_per_second"] = benchmark::Counter(m, benchmark::Counter::kIsIterationInvariantRate);
-  bench::bandwidth_counters(state, static_cast<double>(o.wbytes) + 4.0 * m * (static_cast<double>(cols) + rows));
 }
 
 // A tensor-core gemv's prefill form (one launch per 64 rows for M > 8), to set beside BM_gemm: the same
