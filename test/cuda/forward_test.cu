@@ -478,6 +478,16 @@ TEST_CASE_TEMPLATE("skippy::cuda::Forward prefills blocks of gemm_min_rows or mo
   CHECK(e <= 1e-2);
 }
 
+TEST_CASE("kernels::attention_fits counts the kernel's static shared memory (no GPU needed)") {
+  namespace k = skippy::cuda::kernels;
+  CHECK(k::attention_fits(128));
+  CHECK(k::attention_fits(4096));
+  // 6140: the dynamic part alone (8 * 6140 = 49120 bytes) is under 48 KiB, with the static arrays it is not.
+  CHECK(k::attention_smem(6140) <= 48 * 1024);
+  CHECK_FALSE(k::attention_fits(6140));
+  CHECK(k::attention_static_smem > k::attention_chunk * sizeof(float));
+}
+
 TEST_CASE("kernels::attention's 8-bit output has quantize_activations' bits over its float output") {
   SKIPPY_SKIP_WITHOUT_GPU("attention 8-bit output");
   namespace k = skippy::cuda::kernels;

@@ -76,8 +76,8 @@ class Forward {
     require(max_block >= 1 && max_block <= 65535, "CUDA forward: max_block must be in [1, 65535], got ", max_block);
     require(capacity >= 1, "CUDA forward: capacity must be >= 1, got ", capacity);
     const ModelConfig& c = model_.config;
-    require(kernels::attention_smem(c.head_dim()) <= 48 * 1024, "CUDA forward: head_dim ", c.head_dim(),
-            " needs more shared memory than the attention kernel may use");
+    require(kernels::attention_fits(c.head_dim()), "CUDA forward: head_dim ", c.head_dim(),
+            " needs more shared memory than the attention kernel may use (48 KiB)");
     tensor_cores_ = gemm_supported<Q>();
     const Layout L(c, max_block, capacity);
     if (workspace == nullptr) {

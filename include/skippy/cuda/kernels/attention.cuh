@@ -56,6 +56,12 @@ inline std::size_t attention_smem(int head_dim) {
   return static_cast<std::size_t>(head_dim) * static_cast<std::size_t>(1 + groups) * sizeof(float);
 }
 
+// Whether a head size fits the 48 KiB of shared memory a launch gets without opting in: the dynamic part
+// above plus the kernel's static arrays (its reductions' storage, a chunk's scores, the merge flag).
+inline constexpr std::size_t attention_static_smem =
+    sizeof(typename BlockAll<attention_threads>::Storage) + attention_chunk * sizeof(float) + 16;
+inline bool attention_fits(int head_dim) { return attention_smem(head_dim) + attention_static_smem <= 48 * 1024; }
+
 // math::dot of 16-byte aligned rows of a multiple of 8 values, 8 values at a time (a thread's key row is
 // otherwise read 4 bytes per instruction, 32 rows apart across a warp). The key row is loaded 32 values
 // (eight 16-byte loads) ahead of the arithmetic: loaded step by step, the compiler kept about two steps'
