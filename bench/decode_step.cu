@@ -194,22 +194,16 @@ void BM_step(benchmark::State& state) {
       cache.reserve(context, m);
       sc::DeviceBuffer<int> position(1);
       position.upload(&context, 1);
-      cudaStream_t stream;
-      sc::check(cudaStreamCreate(&stream), "cudaStreamCreate");
-      cudaGraph_t g;
-      cudaGraphExec_t exec;
-      sc::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "capture");
-      fwd.run(tokens.data() + context, m, sc::kernels::Position{0, position.data()}, cache, skip, logits.data(),
-              stream);
-      sc::check(sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1, scratch.get(),
-                                           stream),
-                "argmax");
-      sc::check(cudaStreamEndCapture(stream, &g), "capture");
-      sc::check(cudaGraphInstantiate(&exec, g, 0), "instantiate");
-      bench::time_iterations(state, [&] { sc::check(cudaGraphLaunch(exec, stream), "graph launch"); });
-      cudaGraphExecDestroy(exec);
-      cudaGraphDestroy(g);
-      cudaStreamDestroy(stream);
+      bench::CapturedGraph graph;
+      graph.capture([&](cudaStream_t stream) {
+        fwd.run(tokens.data() + context, m, sc::kernels::Position{0, position.data()}, cache, skip, logits.data(),
+                stream);
+        sc::check(sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1,
+                                             scratch.get(), stream),
+                  "argmax");
+      });
+      bench::time_iterations(state,
+                             [&] { sc::check(cudaGraphLaunch(graph.exec(), graph.stream()), "graph launch"); });
     }
     const int layers = c.n_layers - (skip.end - skip.begin);
     const ModelView<Q>& v = model->view();

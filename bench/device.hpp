@@ -131,6 +131,47 @@ void guarded(benchmark::State& state, Body&& body) {
   }
 }
 
+// A stream and the graph captured on it, released on every path. An exception thrown while recording
+// ends the capture: left open (thread-local mode), it would make the thread's later allocations fail and
+// skip every benchmark after this one.
+class CapturedGraph {
+ public:
+  explicit CapturedGraph(unsigned flags = cudaStreamDefault) {
+    skippy::cuda::check(cudaStreamCreateWithFlags(&stream_, flags), "cudaStreamCreate");
+  }
+  ~CapturedGraph() {
+    if (capturing_) {
+      cudaGraph_t partial = nullptr;
+      cudaStreamEndCapture(stream_, &partial);
+      if (partial != nullptr) cudaGraphDestroy(partial);
+    }
+    if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
+    if (graph_ != nullptr) cudaGraphDestroy(graph_);
+    cudaStreamDestroy(stream_);
+  }
+  CapturedGraph(const CapturedGraph&) = delete;
+  CapturedGraph& operator=(const CapturedGraph&) = delete;
+
+  // Records record(stream) into the graph and instantiates it.
+  template <class Record>
+  void capture(Record&& record) {
+    skippy::cuda::check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+    capturing_ = true;
+    record(stream_);
+    capturing_ = false;
+    skippy::cuda::check(cudaStreamEndCapture(stream_, &graph_), "cudaStreamEndCapture");
+    skippy::cuda::check(cudaGraphInstantiate(&exec_, graph_, 0), "cudaGraphInstantiate");
+  }
+  cudaStream_t stream() const { return stream_; }
+  cudaGraphExec_t exec() const { return exec_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+  cudaGraph_t graph_ = nullptr;
+  cudaGraphExec_t exec_ = nullptr;
+  bool capturing_ = false;
+};
+
 // bytes_per_second and pct_of_copy_bw counters for `bytes` moved per iteration.
 inline void bandwidth_counters(benchmark::State& state, double bytes) {
   state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);

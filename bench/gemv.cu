@@ -219,22 +219,20 @@ void BM_gemv_stream(benchmark::State& state) {
     // The setup ran on the legacy stream, which the timed (non-blocking) stream does not wait for.
     cuda::check(cudaDeviceSynchronize(), "benchmark setup");
 
-    cudaStream_t stream;
-    cuda::check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
     const int launches = copies * ((32 + copies - 1) / copies);
-    cudaGraph_t graph;
-    cudaGraphExec_t exec;
-    cuda::check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-    for (int k = 0; k < launches; ++k) {
-      const cuda::Launch on(stream, early && k > 0);  // the first follows nothing of the graph (as in Forward)
-      const Operands<Q>& o = *ops[static_cast<std::size_t>(k % copies)];
-      const MatrixView<Q>& w = views[static_cast<std::size_t>(k % copies)];
-      if constexpr (int8) cuda::check(cuda::gemv_q8(w, x8, m, o.y, on), "gemv_q8");
-      else if constexpr (P == Path::mma) cuda::check(cuda::gemv_mma(w, o.x, m, o.y, on), "gemv_mma");
-      else cuda::check(cuda::gemv(w, o.x, m, o.y, on), "gemv");
-    }
-    cuda::check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
-    cuda::check(cudaGraphInstantiate(&exec, graph, 0), "cudaGraphInstantiate");
+    bench::CapturedGraph graph(cudaStreamNonBlocking);
+    graph.capture([&](cudaStream_t stream) {
+      for (int k = 0; k < launches; ++k) {
+        const cuda::Launch on(stream, early && k > 0);  // the first follows nothing of the graph (as in Forward)
+        const Operands<Q>& o = *ops[static_cast<std::size_t>(k % copies)];
+        const MatrixView<Q>& w = views[static_cast<std::size_t>(k % copies)];
+        if constexpr (int8) cuda::check(cuda::gemv_q8(w, x8, m, o.y, on), "gemv_q8");
+        else if constexpr (P == Path::mma) cuda::check(cuda::gemv_mma(w, o.x, m, o.y, on), "gemv_mma");
+        else cuda::check(cuda::gemv(w, o.x, m, o.y, on), "gemv");
+      }
+    });
+    const cudaStream_t stream = graph.stream();
+    const cudaGraphExec_t exec = graph.exec();
     cuda::check(cudaGraphLaunch(exec, stream), "cudaGraphLaunch");  // warm-up: the graph's first upload
     cudaEvent_t t0, t1;
     cuda::check(cudaEventCreate(&t0), "cudaEventCreate");
@@ -251,9 +249,6 @@ void BM_gemv_stream(benchmark::State& state) {
     cuda::check(cudaGetLastError(), "benchmarked graph");
     cudaEventDestroy(t0);
     cudaEventDestroy(t1);
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
-    cudaStreamDestroy(stream);
     const double activation_bytes =
         int8 ? static_cast<double>(n) * (1.0 + 4.0 / quant::qk) : 4.0 * static_cast<double>(n);
     bench::bandwidth_counters(state, static_cast<double>(wbytes) + activation_bytes + 4.0 * m * rows);

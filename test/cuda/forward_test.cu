@@ -486,6 +486,11 @@ TEST_CASE("kernels::attention_fits counts the kernel's static shared memory (no 
   CHECK(k::attention_smem(6140) <= 48 * 1024);
   CHECK_FALSE(k::attention_fits(6140));
   CHECK(k::attention_static_smem > k::attention_chunk * sizeof(float));
+  if (skippy::cuda::device_available()) {  // the compiler's count of the kernel's static arrays (0 emulated)
+    cudaFuncAttributes a{};
+    REQUIRE(cudaFuncGetAttributes(&a, k::attention<>) == cudaSuccess);
+    CHECK(a.sharedSizeBytes <= k::attention_static_smem);
+  }
 }
 
 TEST_CASE("kernels::attention's 8-bit output has quantize_activations' bits over its float output") {

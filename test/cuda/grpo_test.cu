@@ -29,7 +29,7 @@ bool have_gpu() {
 
 #define CUDA_OK(expr) REQUIRE((expr) == cudaSuccess)
 
-// Whether fn throws a skippy::Error whose message holds needle.
+// Whether fn throws a skippy::Error whose message holds needle; prints the message it got otherwise.
 template <class F>
 bool has(F&& fn, const std::string& needle) {
   std::string what = "no error";
@@ -38,8 +38,9 @@ bool has(F&& fn, const std::string& needle) {
   } catch (const Error& e) {
     what = e.what();
   }
-  INFO("message: ", what);
-  return what.find(needle) != std::string::npos;
+  const bool found = what.find(needle) != std::string::npos;
+  if (!found) MESSAGE("wanted \"", needle, "\", got: ", what);
+  return found;
 }
 
 template <class T>
@@ -314,6 +315,13 @@ TEST_CASE("grpo CUDA kernels: float sums and the mirror-ascent step in double; a
     CUDA_OK(device::reset_status(status.p, nullptr));
     CUDA_OK(device::update_weights<GroupRobust>(alpha2.p, gloss2.p, gcount.p, 2, p, weight.p, obj.p, status.p, nullptr));
     CHECK(has([&] { device::check_status(status.p, nullptr); }, "group 0 overflows (device; alpha kept)"));
+    CHECK(alpha2.get() == kept);
+    // A negative count (update_weights takes the caller's counts): reported, alpha kept.
+    Dev<int> negative(std::vector<int>{3, -1});
+    p.eta_alpha = 1.0;
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::update_weights<GroupRobust>(alpha2.p, gloss.p, negative.p, 2, p, weight.p, obj.p, status.p, nullptr));
+    CHECK(has([&] { device::check_status(status.p, nullptr); }, "group_count[1] must be >= 0, got -1 (device"));
     CHECK(alpha2.get() == kept);
   }
   {  // beta is checked as the kernels' float.

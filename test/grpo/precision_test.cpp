@@ -26,10 +26,13 @@ std::string message(const std::function<void()>& fn) {
   return "no error";
 }
 
+// Whether fn throws an Error holding needle; prints the message it got otherwise (an INFO here would be
+// gone by the time the caller's CHECK fails).
 bool has(const std::function<void()>& fn, const std::string& needle) {
   const std::string m = message(fn);
-  INFO("message: ", m);
-  return m.find(needle) != std::string::npos;
+  const bool found = m.find(needle) != std::string::npos;
+  if (!found) MESSAGE("wanted \"", needle, "\", got: ", m);
+  return found;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <set>
 #include <string>
 
 #include "../support/chi_square.hpp"
@@ -98,8 +99,10 @@ TEST_CASE("tokens stream through the callback in order, and the callback can sto
 }
 
 TEST_CASE("a stop inside an accepted block leaves the decoder where the last handed-out token left it") {
-  const auto hm = HostModel<Q>::from_float(test::damped_weights(3));
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(7));
   const auto ref = ar_tokens(hm.view(), 30);
+  // A varied text, so that continuing from the wrong place shows (a run of one token would hide it).
+  REQUIRE(std::set<int>(ref.begin(), ref.begin() + 20).size() >= 10);
   // Every draft is accepted: each step emits a block of 5, so most cuts drop tokens the step produced.
   host::Decoder<Model, NoSkip, Sequential<4>, accept::Greedy> dec(hm.view(), 96, {});
   const int P = static_cast<int>(prompt.size());

@@ -12,7 +12,8 @@ struct DecodeStats {
   long steps = 0;     // verify passes (each emits n + 1 tokens unless generation stops inside the block)
   long drafted = 0;   // drafts proposed (K per step, fewer where K shrank near the end)
   long accepted = 0;  // drafts accepted
-  long emitted = 0;   // tokens handed to the caller (a block cut by a stop condition counts what was used)
+  long emitted = 0;   // tokens handed to the caller (a block cut by a stop condition counts what was used;
+                      // accepted and the per-position counts keep the drafts the step accepted)
   std::array<long, max_predictors> reached{};          // steps in which draft position i was compared
   std::array<long, max_predictors> accepted_at{};      // ... and accepted
   std::array<long, max_predictors + 1> accept_count{};  // steps that accepted exactly n drafts

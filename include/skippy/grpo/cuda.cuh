@@ -5,11 +5,12 @@
 // Entry points take raw device pointers and a stream and return cudaError_t (launch errors). What the host
 // knows is checked before any launch and throws skippy::Error with the host kernels' messages: beta, chi,
 // eta_alpha, negative sizes, a null status. Bad data in device memory (a group id out of range, a
-// non-finite log-probability or group loss, an alpha that is negative or not finite, a target id out of
-// range, non-finite logits) is recorded on the device in a DeviceStatus (the first one found wins);
-// check_status() reads it back on the host and throws skippy::Error with the sample/position and value, as
-// the host kernels do. Lengths are the caller's sizes here, so "mismatched lengths" cannot arise below this
-// boundary.
+// non-finite log-probability or group loss, an alpha that is negative or not finite, a negative group count,
+// a mirror-ascent exponent that overflows double, a target id out of range, non-finite logits) is recorded
+// on the device in a DeviceStatus (the first one found wins, which need not be the lowest index the host
+// names); check_status() reads it back on the host and throws skippy::Error with the sample/position and
+// value, as the host kernels do. Lengths are the caller's sizes here, so "mismatched lengths" cannot arise
+// below this boundary.
 //
 // Reductions are deterministic: per-group sums use one block per group (cub::BlockReduce over a fixed
 // thread-to-sample mapping), the group-weight update runs in one block, and a response's log-probability is
@@ -40,6 +41,7 @@ enum StatusCode : int {
   status_nonfinite_group_loss = 5,
   status_bad_alpha = 6,
   status_exponent_overflow = 7,
+  status_negative_count = 8,
 };
 
 // Written by the kernels; zero it (reset_status) before a step.
@@ -131,7 +133,10 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
   const auto updated = [&](int g) { return absent_mode == 1 || group_count[g] > 0; };
 
   int c = 0;
-  for (int g = t; g < groups; g += block_threads) c += group_count[g];
+  for (int g = t; g < groups; g += block_threads) {
+    if (group_count[g] < 0) report(status, status_negative_count, g, group_count[g], 0);
+    c += group_count[g];
+  }
   const int total_count = ReduceI(tmp_i).Sum(c);
   if (t == 0) shared_i = total_count;
   __syncthreads();
@@ -149,6 +154,7 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
         report(status, status_nonfinite_group_loss, g, 0, 0);
         bad = 1;
       }
+      if (group_count[g] < 0) bad = 1;  // reported above
     }
     const int n_bad = ReduceI(tmp_i).Sum(bad);
     if (t == 0) shared_i = n_bad;
@@ -331,6 +337,8 @@ inline void check_status(const DeviceStatus* status, cudaStream_t stream) {
       skippy::detail::fail("grpo: group_loss[", s.index, "] is not finite (device; alpha kept)");
     case status_bad_alpha:
       skippy::detail::fail("grpo: alpha[", s.index, "] must be finite and >= 0 (device; alpha kept)");
+    case status_negative_count:
+      skippy::detail::fail("grpo: group_count[", s.index, "] must be >= 0, got ", s.value, " (device; alpha kept)");
     case status_exponent_overflow:
       skippy::detail::fail("grpo: the mirror-ascent exponent log alpha + eta_alpha * group_loss of group ", s.index,
                            " overflows (device; alpha kept)");

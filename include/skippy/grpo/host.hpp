@@ -16,6 +16,7 @@
 
 #include <climits>
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -88,9 +89,10 @@ void check_beta(Real beta) {
 template <class Real>
 Real narrow_beta(double beta) {
   check_beta(beta);
-  const auto b = static_cast<Real>(beta);
-  require(b > Real(0) && formula::finite(b) && formula::finite(formula::ipo_target(b)), "grpo: beta = ", beta,
-          " does not fit ", real_name(b), " (it becomes ", b, ", or 1/(2 beta) overflows)");
+  const bool in_range = beta <= static_cast<double>(std::numeric_limits<Real>::max());  // the cast is defined
+  const Real b = in_range ? static_cast<Real>(beta) : Real(0);
+  require(in_range && b > Real(0) && formula::finite(formula::ipo_target(b)), "grpo: beta = ", beta,
+          " does not fit ", real_name(b), " (it becomes 0 or overflows, or 1/(2 beta) overflows)");
   return b;
 }
 
