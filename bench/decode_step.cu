@@ -139,10 +139,6 @@ RandomDeviceModel<Q>& step_model(const ModelConfig& c) {
 template <class Q, class A = FloatActivations, bool Packed = false, bool Tiled = false>
 void BM_step(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     const auto kind = static_cast<Step>(state.range(0));
     const ModelConfig c = llama_7b_class();
     RandomDeviceModel<Q>* model = &step_model<Q, Packed, Tiled>(c);
@@ -233,10 +229,6 @@ void BM_step(benchmark::State& state) {
 // KV head, row tile and chunk), else kernels::attention (one per query head, row and chunk).
 void BM_attention(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     const int ctx = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
     const bool grouped = state.range(2) != 0;
     const ModelConfig c = llama_7b_class();
@@ -280,10 +272,6 @@ __global__ void empty_kernel() {}
 // measured ~18 us (bench/results/h200-2026-11-30), whose share of launch and event latency this separates.
 void BM_empty_launch(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     bench::time_iterations(state, [] { empty_kernel<<<1, 32>>>(); });
   });
 }
@@ -292,10 +280,6 @@ void BM_empty_launch(benchmark::State& state) {
 // the 8-bit quantisation of its output fused (Int8Activations' decoding blocks).
 void BM_rmsnorm(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     const int m = static_cast<int>(state.range(0)), d = llama_7b_class().dim;
     const bool q8 = state.range(1) == 1;
     sc::DeviceBuffer<float> x(static_cast<std::size_t>(m) * d), add(x.size()), w(static_cast<std::size_t>(d)),
@@ -315,10 +299,6 @@ void BM_rmsnorm(benchmark::State& state) {
 
 void BM_argmax(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
     sc::DeviceBuffer<float> x(static_cast<std::size_t>(rows) * n);
     sc::DeviceBuffer<int> out(static_cast<std::size_t>(rows) + 1);
@@ -367,10 +347,6 @@ sc::DeviceBuffer<sc::kernels::StepKey> step_key() {
 // last argument 0) or a row's chunks over many blocks (launch_warp_sample_rows, kernels/warp_chunks.cuh; 1).
 void BM_sample(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     const int n = static_cast<int>(state.range(0)), rows = static_cast<int>(state.range(1));
     const bool chunked = state.range(3) != 0;
     const auto x = random_logits(rows, n, 5);
@@ -398,10 +374,6 @@ void BM_sample(benchmark::State& state) {
 // residual on rejection, final draw), both over the rows' chunks (kernels/warp_chunks.cuh).
 void BM_speculative_verify(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     const int n = static_cast<int>(state.range(0)), k = 4;
     const auto draft = random_logits(k, n, 6), target = random_logits(k + 1, n, 7);
     sc::DeviceBuffer<float> p(target.size()), q(draft.size()), q0(draft.size());

@@ -120,10 +120,15 @@ void time_iterations(benchmark::State& state, Launch&& launch) {
   time_iterations(state, [] {}, std::forward<Launch>(launch));
 }
 
-// Runs a benchmark's body; an exception from its setup (allocation, model build), outside time_iterations,
-// skips that benchmark with the message instead of terminating the binary and the runs after it.
+// Runs a benchmark's body where a device exists (else skips with why not); an exception from its setup
+// (allocation, model build), outside time_iterations, skips that benchmark with the message instead of
+// terminating the binary and the runs after it.
 template <class Body>
 void guarded(benchmark::State& state, Body&& body) {
+  if (!device().ok) {
+    state.SkipWithError(device().why.c_str());
+    return;
+  }
   try {
     body();
   } catch (const std::exception& e) {

@@ -260,10 +260,6 @@ void BM_gemv_stream(benchmark::State& state) {
 // cuda::quantize_activations of m rows of range(0) floats.
 void BM_quantize_activations(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     const int cols = static_cast<int>(state.range(0)), m = static_cast<int>(state.range(1));
     const Operands<quant::F32> o(1, cols, m);
     const std::size_t n = static_cast<std::size_t>(m) * cols;
@@ -282,10 +278,6 @@ void BM_quantize_activations(benchmark::State& state) {
 template <class Q>
 void BM_layer_fusion(benchmark::State& state) {
   bench::guarded(state, [&] {
-    if (!device().ok) {
-      state.SkipWithError(device().why.c_str());
-      return;
-    }
     const bool ffn = state.range(0) == 1, fused = state.range(2) == 1;
     const int m = static_cast<int>(state.range(1)), cols = 4096;
     const std::vector<int> rows = ffn ? std::vector<int>{14336, 14336} : std::vector<int>{4096, 1024, 1024};

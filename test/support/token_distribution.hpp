@@ -40,48 +40,39 @@ std::vector<float> warped_second_token(const ModelView<Q>& m, const std::vector<
   return std::vector<float>(sum.begin(), sum.end());
 }
 
-// Counts of the first token of a whole first step (drafts, acceptance tests, a residual draw where one is
-// rejected) over `runs` steps seeded seed0, seed0 + 1, ... Not generate() with one new token: a budget
-// of 1 drafts nothing, and the count would test the final draw alone. Throws if no step drafted.
+// Counts of the token at `index` (0: first, 1: second) over `runs` runs seeded seed0, seed0 + 1, ..., each a
+// fresh start and whole steps (drafts, acceptance tests, a residual draw where one is rejected) until the
+// token is out. Not generate() with one new token: a budget of 1 drafts nothing, and the count would test
+// the final draw alone. Throws unless some first step drafted and handed out the token itself, so that the
+// speculative path to it (for index 1: a draft tested after an accepted draft) was tested.
+template <class Dec>
+std::vector<long> token_counts(Dec& dec, const std::vector<int>& prompt, int vocab, long runs, std::uint64_t seed0,
+                               std::size_t index) {
+  std::vector<long> counts(static_cast<std::size_t>(vocab));
+  std::vector<int> out;
+  long tested = 0;
+  for (long r = 0; r < runs; ++r) {
+    dec.set_seed(seed0 + static_cast<std::uint64_t>(r));
+    dec.start(prompt);
+    out.clear();
+    dec.step(out);
+    if (dec.stats().drafted > 0 && out.size() > index) ++tested;
+    while (out.size() <= index) dec.step(out);
+    counts[static_cast<std::size_t>(out[index])] += 1;
+  }
+  require(runs == 0 || tested > 0, "token_counts: no first step drafted and handed out token ", index,
+          ", so nothing speculative was tested");
+  return counts;
+}
 template <class Dec>
 std::vector<long> first_token_counts(Dec& dec, const std::vector<int>& prompt, int vocab, long runs,
                                      std::uint64_t seed0) {
-  std::vector<long> counts(static_cast<std::size_t>(vocab));
-  std::vector<int> out;
-  long drafted = 0;
-  for (long r = 0; r < runs; ++r) {
-    dec.set_seed(seed0 + static_cast<std::uint64_t>(r));
-    dec.start(prompt);
-    out.clear();
-    dec.step(out);
-    drafted += dec.stats().drafted;
-    counts[static_cast<std::size_t>(out.at(0))] += 1;
-  }
-  require(runs == 0 || drafted > 0, "first_token_counts: no step drafted, so nothing speculative was tested");
-  return counts;
+  return token_counts(dec, prompt, vocab, runs, seed0, 0);
 }
-
-// Counts of the second token over `runs` runs seeded seed0, seed0 + 1, ... (steps until two tokens are out).
-// Throws unless some first step handed out both tokens, so that a draft accepted after an accepted draft,
-// or the draw that follows it, was tested rather than two separate first tokens.
 template <class Dec>
 std::vector<long> second_token_counts(Dec& dec, const std::vector<int>& prompt, int vocab, long runs,
                                       std::uint64_t seed0) {
-  std::vector<long> counts(static_cast<std::size_t>(vocab));
-  std::vector<int> out;
-  long both_in_first_step = 0;
-  for (long r = 0; r < runs; ++r) {
-    dec.set_seed(seed0 + static_cast<std::uint64_t>(r));
-    dec.start(prompt);
-    out.clear();
-    dec.step(out);
-    if (out.size() >= 2) ++both_in_first_step;
-    while (out.size() < 2) dec.step(out);
-    counts[static_cast<std::size_t>(out[1])] += 1;
-  }
-  require(runs == 0 || both_in_first_step > 0,
-          "second_token_counts: no first step accepted a draft, so the second draft's test was never reached");
-  return counts;
+  return token_counts(dec, prompt, vocab, runs, seed0, 1);
 }
 
 }  // namespace skippy::test
