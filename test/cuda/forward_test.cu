@@ -360,15 +360,15 @@ TEST_CASE("skippy::cuda::Forward: a row's logits are the same bits alone or insi
 
 namespace {
 
-// Rows of a block that straddles a chunk boundary of the split attention at 2 * attention_chunk: within
-// float rounding of the host; each row's bits the same computed alone; the same bits with the position
-// read on the device, whatever the splits launched. Returns the block's logits.
-std::vector<float> check_long_context(const FloatWeights& weights, bool grouped) {
+// Rows of a block of m that straddles a chunk boundary of the split attention at 2 * attention_chunk:
+// within float rounding of the host; each row's bits the same computed alone; the same bits with the
+// position read on the device, whatever the splits launched. Returns the block's logits.
+std::vector<float> check_long_context(const FloatWeights& weights, bool grouped, int m = 5) {
   using Q = quant::F32;
   const auto hm = HostModel<Q>::from_float(weights);
   // The cache holds a fourth chunk, so a device-side position may launch a split no row needs.
   const int chunk = skippy::cuda::kernels::attention_chunk;
-  const int V = hm.config().vocab, n = 2 * chunk + 3, cap = n + chunk, m = 5;
+  const int V = hm.config().vocab, n = 2 * chunk + 3, cap = n + chunk, max_block = m > 16 ? m : 16;
   const int at = n - m;  // the block's rows straddle the chunk boundary at 2 * attention_chunk
   std::vector<int> seq(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) seq[static_cast<std::size_t>(i)] = (i * 37 + 11) % V;
@@ -378,15 +378,15 @@ std::vector<float> check_long_context(const FloatWeights& weights, bool grouped)
   hf.run(seq.data(), n, 0, hc, LayerRange{}, want.data());
 
   skippy::cuda::DeviceModel<Q> dm(hm.view());
-  skippy::cuda::Forward<Q> cf(dm.view(), 16, cap);
+  skippy::cuda::Forward<Q> cf(dm.view(), max_block, cap);
   cf.grouped_attention(grouped);
   REQUIRE(cf.uses_grouped_attention() == grouped);
   INFO("kernel: ", grouped ? "grouped attention" : "attention");
   auto cc = cf.make_cache();
   skippy::cuda::DeviceBuffer<int> dt(seq.size());
   dt.upload(seq.data(), seq.size());
-  for (int p = 0; p < at; p += 16)
-    cf.run(dt.data() + p, at - p < 16 ? at - p : 16, p, cc, LayerRange{}, nullptr, nullptr);
+  for (int p = 0; p < at; p += max_block)
+    cf.run(dt.data() + p, at - p < max_block ? at - p : max_block, p, cc, LayerRange{}, nullptr, nullptr);
   skippy::cuda::DeviceBuffer<float> dl(static_cast<std::size_t>(m) * V);
   cf.run(dt.data() + at, m, at, cc, LayerRange{}, dl.data(), nullptr);
   std::vector<float> block(static_cast<std::size_t>(m) * V), one(static_cast<std::size_t>(V));
@@ -425,6 +425,33 @@ TEST_CASE("skippy::cuda::Forward at a long context: the split attention equals t
           "do not depend on its block across a chunk boundary") {
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward long context");
   check_long_context(test::damped_weights(23), false);
+}
+
+TEST_CASE("skippy::cuda::Forward runs a long block's attention in row slices its partials hold: the same "
+          "bits as each row alone") {
+  SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward attention row slices");
+  // 24 rows at positions 235..258 of a 4-split cache: the partials hold 16 rows at 4 splits, so the block's
+  // attention runs in slices of 21 rows at its own 3 splits, and of 16 at the 4 a device-side position
+  // with the cache's end bound launches.
+  using Forward = skippy::cuda::Forward<quant::F32>;
+  static_assert(Forward::attention_rows == 16, "the slices above assume 16 rows of partials");
+  const FloatWeights w = test::damped_weights(29, test::head32_config());
+  for (const bool grouped : {false, true}) check_long_context(w, grouped, 24);
+}
+
+TEST_CASE("skippy::cuda::Forward's workspace: the attention partials do not grow with max_block past "
+          "attention_rows (no GPU needed)") {
+  using Forward = skippy::cuda::Forward<quant::F32>;
+  const ModelConfig c = test::head32_config();
+  const int chunk = skippy::cuda::kernels::attention_chunk, rows = Forward::attention_rows;
+  // What a longer cache adds: the partials of min(max_block, attention_rows) rows at its extra splits.
+  const auto growth = [&](int max_block) {
+    return Forward::workspace_bytes(c, max_block, 64 * chunk) - Forward::workspace_bytes(c, max_block, 32 * chunk);
+  };
+  const std::size_t per_split_row = static_cast<std::size_t>(c.n_heads) * (c.head_dim() + 2) * sizeof(float);
+  CHECK(growth(rows) == 32 * rows * per_split_row);
+  CHECK(growth(64) == growth(rows));
+  CHECK(growth(5) == 32 * 5 * per_split_row);
 }
 
 TEST_CASE("skippy::cuda::Forward with the grouped attention: within rounding of the host and of kernels::attention, "

@@ -6,6 +6,10 @@
 //
 // Workspace: caller-owned device memory of workspace_bytes(config, max_block, capacity) bytes, or owned
 // when none is given. max_block bounds m per call (K + 1 for decoding; prefill goes in chunks of it).
+// The split attention's partials hold attention_rows rows (or max_block, if fewer) at the capacity's
+// splits: a block of more rows runs its attention in row slices where its context is long (one launch per
+// slice), so the workspace does not grow with max_block x capacity (7B dims, 64-row prefill blocks, 128k
+// positions: 272 MB of partials instead of 1.1 GB).
 // The constructor zeroes the arrival counters in it (the split attention's and the SwiGLU quantisation's;
 // synchronously).
 // Weight products of blocks of gemm_min_rows or more (prefill) run on tensor cores where the device has
@@ -58,6 +62,10 @@ class Forward {
   static constexpr bool mma_type = kernels::half_mma_type_v<Q> && !int8;  // may run gemv_mma
 
  public:
+  // Rows of the split attention's partials at the capacity's splits: every decoding block up to K + 1 = 16
+  // runs its attention in one launch at any context.
+  static constexpr int attention_rows = 16;
+
   // Bytes of device workspace for blocks of up to max_block tokens and a cache of `capacity` positions.
   static std::size_t workspace_bytes(const ModelConfig& c, int max_block, int capacity) {
     return Layout(c, max_block, capacity).floats * sizeof(float);
@@ -219,7 +227,7 @@ class Forward {
       if (fused) {  // the norms ride in the weight launches: x_ += W . in, then the scales of x_
         const MatrixView<Q> qkv_w[3] = {L.wq, L.wk, L.wv};
         check(gemv_qkv_rope(qkv_w, q_, normed(L.attn_norm), m, rope, on), "Q/K/V weight kernel with the norm and RoPE");
-        attention(cache, l, m, start, splits(m, start, cache, end_bound), on);
+        attention(cache, l, m, start, end_bound, on);
         check(gemv_residual(L.wo, att_, m, x_, norm_scales_out(), on), "output weight kernel with the residual add");
         check(gemv_swiglu(L.w_gate, L.w_up, normed(L.ffn_norm), m, g_, on), "gate/up weight kernel with the norm");
         check(gemv_residual(L.w_down, g_, m, x_, norm_scales_out(), on), "down weight kernel with the residual add");
@@ -233,7 +241,7 @@ class Forward {
                      c.rope_theta, start, cache.k(l), cache.v(l)),
               "rope_store");
       }
-      attention(cache, l, m, start, splits(m, start, cache, end_bound), on);
+      attention(cache, l, m, start, end_bound, on);
       gemm(L.wo, att_, m, xn_, on);
       norm(xn_, L.ffn_norm, m, on);
       gate_up(L, m, on);
@@ -291,7 +299,7 @@ class Forward {
       v = take(rows(c.kv_dim()));
       g = take(rows(c.ffn_dim));
       u = take(rows(c.ffn_dim));
-      partial = take(kernels::attention_partial_floats(max_block, c.n_heads, c.head_dim(), capacity));
+      partial = take(partial_floats(c, max_block, capacity));
       counters = take(kernels::attention_counters(max_block, c.n_heads));  // unsigned, float-sized
       // Int8Activations: the widest activation rows of a block as bytes (four to a float) and their scales.
       const std::size_t widest = rows(c.ffn_dim > c.dim ? c.ffn_dim : c.dim);
@@ -308,6 +316,10 @@ class Forward {
     }
   };
 
+  static std::size_t partial_floats(const ModelConfig& c, int max_block, int capacity) {
+    return kernels::attention_partial_floats(max_block < attention_rows ? max_block : attention_rows, c.n_heads,
+                                             c.head_dim(), capacity);
+  }
   // Splits of the block's last row; with the position on the device, those of the end bound.
   static int splits(int m, kernels::Position start, const KvCache& cache, int end_bound) {
     return start.base == nullptr ? (start.offset + m - 1) / kernels::attention_chunk + 1
@@ -347,28 +359,47 @@ class Forward {
   quant::Q8Rows xn_q8(int m, const Launch& on) const {
     return norm_quantises(m) ? quant::Q8Rows{q8_, q8_scales_} : quantized(xn_, m, config().dim, on);
   }
-  // att = attention of the block's queries over layer l's cache (quantised too where attention_quantises):
-  // the grouped kernel where it is on (and so takes these heads), else kernels::attention.
-  void attention(KvCache& cache, int l, int m, kernels::Position start, int n_splits, const Launch& on) {
+  // att = attention of the block's queries over layer l's cache (quantised too where attention_quantises),
+  // in slices of as many rows as the partials hold at the block's splits (each launch's partials strided by
+  // its own splits). A row's bits depend on its position only, so slicing changes none.
+  void attention(KvCache& cache, int l, int m, kernels::Position start, int end_bound, const Launch& on) {
+    const ModelConfig& c = config();
+    const std::size_t per_row =
+        static_cast<std::size_t>(c.n_heads) * static_cast<std::size_t>(c.head_dim() + 2) *
+        static_cast<std::size_t>(splits(m, start, cache, end_bound));
+    const std::size_t fit = partial_floats(c, max_block_, capacity_) / per_row;  // >= 1: splits <= the capacity's
+    const int slice = fit < static_cast<std::size_t>(m) ? static_cast<int>(fit) : m;
+    for (int r0 = 0; r0 < m; r0 += slice) {
+      const int rows = m - r0 < slice ? m - r0 : slice;
+      const kernels::Position at{start.offset + r0, start.base};
+      attention_slice(cache, l, r0, rows, at, splits(rows, at, cache, end_bound), attention_quantises(m), on);
+    }
+  }
+  // Rows r0 .. r0 + rows - 1 of the block at position `at` (q8: also quantised): the grouped kernel where it is on (and so takes
+  // these heads), else kernels::attention.
+  void attention_slice(KvCache& cache, int l, int r0, int rows, kernels::Position at, int n_splits, bool q8,
+                       const Launch& on) {
     const ModelConfig& c = config();
     const int hd = c.head_dim();
-    const bool q8 = attention_quantises(m);
     const float scale = 1.0f / sqrtf(static_cast<float>(hd));
-    const int splits_cap = kernels::attention_splits(capacity_);
+    const std::size_t o = static_cast<std::size_t>(r0) * static_cast<std::size_t>(c.dim);  // the slice's first row
+    const float* q = q_ + o;
+    float* out = att_ + o;
+    std::int8_t* out_q8 = q8 ? q8_ + o : nullptr;
+    float* out_scales = q8 ? q8_scales_ + o / quant::qk : nullptr;
     if (grouped_) {  // its heads fit (grouped_attention(bool)); a caller's cache may not be 16-byte aligned
-      const cudaError_t e = kernels::launch_grouped_attention(q_, cache.k(l), cache.v(l), m, c.n_heads, c.n_kv_heads,
-                                                              hd, start, n_splits, splits_cap, scale, partial_,
-                                                              counters_, att_, q8 ? q8_ : nullptr,
-                                                              q8 ? q8_scales_ : nullptr, on);
+      const cudaError_t e = kernels::launch_grouped_attention(q, cache.k(l), cache.v(l), rows, c.n_heads,
+                                                              c.n_kv_heads, hd, at, n_splits, n_splits, scale,
+                                                              partial_, counters_, out, out_q8, out_scales, on);
       if (e != cudaErrorNotSupported) {
         check(e, "grouped attention");
         return;
       }
     }
-    const dim3 grid(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(m), static_cast<unsigned>(n_splits));
-    check(launch(kernels::attention<>, grid, kernels::attention_threads, kernels::attention_smem(hd), on, q_,
-                 cache.k(l), cache.v(l), c.dim, c.kv_dim(), hd, c.group_size(), start, splits_cap, scale, partial_,
-                 counters_, att_, q8 ? q8_ : nullptr, q8 ? q8_scales_ : nullptr),
+    const dim3 grid(static_cast<unsigned>(c.n_heads), static_cast<unsigned>(rows), static_cast<unsigned>(n_splits));
+    check(launch(kernels::attention<>, grid, kernels::attention_threads, kernels::attention_smem(hd), on, q,
+                 cache.k(l), cache.v(l), c.dim, c.kv_dim(), hd, c.group_size(), at, n_splits, scale, partial_,
+                 counters_, out, out_q8, out_scales),
           "attention");
   }
   // Whether a block of m rows takes the tensor-core weight kernel (prefill) rather than gemv (decoding). A

@@ -32,8 +32,9 @@ inline constexpr int attention_chunk = 128;
 // Splits of a row's keys for a cache of `capacity` positions (the partials' stride).
 inline int attention_splits(int capacity) { return (capacity + attention_chunk - 1) / attention_chunk; }
 
-// Workspace of the split attention for blocks of up to max_block rows: partials (floats) and one
-// arrival counter per (row, head) (unsigned; zero before the first launch, and left zero by every launch).
+// Workspace of the split attention for blocks of up to max_block rows at splits_cap =
+// attention_splits(capacity): partials (floats) and one arrival counter per (row, head) (unsigned; zero
+// before the first launch, and left zero by every launch).
 inline std::size_t attention_partial_floats(int max_block, int n_heads, int head_dim, int capacity) {
   return static_cast<std::size_t>(max_block) * static_cast<std::size_t>(n_heads) *
          static_cast<std::size_t>(attention_splits(capacity)) * static_cast<std::size_t>(head_dim + 2);
@@ -121,8 +122,8 @@ struct SplitMerge {
 // q: m rows of d values (RoPE applied); k_cache/v_cache: one layer, [capacity][kv]; out: m rows of d
 // values. grid (n_heads, m, splits of the last row = (start + m - 1) / attention_chunk + 1, or more: the
 // splits a row does not have return at once, so a launch captured in a graph may use splits_cap);
-// partial and counters as attention_partial_floats / attention_counters, splits_cap =
-// attention_splits(capacity). With q8 not null (8-bit activations; head_dim a multiple of 32), the output
+// partial and counters as attention_partial_floats / attention_counters; splits_cap is the partials'
+// stride in splits, at least the splits launched (attention_splits(capacity) fits every launch). With q8 not null (8-bit activations; head_dim a multiple of 32), the output
 // is also quantised, by the split that merges each head: q8 (d bytes per row, 8-byte aligned) and
 // q8_scales (d / 32 per row), the bits of cuda::quantize_activations over out, without its launch.
 template <int Threads = attention_threads>
