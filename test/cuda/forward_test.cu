@@ -431,8 +431,8 @@ TEST_CASE("skippy::cuda::Forward runs a long block's attention in row slices its
           "bits as each row alone") {
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward attention row slices");
   // 24 rows at positions 235..258 of a 4-split cache: the partials hold 16 rows at 4 splits, so the block's
-  // attention runs in slices of 21 rows at its own 3 splits, and of 16 at the 4 a device-side position
-  // with the cache's end bound launches.
+  // attention runs in slices of 21 rows (what fits at the block's 3 splits) and 3, and of 16 and 8 at the
+  // 4 splits a device-side position with the cache's end bound launches.
   using Forward = skippy::cuda::Forward<quant::F32>;
   static_assert(Forward::attention_rows == 16, "the slices above assume 16 rows of partials");
   const FloatWeights w = test::damped_weights(29, test::head32_config());

@@ -62,8 +62,8 @@ class Forward {
   static constexpr bool mma_type = kernels::half_mma_type_v<Q> && !int8;  // may run gemv_mma
 
  public:
-  // Rows of the split attention's partials at the capacity's splits: every decoding block up to K + 1 = 16
-  // runs its attention in one launch at any context.
+  // Rows of the split attention's partials at the capacity's splits: a decoding block of up to 16 rows
+  // (K <= 15) runs its attention in one launch at any context; more rows, in slices at long contexts.
   static constexpr int attention_rows = 16;
 
   // Bytes of device workspace for blocks of up to max_block tokens and a cache of `capacity` positions.
@@ -375,8 +375,8 @@ class Forward {
       attention_slice(cache, l, r0, rows, at, splits(rows, at, cache, end_bound), attention_quantises(m), on);
     }
   }
-  // Rows r0 .. r0 + rows - 1 of the block at position `at` (q8: also quantised): the grouped kernel where it is on (and so takes
-  // these heads), else kernels::attention.
+  // Rows r0 .. r0 + rows - 1 of the block at position `at` (q8: also quantised): the grouped kernel
+  // where it is on (and so takes these heads), else kernels::attention.
   void attention_slice(KvCache& cache, int l, int r0, int rows, kernels::Position at, int n_splits, bool q8,
                        const Launch& on) {
     const ModelConfig& c = config();

@@ -123,9 +123,10 @@ struct SplitMerge {
 // values. grid (n_heads, m, splits of the last row = (start + m - 1) / attention_chunk + 1, or more: the
 // splits a row does not have return at once, so a launch captured in a graph may use splits_cap);
 // partial and counters as attention_partial_floats / attention_counters; splits_cap is the partials'
-// stride in splits, at least the splits launched (attention_splits(capacity) fits every launch). With q8 not null (8-bit activations; head_dim a multiple of 32), the output
-// is also quantised, by the split that merges each head: q8 (d bytes per row, 8-byte aligned) and
-// q8_scales (d / 32 per row), the bits of cuda::quantize_activations over out, without its launch.
+// stride in splits, at least the splits launched (attention_splits(capacity) fits every launch). With
+// q8 not null (8-bit activations; head_dim a multiple of 32), the output is also quantised, by the split
+// that merges each head: q8 (d bytes per row, 8-byte aligned) and q8_scales (d / 32 per row), the bits of
+// cuda::quantize_activations over out, without its launch.
 template <int Threads = attention_threads>
 __global__ void __launch_bounds__(Threads)
     attention(const float* __restrict__ q, const float* __restrict__ k_cache, const float* __restrict__ v_cache,
