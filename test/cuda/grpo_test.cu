@@ -9,7 +9,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
+#include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -346,4 +349,83 @@ TEST_CASE("grpo CUDA kernels: float sums and the mirror-ascent step in double; a
     const auto d = dlogits.get();
     for (int v = 0; v < vocab; ++v) CHECK(d[static_cast<std::size_t>(vocab + v)] == 0.0f);
   }
+}
+
+TEST_CASE("grpo CUDA weights: bad input names what the host's update_alpha names (kind and lowest group)") {
+  if (!have_gpu()) {
+    MESSAGE("skipped: no GPU");
+    std::printf("skipped: no GPU (grpo_test weights errors)\n");
+    return;
+  }
+  // More groups than the block's threads, so a thread checks several; faults of every kind at random
+  // groups. The host names the first bad alpha, else count, else group loss, else overflowing exponent.
+  const int groups = 600;
+  const auto ug = static_cast<std::size_t>(groups);
+  // "alpha[12]", "group_count[3]", "group_loss[7]" or "group 5 overflows": in both sides' messages.
+  const auto key = [](const std::string& what) {
+    static const std::regex r(R"((alpha|group_count|group_loss)\[\d+\]|group \d+ overflows)");
+    std::smatch m;
+    return std::regex_search(what, m, r) ? m.str() : "no error: " + what;
+  };
+  const auto message = [](auto&& fn) -> std::string {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> pick(0, groups - 1), kind(0, 3), faults(1, 4);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  Dev<device::DeviceStatus> status(1);
+  Dev<float> weight(ug), obj(1);
+  GroupRobustParams p{0.2, 1e300, AbsentGroups::keep_alpha};  // eta L overflows double for L = 1e10
+  int distinct_kinds = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::vector<float> alpha(ug), loss(ug);
+    std::vector<int> count(ug);
+    for (std::size_t g = 0; g < ug; ++g) {
+      alpha[g] = 0.1f + unit(rng);
+      loss[g] = unit(rng);
+      count[g] = 1 + pick(rng) % 5;
+    }
+    for (int f = faults(rng); f > 0; --f) {
+      const auto g = static_cast<std::size_t>(pick(rng));
+      switch (kind(rng)) {
+        case 0: alpha[g] = g % 2 ? -0.5f : std::numeric_limits<float>::quiet_NaN(); break;
+        case 1: count[g] = -1 - static_cast<int>(g % 3); break;
+        case 2: loss[g] = std::numeric_limits<float>::infinity(); break;
+        default: loss[g] = 1e10f; break;
+      }
+    }
+    std::vector<float> host_alpha = alpha;
+    const std::string want = key(message([&] {
+      update_alpha<float>(host_alpha, loss, count, p.eta_alpha, p.absent);
+    }));
+    Dev<float> d_alpha(alpha), d_loss(loss);
+    Dev<int> d_count(count);
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::update_weights<GroupRobust>(d_alpha.p, d_loss.p, d_count.p, groups, p, weight.p, obj.p, status.p,
+                                                nullptr));
+    const std::string got = key(message([&] { device::check_status(status.p, nullptr); }));
+    INFO("trial ", trial);
+    CHECK(got == want);
+    const std::vector<float> kept = d_alpha.get();  // every trial has a fault: alpha kept (NaN too: bits)
+    CHECK(std::memcmp(kept.data(), alpha.data(), ug * sizeof(float)) == 0);
+    distinct_kinds |= 1 << (want.find("alpha") == 0 ? 0 : want.find("group_count") == 0 ? 1
+                                                          : want.find("group_loss") == 0 ? 2 : 3);
+  }
+  CHECK(distinct_kinds == 15);  // every kind of fault came first in some trial
+
+  // UniformWeights checks the counts alone, as the host's group_weights: the lowest negative one.
+  std::vector<int> count(ug, 2);
+  count[260] = -4;  // a thread's second group, checked by a lower thread than group 10's
+  count[10] = -1;
+  Dev<int> d_count(count);
+  Dev<float> d_loss(std::vector<float>(ug, 0.5f));
+  CUDA_OK(device::reset_status(status.p, nullptr));
+  CUDA_OK(device::update_weights<UniformWeights>(static_cast<float*>(nullptr), d_loss.p, d_count.p, groups, UniformWeights::Params{},
+                                                 weight.p, obj.p, status.p, nullptr));
+  CHECK(has([&] { device::check_status(status.p, nullptr); }, "group_count[10] must be >= 0, got -1 (device"));
 }

@@ -21,6 +21,7 @@
 
 #include <cub/block/block_reduce.cuh>
 
+#include <climits>
 #include <cstdint>
 
 #include "../core/error.hpp"
@@ -71,6 +72,25 @@ struct MaxOp {
     return a > b ? a : b;
   }
 };
+struct MinOp {
+  template <class T>
+  __device__ T operator()(const T& a, const T& b) const {
+    return a < b ? a : b;
+  }
+};
+
+// The lowest index any thread of the block flags (INT_MAX: none flagged), to every thread. The host's
+// checks go group by group and name the first bad one; a one-block kernel names the same, not the first
+// thread to win report()'s race.
+template <class ReduceI>
+__device__ int lowest_flagged(typename ReduceI::TempStorage& tmp, int* shared, int index) {
+  const int m = ReduceI(tmp).Reduce(index, MinOp{});
+  if (threadIdx.x == 0) *shared = m;
+  __syncthreads();
+  const int r = *shared;
+  __syncthreads();  // tmp and *shared free for the next reduction
+  return r;
+}
 
 template <class Loss, class Real>
 __global__ void sample_losses_kernel(const Real* pc, const Real* pr, const Real* rc, const Real* rr, const int* group,
@@ -132,59 +152,57 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
   const int t = threadIdx.x;
   const auto updated = [&](int g) { return absent_mode == 1 || group_count[g] > 0; };
 
-  int c = 0;
+  int c = 0, negative = INT_MAX;  // this thread's lowest group with a negative count
   for (int g = t; g < groups; g += block_threads) {
-    if (group_count[g] < 0) report(status, status_negative_count, g, group_count[g], 0);
+    if (group_count[g] < 0 && negative == INT_MAX) negative = g;
     c += group_count[g];
   }
   const int total_count = ReduceI(tmp_i).Sum(c);
   if (t == 0) shared_i = total_count;
   __syncthreads();
   const int count = shared_i;
+  __syncthreads();
+  const int first_negative = lowest_flagged<ReduceI>(tmp_i, &shared_i, negative);
+  const auto report_negative = [&] {
+    report(status, status_negative_count, first_negative, group_count[first_negative], 0);
+  };
 
   if constexpr (Weighting::adaptive) {
-    // As the host's update_alpha, which throws first: a bad alpha or group loss is reported and alpha kept.
-    int bad = 0;
+    // As the host's update_alpha, in its order (alpha, then the counts, then the group losses, each lowest
+    // group first): a bad one is reported and alpha kept.
+    int bad_alpha = INT_MAX, bad_loss = INT_MAX;
     for (int g = t; g < groups; g += block_threads) {
-      if (!formula::finite(alpha[g]) || alpha[g] < Real(0)) {
-        report(status, status_bad_alpha, g, 0, 0);
-        bad = 1;
-      }
-      if (!formula::finite(group_loss[g])) {
-        report(status, status_nonfinite_group_loss, g, 0, 0);
-        bad = 1;
-      }
-      if (group_count[g] < 0) bad = 1;  // reported above
+      if ((!formula::finite(alpha[g]) || alpha[g] < Real(0)) && bad_alpha == INT_MAX) bad_alpha = g;
+      if (!formula::finite(group_loss[g]) && bad_loss == INT_MAX) bad_loss = g;
     }
-    const int n_bad = ReduceI(tmp_i).Sum(bad);
-    if (t == 0) shared_i = n_bad;
-    __syncthreads();
-    const bool any_bad = shared_i > 0;
-    __syncthreads();
+    const int first_alpha = lowest_flagged<ReduceI>(tmp_i, &shared_i, bad_alpha);
+    const int first_loss = lowest_flagged<ReduceI>(tmp_i, &shared_i, bad_loss);
+    if (t == 0) {
+      if (first_alpha != INT_MAX) report(status, status_bad_alpha, first_alpha, 0, 0);
+      else if (first_negative != INT_MAX) report_negative();
+      else if (first_loss != INT_MAX) report(status, status_nonfinite_group_loss, first_loss, 0, 0);
+    }
+    const bool any_bad = first_alpha != INT_MAX || first_negative != INT_MAX || first_loss != INT_MAX;
     // Any updated group with a positive alpha (zero ones stay zero)? And the largest exponent among them;
-    // one that overflows even in double is reported, alpha kept.
+    // one that overflows even in double is reported (the lowest such group), alpha kept.
     const auto a = [&](int g) { return static_cast<double>(alpha[g]); };
     const auto l = [&](int g) { return static_cast<double>(group_loss[g]); };
-    int any = 0, overflow = 0;
+    int any = 0, overflow = INT_MAX;
     double emax = 0.0;
     for (int g = t; g < groups; g += block_threads)
       if (updated(g) && a(g) > 0.0) {
         const double e = formula::mirror_exponent(a(g), eta, l(g));
-        if (!formula::finite(e) && !any_bad) {
-          report(status, status_exponent_overflow, g, 0, 0);
-          overflow = 1;
-        }
+        if (!formula::finite(e) && overflow == INT_MAX) overflow = g;
         emax = any ? (e > emax ? e : emax) : e;
         any = 1;
       }
-    __syncthreads();
+    const int first_overflow = lowest_flagged<ReduceI>(tmp_i, &shared_i, overflow);
+    if (t == 0 && first_overflow != INT_MAX && !any_bad) report(status, status_exponent_overflow, first_overflow, 0, 0);
     const int n_any = ReduceI(tmp_i).Sum(any);
-    __syncthreads();
-    const int n_overflow = ReduceI(tmp_i).Sum(overflow);
     const double reduced = ReduceD(tmp_d).Reduce(any ? emax : -INFINITY, MaxOp{});
     if (t == 0) {
       shared_d = reduced;
-      shared_i = n_any > 0 && n_overflow == 0 ? 1 : 0;
+      shared_i = n_any > 0 && first_overflow == INT_MAX ? 1 : 0;
     }
     __syncthreads();
     const double shift = shared_d;
@@ -211,6 +229,8 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
                                                                  shared_d, shared_sum));
       __syncthreads();
     }
+  } else {
+    if (t == 0 && first_negative != INT_MAX) report_negative();  // as the host's group_weights
   }
 
   Real j = Real(0);
