@@ -177,7 +177,8 @@ TEST_CASE("grpo CUDA kernels equal the host kernels") {
   Dev<device::DeviceStatus> status(1);
   CUDA_OK(device::reset_status(status.p, nullptr));
   CUDA_OK(device::sequence_logprob(d_logits.p, d_targets.p, d_mask.p, B, T, V, d_lp.p, d_lse.p, status.p, nullptr));
-  CUDA_OK(device::sequence_logprob_backward(d_logits.p, d_targets.p, d_mask.p, d_lse.p, d_coef.p, B, T, V, d_dl.p, nullptr));
+  CUDA_OK(device::sequence_logprob_backward(d_logits.p, d_targets.p, d_mask.p, d_lse.p, d_coef.p, B, T, V, d_dl.p,
+                                            status.p, nullptr));
   device::check_status(status.p, nullptr);
   const auto g_lp = d_lp.get(), g_lse = d_lse.get(), g_dl = d_dl.get();
   for (std::size_t b = 0; b < static_cast<std::size_t>(B); ++b) CHECK(g_lp[b] == doctest::Approx(lp[b]).epsilon(1e-5));
@@ -344,7 +345,7 @@ TEST_CASE("grpo CUDA kernels: float sums and the mirror-ascent step in double; a
     Dev<std::uint8_t> mask(std::vector<std::uint8_t>{1, 1, 1});
     CUDA_OK(device::reset_status(status.p, nullptr));
     CUDA_OK(device::sequence_logprob_backward(logits.p, targets.p, mask.p, lse.p, coef.p, 1, length, vocab, dlogits.p,
-                                              nullptr, status.p));
+                                              status.p, nullptr));
     CHECK(has([&] { device::check_status(status.p, nullptr); }, "target id 70 of response 0 position 1"));
     const auto d = dlogits.get();
     for (int v = 0; v < vocab; ++v) CHECK(d[static_cast<std::size_t>(vocab + v)] == 0.0f);
@@ -428,4 +429,113 @@ TEST_CASE("grpo CUDA weights: bad input names what the host's update_alpha names
   CUDA_OK(device::update_weights<UniformWeights>(static_cast<float*>(nullptr), d_loss.p, d_count.p, groups, UniformWeights::Params{},
                                                  weight.p, obj.p, status.p, nullptr));
   CHECK(has([&] { device::check_status(status.p, nullptr); }, "group_count[10] must be >= 0, got -1 (device"));
+}
+
+TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names first, whatever the blocks' order") {
+  if (!have_gpu()) {
+    MESSAGE("skipped: no GPU");
+    std::printf("skipped: no GPU (grpo_test report order)\n");
+    return;
+  }
+  const auto message = [](auto&& fn) -> std::string {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // The part of a message both sides word alike: "group id 9 of sample 17", "reference_rejected[5]",
+  // "target id -3 of response 2 position 4", "non-finite logits in response 2 position 4".
+  const auto key = [](const std::string& what) {
+    static const std::regex r(
+        R"(group id -?\d+ of sample \d+|(policy|reference)_(chosen|rejected)\[\d+\]|target id -?\d+ of response \d+ position \d+|non-finite logits in response \d+ position \d+)");
+    std::smatch m;
+    return std::regex_search(what, m, r) ? m.str() : "no error: " + what;
+  };
+  std::mt19937 rng(29);
+  Dev<device::DeviceStatus> status(1);
+
+  SUBCASE("sample_losses: group ids before the fields, field by field, the lowest sample") {
+    const int n = 3000, groups = 4;  // 12 blocks of the grid-stride kernel
+    const auto un = static_cast<std::size_t>(n);
+    std::uniform_int_distribution<int> pick(0, n - 1), kind(0, 4), faults(1, 4);
+    Dev<float> margin(un), loss(un);
+    int kinds_first = 0;
+    for (int trial = 0; trial < 40; ++trial) {
+      Batch b = make(n, groups, -1);
+      std::vector<float>* fields[4] = {&b.pc, &b.pr, &b.rc, &b.rr};
+      for (int f = faults(rng); f > 0; --f) {
+        const auto i = static_cast<std::size_t>(pick(rng));
+        const int k = kind(rng);
+        if (k == 0)
+          b.group[i] = i % 2 ? groups + static_cast<int>(i % 5) : -1;
+        else
+          (*fields[k - 1])[i] = i % 2 ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
+      }
+      std::vector<float> hm(un), hl(un);
+      const std::string want = key(message([&] {
+        sample_losses<Dpo>(PreferenceBatch<float>{b.pc, b.pr, b.rc, b.rr, b.group}, groups, 0.1, Span<float>(hm),
+                           Span<float>(hl));
+      }));
+      Dev<float> pc(b.pc), pr(b.pr), rc(b.rc), rr(b.rr);
+      Dev<int> group(b.group);
+      CUDA_OK(device::reset_status(status.p, nullptr));
+      CUDA_OK(device::sample_losses<Dpo>(pc.p, pr.p, rc.p, rr.p, group.p, n, groups, 0.1f, margin.p, loss.p, status.p,
+                                         nullptr));
+      INFO("trial ", trial);
+      CHECK(key(message([&] { device::check_status(status.p, nullptr); })) == want);
+      kinds_first |= want.find("group id") == 0 ? 1 : 2;
+    }
+    CHECK(kinds_first == 3);
+  }
+
+  SUBCASE("sequence_logprob and its backward: the lowest response and position, the target before the logits") {
+    const int B = 24, T = 6, V = 40;  // a block per response (forward) and per position (backward)
+    const SequenceShape shape{B, T, V};
+    std::uniform_int_distribution<int> pick_p(0, B * T - 1), pick_v(0, V - 1), kind(0, 2), faults(1, 4);
+    Dev<float> lp(static_cast<std::size_t>(B)), lse(shape.positions()), dl(shape.logits());
+    const std::vector<float> h_coef(static_cast<std::size_t>(B), 0.5f);
+    Dev<float> coef(h_coef);
+    int kinds_first = 0;
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<float> logits(shape.logits());
+      for (std::size_t k = 0; k < logits.size(); ++k) logits[k] = std::sin(0.37f * static_cast<float>(k));
+      std::vector<int> targets(shape.positions());
+      std::vector<std::uint8_t> mask(shape.positions(), 1);
+      for (std::size_t p = 0; p < targets.size(); ++p) targets[p] = static_cast<int>((p * 7) % V);
+      for (int f = faults(rng); f > 0; --f) {
+        const auto p = static_cast<std::size_t>(pick_p(rng));
+        switch (kind(rng)) {
+          case 0: targets[p] = p % 2 ? V + static_cast<int>(p % 3) : -1 - static_cast<int>(p % 4); break;
+          case 1: logits[p * static_cast<std::size_t>(V) + static_cast<std::size_t>(pick_v(rng))] =
+                      std::numeric_limits<float>::quiet_NaN(); break;
+          default: targets[p] = -7; mask[p] = 0; break;  // masked off: never read, never reported
+        }
+      }
+      std::vector<float> h_lp(static_cast<std::size_t>(B)), h_lse(shape.positions()), h_dl(shape.logits());
+      const std::string want = key(message([&] {
+        sequence_logprob(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask), shape,
+                         Span<float>(h_lp), Span<float>(h_lse));
+      }));
+      // The host's backward checks the targets alone.
+      const std::string want_back = key(message([&] {
+        sequence_logprob_backward(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask),
+                                  Span<const float>(h_lse), Span<const float>(h_coef), shape, Span<float>(h_dl));
+      }));
+      Dev<float> d_logits(logits);
+      Dev<int> d_targets(targets);
+      Dev<std::uint8_t> d_mask(mask);
+      INFO("trial ", trial);
+      CUDA_OK(device::reset_status(status.p, nullptr));
+      CUDA_OK(device::sequence_logprob(d_logits.p, d_targets.p, d_mask.p, B, T, V, lp.p, lse.p, status.p, nullptr));
+      CHECK(key(message([&] { device::check_status(status.p, nullptr); })) == want);
+      CUDA_OK(device::reset_status(status.p, nullptr));
+      CUDA_OK(device::sequence_logprob_backward(d_logits.p, d_targets.p, d_mask.p, lse.p, coef.p, B, T, V, dl.p,
+                                                status.p, nullptr));
+      CHECK(key(message([&] { device::check_status(status.p, nullptr); })) == want_back);
+      kinds_first |= want.find("target") == 0 ? 1 : want.find("non-finite") == 0 ? 2 : 4;
+    }
+    CHECK((kinds_first & 3) == 3);  // each kind came first in some trial
+  }
 }

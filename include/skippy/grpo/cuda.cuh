@@ -7,10 +7,12 @@
 // eta_alpha, negative sizes, a null status. Bad data in device memory (a group id out of range, a
 // non-finite log-probability or group loss, an alpha that is negative or not finite, a negative group count,
 // a mirror-ascent exponent that overflows double, a target id out of range, non-finite logits) is recorded
-// on the device in a DeviceStatus (the first one found wins, which need not be the lowest index the host
-// names); check_status() reads it back on the host and throws skippy::Error with the sample/position and
-// value, as the host kernels do. Lengths are the caller's sizes here, so "mismatched lengths" cannot arise
-// below this boundary.
+// on the device in a DeviceStatus; check_status() reads it back on the host and throws skippy::Error with
+// the sample/position and value, as the host kernels do. Each kernel reports the fault the host's checks name
+// first (their order of fields, the lowest index), not whichever thread or block wins a race: a multi-block
+// kernel flags a 64-bit order key with atomicMax on its complement, and a one-thread kernel launched after it
+// turns the lowest key into the report. Across the kernels of a step the first kernel's report stands.
+// Lengths are the caller's sizes here, so "mismatched lengths" cannot arise below this boundary.
 //
 // Reductions are deterministic: per-group sums use one block per group (cub::BlockReduce over a fixed
 // thread-to-sample mapping), the group-weight update runs in one block, and a response's log-probability is
@@ -52,6 +54,7 @@ struct DeviceStatus {
   int value;  // the bad group/target id, the field (0 policy_chosen, 1 policy_rejected, 2 reference_chosen,
               // 3 reference_rejected), or the position of non-finite logits
   int extra;  // position for target errors
+  unsigned long long pending;  // ~key of the lowest fault a multi-block kernel flagged, until resolved (0: none)
 };
 
 inline constexpr int block_threads = 256;
@@ -63,6 +66,59 @@ __device__ inline void report(DeviceStatus* s, int code, int index, int value, i
     s->index = index;
     s->value = value;
     s->extra = extra;
+  }
+}
+
+// Multi-block kernels: the lowest key wins whatever the blocks' order (key != ~0, so 0 means none).
+__device__ inline void flag(DeviceStatus* s, unsigned long long key) {
+  if (s) atomicMax(&s->pending, ~key);
+}
+
+// The order keys. Samples: the host checks the group ids, then each field over all samples.
+__host__ __device__ constexpr unsigned long long sample_key(int rank, int i) {
+  return (static_cast<unsigned long long>(rank) << 32) | static_cast<unsigned>(i);
+}
+inline constexpr int rank_group = 0;  // rank 1 + f: field f not finite
+// Responses: position by position (p = b * length + t), the target before the logits.
+__host__ __device__ constexpr unsigned long long position_key(std::int64_t p, int kind) {
+  return (static_cast<unsigned long long>(p) << 1) | static_cast<unsigned>(kind);
+}
+inline constexpr int kind_target = 0, kind_logits = 1;
+
+// The pending key of sample_losses_kernel as a report (one thread; an earlier kernel's report stands).
+template <int = 0>  // a template: defined in a header, one copy per program
+__global__ void resolve_samples_kernel(DeviceStatus* s, const int* group) {
+  const unsigned long long pending = s->pending;
+  if (pending == 0) return;
+  s->pending = 0;
+  if (s->code != status_ok) return;
+  const unsigned long long key = ~pending;
+  const int rank = static_cast<int>(key >> 32), i = static_cast<int>(key & 0xffffffffu);
+  s->code = rank == rank_group ? status_group_out_of_range : status_nonfinite_logprob;
+  s->index = i;
+  s->value = rank == rank_group ? group[i] : rank - 1;
+  s->extra = 0;
+}
+
+// The pending key of the sequence kernels as a report.
+template <int = 0>  // a template: defined in a header, one copy per program
+__global__ void resolve_positions_kernel(DeviceStatus* s, const int* targets, int length) {
+  const unsigned long long pending = s->pending;
+  if (pending == 0) return;
+  s->pending = 0;
+  if (s->code != status_ok) return;
+  const unsigned long long key = ~pending;
+  const auto p = static_cast<std::int64_t>(key >> 1);
+  const int b = static_cast<int>(p / length), t = static_cast<int>(p % length);
+  s->index = b;
+  if (static_cast<int>(key & 1u) == kind_target) {
+    s->code = status_target_out_of_range;
+    s->value = targets[p];
+    s->extra = t;
+  } else {
+    s->code = status_nonfinite_logits;
+    s->value = t;
+    s->extra = 0;
   }
 }
 
@@ -97,10 +153,10 @@ __global__ void sample_losses_kernel(const Real* pc, const Real* pr, const Real*
                                      int n, int groups, Real beta, Real* margin, Real* loss, DeviceStatus* status) {
   for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     const int g = group[i];
-    if (g < 0 || g >= groups) report(status, status_group_out_of_range, i, g, 0);
+    if (g < 0 || g >= groups) flag(status, sample_key(rank_group, i));
     const Real v[4] = {pc[i], pr[i], rc[i], rr[i]};
     for (int f = 0; f < 4; ++f)
-      if (!formula::finite(v[f])) report(status, status_nonfinite_logprob, i, f, 0);
+      if (!formula::finite(v[f])) flag(status, sample_key(1 + f, i));
     const Real h = formula::margin(v[0], v[2], v[1], v[3]);
     margin[i] = h;
     loss[i] = formula::loss<Loss>(h, beta);
@@ -288,9 +344,9 @@ __global__ void __launch_bounds__(block_threads) sequence_logprob_kernel(const R
       lse[p] = l;
       const int y = targets[p];
       if (y < 0 || y >= vocab) {
-        report(status, status_target_out_of_range, b, y, t);
+        flag(status, position_key(p, kind_target));
       } else {
-        if (!formula::finite(l) || !formula::finite(z[y])) report(status, status_nonfinite_logits, b, t, 0);
+        if (!formula::finite(l) || !formula::finite(z[y])) flag(status, position_key(p, kind_logits));
         total += z[y] - l;
       }
     }
@@ -309,8 +365,7 @@ __global__ void __launch_bounds__(block_threads) sequence_logprob_backward_kerne
   Real* d = dlogits + p * vocab;
   const bool on = mask[p] != 0;
   const int y = on ? targets[p] : 0;  // a masked-off position's target is not read (it may be padding)
-  if (on && (y < 0 || y >= vocab) && threadIdx.x == 0)
-    report(status, status_target_out_of_range, b, y, static_cast<int>(p % length));
+  if (on && (y < 0 || y >= vocab) && threadIdx.x == 0) flag(status, position_key(p, kind_target));
   if (!on || y < 0 || y >= vocab) {
     for (int v = threadIdx.x; v < vocab; v += block_threads) d[v] = Real(0);
     return;
@@ -381,6 +436,9 @@ cudaError_t sample_losses(const Real* policy_chosen, const Real* policy_rejected
   detail::sample_losses_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
       policy_chosen, policy_rejected, reference_chosen, reference_rejected, group, n, groups, beta, margin, loss,
       status);
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+  detail::resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group);
   return cudaGetLastError();
 }
 
@@ -479,21 +537,30 @@ cudaError_t sequence_logprob(const Real* logits, const int* targets, const std::
   if (batch == 0) return cudaSuccess;
   detail::sequence_logprob_kernel<Real><<<batch, block_threads, 0, stream>>>(logits, targets, mask, length, vocab,
                                                                             logprob, lse, status);
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+  detail::resolve_positions_kernel<><<<1, 1, 0, stream>>>(status, targets, length);
   return cudaGetLastError();
 }
 
 // Fused backward: dlogits = coef[b] * mask * (onehot(target) - softmax), from forward's lse. A target out of
-// range gets a zero row and is reported in status where one is given (forward reports it too).
+// range gets a zero row and is reported in status (as forward reports it: a backward called alone must not
+// leave a silently zeroed row).
 template <class Real>
 cudaError_t sequence_logprob_backward(const Real* logits, const int* targets, const std::uint8_t* mask, const Real* lse,
                                       const Real* coef, int batch, int length, int vocab, Real* dlogits,
-                                      cudaStream_t stream, DeviceStatus* status = nullptr) {
+                                      DeviceStatus* status, cudaStream_t stream) {
   grpo::detail::check_shape(SequenceShape{batch, length, vocab});
+  require(status != nullptr,
+          "grpo::device::sequence_logprob_backward: status must not be null (bad targets are reported there)");
   if (batch == 0 || length == 0) return cudaSuccess;
   require(static_cast<std::int64_t>(batch) * length <= 0x7fffffff, "grpo::device::sequence_logprob_backward: ",
           batch, " x ", length, " positions exceed one grid (2^31 - 1 blocks)");
   detail::sequence_logprob_backward_kernel<Real><<<batch * length, block_threads, 0, stream>>>(
       logits, targets, mask, lse, coef, length, vocab, dlogits, status);
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+  detail::resolve_positions_kernel<><<<1, 1, 0, stream>>>(status, targets, length);
   return cudaGetLastError();
 }
 
