@@ -32,15 +32,22 @@ bool have_gpu() {
 
 #define CUDA_OK(expr) REQUIRE((expr) == cudaSuccess)
 
-// Whether fn throws a skippy::Error whose message holds needle; prints the message it got otherwise.
+// The message of the skippy::Error fn throws ("" if none).
 template <class F>
-bool has(F&& fn, const std::string& needle) {
-  std::string what = "no error";
+std::string message_of(F&& fn) {
   try {
     fn();
   } catch (const Error& e) {
-    what = e.what();
+    return e.what();
   }
+  return "";
+}
+
+// Whether fn throws a skippy::Error whose message holds needle; prints the message it got otherwise.
+template <class F>
+bool has(F&& fn, const std::string& needle) {
+  std::string what = message_of(fn);
+  if (what.empty()) what = "no error";
   const bool found = what.find(needle) != std::string::npos;
   if (!found) MESSAGE("wanted \"", needle, "\", got: ", what);
   return found;
@@ -192,14 +199,6 @@ TEST_CASE("grpo CUDA kernels report bad input through check_status") {
     std::printf("skipped: no GPU (grpo_test errors)\n");
     return;
   }
-  const auto message = [](auto&& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   Batch b = make(64, 3, -1);
   b.group[17] = 9;
   b.rr[5] = std::numeric_limits<float>::quiet_NaN();
@@ -211,7 +210,7 @@ TEST_CASE("grpo CUDA kernels report bad input through check_status") {
     Dev<device::DeviceStatus> status(1);
     CUDA_OK(device::reset_status(status.p, nullptr));
     CUDA_OK(device::sample_losses<Dpo>(pc.p, pr.p, rc.p, rr.p, group.p, 64, 3, 0.1f, margin.p, loss.p, status.p, nullptr));
-    CHECK(message([&] { device::check_status(status.p, nullptr); }).find("group id 9 of sample 17") != std::string::npos);
+    CHECK(has([&] { device::check_status(status.p, nullptr); }, "group id 9 of sample 17"));
   }
   {
     Batch one = b;
@@ -221,8 +220,7 @@ TEST_CASE("grpo CUDA kernels report bad input through check_status") {
     Dev<device::DeviceStatus> status(1);
     CUDA_OK(device::reset_status(status.p, nullptr));
     CUDA_OK(device::sample_losses<Dpo>(pc.p, pr.p, rc.p, rr.p, group.p, 64, 3, 0.1f, margin.p, loss.p, status.p, nullptr));
-    CHECK(message([&] { device::check_status(status.p, nullptr); }).find("reference_rejected[5] is not finite") !=
-          std::string::npos);
+    CHECK(has([&] { device::check_status(status.p, nullptr); }, "reference_rejected[5] is not finite"));
   }
 }
 
@@ -368,14 +366,6 @@ TEST_CASE("grpo CUDA weights: bad input names what the host's update_alpha names
     std::smatch m;
     return std::regex_search(what, m, r) ? m.str() : "no error: " + what;
   };
-  const auto message = [](auto&& fn) -> std::string {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
-  };
   std::mt19937 rng(17);
   std::uniform_int_distribution<int> pick(0, groups - 1), kind(0, 3), faults(1, 4);
   std::uniform_real_distribution<float> unit(0.0f, 1.0f);
@@ -401,7 +391,7 @@ TEST_CASE("grpo CUDA weights: bad input names what the host's update_alpha names
       }
     }
     std::vector<float> host_alpha = alpha;
-    const std::string want = key(message([&] {
+    const std::string want = key(message_of([&] {
       update_alpha<float>(host_alpha, loss, count, p.eta_alpha, p.absent);
     }));
     Dev<float> d_alpha(alpha), d_loss(loss);
@@ -409,7 +399,7 @@ TEST_CASE("grpo CUDA weights: bad input names what the host's update_alpha names
     CUDA_OK(device::reset_status(status.p, nullptr));
     CUDA_OK(device::update_weights<GroupRobust>(d_alpha.p, d_loss.p, d_count.p, groups, p, weight.p, obj.p, status.p,
                                                 nullptr));
-    const std::string got = key(message([&] { device::check_status(status.p, nullptr); }));
+    const std::string got = key(message_of([&] { device::check_status(status.p, nullptr); }));
     INFO("trial ", trial);
     CHECK(got == want);
     const std::vector<float> kept = d_alpha.get();  // every trial has a fault: alpha kept (NaN too: bits)
@@ -437,14 +427,6 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
     std::printf("skipped: no GPU (grpo_test report order)\n");
     return;
   }
-  const auto message = [](auto&& fn) -> std::string {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
-  };
   // The part of a message both sides word alike: "group id 9 of sample 17", "reference_rejected[5]",
   // "target id -3 of response 2 position 4", "non-finite logits in response 2 position 4".
   const auto key = [](const std::string& what) {
@@ -474,7 +456,7 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
           (*fields[k - 1])[i] = i % 2 ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
       }
       std::vector<float> hm(un), hl(un);
-      const std::string want = key(message([&] {
+      const std::string want = key(message_of([&] {
         sample_losses<Dpo>(PreferenceBatch<float>{b.pc, b.pr, b.rc, b.rr, b.group}, groups, 0.1, Span<float>(hm),
                            Span<float>(hl));
       }));
@@ -484,7 +466,7 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
       CUDA_OK(device::sample_losses<Dpo>(pc.p, pr.p, rc.p, rr.p, group.p, n, groups, 0.1f, margin.p, loss.p, status.p,
                                          nullptr));
       INFO("trial ", trial);
-      CHECK(key(message([&] { device::check_status(status.p, nullptr); })) == want);
+      CHECK(key(message_of([&] { device::check_status(status.p, nullptr); })) == want);
       kinds_first |= want.find("group id") == 0 ? 1 : 2;
     }
     CHECK(kinds_first == 3);
@@ -514,12 +496,12 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
         }
       }
       std::vector<float> h_lp(static_cast<std::size_t>(B)), h_lse(shape.positions()), h_dl(shape.logits());
-      const std::string want = key(message([&] {
+      const std::string want = key(message_of([&] {
         sequence_logprob(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask), shape,
                          Span<float>(h_lp), Span<float>(h_lse));
       }));
       // The host's backward checks the targets alone.
-      const std::string want_back = key(message([&] {
+      const std::string want_back = key(message_of([&] {
         sequence_logprob_backward(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask),
                                   Span<const float>(h_lse), Span<const float>(h_coef), shape, Span<float>(h_dl));
       }));
@@ -529,11 +511,11 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
       INFO("trial ", trial);
       CUDA_OK(device::reset_status(status.p, nullptr));
       CUDA_OK(device::sequence_logprob(d_logits.p, d_targets.p, d_mask.p, B, T, V, lp.p, lse.p, status.p, nullptr));
-      CHECK(key(message([&] { device::check_status(status.p, nullptr); })) == want);
+      CHECK(key(message_of([&] { device::check_status(status.p, nullptr); })) == want);
       CUDA_OK(device::reset_status(status.p, nullptr));
       CUDA_OK(device::sequence_logprob_backward(d_logits.p, d_targets.p, d_mask.p, lse.p, coef.p, B, T, V, dl.p,
                                                 status.p, nullptr));
-      CHECK(key(message([&] { device::check_status(status.p, nullptr); })) == want_back);
+      CHECK(key(message_of([&] { device::check_status(status.p, nullptr); })) == want_back);
       kinds_first |= want.find("target") == 0 ? 1 : want.find("non-finite") == 0 ? 2 : 4;
     }
     CHECK((kinds_first & 3) == 3);  // each kind came first in some trial
