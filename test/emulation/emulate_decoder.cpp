@@ -4,14 +4,17 @@
 // step replayed from graphs and launched directly, for simultaneous and sequential drafts: F32, F16 with
 // fused norms, BF16 with tensor-core decoding, Q4_0 with 8-bit activations packed and tiled (the
 // tensor-core kernel). CUDA greedy AR emits the host's greedy AR tokens (these sequences have no near
-// tie; decoder_test.cu allows one).
+// tie; decoder_test.cu allows one). A CUDA fault surfacing at any synchronisation of a prefill or a step
+// (injected) never lets the decoder step on from a cache or pending token it did not finish.
 
 #include <skippy/skippy.hpp>
 
 #include "../support/models.hpp"
+#include "../support/user_rule.hpp"
 #include "check.hpp"
 
 #include <cstdio>
+#include <string>
 #include <vector>
 
 using namespace skippy;
@@ -51,6 +54,68 @@ void check(const HostModel<Q>& hm, cuda::Upload layout, const char* what, Set&& 
   EXPECT(rejected && accepted, where);  // rollback after a partial acceptance ran
 }
 
+// The message of the skippy::Error fn throws ("" if none).
+template <class F>
+std::string message_of(F&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+bool holds(const std::string& what, const char* needle) { return what.find(needle) != std::string::npos; }
+
+// A fault at the n-th synchronisation of a step, for each n a step has: the decoder either goes on to the
+// tokens of an unfailed run (nothing of the step was committed) or refuses to step until start() or
+// rewind(), after which rewinding to where the step began goes on to them. Accept::host: the rule runs on
+// the host (a user-defined rule), else the step's verdict kernels write the pending token on the device.
+template <class Accept>
+void check_failed_syncs(const HostModel<quant::F32>& hm, const char* where) {
+  cuda::DeviceModel<quant::F32> dm(hm.view());
+  cuda::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Simultaneous<4>, Accept> d(dm.view(), capacity);
+  const std::vector<int>& p = prompts[1];
+  GenerateOptions o;
+  o.max_new_tokens = new_tokens;
+  const std::vector<int> want = d.generate(p, o);
+  const auto finish = [&](std::vector<int>& out) {
+    while (out.size() < want.size()) d.step(out, static_cast<int>(want.size() - out.size()));
+    return out == want;
+  };
+
+  emulation::inject_sync_error(cudaErrorLaunchFailure);
+  EXPECT(holds(message_of([&] { d.start(p); }), "CUDA error in prefill"), where);
+  std::vector<int> none;
+  EXPECT(holds(message_of([&] { d.step(none); }), "before start()"), where);
+
+  int refused = 0, went_on = 0;
+  for (int n = 0; n < 16; ++n) {
+    d.start(p);
+    std::vector<int> out;
+    d.step(out);  // a good step first: the failed one starts mid-sequence
+    const int length = d.cache().length(), pending = d.pending_token();
+    emulation::inject_sync_error(cudaErrorLaunchFailure, n);
+    const std::string what = message_of([&] { d.step(out); });
+    if (what.empty()) {  // the step has no n-th synchronisation
+      emulation::inject_sync_error(cudaSuccess);
+      EXPECT(finish(out), where);
+      break;
+    }
+    EXPECT(holds(what, "CUDA error in"), where);
+    const std::string again = message_of([&] { d.step(out, static_cast<int>(want.size() - out.size())); });
+    if (again.empty()) {
+      ++went_on;
+    } else {
+      EXPECT(holds(again, "before start()"), where);
+      ++refused;
+      d.rewind(length, pending);
+    }
+    EXPECT(finish(out), where);
+  }
+  std::printf("%s: a failed step went on %d times, refused %d times\n", where, went_on, refused);
+  EXPECT(refused > 0, where);  // a fault after the pending token was written was injected
+}
+
 }  // namespace
 
 int main() {
@@ -72,6 +137,8 @@ int main() {
   const auto q4 = HostModel<quant::Q4_0>::from_float(w);
   check<quant::Q4_0, Simultaneous<4>, Int8Activations>(q4, cuda::Upload::packed, "8-bit, packed", none);
   check<quant::Q4_0, Simultaneous<4>, Int8Activations>(q4, cuda::Upload::tiled, "8-bit, tiled", none);
+  check_failed_syncs<accept::Greedy>(f32, "failed sync, device rule");
+  check_failed_syncs<test::UserGreedy>(f32, "failed sync, host rule");
   std::printf("emulate_decoder: %d failures\n", emulation::failures);
   return emulation::failures == 0 ? 0 : 1;
 }

@@ -465,8 +465,20 @@ cudaError_t token_destroy(Handle h) {
   delete reinterpret_cast<char*>(h);
   return cudaSuccess;
 }
+// A test's stand-in for a kernel's fault, surfacing where a GPU's would: the stream synchronisation after
+// `after` more of them returns e, once (cudaSuccess: none).
+inline cudaError_t injected_sync_error = cudaSuccess;
+inline int syncs_before_fault = 0;
+inline void inject_sync_error(cudaError_t e, int after = 0) {
+  injected_sync_error = e;
+  syncs_before_fault = after;
+}
 inline cudaError_t stream_synchronize(cudaStream_t) {
-  return capturing != nullptr ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
+  if (capturing != nullptr) return cudaErrorStreamCaptureUnsupported;
+  if (injected_sync_error == cudaSuccess || syncs_before_fault-- > 0) return cudaSuccess;
+  const cudaError_t e = injected_sync_error;
+  injected_sync_error = cudaSuccess;
+  return e;
 }
 template <class... A>
 cudaError_t event_record(cudaEvent_t, A...) {

@@ -18,6 +18,11 @@
 // of launches (a small model is launch-bound). use_graphs(false) launches the same kernels
 // directly. Without a stream argument the decoder creates its own; on the legacy default stream
 // (cudaStreamLegacy), which no graph can capture, it launches directly.
+//
+// Errors: bad input and non-finite logits throw skippy::Error and leave the decoder as it was. A CUDA
+// error (thrown as skippy::Error "CUDA error in ...") that surfaces in a prefill, or in a step after the
+// step's pending token was written, leaves it refusing to step until start() or rewind(): it never goes on
+// from a cache or pending token it did not finish.
 
 #include <cuda_runtime.h>
 
@@ -159,8 +164,8 @@ class Decoder {
                    stream_);
     cache_.set_length(n);
     set_pending(prompt.back());
+    check(cudaStreamSynchronize(stream_), "prefill");  // a kernel's fault surfaces here, before started_
     started_ = true;
-    check(cudaStreamSynchronize(stream_), "prefill");
     stats_.prefill_seconds += seconds_since(t0);
   }
 
@@ -185,12 +190,15 @@ class Decoder {
       check(cudaMemcpyAsync(key_dev_.data(), &key_, sizeof key_, cudaMemcpyHostToDevice, stream_), "step key");
       check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
       const Bucket b = bucket(t, k);
+      started_ = false;  // the verdict kernels write the device's pending token: a CUDA error until it is read
+                         // back leaves it unknown, so the caller must start() or rewind() again
       if (use_graphs_) launch_graph(r, k, b);
       else launch_step(r, k, b.end_bound, false);
       check(cudaEventRecord(events_[2], stream_), "cudaEventRecord");
       read_state(block + 1 + k);
       if (host_state_[bad] != 0) {
         set_pending(pending_);  // the verdict kernels wrote a token from the bad logits where steps read it
+        started_ = true;
         skippy::detail::fail("decoder: NaN or infinite logit in the draft or verify pass of the step at position ", t);
       }
       v = {host_state_[verdict], host_state_[verdict + 1]};
@@ -208,13 +216,15 @@ class Decoder {
       decode::require_finite_logits(host_logits_.data(), k + 1, vocab(), "verify", t);
       v = rule_.verify(host_logits_.data(), drafts_.data(), k, ctx);
       decode::require_verdict(v, k, vocab());
+      started_ = false;  // as above: the pending token is written, the step is not committed yet
       set_pending(v.next);
       check(cudaStreamSynchronize(stream_), "step");
     }
-    cache_.set_length(t + v.accepted + 1);
     float draft_ms = 0, verify_ms = 0;
     check(cudaEventElapsedTime(&draft_ms, events_[0], events_[1]), "cudaEventElapsedTime");
     check(cudaEventElapsedTime(&verify_ms, events_[1], events_[2]), "cudaEventElapsedTime");
+    started_ = true;  // the step commits: nothing below fails
+    cache_.set_length(t + v.accepted + 1);
     stats_.draft_seconds += 1e-3 * draft_ms;
     stats_.verify_seconds += 1e-3 * verify_ms;
     decode::record_step(stats_, k, v.accepted);
