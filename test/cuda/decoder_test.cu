@@ -9,6 +9,7 @@
 
 #include "../../examples/eval_text.hpp"
 #include "../support/chi_square.hpp"
+#include "../support/error_message.hpp"
 #include "../support/token_distribution.hpp"
 #include "../support/gpu.hpp"
 #include "../support/models.hpp"
@@ -632,16 +633,8 @@ TEST_CASE("cuda decoder: errors name what is wrong") {
   const auto hm = HostModel<Q>::from_float(test::random_weights(13));
   skippy::cuda::DeviceModel<Q> dm(hm.view());
   S3d dec(dm.view(), 16);
-  const auto message = [](const auto& f) -> std::string {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
-  };
   const auto has = [&](const auto& f, const std::string& needle) {
-    const std::string what = message(f);
+    const std::string what = test::error_message(f);
     INFO("message: ", what);
     return what.find(needle) != std::string::npos;
   };
@@ -718,12 +711,7 @@ void check_user_rule(const ModelView<quant::F32>& m) {
       {Rule::Fault::next_id, "next token id -1"}};
   for (const auto& [fault, needle] : faults) {
     skippy::cuda::Decoder<ModelView<quant::F32>, Skip, Predictor, Rule> d(m, 32, {fault});
-    std::string what = "no error";
-    try {
-      d.generate(prompts[0], o);
-    } catch (const Error& e) {
-      what = e.what();
-    }
+    const std::string what = test::error_message([&] { d.generate(prompts[0], o); });
     INFO("message: ", what);
     CHECK(what.find(needle) != std::string::npos);
   }

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../support/error_message.hpp"
+
 #include <skippy/grpo/cuda.cuh>
 #include <skippy/grpo/grpo.hpp>
 
@@ -32,21 +34,10 @@ bool have_gpu() {
 
 #define CUDA_OK(expr) REQUIRE((expr) == cudaSuccess)
 
-// The message of the skippy::Error fn throws ("" if none).
-template <class F>
-std::string message_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // Whether fn throws a skippy::Error whose message holds needle; prints the message it got otherwise.
 template <class F>
 bool has(F&& fn, const std::string& needle) {
-  std::string what = message_of(fn);
+  std::string what = test::error_message(fn);
   if (what.empty()) what = "no error";
   const bool found = what.find(needle) != std::string::npos;
   if (!found) MESSAGE("wanted \"", needle, "\", got: ", what);
@@ -391,7 +382,7 @@ TEST_CASE("grpo CUDA weights: bad input names what the host's update_alpha names
       }
     }
     std::vector<float> host_alpha = alpha;
-    const std::string want = key(message_of([&] {
+    const std::string want = key(test::error_message([&] {
       update_alpha<float>(host_alpha, loss, count, p.eta_alpha, p.absent);
     }));
     Dev<float> d_alpha(alpha), d_loss(loss);
@@ -399,7 +390,7 @@ TEST_CASE("grpo CUDA weights: bad input names what the host's update_alpha names
     CUDA_OK(device::reset_status(status.p, nullptr));
     CUDA_OK(device::update_weights<GroupRobust>(d_alpha.p, d_loss.p, d_count.p, groups, p, weight.p, obj.p, status.p,
                                                 nullptr));
-    const std::string got = key(message_of([&] { device::check_status(status.p, nullptr); }));
+    const std::string got = key(test::error_message([&] { device::check_status(status.p, nullptr); }));
     INFO("trial ", trial);
     CHECK(got == want);
     const std::vector<float> kept = d_alpha.get();  // every trial has a fault: alpha kept (NaN too: bits)
@@ -456,7 +447,7 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
           (*fields[k - 1])[i] = i % 2 ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
       }
       std::vector<float> hm(un), hl(un);
-      const std::string want = key(message_of([&] {
+      const std::string want = key(test::error_message([&] {
         sample_losses<Dpo>(PreferenceBatch<float>{b.pc, b.pr, b.rc, b.rr, b.group}, groups, 0.1, Span<float>(hm),
                            Span<float>(hl));
       }));
@@ -466,7 +457,7 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
       CUDA_OK(device::sample_losses<Dpo>(pc.p, pr.p, rc.p, rr.p, group.p, n, groups, 0.1f, margin.p, loss.p, status.p,
                                          nullptr));
       INFO("trial ", trial);
-      CHECK(key(message_of([&] { device::check_status(status.p, nullptr); })) == want);
+      CHECK(key(test::error_message([&] { device::check_status(status.p, nullptr); })) == want);
       kinds_first |= want.find("group id") == 0 ? 1 : 2;
     }
     CHECK(kinds_first == 3);
@@ -496,12 +487,12 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
         }
       }
       std::vector<float> h_lp(static_cast<std::size_t>(B)), h_lse(shape.positions()), h_dl(shape.logits());
-      const std::string want = key(message_of([&] {
+      const std::string want = key(test::error_message([&] {
         sequence_logprob(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask), shape,
                          Span<float>(h_lp), Span<float>(h_lse));
       }));
       // The host's backward checks the targets alone.
-      const std::string want_back = key(message_of([&] {
+      const std::string want_back = key(test::error_message([&] {
         sequence_logprob_backward(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask),
                                   Span<const float>(h_lse), Span<const float>(h_coef), shape, Span<float>(h_dl));
       }));
@@ -511,11 +502,11 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
       INFO("trial ", trial);
       CUDA_OK(device::reset_status(status.p, nullptr));
       CUDA_OK(device::sequence_logprob(d_logits.p, d_targets.p, d_mask.p, B, T, V, lp.p, lse.p, status.p, nullptr));
-      CHECK(key(message_of([&] { device::check_status(status.p, nullptr); })) == want);
+      CHECK(key(test::error_message([&] { device::check_status(status.p, nullptr); })) == want);
       CUDA_OK(device::reset_status(status.p, nullptr));
       CUDA_OK(device::sequence_logprob_backward(d_logits.p, d_targets.p, d_mask.p, lse.p, coef.p, B, T, V, dl.p,
                                                 status.p, nullptr));
-      CHECK(key(message_of([&] { device::check_status(status.p, nullptr); })) == want_back);
+      CHECK(key(test::error_message([&] { device::check_status(status.p, nullptr); })) == want_back);
       kinds_first |= want.find("target") == 0 ? 1 : want.find("non-finite") == 0 ? 2 : 4;
     }
     CHECK((kinds_first & 3) == 3);  // each kind came first in some trial

@@ -9,6 +9,7 @@
 
 #include <skippy/skippy.hpp>
 
+#include "../support/error_message.hpp"
 #include "../support/models.hpp"
 #include "../support/user_rule.hpp"
 #include "check.hpp"
@@ -54,16 +55,6 @@ void check(const HostModel<Q>& hm, cuda::Upload layout, const char* what, Set&& 
   EXPECT(rejected && accepted, where);  // rollback after a partial acceptance ran
 }
 
-// The message of the skippy::Error fn throws ("" if none).
-template <class F>
-std::string message_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 bool holds(const std::string& what, const char* needle) { return what.find(needle) != std::string::npos; }
 
 // A fault at the n-th synchronisation of a step, for each n a step has: the decoder either goes on to the
@@ -84,9 +75,9 @@ void check_failed_syncs(const HostModel<quant::F32>& hm, const char* where) {
   };
 
   emulation::inject_sync_error(cudaErrorLaunchFailure);
-  EXPECT(holds(message_of([&] { d.start(p); }), "CUDA error in prefill"), where);
+  EXPECT(holds(test::error_message([&] { d.start(p); }), "CUDA error in prefill"), where);
   std::vector<int> none;
-  EXPECT(holds(message_of([&] { d.step(none); }), "before start()"), where);
+  EXPECT(holds(test::error_message([&] { d.step(none); }), "before start()"), where);
 
   int refused = 0, went_on = 0;
   for (int n = 0; n < 16; ++n) {
@@ -95,14 +86,14 @@ void check_failed_syncs(const HostModel<quant::F32>& hm, const char* where) {
     d.step(out);  // a good step first: the failed one starts mid-sequence
     const int length = d.cache().length(), pending = d.pending_token();
     emulation::inject_sync_error(cudaErrorLaunchFailure, n);
-    const std::string what = message_of([&] { d.step(out); });
+    const std::string what = test::error_message([&] { d.step(out); });
     if (what.empty()) {  // the step has no n-th synchronisation
       emulation::inject_sync_error(cudaSuccess);
       EXPECT(finish(out), where);
       break;
     }
     EXPECT(holds(what, "CUDA error in"), where);
-    const std::string again = message_of([&] { d.step(out, static_cast<int>(want.size() - out.size())); });
+    const std::string again = test::error_message([&] { d.step(out, static_cast<int>(want.size() - out.size())); });
     if (again.empty()) {
       ++went_on;
     } else {

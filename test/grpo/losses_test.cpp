@@ -4,6 +4,8 @@
 
 #include <skippy/grpo/grpo.hpp>
 
+#include "../support/error_message.hpp"
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -134,62 +136,54 @@ TEST_CASE("grpo: float and double kernels agree") {
 }
 
 TEST_CASE("grpo: bad input gets a clear error") {
-  const auto message = [](auto&& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+  const auto says = [](auto&& fn, const char* needle) {
+    return test::error_message(fn).find(needle) != std::string::npos;
   };
   ObjectiveParams<UniformWeights> p;
   {
     Buffers b = make(5, 2);
     b.group[2] = 5;
     GroupState<double> s(2);
-    const std::string m = message([&] { step<DpoMethod>(b.view(), p, s); });
-    CHECK(m.find("group id 5 of sample 2 is out of range 0..1") != std::string::npos);
+    CHECK(says([&] { step<DpoMethod>(b.view(), p, s); }, "group id 5 of sample 2 is out of range 0..1"));
   }
   {
     Buffers b = make(5, 2);
     b.group[0] = -1;
     GroupState<double> s(2);
-    CHECK(message([&] { step<DpoMethod>(b.view(), p, s); }).find("group id -1 of sample 0") != std::string::npos);
+    CHECK(says([&] { step<DpoMethod>(b.view(), p, s); }, "group id -1 of sample 0"));
   }
   {
     Buffers b = make(5, 2);
     b.rr[3] = std::numeric_limits<double>::quiet_NaN();
     GroupState<double> s(2);
-    CHECK(message([&] { step<DpoMethod>(b.view(), p, s); }).find("reference_rejected[3] is not finite") !=
-          std::string::npos);
+    CHECK(says([&] { step<DpoMethod>(b.view(), p, s); }, "reference_rejected[3] is not finite"));
   }
   {
     Buffers b = make(5, 2);
     b.pc[1] = std::numeric_limits<double>::infinity();
     GroupState<double> s(2);
-    CHECK(message([&] { step<DpoMethod>(b.view(), p, s); }).find("policy_chosen[1] is not finite") !=
-          std::string::npos);
+    CHECK(says([&] { step<DpoMethod>(b.view(), p, s); }, "policy_chosen[1] is not finite"));
   }
   {
     Buffers b = make(5, 2);
     b.pr.pop_back();
     GroupState<double> s(2);
-    CHECK(message([&] { step<DpoMethod>(b.view(), p, s); })
-              .find("mismatched lengths: policy_rejected has 4 entries, group has 5") != std::string::npos);
+    CHECK(says([&] { step<DpoMethod>(b.view(), p, s); },
+               "mismatched lengths: policy_rejected has 4 entries, group has 5"));
   }
   {
     Buffers b = make(5, 2);
     ObjectiveParams<UniformWeights> bad;
     bad.loss.beta = 0.0;
     GroupState<double> s(2);
-    CHECK(message([&] { step<DpoMethod>(b.view(), bad, s); }).find("beta must be positive") != std::string::npos);
+    CHECK(says([&] { step<DpoMethod>(b.view(), bad, s); }, "beta must be positive"));
   }
   {
     Buffers b = make(5, 2);
     ObjectiveParams<GroupRobust> bad;
     bad.weighting.chi = 1.5;
     GroupState<double> s(2);
-    CHECK(message([&] { step<GrDpoMethod>(b.view(), bad, s); }).find("chi must be in [0, 1]") != std::string::npos);
+    CHECK(says([&] { step<GrDpoMethod>(b.view(), bad, s); }, "chi must be in [0, 1]"));
   }
-  CHECK(message([] { GroupState<double> s(0); }).find("number of groups must be >= 1") != std::string::npos);
+  CHECK(says([] { GroupState<double> s(0); }, "number of groups must be >= 1"));
 }
