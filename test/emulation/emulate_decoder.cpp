@@ -59,8 +59,8 @@ bool holds(const std::string& what, const char* needle) { return what.find(needl
 
 // A fault at the n-th synchronisation of a step, for each n a step has: the decoder either goes on to the
 // tokens of an unfailed run (nothing of the step was committed) or refuses to step until start() or
-// rewind(), after which rewinding to where the step began goes on to them. Accept::host: the rule runs on
-// the host (a user-defined rule), else the step's verdict kernels write the pending token on the device.
+// rewind(), after which rewinding to where the step began goes on to them. With accept::Greedy the step's
+// verdict kernels write the pending token on the device; a user-defined rule runs on the host.
 template <class Accept>
 void check_failed_syncs(const HostModel<quant::F32>& hm, const char* where) {
   cuda::DeviceModel<quant::F32> dm(hm.view());
