@@ -371,6 +371,7 @@ void baseline_shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_TEMPLATE(BM_gemv, quant::F32)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::F16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::BF16)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_gemv, quant::F8_E4M3)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv, quant::Q4_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_gemv_q8, quant::Q8_0)->Apply(shapes);
@@ -444,6 +445,7 @@ void gemm_shapes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK_TEMPLATE(BM_gemm, quant::F16)->Apply(gemm_shapes);
+BENCHMARK_TEMPLATE(BM_gemm, quant::F8_E4M3)->Apply(gemm_shapes);
 BENCHMARK_TEMPLATE(BM_gemm, quant::Q8_0)->Apply(gemm_shapes);
 BENCHMARK_TEMPLATE(BM_gemm, quant::Q4_0)->Apply(gemm_shapes);
 BENCHMARK_TEMPLATE(BM_prefill_q8_tiled, quant::Q8_0)->Apply(prefill_shapes);

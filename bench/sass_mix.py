@@ -14,7 +14,7 @@ import re
 import sys
 
 ROWS_PER_BLOCK = 4  # cuda::gemv_rows_per_block
-SLICE_VALUES = {"F32": 8, "F16": 8, "BF16": 8, "Q8_0": 8, "Q4_0": 16}  # quant::Slice<Q>::values
+SLICE_VALUES = {"F32": 8, "F16": 8, "BF16": 8, "F8_E4M3": 16, "Q8_0": 8, "Q4_0": 16}  # quant::Slice<Q>::values
 NAME = re.compile(r"gemv_interleavedINS_5quant\d+(\w+?)ELi(\d+)ELb([01])E")
 
 

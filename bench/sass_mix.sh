@@ -11,7 +11,7 @@ mkdir -p "$out"
 {
   echo '#include <skippy/cuda/gemv.cuh>'
   echo '#include <skippy/quant/q8_slice.hpp>'
-  for q in F32 F16 BF16 Q8_0 Q4_0; do
+  for q in F32 F16 BF16 F8_E4M3 Q8_0 Q4_0; do
     for m in 1 2 5 8; do
       echo "template __global__ void skippy::cuda::kernels::gemv_interleaved<skippy::quant::$q, $m, false>("
       echo "    skippy::cuda::GemvBatch<skippy::quant::$q>, const float*);"

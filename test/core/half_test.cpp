@@ -10,15 +10,13 @@
 #include <skippy/core/half.hpp>
 #include <string>
 
+#include "../support/hex.hpp"
+
 using namespace skippy;
 
 namespace {
 
-std::string hex(std::uint32_t u) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", static_cast<unsigned>(u));
-  return buf;
-}
+using test::hex;
 
 // Value of a binary16 bit pattern from the format's definition, in double.
 double half_value(std::uint16_t h) {

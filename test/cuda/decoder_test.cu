@@ -124,6 +124,7 @@ TEST_CASE("cuda: greedy S3D emits exactly the greedy AR tokens over a grid of po
   run_quant<quant::F32>(Preds{}, seen);
   run_quant<quant::F16>(Preds{}, seen);
   run_quant<quant::BF16>(Preds{}, seen);
+  run_quant<quant::F8_E4M3>(Preds{}, seen);
   run_quant<quant::Q8_0>(Preds{}, seen);
   run_quant<quant::Q4_0>(Preds{}, seen);
   // 8-bit activations (Int8Activations): the same property, against AR under the same policy.

@@ -1,9 +1,11 @@
-// The __host__ __device__ formulas (half conversion, dot products of every storage type and the
+// The __host__ __device__ formulas (half and FP8 conversions, dot products of every storage type and the
 // attention's wide-load one, Philox, RMSNorm, RoPE) give the same results on the device as on the host.
 // Compiled wherever nvcc exists; runs where a GPU exists, else skips visibly.
 
+#include <cuda_fp8.h>
 #include <doctest/doctest.h>
 
+#include <skippy/core/fp8.hpp>
 #include <skippy/cuda/check.cuh>
 #include <skippy/cuda/kernels/attention.cuh>
 #include <skippy/math/rmsnorm.hpp>
@@ -40,6 +42,17 @@ __global__ void dots_kernel(const float* a, const float* b, int rows, int n, flo
 __global__ void half_kernel(std::uint32_t* out) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < 65536) out[i] = float_bits(to_float(half_t{static_cast<std::uint16_t>(i)}));
+}
+
+// Every E4M3 code through the device's to_float; each input through the device's to_fp8_e4m3 and through
+// CUDA's own saturating conversion (cvt.rn.satfinite.e4m3x2.f32 from sm_89, software below).
+__global__ void fp8_kernel(const float* in, int n, std::uint32_t* decoded, std::uint8_t* ours, std::uint8_t* theirs) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < 256) decoded[i] = float_bits(to_float(fp8_e4m3_t{static_cast<std::uint8_t>(i)}));
+  if (i < n) {
+    ours[i] = to_fp8_e4m3(in[i]).bits;
+    theirs[i] = __nv_cvt_float_to_fp8(in[i], __NV_SATFINITE, __NV_E4M3);
+  }
 }
 
 __global__ void uniform_kernel(std::uint64_t seed, int n, float* out) {
@@ -94,6 +107,7 @@ TEST_CASE("device formulas equal the host formulas") {
   check_dot<quant::F32>();
   check_dot<quant::F16>();
   check_dot<quant::BF16>();
+  check_dot<quant::F8_E4M3>();
   check_dot<quant::Q8_0>();
   check_dot<quant::Q4_0>();
 
@@ -167,4 +181,57 @@ TEST_CASE("device formulas equal the host formulas") {
   cudaFree(dwp);
   cudaFree(dyp);
   for (int i = 0; i < hd; ++i) CHECK(dev[i] == doctest::Approx(host[i]).epsilon(1e-4).scale(1.0));
+}
+
+TEST_CASE("fp8 e4m3 conversions on the device equal the host's, and CUDA's saturating conversion") {
+  if (!skippy::cuda::device_available()) {
+    std::printf("skipped: no GPU (device_formulas_test fp8)\n");
+    return;
+  }
+  // A sweep of binary32 patterns over the whole range, then each tie between neighbouring codes and the
+  // floats beside it, and the edges.
+  std::vector<float> in;
+  for (std::uint64_t u = 0; u <= 0xffffffffu; u += 4099) in.push_back(bits_float(static_cast<std::uint32_t>(u)));
+  for (int c = 0; c < 0x7e; ++c) {
+    const float lo = to_float(fp8_e4m3_t{static_cast<std::uint8_t>(c)});
+    const float mid = (lo + to_float(fp8_e4m3_t{static_cast<std::uint8_t>(c + 1)})) / 2;
+    for (const float f : {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e9f)}) {
+      in.push_back(f);
+      in.push_back(-f);
+    }
+  }
+  for (const float f : {448.0f, 464.0f, 1e30f, INFINITY, -INFINITY, NAN, 0.0f, -0.0f}) in.push_back(f);
+  const int n = static_cast<int>(in.size());
+  float* din;
+  std::uint32_t* ddec;
+  std::uint8_t *dours, *dtheirs;
+  CUDA_OK(cudaMalloc(&din, in.size() * sizeof(float)));
+  CUDA_OK(cudaMalloc(&ddec, 256 * sizeof(std::uint32_t)));
+  CUDA_OK(cudaMalloc(&dours, in.size()));
+  CUDA_OK(cudaMalloc(&dtheirs, in.size()));
+  CUDA_OK(cudaMemcpy(din, in.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice));
+  fp8_kernel<<<(n + 255) / 256, 256>>>(din, n, ddec, dours, dtheirs);
+  CUDA_OK(cudaGetLastError());
+  std::vector<std::uint32_t> dec(256);
+  std::vector<std::uint8_t> ours(in.size()), theirs(in.size());
+  CUDA_OK(cudaMemcpy(dec.data(), ddec, dec.size() * sizeof(std::uint32_t), cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(ours.data(), dours, ours.size(), cudaMemcpyDeviceToHost));
+  CUDA_OK(cudaMemcpy(theirs.data(), dtheirs, theirs.size(), cudaMemcpyDeviceToHost));
+  cudaFree(din);
+  cudaFree(ddec);
+  cudaFree(dours);
+  cudaFree(dtheirs);
+  int decoded = 0, host_equal = 0, cuda_equal = 0, shown = 0;
+  for (int c = 0; c < 256; ++c) decoded += dec[c] == float_bits(to_float(fp8_e4m3_t{static_cast<std::uint8_t>(c)}));
+  CHECK(decoded == 256);
+  for (int i = 0; i < n; ++i) {
+    host_equal += ours[i] == to_fp8_e4m3(in[i]).bits;
+    // CUDA makes every NaN the positive one (0x7f); ours keeps the sign.
+    const bool nan = (ours[i] & 0x7f) == 0x7f && (theirs[i] & 0x7f) == 0x7f;
+    if (ours[i] == theirs[i] || nan) ++cuda_equal;
+    else if (++shown <= 8)
+      MESSAGE("input ", in[i], ": to_fp8_e4m3 ", int{ours[i]}, ", __nv_cvt_float_to_fp8 ", int{theirs[i]});
+  }
+  CHECK(host_equal == n);
+  CHECK(cuda_equal == n);
 }

@@ -50,8 +50,8 @@ void check_against_host(LayerRange skip) {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("skippy::cuda::Forward equals host::Forward", Q, quant::F32, quant::F16, quant::BF16, quant::Q8_0,
-                   quant::Q4_0) {
+TEST_CASE_TEMPLATE("skippy::cuda::Forward equals host::Forward", Q, quant::F32, quant::F16, quant::BF16,
+                   quant::F8_E4M3, quant::Q8_0, quant::Q4_0) {
   SKIPPY_SKIP_WITHOUT_GPU("skippy::cuda::Forward vs host");
   check_against_host<Q>(LayerRange{});
   check_against_host<Q>(LayerRange{1, 3});

@@ -148,6 +148,7 @@ TEST_CASE("cuda::gemv_residual adds as add_rmsnorm and leaves quant::norm_scale'
     check_residual<quant::F32>(200, 256, m, false);
     check_residual<quant::F16>(4096, 512, m, false);
     check_residual<quant::BF16>(520, 1024, m, false);
+    check_residual<quant::F8_E4M3>(300, 512, m, false);
     check_residual<quant::Q8_0>(1028, 256, m, false);
     check_residual<quant::Q4_0>(4096, 256, m, true);
   }
@@ -159,6 +160,7 @@ TEST_CASE("cuda weight launches over quant::NormedRows have the float launches' 
     check_normed<quant::F32>(256, m, false);
     check_normed<quant::F16>(4096, m, false);
     check_normed<quant::BF16>(512, m, false);
+    check_normed<quant::F8_E4M3>(1024, m, false);
     check_normed<quant::Q8_0>(1024, m, false);
     check_normed<quant::Q4_0>(512, m, false);
     check_normed<quant::Q4_0>(512, m, true);
@@ -246,6 +248,7 @@ TEST_CASE("skippy::cuda::Forward with fused norms: within rounding of the host a
   check_forward<quant::F32>();
   check_forward<quant::F16>();
   check_forward<quant::BF16>();
+  check_forward<quant::F8_E4M3>();
   check_forward<quant::Q8_0>();
   check_forward<quant::Q4_0>(skippy::cuda::Upload::packed);
   // Not with 8-bit activations (their norm quantises its output), nor on a tiled model.

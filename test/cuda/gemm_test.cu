@@ -75,6 +75,7 @@ TEST_CASE("cuda::gemm (tensor cores) equals the host reference within TF32 round
   check_gemm<quant::F32>(200, 256, 100);
   check_gemm<quant::F16>(200, 256, 100);
   check_gemm<quant::BF16>(200, 256, 100);
+  check_gemm<quant::F8_E4M3>(200, 256, 100);
   check_gemm<quant::Q8_0>(200, 256, 100);
   check_gemm<quant::Q4_0>(200, 256, 100);
   check_gemm<quant::Q8_0>(64, 4096, 64);  // exact tiles, long rows

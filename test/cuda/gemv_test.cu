@@ -114,6 +114,7 @@ TEST_CASE("cuda::gemv equals the host reference and does not depend on m") {
       check_all<quant::F32>(rows, cols);
       check_all<quant::F16>(rows, cols);
       check_all<quant::BF16>(rows, cols);
+      check_all<quant::F8_E4M3>(rows, cols);
       check_all<quant::Q8_0>(rows, cols);
       check_all<quant::Q4_0>(rows, cols);
     }

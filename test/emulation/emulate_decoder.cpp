@@ -1,9 +1,9 @@
 // Emulated (test/emulation/README.md): the CUDA decoder's losslessness, sized for CI (decoder_test.cu
 // decodes hundreds of sequences, too many at the emulation's speed). On a damped tiny model, which
 // accepts some drafts and rejects others: greedy S3D emits exactly greedy AR's tokens on CUDA, with the
-// step replayed from graphs and launched directly, for simultaneous and sequential drafts: F32, F16 with
-// fused norms, BF16 with tensor-core decoding, Q4_0 with 8-bit activations packed and tiled (the
-// tensor-core kernel). CUDA greedy AR emits the host's greedy AR tokens (these sequences have no near
+// step replayed from graphs and launched directly, for simultaneous and sequential drafts: F32, F16 and
+// F8_E4M3 with fused norms, BF16 with tensor-core decoding, Q4_0 with 8-bit activations packed and tiled
+// (the tensor-core kernel). CUDA greedy AR emits the host's greedy AR tokens (these sequences have no near
 // tie; decoder_test.cu allows one). A CUDA fault surfacing at any synchronisation of a prefill or a step
 // (injected) never lets the decoder step on from a cache or pending token it did not finish.
 
@@ -125,6 +125,11 @@ int main() {
                                       d.tensor_core_decoding(true);
                                       return d.uses_tensor_core_decoding();
                                     });
+  check<quant::F8_E4M3, Simultaneous<4>>(HostModel<quant::F8_E4M3>::from_float(w), cuda::Upload::in_place,
+                                         "fused norms", [](auto& d) {
+                                           d.fused_norms(true);
+                                           return d.uses_fused_norms();
+                                         });
   const auto q4 = HostModel<quant::Q4_0>::from_float(w);
   check<quant::Q4_0, Simultaneous<4>, Int8Activations>(q4, cuda::Upload::packed, "8-bit, packed", none);
   check<quant::Q4_0, Simultaneous<4>, Int8Activations>(q4, cuda::Upload::tiled, "8-bit, tiled", none);

@@ -99,6 +99,7 @@ int main() {
   check_type<quant::F32>();
   check_type<quant::F16>();
   check_type<quant::BF16>();
+  check_type<quant::F8_E4M3>();
   check_type<quant::Q8_0>();
   check_type<quant::Q4_0>();
   std::printf("emulate_gemm: %d failures\n", emulation::failures);

@@ -101,6 +101,26 @@ TEST_CASE("layout: F16 and BF16 rows from little-endian bytes, every bit pattern
   CHECK(row_bytes<BF16>(64) == 128);
 }
 
+TEST_CASE("layout: F8_E4M3 rows from bytes, every bit pattern (1 sign, 4 exponent bits biased by 7, 3 mantissa bits)") {
+  std::vector<std::uint8_t> bytes;
+  for (int rep = 0; rep < 2; ++rep)
+    for (int b = 0; b < 256; ++b) bytes.push_back(static_cast<std::uint8_t>(b));
+  const auto row = from_bytes<F8_E4M3::block>(bytes);
+  std::vector<float> out(row.size());
+  dequantize_row<F8_E4M3>(row.data(), out.data(), static_cast<int>(out.size()));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int b = static_cast<int>(i % 256), e = (b >> 3) & 0xf, m = b & 7;
+    CAPTURE(b);
+    if (e == 0xf && m == 7) {
+      CHECK(std::isnan(out[i]));
+      continue;
+    }
+    const double mag = e == 0 ? std::ldexp(m, -9) : std::ldexp(1.0 + m / 8.0, e - 7);
+    CHECK(static_cast<double>(out[i]) == ((b & 0x80) ? -mag : mag));
+  }
+  CHECK(row_bytes<F8_E4M3>(64) == 64);
+}
+
 TEST_CASE("layout: Q8_0 blocks from bytes (fp16 scale, then 32 int8 quants)") {
   // One block per edge scale, quants covering -128..127 (four blocks' worth cycled through).
   std::vector<std::uint8_t> bytes;
@@ -224,6 +244,28 @@ TEST_CASE("quantize_row -> dequantize: F32 exact, F16/BF16 within half an ulp") 
     INFO("x = " << x[i]);
     CHECK(eh <= half_ulp_half(x[i]));
     CHECK(eb <= half_ulp_bf16(x[i]));
+  }
+}
+
+// E4M3 spacing: 2^-9 below 2^-6, 2^(e-3) in [2^e, 2^(e+1)). Rounding to nearest is within half of it;
+// past 448 the value is clipped.
+TEST_CASE("quantize_row -> dequantize: F8_E4M3 within half its spacing, clipped at +-448") {
+  std::vector<float> x = test_row(7);
+  for (float v : {0.0f, -0.0f, 448.0f, -448.0f, 500.0f, -1e6f, 0.001f, -0.0009765625f, 2.5e-4f})
+    x.push_back(v);
+  while (x.size() % 32 != 0) x.push_back(0.5f);
+  std::vector<fp8_e4m3_t> q(x.size());
+  quantize_row<F8_E4M3>(x.data(), q.data(), x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double a = std::fabs(static_cast<double>(x[i])), back = dequantize(q[i], 0);
+    INFO("x = " << x[i]);
+    if (a >= 448.0) {
+      CHECK(back == std::copysign(448.0, x[i]));
+      continue;
+    }
+    const double spacing = a < std::ldexp(1.0, -6) ? std::ldexp(1.0, -9) : std::ldexp(1.0, std::ilogb(a) - 3);
+    CHECK(std::fabs(back - x[i]) <= spacing / 2);
+    CHECK(std::signbit(back) == std::signbit(x[i]));
   }
 }
 

@@ -94,6 +94,10 @@ TEST_CASE("dot_row<BF16> matches a double reference") {
   std::mt19937 rng(3);
   check_type<BF16>(rng);
 }
+TEST_CASE("dot_row<F8_E4M3> matches a double reference") {
+  std::mt19937 rng(6);
+  check_type<F8_E4M3>(rng);
+}
 TEST_CASE("dot_row<Q8_0> matches a double reference") {
   std::mt19937 rng(4);
   check_type<Q8_0>(rng);

@@ -56,6 +56,7 @@ TEST_CASE("interleaved_dot over NormedSlices is the float arithmetic over the no
     check_normed_dot<F32>(cols);
     check_normed_dot<F16>(cols);
     check_normed_dot<BF16>(cols);
+    check_normed_dot<F8_E4M3>(cols);
     check_normed_dot<Q8_0>(cols);
     check_normed_dot<Q4_0>(cols);
   }

@@ -68,6 +68,7 @@ TEST_CASE("slices cover each column once, decode to the dequantized weights, and
   check_slices<F32>(rng);
   check_slices<F16>(rng);
   check_slices<BF16>(rng);
+  check_slices<F8_E4M3>(rng);
   check_slices<Q8_0>(rng);
   check_slices<Q4_0>(rng);
 }

@@ -17,7 +17,7 @@ namespace skippy::test::grid {
 template <class... T>
 struct List {};
 
-using Quants = List<quant::F32, quant::F16, quant::BF16, quant::Q8_0, quant::Q4_0>;
+using Quants = List<quant::F32, quant::F16, quant::BF16, quant::F8_E4M3, quant::Q8_0, quant::Q4_0>;
 using Skips = List<NoSkip, SkipRange<1, 3>, SkipRange<1, 2>, SkipRange<2, 4>>;
 
 inline const std::vector<std::vector<int>> prompts =
@@ -90,7 +90,7 @@ template <int K>
 void check_grid() {
   Tally tally;
   run_quants<K>(Quants{}, tally);
-  CHECK(tally.combinations == 5 * 4 * 2);  // quantization x skip range x drafting mode
+  CHECK(tally.combinations == 6 * 4 * 2);  // quantization x skip range x drafting mode
   MESSAGE("greedy-equality grid, K=", K, ": ", tally.combinations, " policy combinations, 2 models x ",
           prompts.size(), " prompts each");
   // Acceptance and rollback are exercised: every accepted count 0..K occurs in both drafting modes

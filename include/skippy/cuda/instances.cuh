@@ -18,10 +18,10 @@
 // types or arithmetics can be declared and defined the same way with the macros below, expanded at global
 // scope.
 //
-// The standard set: the float arithmetic for F32, F16, BF16, Q8_0 and Q4_0 (over plain activations and a
-// fused norm's, quant/normed_slice.hpp); 8-bit activations for Q8_0 and Q4_0; tensor cores over float
-// activations for F16 and BF16: every weight kernel a Forward<Q, A> or
-// the gemv and gemm functions of those types launch. (The other kernels, a few per program, are compiled
+// The standard set: the float arithmetic for F32, F16, BF16, F8_E4M3, Q8_0 and Q4_0 (over plain activations
+// and a fused norm's, quant/normed_slice.hpp); 8-bit activations for Q8_0 and Q4_0; tensor cores over float
+// activations for F16 and BF16: every weight kernel a Forward<Q, A> or the gemv and gemm functions of those
+// types launch. (The other kernels, a few per program, are compiled
 // where they are used.)
 
 #include <cuda_runtime.h>
@@ -73,6 +73,7 @@
   SKIPPY_CUDA_GEMV_KERNELS(EXTERN, quant::F32)         \
   SKIPPY_CUDA_GEMV_KERNELS(EXTERN, quant::F16)         \
   SKIPPY_CUDA_GEMV_KERNELS(EXTERN, quant::BF16)        \
+  SKIPPY_CUDA_GEMV_KERNELS(EXTERN, quant::F8_E4M3)     \
   SKIPPY_CUDA_GEMV_KERNELS(EXTERN, quant::Q8_0)        \
   SKIPPY_CUDA_GEMV_KERNELS(EXTERN, quant::Q4_0)        \
   SKIPPY_CUDA_GEMV_INT8_KERNELS(EXTERN, quant::Q8_0)   \
@@ -83,5 +84,6 @@
   SKIPPY_CUDA_GEMM_KERNELS(EXTERN, quant::F32)    \
   SKIPPY_CUDA_GEMM_KERNELS(EXTERN, quant::F16)    \
   SKIPPY_CUDA_GEMM_KERNELS(EXTERN, quant::BF16)   \
+  SKIPPY_CUDA_GEMM_KERNELS(EXTERN, quant::F8_E4M3) \
   SKIPPY_CUDA_GEMM_KERNELS(EXTERN, quant::Q8_0)   \
   SKIPPY_CUDA_GEMM_KERNELS(EXTERN, quant::Q4_0)

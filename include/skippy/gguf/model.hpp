@@ -126,11 +126,21 @@ inline void supported(const TensorInfo& t) {
           " (supported: F32, F16, BF16, Q8_0, Q4_0)");
 }
 
+// Q's ggml type id; a type without one (quant::F8_E4M3) is a compile-time error naming the conversion.
+template <class Q>
+constexpr std::uint32_t ggml_type_id() {
+  static_assert(quant::has_ggml_type_v<Q>,
+                "gguf: this weight type has no ggml type id, so a GGUF file cannot hold it: view<Q>, the writer "
+                "and requantize<Q> take F32, F16, BF16, Q8_0 or Q4_0 (load_host_model<Q> converts a file to it)");
+  if constexpr (quant::has_ggml_type_v<Q>) return static_cast<std::uint32_t>(Q::ggml_type);
+  else return 0;
+}
+
 template <class Q>
 MatrixView<Q> matrix(const File& f, const std::string& name, int rows, int cols) {
   const TensorInfo& t = shaped(f, name, rows, cols);
   supported(t);
-  require(t.type == static_cast<std::uint32_t>(Q::ggml_type), "gguf: tensor '", name, "' has type ", t.type_name(),
+  require(t.type == ggml_type_id<Q>(), "gguf: tensor '", name, "' has type ", t.type_name(),
           ", but view<", Q::name, "> needs every matrix in ", Q::name,
           " (load_host_model<", Q::name, "> converts, with a copy)");
   require(reinterpret_cast<std::uintptr_t>(t.data) % alignof(typename Q::block) == 0, "gguf: tensor '", name,
@@ -173,6 +183,7 @@ inline std::vector<float> to_float(const TensorInfo& t) {
 
 template <class Q>
 constexpr std::uint32_t file_type() {
+  ggml_type_id<Q>();
   if constexpr (std::is_same_v<Q, quant::F32>) return 0;
   else if constexpr (std::is_same_v<Q, quant::F16>) return 1;
   else if constexpr (std::is_same_v<Q, quant::Q4_0>) return 2;
@@ -364,7 +375,7 @@ Writer model_writer(const ModelView<Q>& m, const WriteOptions& o = {}) {
     w.set("skippy.skip_end", static_cast<std::uint32_t>(s.skip_end));
     w.set("skippy.predictors", static_cast<std::uint32_t>(s.predictors));
   }
-  const auto qt = static_cast<std::uint32_t>(Q::ggml_type);
+  const auto qt = detail::ggml_type_id<Q>();
   const auto f32 = static_cast<std::uint32_t>(quant::GgmlType::F32);
   auto mat = [&](const std::string& name, const MatrixView<Q>& x) {
     w.add_tensor(name, qt, {static_cast<std::uint64_t>(x.cols), static_cast<std::uint64_t>(x.rows)}, x.data);
@@ -424,7 +435,7 @@ Writer requantize(const File& src) {
     require(t.dims[0] % Q::block_size == 0, "gguf: tensor '", t.name, "' first dimension ", t.dims[0],
             " is not a multiple of the ", Q::name, " block size ", Q::block_size);
     const TensorInfo* tp = &t;
-    w.add_tensor_fill(t.name, static_cast<std::uint32_t>(Q::ggml_type), t.dims, [tp](std::uint8_t* dst) {
+    w.add_tensor_fill(t.name, detail::ggml_type_id<Q>(), t.dims, [tp](std::uint8_t* dst) {
       const std::vector<float> x = detail::to_float(*tp);
       const std::size_t row = static_cast<std::size_t>(tp->dims[0]);
       std::vector<typename Q::block> out(row / Q::block_size);

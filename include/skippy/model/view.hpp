@@ -15,7 +15,8 @@ namespace skippy {
 
 template <class Q>
 struct MatrixView {
-  static_assert(quant::is_quant_v<Q>, "MatrixView<Q>: Q must be one of quant::F32, F16, BF16, Q8_0, Q4_0");
+  static_assert(quant::is_quant_v<Q>,
+                "MatrixView<Q>: Q must be one of quant::F32, F16, BF16, F8_E4M3, Q8_0, Q4_0");
   using block = typename Q::block;
   const block* data = nullptr;
   int rows = 0;
@@ -51,7 +52,8 @@ struct LayerView {
 // The model type users compose decoders with: `Decoder<ModelView<quant::Q8_0>, ...>`.
 template <class Q>
 struct ModelView {
-  static_assert(quant::is_quant_v<Q>, "ModelView<Q>: Q must be one of quant::F32, F16, BF16, Q8_0, Q4_0");
+  static_assert(quant::is_quant_v<Q>,
+                "ModelView<Q>: Q must be one of quant::F32, F16, BF16, F8_E4M3, Q8_0, Q4_0");
   using quant_type = Q;
 
   ModelConfig config;

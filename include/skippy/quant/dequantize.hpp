@@ -9,6 +9,7 @@ namespace skippy::quant {
 SKIPPY_HD_INLINE float dequantize(const float& b, int) { return b; }
 SKIPPY_HD_INLINE float dequantize(const half_t& b, int) { return to_float(b); }
 SKIPPY_HD_INLINE float dequantize(const bf16_t& b, int) { return to_float(b); }
+SKIPPY_HD_INLINE float dequantize(const fp8_e4m3_t& b, int) { return to_float(b); }
 // A quantised value times its block's scale (Q8_0 and Q4_0, whatever layout holds them).
 SKIPPY_HD_INLINE float scaled(half_t d, int q) { return to_float(d) * static_cast<float>(q); }
 SKIPPY_HD_INLINE float dequantize(const block_q8_0& b, int i) { return scaled(b.d, b.qs[i]); }

@@ -15,6 +15,7 @@ namespace skippy::quant {
 inline void quantize_block(const float* x, float* out) { *out = *x; }
 inline void quantize_block(const float* x, half_t* out) { *out = to_half(*x); }
 inline void quantize_block(const float* x, bf16_t* out) { *out = to_bf16(*x); }
+inline void quantize_block(const float* x, fp8_e4m3_t* out) { *out = to_fp8_e4m3(*x); }  // saturates at 448
 
 // The quants round against the float scale, which is then stored as a half (ggml's reference order).
 inline void quantize_block(const float* x, block_q8_0* out) { out->d = to_half(quantize_q8(x, out->qs)); }

@@ -1,9 +1,10 @@
 #pragma once
 // Slices: the unit of work of the interleaved weight kernel (cuda/gemv.cuh), on the ggml layout in place.
-// A row is cut into slices of 8 values (16 for Q4_0, whose bytes hold two values); thread t of a block of
-// interleaved_warps warps takes slices t, t+128, t+256, ... so each warp reads consecutive bytes of the
-// weights and of the activations at once (16-byte loads where the layout is aligned: the float types;
-// 2-byte loads inside the 34- and 18-byte blocks of Q8_0 and Q4_0), and all four warps work on one row.
+// A row is cut into slices of 8 values (16 for Q4_0, whose bytes hold two values, and for F8_E4M3); thread
+// t of a block of interleaved_warps warps takes slices t, t+128, t+256, ... so each warp reads consecutive
+// bytes of the weights and of the activations at once (16-byte loads where the layout is aligned: the float
+// types; 2-byte loads inside the 34- and 18-byte blocks of Q8_0 and Q4_0), and all four warps work on one
+// row.
 // A slice is decoded in registers without its scale, dotted with the activations by a chain of fused
 // multiply-adds, and enters the thread's running sum as sum = fma(scale, slice dot, sum); each warp's
 // threads are joined by the xor butterfly of warp shuffles, then the warps' sums in warp order. That
@@ -183,6 +184,20 @@ template <>
 struct Slice<F16> : HalfSlice<half_t> {};
 template <>
 struct Slice<BF16> : HalfSlice<bf16_t> {};
+
+// F8_E4M3: sixteen one-byte values in one 16-byte load (runs 0 and 1: values 16s..16s+7, 16s+8..16s+15).
+template <>
+struct Slice<F8_E4M3> {
+  static constexpr int values = 16;
+  using Raw = Bytes16;
+  SKIPPY_HD_INLINE static int first(int s, int j) { return s * values + j * slice_run; }
+  SKIPPY_HD_INLINE static Raw load(const fp8_e4m3_t* row, int s) { return detail::load16(row + s * values); }
+  SKIPPY_HD_INLINE static float decode(const Raw& r, float (&v)[values]) {
+    for (int k = 0; k < values; ++k)
+      v[k] = to_float(fp8_e4m3_t{static_cast<std::uint8_t>(r.w[k / 4] >> (8 * (k % 4)))});  // little endian
+    return 1.0f;
+  }
+};
 
 // Q8_0: four slices per block, slice s = bytes qs[8p, 8p + 8) of block s / 4 (p = s % 4).
 template <>

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../core/fp8.hpp"
 #include "../core/half.hpp"
 
 namespace skippy::quant {
@@ -47,6 +48,13 @@ struct BF16 {
   static constexpr GgmlType ggml_type = GgmlType::BF16;
   static constexpr const char* name = "BF16";
 };
+// FP8 E4M3 values (core/fp8.hpp), one per byte, without a scale: ggml has no such type, so a model file
+// cannot hold it (has_ggml_type_v); load_host_model<F8_E4M3> and HostModel<F8_E4M3>::from_float convert.
+struct F8_E4M3 {
+  using block = fp8_e4m3_t;
+  static constexpr int block_size = 1;
+  static constexpr const char* name = "F8_E4M3";
+};
 struct Q8_0 {
   using block = block_q8_0;
   static constexpr int block_size = qk;
@@ -69,11 +77,17 @@ struct is_quant<F16> : std::true_type {};
 template <>
 struct is_quant<BF16> : std::true_type {};
 template <>
+struct is_quant<F8_E4M3> : std::true_type {};
+template <>
 struct is_quant<Q8_0> : std::true_type {};
 template <>
 struct is_quant<Q4_0> : std::true_type {};
 template <class T>
 inline constexpr bool is_quant_v = is_quant<T>::value;
+
+// Whether Q has a ggml type id (Q::ggml_type), so that a GGUF file can hold it.
+template <class Q>
+inline constexpr bool has_ggml_type_v = !std::is_same_v<Q, F8_E4M3>;
 
 // The block types of small integers times one half scale per 32 values (Q8_0, Q4_0): the ones the 8-bit
 // activation kernels, the packed device layout and the 2-byte block loads of the weight kernel serve.
@@ -83,7 +97,7 @@ inline constexpr bool is_int_blocks_v = std::is_same_v<Q, Q8_0> || std::is_same_
 // Bytes of one row of `cols` values (cols must be a multiple of Q::block_size).
 template <class Q>
 constexpr std::size_t row_bytes(std::size_t cols) {
-  static_assert(is_quant_v<Q>, "row_bytes<Q>: Q must be one of quant::F32, F16, BF16, Q8_0, Q4_0");
+  static_assert(is_quant_v<Q>, "row_bytes<Q>: Q must be one of quant::F32, F16, BF16, F8_E4M3, Q8_0, Q4_0");
   return cols / Q::block_size * sizeof(typename Q::block);
 }
 
