@@ -80,7 +80,7 @@ case $phase in
   main)
     # -d prints each test case's seconds, to size the sanitizer runs.
     step cuda_tests 120 "$pack/skippy_cuda_tests" -d
-    # 0.03 s per case: ~430 cases (the reference kernel's baseline included) inside the step's limit, and
+    # 0.03 s per case: ~480 cases (the reference kernel's baseline included) inside the step's limit, and
     # 196 back-to-back cases (BM_gemv_stream, 20 graph replays each).
     step bench_gemv 200 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
       --benchmark_out="$out/gemv.json" --benchmark_out_format=json

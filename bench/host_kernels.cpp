@@ -67,6 +67,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK_TEMPLATE(BM_matvec, quant::F32)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_matvec, quant::F16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_matvec, quant::BF16)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_matvec, quant::F8_E4M3)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_matvec, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_matvec, quant::Q4_0)->Apply(shapes);
 
