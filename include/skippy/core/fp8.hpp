@@ -19,7 +19,7 @@ inline constexpr float fp8_e4m3_max = 448.0f;
 // E4M3 -> binary32, exact, without binary32 subnormals (slow on x86 hosts, flushed to zero on the device
 // under --use_fast_math): a normal's 7 magnitude bits placed at the top of a binary32's exponent and
 // mantissa fields, the exponent rebiased 7 -> 127 by an integer add; a subnormal m * 2^-9 from the integer
-// m. Selects rather than branches, so host loops vectorise.
+// m. Selects rather than branches (no divergent paths in a warp).
 SKIPPY_HD_INLINE float to_float(fp8_e4m3_t v) {
   const std::uint32_t b = v.bits, sign = (b & 0x80u) << 24, mag = b & 0x7fu;
   const std::uint32_t normal = (mag << 20) + (120u << 23);
