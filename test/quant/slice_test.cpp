@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <random>
 #include <skippy/quant/dequantize.hpp>
 #include <skippy/quant/quantize.hpp>
@@ -71,6 +73,58 @@ TEST_CASE("slices cover each column once, decode to the dequantized weights, and
   check_slices<F8_E4M3>(rng);
   check_slices<Q8_0>(rng);
   check_slices<Q4_0>(rng);
+}
+
+TEST_CASE("F8_E4M3 slices widen codes to binary16 pairs: every code at every position, NaNs beside them") {
+  using S = Slice<F8_E4M3>;
+  const auto is_nan = [](unsigned c) { return (c & 0x7fu) == 0x7fu; };
+  // The pair widening alone, over every pair of codes: the binary16s are the codes' values * 2^-8.
+  int pair_wrong = 0;
+  for (std::uint32_t lo = 0; lo < 256; ++lo)
+    for (std::uint32_t hi = 0; hi < 256; ++hi) {
+      if (is_nan(lo) || is_nan(hi)) continue;
+      for (int p = 0; p < 2; ++p) {
+        const std::uint32_t w = p == 0 ? (hi << 8 | lo) : (hi << 24 | lo << 16);
+        const std::uint32_t h = quant::detail::fp8_pair_as_half2(w, p);
+        pair_wrong += float_bits(to_float(half_t{static_cast<std::uint16_t>(h & 0xffffu)}) * 0x1p8f) !=
+                      float_bits(to_float(fp8_e4m3_t{static_cast<std::uint8_t>(lo)}));
+        pair_wrong += float_bits(to_float(half_t{static_cast<std::uint16_t>(h >> 16)}) * 0x1p8f) !=
+                      float_bits(to_float(fp8_e4m3_t{static_cast<std::uint8_t>(hi)}));
+      }
+    }
+  CHECK(pair_wrong == 0);
+
+  // Each code at each position of a slice whose other codes are random, finite or (every third slice)
+  // holding a NaN elsewhere: scale * value is to_float of the code, bit for bit (NaN for NaN codes), and
+  // the NaN test sees exactly the NaN codes.
+  std::mt19937 rng(20261206);
+  std::uniform_int_distribution<unsigned> byte(0, 255);
+  int wrong = 0, nan_test_wrong = 0, slices = 0;
+  for (int k = 0; k < S::values; ++k)
+    for (unsigned c = 0; c < 256; ++c) {
+      std::uint8_t codes[S::values];
+      for (std::uint8_t& b : codes) {
+        do b = static_cast<std::uint8_t>(byte(rng));
+        while (is_nan(b));
+      }
+      if (slices++ % 3 == 0) codes[(k + 5) % S::values] = 0xff;
+      codes[k] = static_cast<std::uint8_t>(c);
+      Bytes16 raw;
+      std::memcpy(raw.w, codes, sizeof codes);
+      for (int q = 0; q < 4; ++q) {
+        bool any = false;
+        for (int b = 0; b < 4; ++b) any = any || is_nan(codes[4 * q + b]);
+        nan_test_wrong += (quant::detail::fp8_nan_marks(raw.w[q]) != 0) != any;
+      }
+      float v[S::values];
+      const float scale = S::decode(raw, v);
+      for (int j = 0; j < S::values; ++j) {
+        const float want = to_float(fp8_e4m3_t{codes[j]}), got = scale * v[j];
+        wrong += is_nan(codes[j]) ? !std::isnan(got) : float_bits(got) != float_bits(want);
+      }
+    }
+  CHECK(nan_test_wrong == 0);
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("butterfly_sum joins lane l with lane l ^ 16 first, as warp shuffles do") {
