@@ -123,7 +123,7 @@ TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and t
   }
 }
 
-TEST_CASE("cuda warp_rows at tiny temperatures (logit / T overflows) equals sampling::warp") {
+TEST_CASE("cuda warp_rows at tiny temperatures (logit / T overflows) and a subnormal top_p equals sampling::warp") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda warp tiny temperatures");
   const DeviceBuffer<kernels::StepKey> key = to_device(std::vector<kernels::StepKey>{{7, 100, 0}});
   for (const int n : {1000, 32000, 20001}) {  // one block a row; chunks; tied maxima across chunks
@@ -131,13 +131,16 @@ TEST_CASE("cuda warp_rows at tiny temperatures (logit / T overflows) equals samp
     const int rows = 4;
     const auto x = random_logits(rows, n, ties, static_cast<std::uint32_t>(n + 11));
     const auto dx = to_device(x);
-    for (const auto& w : skippy::test::tiny_temperature_warps()) {
+    auto warps = skippy::test::tiny_temperature_warps();
+    for (const auto& w : skippy::test::subnormal_top_p_warps()) warps.push_back(w);
+    for (const auto& w : warps) {
       const Warped got = warp_on_device<kernels::sample_candidates>(dx, n, rows, w, key);
       CHECK(got.bad == 0);
       for (int r = 0; r < rows; ++r) {
         const auto c = skippy::test::compare_warp(x.data() + static_cast<long>(r) * n,
                                                   got.p.data() + static_cast<long>(r) * n, n, w);
-        INFO("n ", n, " T ", w.temperature, " top_k ", w.top_k, " row ", r, " kept ", c.kept, " mass ", c.mass);
+        INFO("n ", n, " T ", w.temperature, " top_k ", w.top_k, " top_p ", w.top_p, " row ", r, " kept ", c.kept,
+             " mass ", c.mass);
         CHECK(c.ok(w));
       }
     }

@@ -298,6 +298,26 @@ TEST_CASE("warp: top_p keeps the smallest rank prefix whose mass reaches p") {
   CHECK(p[0] == 0.0f);
 }
 
+TEST_CASE("warp: a subnormal top_p keeps the top token, alone or after top-k over a flat row") {
+  // top_p * kept mass (2/64 here) rounds to 0: a limit of 0 would keep no token at all.
+  const std::vector<float> flat(64, 0.5f);
+  std::vector<float> p(flat.size());
+  std::vector<int> order;
+  for (const int top_k : {0, 2})
+    for (const float top_p : {1e-44f, 0x1p-149f}) {
+      CAPTURE(top_k);
+      CAPTURE(top_p);
+      const sampling::WarpParams w{1.0f, top_k, top_p};
+      w.validate();
+      sampling::warp(flat.data(), p.data(), 64, w, order);
+      CHECK(p[0] == 1.0f);  // ties to the lowest id
+      float rest = 0.0f;
+      for (std::size_t i = 1; i < p.size(); ++i) rest += p[i];
+      CHECK(rest == 0.0f);
+      CHECK(sampling::sample_categorical(p.data(), 64, 0.5f) == 0);
+    }
+}
+
 TEST_CASE("warp: top-k then top-p, where both filters agree whatever top-p measures mass against") {
   // Cases where top-p's prefix count is the same measured on the full softmax or on the renormalised
   // top-k distribution (the two conventions in use); the result must be the intersection, renormalised.

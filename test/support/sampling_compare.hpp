@@ -56,6 +56,9 @@ inline std::vector<sampling::WarpParams> warp_grid() {
 // Temperatures at which logit / T overflows float (the warp scales differences from the max instead):
 // one-hot rows, or even mass over tied maxima; alone, and with cuts over those rows.
 inline std::vector<sampling::WarpParams> tiny_temperature_warps() { return {{1e-37f, 0, 1.0f}, {1e-30f, 2, 0.5f}}; }
+// A subnormal top_p, alone and after top-k: its limit (top_p times the mass) may round to 0, which must
+// still keep the top token.
+inline std::vector<sampling::WarpParams> subnormal_top_p_warps() { return {{1.0f, 2, 1e-44f}, {1.0f, 0, 1e-44f}}; }
 
 // logits: one row of n values; got: the device's warped row. Top-p's boundary is a float sum of the kept
 // mass compared with a limit, summed in another order on each side: one token may flip, or more where

@@ -23,6 +23,13 @@ SKIPPY_HD_INLINE float softmax_weight(float logit, float inv_t, float max_logit)
 }
 SKIPPY_HD_INLINE float entropy_term(float p) { return p > 0.0f ? -p * logf(p) : 0.0f; }
 
+// Top-p's limit: top_p times the mass it acts on, never below the smallest normal float, so that a product
+// rounding to 0 (a subnormal top_p over a small top-k mass) still keeps the top token rather than none.
+SKIPPY_HD_INLINE float top_p_limit(float top_p, float mass) {
+  const float limit = top_p * mass;
+  return limit > 0x1p-126f ? limit : 0x1p-126f;
+}
+
 struct WarpParams {
   float temperature = 1.0f;  // > 0 (temperature 0 is greedy and never warps)
   int top_k = 0;             // 0: off
@@ -68,7 +75,7 @@ inline void warp(const float* logits, float* p, int n, const WarpParams& w, std:
     // top-p acts on top-k's output: mass is measured against the renormalised top-k distribution.
     float kept_mass = 0.0f;
     for (int r = 0; r < keep_k; ++r) kept_mass += p[order[static_cast<std::size_t>(r)]];
-    const float limit = w.top_p * kept_mass;
+    const float limit = top_p_limit(w.top_p, kept_mass);
     float before = 0.0f;
     for (int r = 0; r < keep_k; ++r) {
       if (before >= limit) {

@@ -281,7 +281,7 @@ __device__ WarpCuts warp_cuts(const Entries& e, int n, const sampling::WarpParam
     if (use_k)
       for (int i = static_cast<int>(threadIdx.x); i < e.n; i += Threads)
         if (by_k.keeps(e.p[i], e.id(i))) kept += e.p[i];
-    by_p = top_p_cut(e, by_k, w.top_p * (use_k ? all.sum(kept) : total), all);
+    by_p = top_p_cut(e, by_k, sampling::top_p_limit(w.top_p, use_k ? all.sum(kept) : total), all);
   }
   WarpCuts cuts{by_k, by_p, 0.0f};
   float kept = 0.0f;
@@ -320,7 +320,7 @@ __device__ Warped warp_row(const float* logits, float* p, int n, const sampling:
   float total = 0.0f;
   if (!use_k) for_row<Threads>(p, n, [&](int, float v) { total += v; });
   total = use_k ? 0.0f : all.sum(total);
-  const Entries e = candidates(p, n, top, use_k ? w.top_k : 0, w.top_p * total, s, all);
+  const Entries e = candidates(p, n, top, use_k ? w.top_k : 0, sampling::top_p_limit(w.top_p, total), s, all);
   const WarpCuts cuts = warp_cuts(e, n, w, total, all);
   for_row<Threads>(p, n, [&](int i, float v) { p[i] = cuts.keeps(v, i) ? v * cuts.renorm : 0.0f; });
   if (e.ids != nullptr) renormalise_candidates(cuts, e.n, s);  // for a draw over them

@@ -248,7 +248,8 @@ __global__ void __launch_bounds__(Threads)
       st.tops[j] = sampling::softmax_weight(s.tops[j], inv_t, mx) * inv;
     __syncthreads();
     // Top-p alone: the row's mass is 1 up to rounding, which the bound's margin covers.
-    float bound = candidate_bound(Entries{st.tops, nullptr, tops}, use_k ? w.top_k : 0, w.top_p, all);
+    float bound = candidate_bound(Entries{st.tops, nullptr, tops}, use_k ? w.top_k : 0,
+                                  sampling::top_p_limit(w.top_p, 1.0f), all);
     // A few ulps lower: a group's probability recomputed here may round apart from the one written above.
     if (bound >= 0.0f) {
       bound *= 1.0f - 1.0f / 65536.0f;
