@@ -69,7 +69,7 @@ class Decoder {
   }
 
   // One decoding step emitting at most `budget` (>= 1) tokens into out (appended). Returns how many
-  // tokens the step produced (n + 1, possibly more than budget; only the first `budget` are meaningful).
+  // tokens the step produced: n + 1 <= budget (the drafts are cut to budget - 1, decode::step_drafts).
   int step(std::vector<int>& out, int budget = max_predictors + 1) {
     decode::require_started(started_);
     const int t = cache_.length();
