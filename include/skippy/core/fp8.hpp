@@ -19,13 +19,13 @@ inline constexpr float fp8_e4m3_max = 448.0f;
 // E4M3 -> binary32, exact, without binary32 subnormals (slow on x86 hosts, flushed to zero on the device
 // under --use_fast_math): a normal's 7 magnitude bits placed at the top of a binary32's exponent and
 // mantissa fields, the exponent rebiased 7 -> 127 by an integer add; a subnormal m * 2^-9 from the integer
-// m. Selects rather than branches (no divergent paths in a warp).
+// m (a signed conversion: x86 has no vector unsigned one), chosen by select_bits (masks: host loops
+// vectorise; no divergent paths in a warp).
 SKIPPY_HD_INLINE float to_float(fp8_e4m3_t v) {
   const std::uint32_t b = v.bits, sign = (b & 0x80u) << 24, mag = b & 0x7fu;
   const std::uint32_t normal = (mag << 20) + (120u << 23);
-  const std::uint32_t subnormal = float_bits(static_cast<float>(mag) * 0x1p-9f);  // mag = m < 8
-  const std::uint32_t r = mag == 0x7fu ? 0x7fc00000u : mag < 8u ? subnormal : normal;
-  return bits_float(sign | r);
+  const std::uint32_t subnormal = float_bits(static_cast<float>(static_cast<std::int32_t>(mag)) * 0x1p-9f);
+  return bits_float(sign | select_bits(mag == 0x7fu, 0x7fc00000u, select_bits(mag < 8u, subnormal, normal)));
 }
 
 // binary32 -> E4M3, round to nearest even, saturating: magnitudes from 448 up (infinity included) give

@@ -55,6 +55,14 @@ __device__ __forceinline__ float convert_non_nan(half_t h) {
 // |h| > 0x7c00 (and never into the other half). Lets a kernel test 8 values with a few integer operations.
 SKIPPY_HD_INLINE bool any_half_nan(std::uint32_t w) { return (((w & 0x7fff7fffu) + 0x03ff03ffu) & 0x80008000u) != 0; }
 
+// c ? a : b by masks. GCC 12 keeps a ?: between computed values as a branch, and a host loop of
+// conversions then does not vectorise (BM_matvec<F16> 4096 x 4096, M = 1: 22.7 ms with ?:, 12.7 ms with
+// masks); the device compiles either form to a select.
+SKIPPY_HD_INLINE std::uint32_t select_bits(bool c, std::uint32_t a, std::uint32_t b) {
+  const std::uint32_t m = 0u - static_cast<std::uint32_t>(c);
+  return (a & m) | (b & ~m);
+}
+
 SKIPPY_HD_INLINE float to_float(half_t h) {
 #if SKIPPY_DEVICE_PASS
   if ((h.bits & 0x7fffu) <= 0x7c00u) return convert_non_nan(h);
@@ -65,7 +73,7 @@ SKIPPY_HD_INLINE float to_float(half_t h) {
   const std::uint32_t normal = o + ((127u - 15u) << 23);
   const std::uint32_t inf_nan = normal + ((128u - 16u) << 23);
   const std::uint32_t subnormal = float_bits(bits_float(o + (113u << 23)) - bits_float(113u << 23));
-  const std::uint32_t r = exp == shifted_exp ? inf_nan : (exp == 0 ? subnormal : normal);
+  const std::uint32_t r = select_bits(exp == shifted_exp, inf_nan, select_bits(exp == 0, subnormal, normal));
   return bits_float(r | (static_cast<std::uint32_t>(h.bits & 0x8000u) << 16));
 }
 
