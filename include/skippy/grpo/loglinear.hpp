@@ -9,8 +9,11 @@
 //   group 0: phi = [u cos(pi s1), u cos(pi s2), sin(pi s1)/u, sin(pi s2)/u],  true theta* = [1, 3, 1, 3]
 //   group 1: phi = [sin(pi s1)/u, sin(pi s2)/u, u cos(pi s1), u cos(pi s2)],  true theta* = [3, 1, 3, 1]
 // A pair draws two distinct actions uniformly; the one with the higher true reward theta*_g . phi_g wins
-// (deterministic preferences). Imbalance: the first round(minority_share * N) pairs belong to group 0 (the
-// minority, 20% by default), the rest to group 1. Draws come from Philox (rng::uniform) keyed by the seed.
+// (deterministic preferences). Optionally (action_gap, the GRPO paper's "uneven" setting; not DESIGN.md's
+// benchmark) a group's pairs compare a with a + d instead (a - d where a + d passes the last action): gap 1
+// (neighbouring actions, close rewards) makes a group's preferences hard, gap 4 easy. Imbalance: the first
+// round(minority_share * N) pairs belong to group 0 (the minority, 20% by default), the rest to group 1.
+// Draws come from Philox (rng::uniform) keyed by the seed.
 //
 // Training (train<Method>), objective J(theta) = sum_g w_g L_g(theta) + lambda |theta|^2:
 //   DPO-type losses: `steps` full-batch gradient steps theta <- theta - lr dJ/dtheta from theta = 0. The
@@ -91,7 +94,17 @@ inline const Pair& checked(const Pair& p, std::size_t i) {
 struct SyntheticConfig {
   int pairs = 300;              // N
   double minority_share = 0.2;  // share of group 0 (20/80 imbalance)
+  // Per group: 0 compares two distinct actions drawn uniformly (DESIGN.md §2); d in 1..4 compares a with
+  // a + d (or a - d). Groups of equal difficulty mirror each other, so group-balanced weights (IS) already
+  // equalise their losses; {1, 4} (the paper's uneven setting: the minority hard) is where GR differs.
+  std::array<int, 2> action_gap = {0, 0};
 };
+
+// The synthetic benchmark's uneven setting: a hard minority (neighbouring actions), an easy majority.
+inline SyntheticConfig uneven_synthetic(SyntheticConfig cfg = {}) {
+  cfg.action_gap = {1, 4};
+  return cfg;
+}
 
 // Which independent Philox stream a data set is drawn from (training and validation never overlap).
 enum class Split : std::uint32_t { train = 0x47520001u, validation = 0x47520002u };
@@ -100,6 +113,11 @@ inline std::vector<Pair> make_synthetic(std::uint64_t seed, const SyntheticConfi
   require(cfg.pairs >= 2, "grpo::loglinear: the synthetic set needs at least 2 pairs, got ", cfg.pairs);
   require(cfg.minority_share > 0.0 && cfg.minority_share < 1.0,
           "grpo::loglinear: minority_share must be in (0, 1), got ", cfg.minority_share);
+  for (int g = 0; g < 2; ++g) {
+    const int gap = cfg.action_gap[static_cast<std::size_t>(g)];
+    require(gap >= 0 && gap <= actions / 2, "grpo::loglinear: action_gap of group ", g, " must be in 0..",
+            actions / 2, " (0: uniform pairs), got ", gap);
+  }
   const int minority = static_cast<int>(std::lround(cfg.minority_share * cfg.pairs));
   std::vector<Pair> out(static_cast<std::size_t>(cfg.pairs));
   const auto purpose = static_cast<rng::Purpose>(static_cast<std::uint32_t>(split));
@@ -114,6 +132,8 @@ inline std::vector<Pair> make_synthetic(std::uint64_t seed, const SyntheticConfi
     const int a = static_cast<int>(draw(2) * actions);                 // 0..7
     int b = static_cast<int>(draw(3) * (actions - 1));                 // 0..6, skipping a
     if (b >= a) ++b;
+    const int gap = cfg.action_gap[static_cast<std::size_t>(p.group)];
+    if (gap > 0) b = a + gap < actions ? a + gap : a - gap;  // the uniform draws stay: the same states
     const bool a_wins = true_reward(p.group, p.s1, p.s2, a) >= true_reward(p.group, p.s1, p.s2, b);
     p.chosen = a_wins ? a : b;
     p.rejected = a_wins ? b : a;
