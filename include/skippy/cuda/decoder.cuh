@@ -238,6 +238,7 @@ class Decoder {
     return decode::generate(*this, stats_, cache_.capacity(), prompt, opts, on_token);
   }
 
+  // As host::Decoder::set_seed: a step's draws depend only on (seed, position).
   void set_seed(std::uint64_t seed) { seed_ = seed; }
   const DecodeStats& stats() const { return stats_; }
   const KvCache& cache() const { return cache_; }

@@ -105,7 +105,10 @@ class Decoder {
   }
 
   // The seed of the counter-based random stream (speculative sampling); a step's draws depend only on
-  // (seed, position), so the same seed replays the same output.
+  // (seed, position), so the same seed replays the same output, and two prompts decoded with one seed
+  // share their random numbers (give independent requests their own seeds). A run is not a prefix of a
+  // longer one with the same seed: the last step's token budget cuts the drafts, and a bonus draw then
+  // replaces an acceptance test (each run has the exact distribution).
   void set_seed(std::uint64_t seed) { seed_ = seed; }
 
   const DecodeStats& stats() const { return stats_; }
