@@ -12,8 +12,8 @@
 // benchmark GR ties with importance sampling (IS-DPO 0.3421, GR-DPO 0.3468; IS-IPO 0.1240, GR-IPO 0.1266):
 // the two groups mirror each other, so the group-balanced objective (L_0 + L_1) / 2 already has equal
 // population losses at its optimum, and GR follows training losses, where the 60-pair minority's looks
-// better than it validates (weight drifts to the majority). --uneven (the
-// paper's hard minority: neighbouring actions; majority actions 4 apart) is where worst-case weights pay:
+// better than it validates (weight drifts to the majority). --uneven (the paper's hard minority:
+// neighbouring actions; majority actions 4 apart) is where worst-case weights pay:
 // GR-IPO 0.1348 against IS-IPO 0.1586 and IPO 0.2032 (max reward error 0.3059, 0.3205, 0.3380; lower than
 // IS-IPO's in 59/60 and 60/60 seeds); GR-DPO's worst-group loss 0.5158 against 0.5284 and 0.5470, at a
 // higher max reward error (0.2226 against 0.1630: at eta_alpha 5 the minority ends with alpha_0 0.99 on

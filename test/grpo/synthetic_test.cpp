@@ -51,7 +51,7 @@ TEST_CASE("grpo synthetic: the uneven setting compares actions 1 apart in group 
     same_states += p.s1 == uniform[i].s1 && p.s2 == uniform[i].s2;
   }
   CHECK(wrong == 0);
-  CHECK(same_states == 300);
+  CHECK(same_states == static_cast<int>(d.size()));
   SyntheticConfig bad;
   bad.action_gap = {1, 5};
   CHECK(test::error_message([&] { make_synthetic(7, bad, Split::train); }) ==
@@ -139,32 +139,55 @@ TEST_CASE("grpo synthetic: GR-DPO at chi = 0 trains exactly like DPO") {
   CHECK(a.objective == b.objective);
 }
 
+namespace {
+
+// Each method trained with the defaults of TrainConfig on the training pairs of `data` for seeds 1..20, and
+// evaluated on 1000 validation pairs of the same kind (each method under its own loss).
+struct SeedRuns {
+  std::vector<Evaluation> dpo, is_dpo, gr_dpo, ipo, is_ipo, gr_ipo;
+};
+SeedRuns run_seeds(const SyntheticConfig& data) {
+  const TrainConfig cfg;
+  SyntheticConfig vc = data;
+  vc.pairs = 1000;
+  SeedRuns r;
+  for (int seed = 1; seed <= 20; ++seed) {
+    const auto tr = make_synthetic(static_cast<std::uint64_t>(seed), data, Split::train);
+    const auto va = make_synthetic(static_cast<std::uint64_t>(seed), vc, Split::validation);
+    r.dpo.push_back(evaluate<Dpo>(train<DpoMethod>(tr, cfg).theta, va, cfg.beta));
+    r.is_dpo.push_back(evaluate<Dpo>(train<IsDpoMethod>(tr, cfg).theta, va, cfg.beta));
+    r.gr_dpo.push_back(evaluate<Dpo>(train<GrDpoMethod>(tr, cfg).theta, va, cfg.beta));
+    r.ipo.push_back(evaluate<Ipo>(train<IpoMethod>(tr, cfg).theta, va, cfg.beta));
+    r.is_ipo.push_back(evaluate<Ipo>(train<IsIpoMethod>(tr, cfg).theta, va, cfg.beta));
+    r.gr_ipo.push_back(evaluate<Ipo>(train<GrIpoMethod>(tr, cfg).theta, va, cfg.beta));
+  }
+  return r;
+}
+double mean(const std::vector<Evaluation>& e, double Evaluation::*measure) {
+  double sum = 0;
+  for (const Evaluation& x : e) sum += x.*measure;
+  return sum / static_cast<double>(e.size());
+}
+// The seeds where a's measure is below b's.
+int lower(const std::vector<Evaluation>& a, const std::vector<Evaluation>& b, double Evaluation::*measure) {
+  int n = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) n += a[i].*measure < b[i].*measure;
+  return n;
+}
+constexpr double Evaluation::*loss = &Evaluation::worst_loss;
+constexpr double Evaluation::*error = &Evaluation::max_reward_error;
+
+}  // namespace
+
 // Measured with the defaults of TrainConfig (beta 1, 500 steps, lr 0.5, lambda 1e-3, chi 1, eta_alpha 5) on
 // seeds 1..20 with 1000 validation pairs: worst-group validation loss DPO 0.3784 ± 0.0247, GR-DPO 0.3454 ± 0.0200
 // (mean difference -0.0330, GR-DPO lower in 19/20 seeds); IPO 0.1324 ± 0.0102, GR-IPO 0.1265 ± 0.0065
 // (difference -0.0058). Thresholds below leave room for libm differences between platforms.
 TEST_CASE("grpo synthetic: GR-DPO lowers the worst-group validation loss of DPO over 20 seeds") {
-  const TrainConfig cfg;
-  SyntheticConfig vc;
-  vc.pairs = 1000;
-  double dpo = 0, gr = 0, ipo = 0, gr_ipo = 0, dpo_err = 0, gr_err = 0;
-  int wins = 0;
-  const int seeds = 20;
-  for (int seed = 1; seed <= seeds; ++seed) {
-    const auto tr = make_synthetic(static_cast<std::uint64_t>(seed), {}, Split::train);
-    const auto va = make_synthetic(static_cast<std::uint64_t>(seed), vc, Split::validation);
-    const auto e_dpo = evaluate<Dpo>(train<DpoMethod>(tr, cfg).theta, va, cfg.beta);
-    const auto e_gr = evaluate<Dpo>(train<GrDpoMethod>(tr, cfg).theta, va, cfg.beta);
-    const auto e_ipo = evaluate<Ipo>(train<IpoMethod>(tr, cfg).theta, va, cfg.beta);
-    const auto e_gr_ipo = evaluate<Ipo>(train<GrIpoMethod>(tr, cfg).theta, va, cfg.beta);
-    dpo += e_dpo.worst_loss / seeds;
-    gr += e_gr.worst_loss / seeds;
-    ipo += e_ipo.worst_loss / seeds;
-    gr_ipo += e_gr_ipo.worst_loss / seeds;
-    dpo_err += e_dpo.max_reward_error / seeds;
-    gr_err += e_gr.max_reward_error / seeds;
-    wins += e_gr.worst_loss < e_dpo.worst_loss;
-  }
+  const SeedRuns r = run_seeds({});
+  const double dpo = mean(r.dpo, loss), gr = mean(r.gr_dpo, loss), ipo = mean(r.ipo, loss);
+  const double gr_ipo = mean(r.gr_ipo, loss), dpo_err = mean(r.dpo, error), gr_err = mean(r.gr_dpo, error);
+  const int wins = lower(r.gr_dpo, r.dpo, loss);
   MESSAGE("worst-group val loss DPO ", dpo, " GR-DPO ", gr, " (GR-DPO lower in ", wins, "/20); IPO ", ipo,
           " GR-IPO ", gr_ipo, "; max reward error DPO ", dpo_err, " GR-DPO ", gr_err);
   CHECK(gr < dpo - 0.02);  // measured margin 0.033
@@ -182,41 +205,21 @@ TEST_CASE("grpo synthetic: GR-DPO lowers the worst-group validation loss of DPO 
 // worst-group loss IS-DPO 0.5277, GR-DPO 0.5098 (18/20), DPO 0.5466. (GR-DPO's max reward error is higher,
 // 0.2199 against 0.1663: at eta_alpha 5 the majority's loss rises from 0.22 to 0.45.)
 TEST_CASE("grpo synthetic, uneven difficulty: GR-IPO beats IPO and IS-IPO on both measures over 20 seeds") {
-  const TrainConfig cfg;
-  SyntheticConfig vc = uneven_synthetic();
-  vc.pairs = 1000;
-  double ipo = 0, is_ipo = 0, gr_ipo = 0, ipo_err = 0, is_err = 0, gr_err = 0, is_dpo = 0, gr_dpo = 0;
-  int loss_wins = 0, err_wins = 0, dpo_wins = 0;
-  const int seeds = 20;
-  for (int seed = 1; seed <= seeds; ++seed) {
-    const auto tr = make_synthetic(static_cast<std::uint64_t>(seed), uneven_synthetic(), Split::train);
-    const auto va = make_synthetic(static_cast<std::uint64_t>(seed), vc, Split::validation);
-    const auto e_ipo = evaluate<Ipo>(train<IpoMethod>(tr, cfg).theta, va, cfg.beta);
-    const auto e_is = evaluate<Ipo>(train<IsIpoMethod>(tr, cfg).theta, va, cfg.beta);
-    const auto e_gr = evaluate<Ipo>(train<GrIpoMethod>(tr, cfg).theta, va, cfg.beta);
-    const auto e_is_dpo = evaluate<Dpo>(train<IsDpoMethod>(tr, cfg).theta, va, cfg.beta);
-    const auto e_gr_dpo = evaluate<Dpo>(train<GrDpoMethod>(tr, cfg).theta, va, cfg.beta);
-    ipo += e_ipo.worst_loss / seeds;
-    is_ipo += e_is.worst_loss / seeds;
-    gr_ipo += e_gr.worst_loss / seeds;
-    ipo_err += e_ipo.max_reward_error / seeds;
-    is_err += e_is.max_reward_error / seeds;
-    gr_err += e_gr.max_reward_error / seeds;
-    is_dpo += e_is_dpo.worst_loss / seeds;
-    gr_dpo += e_gr_dpo.worst_loss / seeds;
-    loss_wins += e_gr.worst_loss < e_is.worst_loss;
-    err_wins += e_gr.max_reward_error < e_is.max_reward_error;
-    dpo_wins += e_gr_dpo.worst_loss < e_is_dpo.worst_loss;
-  }
+  const SeedRuns r = run_seeds(uneven_synthetic());
+  const double ipo = mean(r.ipo, loss), is_ipo = mean(r.is_ipo, loss), gr_ipo = mean(r.gr_ipo, loss);
+  const double ipo_err = mean(r.ipo, error), is_err = mean(r.is_ipo, error), gr_err = mean(r.gr_ipo, error);
+  const double is_dpo = mean(r.is_dpo, loss), gr_dpo = mean(r.gr_dpo, loss);
+  const int loss_wins = lower(r.gr_ipo, r.is_ipo, loss), err_wins = lower(r.gr_ipo, r.is_ipo, error);
+  const int dpo_wins = lower(r.gr_dpo, r.is_dpo, loss);
   MESSAGE("uneven: worst-group val loss IPO ", ipo, " IS-IPO ", is_ipo, " GR-IPO ", gr_ipo, " (GR lower in ",
           loss_wins, "/20); max reward error IPO ", ipo_err, " IS-IPO ", is_err, " GR-IPO ", gr_err, " (", err_wins,
           "/20); worst-group loss IS-DPO ", is_dpo, " GR-DPO ", gr_dpo, " (", dpo_wins, "/20)");
-  CHECK(gr_ipo < is_ipo - 0.012);  // measured margin 0.0256
-  CHECK(gr_ipo < ipo - 0.03);      // 0.0722
-  CHECK(gr_err < is_err - 0.008);  // 0.0163
+  CHECK(gr_ipo < is_ipo - 0.012);   // measured margin 0.0256
+  CHECK(gr_ipo < ipo - 0.03);       // 0.0722
+  CHECK(gr_err < is_err - 0.008);   // 0.0163
   CHECK(gr_err < ipo_err - 0.015);  // 0.0350
-  CHECK(loss_wins >= 16);          // measured 19/20
-  CHECK(err_wins >= 16);           // 20/20
-  CHECK(gr_dpo < is_dpo - 0.008);  // 0.0179
-  CHECK(dpo_wins >= 14);           // 18/20
+  CHECK(loss_wins >= 16);           // measured 19/20
+  CHECK(err_wins >= 16);            // 20/20
+  CHECK(gr_dpo < is_dpo - 0.008);   // 0.0179
+  CHECK(dpo_wins >= 14);            // 18/20
 }
