@@ -253,13 +253,13 @@ TEST_CASE("grpo CUDA entry points reject bad parameters before launching, and ke
             "sequence shape must be non-negative"));
   CHECK(alpha.get() == alpha0);  // nothing ran
 
-  // A loss that overflows (IPO of a margin of 1e20): the group loss is not finite; alpha is kept.
+  // A loss that overflows (IPO of a margin of 1e20): the sample is named (as by the host's sample_losses);
+  // its group loss is not finite, so alpha is kept.
   std::vector<float> huge = b.pc;
   huge[3] = 1e20f;
   REQUIRE(cudaMemcpy(pc.p, huge.data(), huge.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
   REQUIRE(run(gr, n, status.p));
-  CHECK(has([&] { device::check_status(status.p, nullptr); },
-            "group_loss[" + std::to_string(b.group[3]) + "] is not finite"));
+  CHECK(has([&] { device::check_status(status.p, nullptr); }, "the margin or loss of sample 3 is not finite"));
   CHECK(alpha.get() == alpha0);
   // A negative alpha: reported, kept.
   REQUIRE(cudaMemcpy(pc.p, b.pc.data(), b.pc.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
@@ -289,7 +289,9 @@ TEST_CASE("grpo CUDA kernels: float sums and the mirror-ascent step in double; a
     const int n = static_cast<int>(l.size());
     Dev<float> loss(l), gsum(1), gloss(1);
     Dev<int> group(std::vector<int>(l.size(), 0)), gcount(1);
-    CUDA_OK(device::group_reduce(group.p, loss.p, n, 1, gsum.p, gcount.p, gloss.p, nullptr));
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::group_reduce(group.p, loss.p, n, 1, gsum.p, gcount.p, gloss.p, status.p, nullptr));
+    device::check_status(status.p, nullptr);
     CHECK(gcount.get()[0] == n);
     CHECK(gsum.get()[0] == doctest::Approx(1e4 + 1e5 * static_cast<double>(1e-4f)).epsilon(1e-6));
   }
@@ -419,20 +421,22 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
     return;
   }
   // The part of a message both sides word alike: "group id 9 of sample 17", "reference_rejected[5]",
-  // "target id -3 of response 2 position 4", "non-finite logits in response 2 position 4".
+  // "margin or loss of sample 8", "group_count[3]", "target id -3 of response 2 position 4",
+  // "non-finite logits in response 2 position 4".
   const auto key = [](const std::string& what) {
     static const std::regex r(
-        R"(group id -?\d+ of sample \d+|(policy|reference)_(chosen|rejected)\[\d+\]|target id -?\d+ of response \d+ position \d+|non-finite logits in response \d+ position \d+)");
+        R"(group id -?\d+ of sample \d+|(policy|reference)_(chosen|rejected)\[\d+\]|margin or loss of sample \d+|)"
+        R"(group_count\[\d+\]|target id -?\d+ of response \d+ position \d+|non-finite logits in response \d+ position \d+)");
     std::smatch m;
     return std::regex_search(what, m, r) ? m.str() : "no error: " + what;
   };
   std::mt19937 rng(29);
   Dev<device::DeviceStatus> status(1);
 
-  SUBCASE("sample_losses: group ids before the fields, field by field, the lowest sample") {
+  SUBCASE("sample_losses: group ids, the fields field by field, then margins and losses; the lowest sample") {
     const int n = 3000, groups = 4;  // 12 blocks of the grid-stride kernel
     const auto un = static_cast<std::size_t>(n);
-    std::uniform_int_distribution<int> pick(0, n - 1), kind(0, 4), faults(1, 4);
+    std::uniform_int_distribution<int> pick(0, n - 1), kind(0, 5), faults(1, 4);
     Dev<float> margin(un), loss(un);
     int kinds_first = 0;
     for (int trial = 0; trial < 40; ++trial) {
@@ -441,10 +445,14 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
       for (int f = faults(rng); f > 0; --f) {
         const auto i = static_cast<std::size_t>(pick(rng));
         const int k = kind(rng);
-        if (k == 0)
+        if (k == 0) {
           b.group[i] = i % 2 ? groups + static_cast<int>(i % 5) : -1;
-        else
+        } else if (k == 5) {  // finite, but h = -3e38 - 3e38 overflows
+          b.pc[i] = -3e38f;
+          b.pr[i] = 3e38f;
+        } else {
           (*fields[k - 1])[i] = i % 2 ? std::numeric_limits<float>::infinity() : std::numeric_limits<float>::quiet_NaN();
+        }
       }
       std::vector<float> hm(un), hl(un);
       const std::string want = key(test::error_message([&] {
@@ -458,9 +466,53 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
                                          nullptr));
       INFO("trial ", trial);
       CHECK(key(test::error_message([&] { device::check_status(status.p, nullptr); })) == want);
-      kinds_first |= want.find("group id") == 0 ? 1 : 2;
+      kinds_first |= want.find("group id") == 0 ? 1 : want.find("margin") == 0 ? 4 : 2;
     }
-    CHECK(kinds_first == 3);
+    CHECK(kinds_first == 7);
+  }
+
+  SUBCASE("group_reduce and gradient_coefficients called alone: group ids, then (step 6) counts; the lowest") {
+    const int n = 3000, groups = 300;  // several blocks; groups over one block's threads
+    const auto un = static_cast<std::size_t>(n), ug = static_cast<std::size_t>(groups);
+    std::uniform_int_distribution<int> pick(0, n - 1), pick_g(0, groups - 1), kind(0, 1), faults(1, 4);
+    Dev<float> margin(std::vector<float>(un, 0.25f)), loss(std::vector<float>(un, 0.5f)),
+        weight(std::vector<float>(ug, 1.0f / groups)), gsum(ug), gloss(ug), dc(un), dr(un);
+    int kinds_first = 0;
+    for (int trial = 0; trial < 40; ++trial) {
+      std::vector<int> group(un), count(ug, 10);
+      for (std::size_t i = 0; i < un; ++i) group[i] = static_cast<int>(i % ug);
+      for (int f = faults(rng); f > 0; --f) {
+        if (kind(rng) == 0) {
+          const auto i = static_cast<std::size_t>(pick(rng));
+          group[i] = i % 2 ? groups + static_cast<int>(i % 5) : -1;
+        } else {
+          count[static_cast<std::size_t>(pick_g(rng))] = -2;
+        }
+      }
+      std::vector<float> hs(ug), hl(ug), hc(un), hr(un);
+      std::vector<int> hn(ug);
+      const std::vector<float> h_loss(un, 0.5f), h_margin(un, 0.25f), h_weight(ug, 1.0f / groups);
+      const std::string want_reduce = key(test::error_message([&] {
+        group_reduce<float>(Span<const int>(group), Span<const float>(h_loss), groups, Span<float>(hs), Span<int>(hn),
+                            Span<float>(hl));
+      }));
+      const std::string want_coef = key(test::error_message([&] {
+        gradient_coefficients<Dpo, float>(h_margin, group, h_weight, count, 0.1, Span<float>(hc), Span<float>(hr));
+      }));
+      Dev<int> d_group(group), d_count(count), d_gcount(ug);
+      INFO("trial ", trial);
+      CUDA_OK(device::reset_status(status.p, nullptr));
+      CUDA_OK(device::group_reduce(d_group.p, loss.p, n, groups, gsum.p, d_gcount.p, gloss.p, status.p, nullptr));
+      CHECK(key(test::error_message([&] { device::check_status(status.p, nullptr); })) == want_reduce);
+      CUDA_OK(device::reset_status(status.p, nullptr));
+      CUDA_OK(device::gradient_coefficients<Dpo>(margin.p, d_group.p, n, groups, weight.p, d_count.p, 0.1f, dc.p, dr.p,
+                                                 status.p, nullptr));
+      const std::string got = test::error_message([&] { device::check_status(status.p, nullptr); });
+      CHECK(key(got) == want_coef);
+      if (want_coef.find("group_count") == 0) CHECK(got.find(", got -2 (device") != std::string::npos);
+      kinds_first |= want_coef.find("group id") == 0 ? 1 : want_coef.find("group_count") == 0 ? 2 : 4;
+    }
+    CHECK(kinds_first == 3);  // both kinds came first in some trial
   }
 
   SUBCASE("sequence_logprob and its backward: the lowest response and position, the target before the logits") {

@@ -97,6 +97,33 @@ TEST_CASE("grpo: beta is checked in the kernels' type") {
   CHECK(has([] { grpo::detail::check_beta(1e-39f); }, "beta must be positive and finite, with 1/(2 beta) finite"));
 }
 
+TEST_CASE("grpo: a margin or loss that overflows the kernels' type names its sample") {
+  // Finite float log-probabilities: sample 1's h = (-3e38 - 0) - (3e38 - 0) overflows; IPO's (h - 5)^2 with
+  // h = 1e20 overflows although h does not.
+  const std::vector<float> pc{-1.0f, -3e38f, 1e20f}, pr{-2.0f, 3e38f, 0.0f}, rc{-1.5f, 0.0f, 0.0f},
+      rr{-1.5f, 0.0f, 0.0f};
+  const std::vector<int> group{0, 1, 1};
+  const PreferenceBatch<float> b{pc, pr, rc, rr, group};
+  std::vector<float> margin(3), loss(3);
+  const auto run = [&](const PreferenceBatch<float>& batch, auto loss_policy) {
+    using Loss = decltype(loss_policy);
+    sample_losses<Loss>(batch, 2, 0.1, Span<float>(margin), Span<float>(loss));
+  };
+  CHECK(has([&] { run(b, Dpo{}); }, "the margin or loss of sample 1 is not finite in float (h = -inf"));
+  const std::vector<float> pc2{-1.0f, -1.0f, 1e20f}, pr2{-2.0f, -2.0f, 0.0f};
+  const PreferenceBatch<float> b2{pc2, pr2, rc, rr, group};
+  CHECK(has([&] { run(b2, Ipo{}); }, "the margin or loss of sample 2 is not finite in float (h = 1e+20, loss inf"));
+  CHECK_NOTHROW(run(b2, Dpo{}));  // DPO's loss of h = 1e20 is 0: finite
+  GroupState<float> s(2);
+  CHECK(has([&] { step<IpoMethod>(b2, ObjectiveParams<UniformWeights>{}, s); }, "sample 2 is not finite"));
+  // In double the same values are fine.
+  const std::vector<double> pcd(pc.begin(), pc.end()), prd(pr.begin(), pr.end()), rcd(rc.begin(), rc.end()),
+      rrd(rr.begin(), rr.end());
+  std::vector<double> md(3), ld(3);
+  CHECK_NOTHROW(sample_losses<Ipo>(PreferenceBatch<double>{pcd, prd, rcd, rrd, group}, 2, 0.1, Span<double>(md),
+                                   Span<double>(ld)));
+}
+
 TEST_CASE("grpo: the mirror-ascent step is computed in double; an exponent that overflows there is an error") {
   // In float, eta L = 1e39 overflows: the step used to give NaN alpha. In double it is the exact limit,
   // all mass on the group with the larger loss.

@@ -5,13 +5,14 @@
 // Entry points take raw device pointers and a stream and return cudaError_t (launch errors). What the host
 // knows is checked before any launch and throws skippy::Error with the host kernels' messages: beta, chi,
 // eta_alpha, negative sizes, a null status. Bad data in device memory (a group id out of range, a
-// non-finite log-probability or group loss, an alpha that is negative or not finite, a negative group count,
-// a mirror-ascent exponent that overflows double, a target id out of range, non-finite logits) is recorded
-// on the device in a DeviceStatus; check_status() reads it back on the host and throws skippy::Error with
-// the sample/position and value, as the host kernels do. Each kernel reports the fault the host's checks name
-// first (their order of fields, the lowest index), not whichever thread or block wins a race: a multi-block
-// kernel flags a 64-bit order key with atomicMax on its complement, and a one-thread kernel launched after it
-// turns the lowest key into the report. Across the kernels of a step the first kernel's report stands.
+// non-finite log-probability or group loss, a margin or loss that overflows Real, an alpha that is negative
+// or not finite, a negative group count, a mirror-ascent exponent that overflows double, a target id out of
+// range, non-finite logits) is recorded on the device in a DeviceStatus by whichever entry point meets it;
+// check_status() reads it back on the host and throws skippy::Error with the sample/position and value, as
+// the host kernels do. Each kernel reports the fault the host's checks name first (their order of fields,
+// the lowest index), not whichever thread or block wins a race: a multi-block kernel flags a 64-bit order
+// key with atomicMax on its complement, and a one-thread kernel launched after it turns the lowest key into
+// the report. Across the kernels of a step the first kernel's report stands.
 // Lengths are the caller's sizes here, so "mismatched lengths" cannot arise below this boundary.
 //
 // Reductions are deterministic: per-group sums use one block per group (cub::BlockReduce over a fixed
@@ -45,12 +46,13 @@ enum StatusCode : int {
   status_bad_alpha = 6,
   status_exponent_overflow = 7,
   status_negative_count = 8,
+  status_nonfinite_loss = 9,
 };
 
 // Written by the kernels; zero it (reset_status) before a step.
 struct DeviceStatus {
   int code;   // StatusCode
-  int index;  // sample index, response index for the sequence kernels, group for the weights
+  int index;  // sample index, response index for the sequence kernels, group for the weights and counts
   int value;  // the bad group/target id, the field (0 policy_chosen, 1 policy_rejected, 2 reference_chosen,
               // 3 reference_rejected), or the position of non-finite logits
   int extra;  // position for target errors
@@ -74,30 +76,43 @@ __device__ inline void flag(DeviceStatus* s, unsigned long long key) {
   if (s) atomicMax(&s->pending, ~key);
 }
 
-// The order keys. Samples: the host checks the group ids, then each field over all samples.
-__host__ __device__ constexpr unsigned long long sample_key(int rank, int i) {
+// The order keys. Samples: the host checks the group ids, then each field over all samples, then each
+// sample's margin and loss (sample_losses); the group ids, then the counts (gradient_coefficients).
+__host__ __device__ constexpr unsigned long long sample_key(int rank, std::int64_t i) {
   return (static_cast<unsigned long long>(rank) << 32) | static_cast<unsigned>(i);
 }
 inline constexpr int rank_group = 0;  // rank 1 + f: field f not finite
+inline constexpr int rank_loss = 5, rank_count = 6;
 // Responses: position by position (p = b * length + t), the target before the logits.
 __host__ __device__ constexpr unsigned long long position_key(std::int64_t p, int kind) {
   return (static_cast<unsigned long long>(p) << 1) | static_cast<unsigned>(kind);
 }
 inline constexpr int kind_target = 0, kind_logits = 1;
 
-// The pending key of sample_losses_kernel as a report (one thread; an earlier kernel's report stands).
+// The pending key of the per-sample kernels as a report (one thread; an earlier kernel's report stands).
 template <int = 0>  // a template: defined in a header, one copy per program
-__global__ void resolve_samples_kernel(DeviceStatus* s, const int* group) {
+__global__ void resolve_samples_kernel(DeviceStatus* s, const int* group, const int* group_count) {
   const unsigned long long pending = s->pending;
   if (pending == 0) return;
   s->pending = 0;
   if (s->code != status_ok) return;
   const unsigned long long key = ~pending;
   const int rank = static_cast<int>(key >> 32), i = static_cast<int>(key & 0xffffffffu);
-  s->code = rank == rank_group ? status_group_out_of_range : status_nonfinite_logprob;
   s->index = i;
-  s->value = rank == rank_group ? group[i] : rank - 1;
   s->extra = 0;
+  if (rank == rank_group) {
+    s->code = status_group_out_of_range;
+    s->value = group[i];
+  } else if (rank == rank_loss) {
+    s->code = status_nonfinite_loss;
+    s->value = 0;
+  } else if (rank == rank_count) {
+    s->code = status_negative_count;
+    s->value = group_count[i];
+  } else {
+    s->code = status_nonfinite_logprob;
+    s->value = rank - 1;
+  }
 }
 
 // The pending key of the sequence kernels as a report.
@@ -151,23 +166,32 @@ __device__ int lowest_flagged(typename ReduceI::TempStorage& tmp, int* shared, i
 template <class Loss, class Real>
 __global__ void sample_losses_kernel(const Real* pc, const Real* pr, const Real* rc, const Real* rr, const int* group,
                                      int n, int groups, Real beta, Real* margin, Real* loss, DeviceStatus* status) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+  // 64-bit: i + the grid's stride must not wrap for n near INT_MAX.
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const int g = group[i];
     if (g < 0 || g >= groups) flag(status, sample_key(rank_group, i));
     const Real v[4] = {pc[i], pr[i], rc[i], rr[i]};
+    bool finite = true;
     for (int f = 0; f < 4; ++f)
-      if (!formula::finite(v[f])) flag(status, sample_key(1 + f, i));
+      if (!formula::finite(v[f])) {
+        flag(status, sample_key(1 + f, i));
+        finite = false;
+      }
     const Real h = formula::margin(v[0], v[2], v[1], v[3]);
+    const Real l = formula::loss<Loss>(h, beta);
+    if (finite && !(formula::finite(h) && formula::finite(l))) flag(status, sample_key(rank_loss, i));
     margin[i] = h;
-    loss[i] = formula::loss<Loss>(h, beta);
+    loss[i] = l;
   }
 }
 
-// Sums in double whatever Real is, as the host's group_reduce.
+// Sums in double whatever Real is, as the host's group_reduce. Block 0 flags group ids out of range (status
+// may be null: step()'s sample_losses has checked them).
 template <class Real>
 __global__ void __launch_bounds__(block_threads) group_reduce_kernel(const int* group, const Real* loss, int n,
-                                                                     Real* group_sum, int* group_count,
-                                                                     Real* group_loss) {
+                                                                     int groups, Real* group_sum, int* group_count,
+                                                                     Real* group_loss, DeviceStatus* status) {
   using ReduceD = cub::BlockReduce<double, block_threads>;
   using ReduceI = cub::BlockReduce<int, block_threads>;
   __shared__ typename ReduceD::TempStorage tmp_d;
@@ -175,11 +199,15 @@ __global__ void __launch_bounds__(block_threads) group_reduce_kernel(const int* 
   const int g = blockIdx.x;
   double s = 0.0;
   int c = 0;
-  for (int i = threadIdx.x; i < n; i += block_threads)
-    if (group[i] == g) {
+  for (std::int64_t i = threadIdx.x; i < n; i += block_threads) {
+    const int id = group[i];
+    if (id == g) {
       s += static_cast<double>(loss[i]);
       ++c;
+    } else if (g == 0 && (id < 0 || id >= groups)) {
+      flag(status, sample_key(rank_group, i));
     }
+  }
   const double total = ReduceD(tmp_d).Sum(s);
   const int count = ReduceI(tmp_i).Sum(c);
   if (threadIdx.x == 0) {
@@ -300,13 +328,24 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
   if (t == 0) *objective = jt;
 }
 
+// A sample of a bad group id, or of a group with a negative count, gets 0 and is flagged (status may be null:
+// in step() the earlier kernels have checked both).
 template <class Loss, class Real>
 __global__ void coefficients_kernel(const Real* margin, const int* group, int n, int groups, const Real* weight,
-                                    const int* group_count, Real beta, Real* d_chosen, Real* d_rejected) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+                                    const int* group_count, Real beta, Real* d_chosen, Real* d_rejected,
+                                    DeviceStatus* status) {
+  const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t g = first; g < groups; g += stride)  // as the host: every count, present in the batch or not
+    if (group_count[g] < 0) flag(status, sample_key(rank_count, g));
+  for (std::int64_t i = first; i < n; i += stride) {
     const int g = group[i];
     Real c = Real(0);
-    if (g >= 0 && g < groups) c = formula::sample_scale(weight[g], group_count[g]) * formula::dloss<Loss>(margin[i], beta);
+    if (g < 0 || g >= groups) {
+      flag(status, sample_key(rank_group, i));
+    } else if (group_count[g] >= 0) {
+      c = formula::sample_scale(weight[g], group_count[g]) * formula::dloss<Loss>(margin[i], beta);
+    }
     d_chosen[i] = c;
     d_rejected[i] = -c;
   }
@@ -376,8 +415,34 @@ __global__ void __launch_bounds__(block_threads) sequence_logprob_backward_kerne
 }
 
 inline int grid_for(int n) {
-  const int blocks = (n + block_threads - 1) / block_threads;
+  const int blocks = static_cast<int>((static_cast<std::int64_t>(n) + block_threads - 1) / block_threads);
   return blocks < 1 ? 1 : (blocks > 4096 ? 4096 : blocks);
+}
+
+// The launches of steps 2 and 6; with a status, the group ids (and step 6's counts) are checked and a fault
+// resolved into a report. step() passes none: its sample_losses and update_weights have checked them.
+template <class Real>
+cudaError_t launch_group_reduce(const int* group, const Real* loss, int n, int groups, Real* group_sum,
+                                int* group_count, Real* group_loss, DeviceStatus* status, cudaStream_t stream) {
+  group_reduce_kernel<Real><<<groups, block_threads, 0, stream>>>(group, loss, n, groups, group_sum, group_count,
+                                                                  group_loss, status);
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess || status == nullptr) return e;
+  resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group, nullptr);
+  return cudaGetLastError();
+}
+
+template <class Loss, class Real>
+cudaError_t launch_coefficients(const Real* margin, const int* group, int n, int groups, const Real* weight,
+                                const int* group_count, Real beta, Real* d_chosen, Real* d_rejected,
+                                DeviceStatus* status, cudaStream_t stream) {
+  const int grid = grid_for(n > groups ? n : groups);
+  coefficients_kernel<Loss, Real><<<grid, block_threads, 0, stream>>>(margin, group, n, groups, weight, group_count,
+                                                                      beta, d_chosen, d_rejected, status);
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess || status == nullptr) return e;
+  resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group, group_count);
+  return cudaGetLastError();
 }
 
 }  // namespace detail
@@ -413,7 +478,11 @@ inline void check_status(const DeviceStatus* status, cudaStream_t stream) {
     case status_bad_alpha:
       skippy::detail::fail("grpo: alpha[", s.index, "] must be finite and >= 0 (device; alpha kept)");
     case status_negative_count:
-      skippy::detail::fail("grpo: group_count[", s.index, "] must be >= 0, got ", s.value, " (device; alpha kept)");
+      skippy::detail::fail("grpo: group_count[", s.index, "] must be >= 0, got ", s.value,
+                           " (device; alpha kept, if this call updates it)");
+    case status_nonfinite_loss:
+      skippy::detail::fail("grpo: the margin or loss of sample ", s.index,
+                           " is not finite (device): its log-probabilities are too far apart");
     case status_exponent_overflow:
       skippy::detail::fail("grpo: the mirror-ascent exponent log alpha + eta_alpha * group_loss of group ", s.index,
                            " overflows (device; alpha kept)");
@@ -438,19 +507,19 @@ cudaError_t sample_losses(const Real* policy_chosen, const Real* policy_rejected
       status);
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return e;
-  detail::resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group);
+  detail::resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group, nullptr);
   return cudaGetLastError();
 }
 
-// Step 2: per-group sums, counts and means (one block per group).
+// Step 2: per-group sums, counts and means (one block per group). A group id out of range is reported in
+// status (its sample is left out of every group).
 template <class Real>
 cudaError_t group_reduce(const int* group, const Real* loss, int n, int groups, Real* group_sum, int* group_count,
-                         Real* group_loss, cudaStream_t stream) {
+                         Real* group_loss, DeviceStatus* status, cudaStream_t stream) {
   grpo::detail::check_count(n, "the number of samples");
   grpo::detail::check_groups(groups);
-  detail::group_reduce_kernel<Real><<<groups, block_threads, 0, stream>>>(group, loss, n, group_sum, group_count,
-                                                                          group_loss);
-  return cudaGetLastError();
+  require(status != nullptr, "grpo::device::group_reduce: status must not be null (bad group ids are reported there)");
+  return detail::launch_group_reduce(group, loss, n, groups, group_sum, group_count, group_loss, status, stream);
 }
 
 // Steps 3-5: mirror ascent of alpha (GroupRobust; alpha may be null otherwise), weights, objective (one value).
@@ -480,19 +549,20 @@ cudaError_t update_weights(Real* alpha, const Real* group_loss, const int* group
   return cudaGetLastError();
 }
 
-// Step 6: dJ/dlog pi(y_w) and dJ/dlog pi(y_l) per sample.
+// Step 6: dJ/dlog pi(y_w) and dJ/dlog pi(y_l) per sample. A group id out of range or a negative group count
+// is reported in status (the samples it touches get 0).
 template <class Loss, class Real>
 cudaError_t gradient_coefficients(const Real* margin, const int* group, int n, int groups, const Real* weight,
                                   const int* group_count, Real beta, Real* d_chosen, Real* d_rejected,
-                                  cudaStream_t stream) {
+                                  DeviceStatus* status, cudaStream_t stream) {
   static_assert(is_loss_policy_v<Loss>, "grpo::device::gradient_coefficients<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
   grpo::detail::check_count(n, "the number of samples");
   grpo::detail::check_groups(groups);
   grpo::detail::check_beta(beta);
-  if (n == 0) return cudaSuccess;
-  detail::coefficients_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
-      margin, group, n, groups, weight, group_count, beta, d_chosen, d_rejected);
-  return cudaGetLastError();
+  require(status != nullptr,
+          "grpo::device::gradient_coefficients: status must not be null (bad group ids and counts are reported there)");
+  return detail::launch_coefficients<Loss>(margin, group, n, groups, weight, group_count, beta, d_chosen, d_rejected,
+                                           status, stream);
 }
 
 // Device buffers of one step (all device pointers; sizes n or groups).
@@ -518,13 +588,15 @@ cudaError_t step(const Real* policy_chosen, const Real* policy_rejected, const R
   const Real beta = grpo::detail::narrow_beta<Real>(params.loss.beta);
   cudaError_t e = sample_losses<Loss>(policy_chosen, policy_rejected, reference_chosen, reference_rejected, group, n,
                                       groups, beta, out.margin, out.loss, status, stream);
-  if (e == cudaSuccess) e = group_reduce(group, out.loss, n, groups, out.group_sum, out.group_count, out.group_loss, stream);
+  if (e == cudaSuccess)
+    e = detail::launch_group_reduce(group, out.loss, n, groups, out.group_sum, out.group_count, out.group_loss, nullptr,
+                                    stream);
   if (e == cudaSuccess)
     e = update_weights<Weighting>(alpha, out.group_loss, out.group_count, groups, params.weighting, out.weight,
                                   out.objective, status, stream);
-  if (e == cudaSuccess)
-    e = gradient_coefficients<Loss>(out.margin, group, n, groups, out.weight, out.group_count, beta, out.d_chosen,
-                                    out.d_rejected, stream);
+  if (e == cudaSuccess && n > 0)
+    e = detail::launch_coefficients<Loss>(out.margin, group, n, groups, out.weight, out.group_count, beta, out.d_chosen,
+                                          out.d_rejected, nullptr, stream);
   return e;
 }
 

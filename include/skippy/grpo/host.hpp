@@ -142,7 +142,7 @@ void validate(const PreferenceBatch<Real>& b, int groups) {
   detail::check_finite_field(b.reference_rejected, "reference_rejected");
 }
 
-// Step 1: margins h_i and losses l_i (the batch is validated first).
+// Step 1: margins h_i and losses l_i (the batch is validated first; an h or l_i that overflows Real throws).
 template <class Loss, class Real>
 void sample_losses(const PreferenceBatch<Real>& b, int groups, double beta, Span<Real> margin, Span<Real> loss) {
   static_assert(is_loss_policy_v<Loss>, "grpo::sample_losses<Loss>: Loss must be grpo::Dpo or grpo::Ipo");
@@ -155,6 +155,11 @@ void sample_losses(const PreferenceBatch<Real>& b, int groups, double beta, Span
     margin[i] = formula::margin(b.policy_chosen[i], b.reference_chosen[i], b.policy_rejected[i],
                                 b.reference_rejected[i]);
     loss[i] = formula::loss<Loss>(margin[i], beta_r);
+    // Finite log-probabilities far apart (e.g. -3e38 and 3e38 in float) overflow h or the loss: an inf here
+    // would reach J and the gradients silently under fixed weights.
+    require(formula::finite(margin[i]) && formula::finite(loss[i]), "grpo: the margin or loss of sample ", i,
+            " is not finite in ", detail::real_name(Real{}), " (h = ", margin[i], ", loss ", loss[i],
+            "): its log-probabilities are too far apart");
   }
 }
 
