@@ -2,7 +2,8 @@
 // against sampling::argmax, with rows of one block and rows spread over several blocks that meet in the
 // scratch (blocks in a random order, the last to arrive writing the id): ties between blocks to the lowest
 // id, -0 and +0 equal, rows of -inf, the non-finite flag, the scratch left clear for the next launch, and
-// the refusal of a launch without scratch; and the greedy verdict the argmax's last row writes. The CUDA
+// the refusal of a launch without scratch; ids inside the vocabulary over rows of negative NaNs; and the
+// greedy verdict the argmax's last row writes. The CUDA
 // test forward_test.cu checks the same on a GPU.
 
 #include <skippy/cuda/kernels/select.cuh>
@@ -96,9 +97,30 @@ void check_verdict(int n, std::uint32_t seed) {
   std::printf("%s: %d failures so far\n", where, emulation::failures);
 }
 
+// Rows of negative NaNs (flagged): a thread that owns no element (n < the block's threads, or a last chunk
+// shorter than them) keeps {-inf, n}, which outranks them; the id written stays below n.
+void check_negative_nan(int n) {
+  char where[64];
+  std::snprintf(where, sizeof where, "negative NaN n %d", n);
+  const int rows = 2;
+  const std::vector<float> x(static_cast<std::size_t>(rows) * static_cast<std::size_t>(n), -std::nanf(""));
+  std::vector<unsigned long long> best(rows, 0);
+  std::vector<unsigned> arrived(rows, 0);
+  std::vector<int> out(rows + 1, -1);
+  out[rows] = 0;
+  EXPECT(kernels::launch_argmax(x.data(), n, rows, out.data(), 1, out.data() + rows, {best.data(), arrived.data()}) ==
+             cudaSuccess, where);
+  for (int r = 0; r < rows; ++r) EXPECT(out[static_cast<std::size_t>(r)] >= 0 && out[static_cast<std::size_t>(r)] < n,
+                                        where);
+  EXPECT(out[rows] == 1, where);
+  std::printf("%s: %d failures so far\n", where, emulation::failures);
+}
+
 }  // namespace
 
 int main() {
+  check_negative_nan(100);                          // fewer ids than threads
+  check_negative_nan(kernels::argmax_chunk + 100);  // a last chunk shorter than the block
   check_verdict(1000, 6);   // one block a row
   check_verdict(20000, 7);  // five
   check(1000, 3, 1);                       // one block a row

@@ -34,7 +34,8 @@ class DeviceBuffer {
   T* data() const { return p_; }
   std::size_t size() const { return n_; }
 
-  // Copies n host values to the start of the buffer (synchronously).
+  // Copies n host values to the start of the buffer on the legacy stream (cudaMemcpy: from pageable memory
+  // it may return before the DMA lands, so a non-blocking stream must synchronise with the device first).
   void upload(const T* host, std::size_t n) {
     require(n <= n_, "DeviceBuffer: upload of ", n, " values into a buffer of ", n_);
     if (n > 0) check(cudaMemcpy(p_, host, n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy to device");

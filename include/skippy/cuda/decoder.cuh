@@ -172,6 +172,7 @@ class Decoder {
   // As host::Decoder::rewind: committed length back to `length`, `token` pending, cache slots kept.
   void rewind(int length, int token) {
     decode::require_rewind(length, cache_.length(), token, forward_.config().vocab);
+    started_ = false;  // until the device holds the token: a failed copy must not leave a stale one to verify
     cache_.set_length(length);
     set_pending(token);
     started_ = true;

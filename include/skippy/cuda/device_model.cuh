@@ -50,6 +50,9 @@ class DeviceModel {
       D.w_down = matrix(L.w_down, layout);
       view_.layers.push_back(D);
     }
+    // The uploads ran on the legacy stream, and a copy from pageable memory may return before its DMA lands:
+    // a kernel on a non-blocking stream could read the weights too early without this.
+    check(cudaDeviceSynchronize(), "DeviceModel: uploading the weights");
   }
 
   // Device pointers, host-side shapes: pass it to cuda::Decoder or cuda::Forward.

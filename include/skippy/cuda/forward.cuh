@@ -20,7 +20,8 @@
 // kernels run gemv_q8: every producer of those activations quantises its own output (the norms in
 // kernels::add_rmsnorm, the attention, the gate/up launch with SwiGLU into a second 8-bit buffer, since it
 // reads the first). A decoding layer is then 7 launches either way (8-bit: where the norm stages its rows,
-// dim <= 12288, and heads are whole 32-value blocks; m > 8 takes a weight launch per 8 rows).
+// dim <= kernels::rmsnorm_staged_floats (12256), and heads are whole 32-value blocks; m > 8 takes a weight
+// launch per 8 rows).
 // launch_early(true) launches every kernel of a pass after its first early (programmatic dependent launch,
 // launch.cuh): a kernel's blocks start, and the weight kernels' rows stream into L2, while the kernel before
 // it finishes. The same bits either way; off by default until measured (bench/decode_step.cu).

@@ -50,7 +50,11 @@ __global__ void embed(const typename Q::block* __restrict__ table, const int* __
 // (Kernels are templates so that a header-only library can define them in every translation unit.)
 inline constexpr int rmsnorm_threads = 256;
 inline constexpr int rmsnorm_unroll = 16;             // a 4096-wide row in one round trip per pass
-inline constexpr int rmsnorm_staged_floats = 12288;  // 48 KB, the default limit of dynamic shared memory
+// The widest staged row: the largest multiple of 32 (8-bit rows quantise from shared memory by 32) whose
+// floats and the kernel's static shared memory (lanes and scale, 48 bytes from ptxas) fit the 48 KB a
+// launch gets without opting in. 12288 floats would ask for exactly 48 KB of dynamic memory, and the
+// launch would fail.
+inline constexpr int rmsnorm_staged_floats = 12256;
 inline std::size_t rmsnorm_smem(int d) {
   return d <= rmsnorm_staged_floats ? sizeof(float) * static_cast<std::size_t>(d) : 0;
 }

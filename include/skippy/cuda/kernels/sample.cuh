@@ -157,9 +157,16 @@ __device__ Cut top_p_cut(const Entries& e, Cut by_k, float limit, BlockAll<Threa
   g = all.sum(g);
   ties = all.sum(ties);
   // The j-th tie (0-based, id order) has g + j * value ranked before it, rounded once (a running sum over
-  // a run of thousands of ties drifts by tokens).
-  int keep = 0;
-  while (keep < ties && fmaf(static_cast<float>(keep), value, g) < limit) ++keep;
+  // a run of thousands of ties drifts by tokens). keep = the first j with that mass >= limit (ties if none):
+  // the mass never falls as j rises (value >= 0, rounding is monotone), so a binary search finds it in
+  // log2(ties) steps, not one step per kept tie (a flat row, or the zeros of a row with top_p near 1, has
+  // ~10^5 of them).
+  int keep = 0, past = ties;
+  while (keep < past) {
+    const int mid = keep + (past - keep) / 2;
+    if (fmaf(static_cast<float>(mid), value, g) < limit) keep = mid + 1;
+    else past = mid;
+  }
   if (keep >= ties) return {value, value == by_k.value ? by_k.last_tie : INT_MAX};
   if (keep == 0) return {value, -1};  // g rounded past the search's sum: no tie stays
   return {value, nth_tie(e, by_k, value, keep, all)};

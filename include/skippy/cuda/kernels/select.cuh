@@ -102,13 +102,17 @@ __global__ void __launch_bounds__(Threads)
   if (!finite) atomicExch(bad, 1);
   const unsigned long long key = Reduce(tmp).Reduce(argmax_key(best), ArgmaxKeyJoin());
   if (threadIdx.x != 0) return;
+  // A thread that owns no element keeps {-inf, n}, which outranks a negative NaN: over a row of those
+  // (flagged bad) the id would be n, and a verify pass would embed a token past the table. Clamped, the
+  // id is meaningless but in the vocabulary, as the warp kernels' is.
+  const auto in_vocabulary = [n](int id) { return id < n ? id : n - 1; };
   if (gridDim.x == 1) {
-    out[r * out_stride] = argmax_key_index(key);
+    out[r * out_stride] = in_vocabulary(argmax_key_index(key));
   } else {
     atomicMax(scratch.best + r, key);
     __threadfence();  // the key lands before the arrival that counts it
     if (atomicAdd(scratch.arrived + r, 1u) + 1 < gridDim.x) return;
-    out[r * out_stride] = argmax_key_index(atomicExch(scratch.best + r, 0ull));
+    out[r * out_stride] = in_vocabulary(argmax_key_index(atomicExch(scratch.best + r, 0ull)));
     scratch.arrived[r] = 0;
   }
   if (then.block == nullptr) return;
