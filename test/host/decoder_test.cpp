@@ -320,6 +320,14 @@ TEST_CASE("runtime errors name what is wrong") {
   Ar ar3(hm3.view(), 32, {});
   o.max_new_tokens = 2;
   CHECK(message_has([&] { ar3.generate({1, 2}, o); }, "NaN or infinite logit"));
+
+  // Finite but huge activations (embeddings near 1e20): the norm's sum of squares overflows. An error, not
+  // a row normalised to zeros whose logits all tie at 0 (token 0 forever).
+  auto huge = test::random_weights(14);
+  for (float& v : huge.token_embd) v *= 1e21f;
+  const auto hm4 = HostModel<Q>::from_float(huge);
+  Ar ar4(hm4.view(), 32, {});
+  CHECK(message_has([&] { ar4.generate({1, 2}, o); }, "NaN or infinite logit"));
 }
 
 TEST_CASE("a user-defined acceptance rule decodes as the library's, and its faults are errors") {

@@ -75,11 +75,21 @@ TEST_CASE("held-out evaluation: bad options and a short text are rejected") {
   const std::vector<int> text(100, 5);
   host::HeldOutOptions o;
   o.window = 40;
-  CHECK_THROWS_WITH(host::evaluate_held_out(dec, text, o), doctest::Contains("needs 43"));
+  CHECK_THROWS_WITH(host::evaluate_held_out(dec, text, o), doctest::Contains("needs 42"));
   o.window = 10;
   o.min_context = 9;
   CHECK_THROWS_WITH(host::evaluate_held_out(dec, text, o), doctest::Contains("must exceed min_context"));
   o.window = 200;
   o.min_context = 4;
   CHECK_THROWS_WITH(host::evaluate_held_out(dec, text, o), doctest::Contains("fewer than one window"));
+  // The bounds themselves are fine: a text of exactly one window, a cache of window + K - 1 = 20 (every
+  // block still drafts all K = 3 tokens).
+  o.window = 18;
+  o.positions = 8;
+  const std::vector<int> one_window(18, 5);
+  std::vector<host::HeldOutBlock> blocks;
+  const DecodeStats s = host::evaluate_held_out(dec, one_window, o, &blocks);
+  CHECK(blocks.size() == 8);
+  CHECK(s.steps == 8);
+  CHECK(s.drafted == 8 * 3);
 }

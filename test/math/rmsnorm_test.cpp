@@ -93,3 +93,17 @@ TEST_CASE("sum_squares and dot match double sums") {
     CHECK(std::fabs(math::dot(a.data(), b.data(), n) - dd) <= 1e-5 * mag + 1e-30);
   }
 }
+
+TEST_CASE("rmsnorm: a sum of squares that overflows gives NaN, not a row of zeros") {
+  const std::vector<float> w(4, 1.0f);
+  std::vector<float> x = {1.0f, 2e19f, -3.0f, 0.5f}, y(4);  // finite, but 2e19^2 overflows float
+  math::rmsnorm(x.data(), w.data(), y.data(), 4, 1e-5f);
+  for (float v : y) CHECK(std::isnan(v));
+  CHECK(std::isnan(math::rms_scale(INFINITY, 4, 1e-5f)));
+  CHECK(std::isnan(math::rms_scale(NAN, 4, 1e-5f)));
+  // The largest finite sums still scale.
+  CHECK(math::rms_scale(3e38f, 4, 1e-5f) > 0.0f);
+  x[1] = 1e19f;  // 1e38: finite
+  math::rmsnorm(x.data(), w.data(), y.data(), 4, 1e-5f);
+  CHECK(y[1] == doctest::Approx(2.0));
+}

@@ -225,6 +225,20 @@ TEST_CASE("warp: tiny temperatures put the mass on the largest logits, never NaN
   check_warp(g, w, softmax_ref(g, 0.02));
 }
 
+TEST_CASE("warp and softmax: temperature 0 (greedy, which has no softmax) is an error, not a row of NaNs") {
+  const std::vector<float> l = {1.0f, 2.0f, 0.5f};
+  std::vector<float> p(l.size());
+  std::vector<int> order;
+  sampling::WarpParams w;
+  w.temperature = 0.0f;
+  REQUIRE_NOTHROW(w.validate());  // a valid setting: decoders route it to greedy
+  CHECK_THROWS_WITH_AS(sampling::warp(l.data(), p.data(), 3, w, order), doctest::Contains("temperature must be > 0"),
+                       Error);
+  CHECK_THROWS_WITH_AS(sampling::softmax(l.data(), p.data(), 3, 0.0f), doctest::Contains("temperature 0 is greedy"),
+                       Error);
+  CHECK_THROWS_AS(sampling::softmax(l.data(), p.data(), 3, 1e-45f), Error);  // 1 / T overflows
+}
+
 TEST_CASE("warp: top_k keeps exactly the k best (ties to the lowest id) and renormalises") {
   std::mt19937 rng(44);
   for (int trial = 0; trial < 60; ++trial) {

@@ -21,7 +21,7 @@ namespace skippy::host {
 
 struct HeldOutOptions {
   int positions = 1000;    // draft blocks evaluated in all
-  int window = 256;        // tokens prefilled per window (the decoder's capacity must be >= window + K)
+  int window = 256;        // tokens prefilled per window (the decoder's capacity must be >= window + K - 1)
   int per_window = 32;     // positions sampled per window
   int min_context = 16;    // positions p >= min_context: every block has some prefix
   std::uint64_t seed = 1;  // window offsets and positions are a function of (seed, index)
@@ -72,11 +72,13 @@ DecodeStats evaluate_held_out(Dec& dec, const std::vector<int>& text, const Held
   require(o.positions > 0 && o.per_window > 0, "held-out evaluation: positions and per_window must be > 0");
   require(o.min_context >= 1 && o.window > o.min_context + 1, "held-out evaluation: window ", o.window,
           " must exceed min_context + 1 = ", o.min_context + 1);
-  require(static_cast<long>(text.size()) > o.window, "held-out evaluation: the text has ", text.size(),
+  require(static_cast<long>(text.size()) >= o.window, "held-out evaluation: the text has ", text.size(),
           " tokens, fewer than one window of ", o.window);
-  require(dec.cache().capacity() >= o.window + Dec::K, "held-out evaluation: the decoder's KV cache holds ",
-          dec.cache().capacity(), " positions, a window of ", o.window, " with K = ", Dec::K, " needs ",
-          o.window + Dec::K);
+  // The prefill holds the window; the last block (p = window - 2) writes K + 1 slots from p, and with fewer
+  // its drafts would be cut short and bias tau.
+  const int need = std::max(o.window, o.window - 1 + Dec::K);
+  require(dec.cache().capacity() >= need, "held-out evaluation: the decoder's KV cache holds ",
+          dec.cache().capacity(), " positions, a window of ", o.window, " with K = ", Dec::K, " needs ", need);
   const int per = std::min(o.per_window, o.window - 1 - o.min_context);
   const auto span = static_cast<std::uint64_t>(text.size()) - static_cast<std::uint64_t>(o.window);
   DecodeStats total;

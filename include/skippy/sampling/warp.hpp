@@ -45,8 +45,11 @@ struct WarpParams {
   }
 };
 
-// softmax(logits / temperature) into p (n values); returns nothing, p sums to 1.
+// softmax(logits / temperature) into p (n values); returns nothing, p sums to 1. Temperature 0 is greedy
+// and has no softmax (every p would be NaN): an error here, as in warp().
 inline void softmax(const float* logits, float* p, int n, float temperature) {
+  require(temperature > 0.0f && std::isfinite(1.0f / temperature), "sampling::softmax: temperature must be > 0 ",
+          "with 1 / temperature finite (temperature 0 is greedy: take the argmax), got ", temperature);
   const float inv_t = 1.0f / temperature;
   float mx = logits[0];
   for (int i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
