@@ -131,6 +131,15 @@ TEST_CASE("gguf rejects: counts that cannot fit in the file") {
   b = small_file();
   poke(b, 16, ~std::uint64_t{0});
   rejects(b, "metadata count 18446744073709551615 cannot fit");
+  // Counts the bytes could hold, but no model file has: refused before entries are parsed.
+  b = small_file();
+  b.resize(b.size() + 13 * (gguf::File::max_metadata + 1));
+  poke(b, 16, gguf::File::max_metadata + 1);
+  rejects(b, "metadata count 65537 is more than a model file holds (65536)");
+  b = small_file();
+  b.resize(b.size() + 32 * (gguf::File::max_tensors + 1));
+  poke(b, 8, gguf::File::max_tensors + 1);
+  rejects(b, "tensor count 1048577 is more than a model file holds (1048576)");
 }
 
 TEST_CASE("gguf rejects: string and array lengths past the end (overflow-safe)") {
@@ -327,6 +336,21 @@ TEST_CASE("gguf rejects: missing or mistyped required keys, other architectures"
                "'llama.block_count' has type string, expected an integer");
   view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.block_count", std::int32_t{-4}); }),
                "'llama.block_count' is -4");
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.block_count", std::uint64_t{1} << 63); }),
+               "'llama.block_count' is 9223372036854775808, expected an integer in [1, 2147483647]");
+  // A stated vocabulary size must agree with the token list.
+  const auto with_tokens = [&](std::uint32_t stated) {
+    return m.edit([&](gguf::Writer& w) {
+      std::vector<std::string> tokens;
+      for (int i = 0; i < m.model.config().vocab; ++i) tokens.push_back("t" + std::to_string(i));
+      w.set_array("tokenizer.ggml.tokens", tokens);
+      w.set("llama.vocab_size", stated);
+    });
+  };
+  const std::string vocab = std::to_string(m.model.config().vocab);
+  view_rejects(with_tokens(50000), "'llama.vocab_size' is 50000, but 'tokenizer.ggml.tokens' has " + vocab + " tokens");
+  const auto agreeing = static_cast<std::uint32_t>(m.model.config().vocab);
+  CHECK_NOTHROW(gguf::view<quant::Q8_0>(gguf::File::from_memory(with_tokens(agreeing))));
   view_rejects(m.edit([](gguf::Writer& w) { w.set_array("llama.attention.head_count", std::vector<std::uint32_t>{4, 4, 4, 4}); }),
                "per-layer values are not supported");
   view_rejects(m.edit([](gguf::Writer& w) { w.set("general.architecture", "gpt2"); }),
@@ -372,10 +396,11 @@ TEST_CASE("gguf rejects: shapes inconsistent with the configuration") {
     return true;
   });
   view_rejects(renamed, "unexpected tensor 'blk.01.attn_q.weight'");
-  // A vocabulary of 65 tokens against a 64-row embedding.
+  // A vocabulary of 65 tokens against a 64-row embedding (and no llama.vocab_size, which would disagree first).
   view_rejects(m.edit([](gguf::Writer& w) {
                  auto v = gguf::Vocabulary::placeholder(65);
                  v.write(w);
+                 w.erase("llama.vocab_size");
                }),
                "tensor 'token_embd.weight' has shape (64, 64), the configuration needs (64, 65)");
 }
@@ -425,6 +450,15 @@ TEST_CASE("gguf rejects: unsupported extra tensors and inconsistent S3D metadata
   CHECK_THROWS_WITH_AS(gguf::load_s3d(s3d), doctest::Contains("is not a range inside the 4 layers"), Error);
   const gguf::File partial = gguf::File::from_memory(m.edit([](gguf::Writer& w) { w.set("skippy.skip_begin", std::uint32_t{2}); }));
   CHECK_THROWS_WITH_AS(gguf::load_s3d(partial), doctest::Contains("missing metadata key 'skippy.skip_end'"), Error);
+  // load_s3d alone checks the mask id against the vocabulary, as load_config does.
+  const gguf::File mask = gguf::File::from_memory(m.edit([](gguf::Writer& w) {
+    w.set("skippy.skip_begin", std::uint32_t{1});
+    w.set("skippy.skip_end", std::uint32_t{3});
+    w.set("skippy.predictors", std::uint32_t{4});
+    w.set("skippy.mask_token_id", std::uint32_t{1000000});
+  }));
+  CHECK_THROWS_WITH_AS(gguf::load_s3d(mask), doctest::Contains("mask_token_id 1000000 is outside the vocabulary"),
+                       Error);
   const gguf::File voc = gguf::File::from_memory(m.edit([](gguf::Writer& w) { w.set_array("tokenizer.ggml.scores", std::vector<float>{1.0f}); }));
   CHECK_THROWS_WITH_AS(gguf::Vocabulary::load(voc), doctest::Contains("'tokenizer.ggml.scores' has 1 entries"), Error);
 }

@@ -12,17 +12,22 @@ using namespace skippy;
 
 namespace {
 
-// Writes `w` the way examples/train/s3d_train.py exports: manifest + float32 data.
+// Writes `w` the way examples/train/s3d_train.py exports: manifest + float32 data. extra_line goes after
+// the metadata; a "meta <key> ..." there replaces the key's usual line.
 void write_raw(const std::string& prefix, const FloatWeights& w, const std::string& extra_line = "",
                std::size_t drop_floats = 0, std::size_t add_floats = 0) {
   std::ofstream m(prefix + ".txt"), b(prefix + ".bin", std::ios::binary);
   const ModelConfig& c = w.config;
-  m << "skippy-raw 1\n"
-    << "meta n_layers " << c.n_layers << "\nmeta dim " << c.dim << "\nmeta n_heads " << c.n_heads
-    << "\nmeta n_kv_heads " << c.n_kv_heads << "\nmeta ffn_dim " << c.ffn_dim << "\nmeta vocab " << c.vocab
-    << "\nmeta rope_theta 10000.0\nmeta rms_eps 1e-05\nmeta mask_token_id " << c.mask_token_id
-    << "\nmeta prompt.0 1,2,3\n"
-    << extra_line;
+  const std::pair<std::string, std::string> meta[] = {
+      {"n_layers", std::to_string(c.n_layers)}, {"dim", std::to_string(c.dim)},
+      {"n_heads", std::to_string(c.n_heads)},   {"n_kv_heads", std::to_string(c.n_kv_heads)},
+      {"ffn_dim", std::to_string(c.ffn_dim)},   {"vocab", std::to_string(c.vocab)},
+      {"rope_theta", "10000.0"},                {"rms_eps", "1e-05"},
+      {"mask_token_id", std::to_string(c.mask_token_id)}, {"prompt.0", "1,2,3"}};
+  m << "skippy-raw 1\n";
+  for (const auto& [key, value] : meta)
+    if (extra_line.rfind("meta " + key + " ", 0) != 0) m << "meta " << key << " " << value << "\n";
+  m << extra_line;
   std::vector<float> all;
   auto t = [&](const std::string& name, int rows, int cols, const std::vector<float>& v) {
     m << "tensor " << name << " " << rows << " " << cols << "\n";
@@ -78,7 +83,7 @@ TEST_CASE("raw tensors: malformed exports are rejected with the reason") {
   CHECK_THROWS_WITH(RawTensors::load(p), doctest::Contains("is longer than the tensors listed"));
   write_raw(p, w, "bogus line\n");
   CHECK_THROWS_WITH(RawTensors::load(p), doctest::Contains("expected 'meta' or 'tensor', got 'bogus'"));
-  write_raw(p, w, "meta n_layers x\n");  // the later line wins
+  write_raw(p, w, "meta n_layers x\n");
   CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("'n_layers' holds 'x', not an integer"));
   write_raw(p, w, "meta n_layers 4294967300\n");  // would truncate to 4
   CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("'n_layers' holds '4294967300', outside the range of int"));
@@ -87,6 +92,17 @@ TEST_CASE("raw tensors: malformed exports are rejected with the reason") {
   CHECK_THROWS_WITH_AS(RawTensors::load(p), doctest::Contains("ends inside tensor 'huge' (1125899906842624 bytes needed"), Error);
   write_raw(p, w, "meta dim 32\n");
   CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("tensor 'token_embd.weight' is 64 x 64, expected 64 x 32"));
+  // A key given twice is ambiguous; a tensor the model does not use (a misnamed LM head, or the layers past
+  // n_layers) is not dropped silently.
+  write_raw(p, w, "meta foo 1\nmeta foo 2\n");
+  CHECK_THROWS_WITH(RawTensors::load(p), doctest::Contains("meta key 'foo' is listed twice"));
+  const std::string layers = std::to_string(w.config.n_layers), last = std::to_string(w.config.n_layers - 1);
+  write_raw(p, w, "tensor lm_head.weight 1 2\n", 0, 2);
+  const std::string misnamed = "tensor 'lm_head.weight' is not a tensor of a " + layers + "-layer model";
+  CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains(misnamed.c_str()));
+  write_raw(p, w, "meta n_layers " + last + "\n");
+  const std::string dropped = "tensor 'blk." + last + ".attn_norm.weight' is not a tensor of a " + last + "-layer";
+  CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains(dropped.c_str()));
   CHECK_THROWS_WITH(RawTensors::load("raw_tensors_test_missing"), doctest::Contains("cannot open raw_tensors_test_missing.txt"));
   std::remove((p + ".txt").c_str());
   std::remove((p + ".bin").c_str());

@@ -56,6 +56,9 @@ inline int int_key(const File& f, const std::string& key, std::optional<int> fal
   require(!v->is_array(), "gguf: metadata key '", key, "' is an ", v->type_string(),
           " (per-layer values are not supported)");
   const auto i = v->as_integer();
+  if (!i.has_value() && v->type() == ValueType::UINT64)  // past INT64_MAX: an integer, out of range
+    skippy::detail::fail("gguf: metadata key '", key, "' is ", v->as<std::uint64_t>(), ", expected an integer in [",
+                         lo, ", ", INT_MAX, "]");
   require(i.has_value(), "gguf: metadata key '", key, "' has type ", v->type_string(), ", expected an integer");
   require(*i >= lo && *i <= INT_MAX, "gguf: metadata key '", key, "' is ", *i, ", expected an integer in [", lo, ", ",
           INT_MAX, "]");
@@ -209,6 +212,11 @@ inline ModelConfig load_config(const File& f) {
     require(!toks.empty() && toks.size() <= static_cast<std::size_t>(INT_MAX),
             "gguf: metadata key 'tokenizer.ggml.tokens' has ", toks.size(), " tokens");
     c.vocab = static_cast<int>(toks.size());
+    if (f.has("llama.vocab_size")) {
+      const int stated = detail::int_key(f, "llama.vocab_size", std::nullopt);
+      require(stated == c.vocab, "gguf: metadata key 'llama.vocab_size' is ", stated,
+              ", but 'tokenizer.ggml.tokens' has ", c.vocab, " tokens");
+    }
   } else if (f.has("llama.vocab_size")) {
     c.vocab = detail::int_key(f, "llama.vocab_size", std::nullopt);
   } else {
@@ -248,12 +256,13 @@ inline ModelConfig load_config(const File& f) {
 inline std::optional<S3dMetadata> load_s3d(const File& f) {
   const bool any = f.has("skippy.skip_begin") || f.has("skippy.skip_end") || f.has("skippy.predictors");
   if (!any) return std::nullopt;
+  const ModelConfig c = load_config(f);  // checks the mask id against the vocabulary, and the layer count
   S3dMetadata s;
-  s.mask_token_id = detail::int_key(f, "skippy.mask_token_id", -1, 0);
+  s.mask_token_id = c.mask_token_id;
   s.skip_begin = detail::int_key(f, "skippy.skip_begin", std::nullopt, 0);
   s.skip_end = detail::int_key(f, "skippy.skip_end", std::nullopt, 0);
   s.predictors = detail::int_key(f, "skippy.predictors", std::nullopt, 1);
-  const int layers = detail::int_key(f, "llama.block_count", std::nullopt);
+  const int layers = c.n_layers;
   require(s.skip_begin <= s.skip_end && s.skip_end <= layers, "gguf: skippy.skip_begin ", s.skip_begin,
           " / skippy.skip_end ", s.skip_end, " is not a range inside the ", layers, " layers");
   require(s.predictors <= max_predictors, "gguf: metadata key 'skippy.predictors' is ", s.predictors,

@@ -39,9 +39,12 @@ struct RawTensors {
     require(txt.good(), "raw tensors: cannot open ", prefix, ".txt");
     std::ifstream bin(prefix + ".bin", std::ios::binary);
     require(bin.good(), "raw tensors: cannot open ", prefix, ".bin");
+    // The size bounds every listed tensor before it is allocated, so a stream without one (a pipe) is refused.
     bin.seekg(0, std::ios::end);
-    std::uint64_t bin_left = static_cast<std::uint64_t>(bin.tellg());
+    const std::streamoff size = bin.tellg();
     bin.seekg(0, std::ios::beg);
+    require(size >= 0 && bin.good(), "raw tensors: ", prefix, ".bin has no size (is it a regular file?)");
+    std::uint64_t bin_left = static_cast<std::uint64_t>(size);
     RawTensors r;
     std::string line;
     require(std::getline(txt, line) && line == "skippy-raw 1", "raw tensors: ", prefix,
@@ -55,6 +58,8 @@ struct RawTensors {
         std::string value;
         std::getline(in >> std::ws, value);
         require(!name.empty(), "raw tensors: ", prefix, ".txt line ", n, ": meta without a key");
+        require(r.meta.count(name) == 0, "raw tensors: ", prefix, ".txt line ", n, ": meta key '", name,
+                "' is listed twice");
         r.meta[name] = value;
       } else if (kind == "tensor") {
         RawTensor t;
@@ -125,7 +130,8 @@ struct RawTensors {
   }
 
   // The model config from the meta keys n_layers, dim, n_heads, n_kv_heads, ffn_dim, vocab, rope_theta,
-  // rms_eps, mask_token_id, and its weights under llama.cpp's tensor names.
+  // rms_eps, mask_token_id, and its weights under llama.cpp's tensor names. A listed tensor the model does
+  // not use is an error (a misnamed LM head would otherwise be tied silently, extra layers dropped).
   FloatWeights float_weights() const {
     ModelConfig c;
     c.n_layers = meta_int("n_layers");
@@ -141,7 +147,11 @@ struct RawTensors {
     FloatWeights w;
     w.config = c;
     const int d = c.dim, kv = c.kv_dim(), f = c.ffn_dim;
-    auto get = [&](const std::string& name, int rows, int cols) { return tensor(name, rows, cols).data; };
+    std::map<std::string, bool> used;
+    auto get = [&](const std::string& name, int rows, int cols) {
+      used[name] = true;
+      return tensor(name, rows, cols).data;
+    };
     w.token_embd = get("token_embd.weight", c.vocab, d);
     for (int l = 0; l < c.n_layers; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
@@ -159,6 +169,9 @@ struct RawTensors {
     }
     w.output_norm = get("output_norm.weight", 1, d);
     w.output = tensors.count("output.weight") ? get("output.weight", c.vocab, d) : w.token_embd;
+    for (const std::string& name : order)
+      require(used.count(name) != 0, "raw tensors: tensor '", name, "' is not a tensor of a ", c.n_layers,
+              "-layer model (llama.cpp's names: token_embd, blk.<l>.attn_q, ..., output_norm, output)");
     return w;
   }
 };
