@@ -147,7 +147,13 @@ void BM_step(benchmark::State& state) {
     std::vector<int> ids(static_cast<std::size_t>(context + K + 1), 7);
     sc::DeviceBuffer<int> tokens(ids.size()), out(static_cast<std::size_t>(K + 2));
     tokens.upload(ids.data(), ids.size());
-    for (int at = 0; at < context; at += 16) fwd.run(tokens.data() + at, 16, at, cache, LayerRange{}, nullptr, nullptr);
+    // The context's K/V as zeros instead of a prefill: attention's time does not depend on the values, and a
+    // 512-token prefill of the 7B model per call (Google Benchmark calls this 2-3 times a case, for 200
+    // cases) outlived gpu_check.sh's limit for the binary.
+    const std::size_t kv_bytes_each = sc::KvCache::bytes(c.n_layers, cache.capacity(), c.kv_dim()) / 2;
+    sc::check(cudaMemset(cache.k(0), 0, kv_bytes_each), "zero the cache");
+    sc::check(cudaMemset(cache.v(0), 0, kv_bytes_each), "zero the cache");
+    cache.reserve(0, context);
     cache.set_length(context);
     const int m = kind == ar ? 1 : kind == draft ? K : K + 1;
     const LayerRange skip = kind == draft ? LayerRange{skip_begin, skip_end} : LayerRange{};
@@ -177,13 +183,16 @@ void BM_step(benchmark::State& state) {
       return;
     }
     if (!graph) {
-      bench::time_iterations(state, [&] {
+      const auto step = [&] {
         // Each iteration rewrites slots context.. (reserve drops the previous iteration's block).
         fwd.run(tokens.data() + context, m, context, cache, skip, logits.data(), nullptr);
         sc::check(
             sc::kernels::launch_argmax(logits.data(), c.vocab, m, out.data(), 1, out.data() + K + 1, scratch.get()),
             "argmax");
-      });
+      };
+      step();  // untimed: the first launches load their kernels' modules
+      sc::check(cudaDeviceSynchronize(), "warm-up step");
+      bench::time_iterations(state, step);
     } else {
       // The pass and its argmax captured once in a CUDA Graph, the position read on the device (as
       // cuda::Decoder does), replayed on a blocking stream so the timing events on the default stream order it.
@@ -198,8 +207,10 @@ void BM_step(benchmark::State& state) {
                                              scratch.get(), stream),
                   "argmax");
       });
-      bench::time_iterations(state,
-                             [&] { sc::check(cudaGraphLaunch(graph.exec(), graph.stream()), "graph launch"); });
+      const auto replay = [&] { sc::check(cudaGraphLaunch(graph.exec(), graph.stream()), "graph launch"); };
+      replay();  // untimed: the first launch uploads the graph
+      sc::check(cudaStreamSynchronize(graph.stream()), "warm-up replay");
+      bench::time_iterations(state, replay);
     }
     const int layers = c.n_layers - (skip.end - skip.begin);
     const ModelView<Q>& v = model->view();
@@ -402,6 +413,20 @@ void BM_speculative_verify(benchmark::State& state) {
   });
 }
 
+// The small kernels first: they must run even if the step benchmarks outlive the binary's time limit.
+BENCHMARK(BM_attention)
+    ->ArgsProduct({{128, 512, 1024, 4096, 16384, 32768}, {1, 5}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_empty_launch)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_rmsnorm)->ArgsProduct({{1, 5}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_argmax)->ArgsProduct({{32000, 128256}, {1, 5}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sample)
+    ->ArgsProduct({{32000, 128256}, {1, 4}, {0, 1, 2}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_speculative_verify)->ArgsProduct({{32000, 128256}, {0, 1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
+
 // Every step kind, with direct launches, as a graph, and as a graph of early launches; the graphs again
 // with the grouped attention.
 void step_args(benchmark::internal::Benchmark* b) {
@@ -432,18 +457,6 @@ BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations, true)->Apply(step_args
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations, true)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q8_0, Int8Activations, false, true)->Apply(step_args);
 BENCHMARK_TEMPLATE(BM_step, quant::Q4_0, Int8Activations, false, true)->Apply(step_args);
-BENCHMARK(BM_attention)
-    ->ArgsProduct({{128, 512, 1024, 4096, 16384, 32768}, {1, 5}, {0, 1}})
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_empty_launch)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_rmsnorm)->ArgsProduct({{1, 5}, {0, 1}})->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_argmax)->ArgsProduct({{32000, 128256}, {1, 5}})->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_sample)
-    ->ArgsProduct({{32000, 128256}, {1, 4}, {0, 1, 2}, {0, 1}})
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_speculative_verify)->ArgsProduct({{32000, 128256}, {0, 1, 2}})->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -17,9 +17,9 @@
 #                                           #        M = 1 and 5, each arithmetic and layout (30 s each)
 #
 # With the device tool: run(command="bench/gpu_check.sh run main", carry=["build/gpu-pack"],
-# timeout_s=500); each step has its own timeout so a hang costs that step only. At most 8 files come back:
+# timeout_s=570); each step has its own timeout so a hang costs that step only. At most 8 files come back:
 # log.txt (everything printed, step by step, with exit codes and seconds), gemv.json, decode_step.json,
-# sanitize.txt and sweep_cuda.csv (sanitize), variants.tgz (variants); the profile's sections are in log.txt.
+# sanitize.txt and sweep.csv (sanitize), variants.tgz (variants); the profile's sections are in log.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 pack=build/gpu-pack
@@ -80,13 +80,15 @@ case $phase in
   main)
     # -d prints each test case's seconds, to size the sanitizer runs.
     step cuda_tests 120 "$pack/skippy_cuda_tests" -d
-    # 0.03 s per case: ~480 cases (the reference kernel's baseline included) inside the step's limit, and
-    # 196 back-to-back cases (BM_gemv_stream, 20 graph replays each).
-    step bench_gemv 200 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
+    # 0.03 s per case: ~1030 cases (the reference kernel's baseline and BM_gemv_stream's back-to-back cases,
+    # 20 graph replays each, included), estimated at ~130 s.
+    step bench_gemv 170 "$pack/skippy_bench_gemv" --benchmark_min_time=0.03 \
       --benchmark_out="$out/gemv.json" --benchmark_out_format=json
-    # 15 step benchmarks per model type (3 kinds x 5 launch modes; F16 6 more: tensor-core decoding; F16
-    # and the float Q8_0 / Q4_0 steps, in place and packed, 6 more: fused norms) and 24 attention cases.
-    step bench_decode_step 200 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
+    # The small kernels first (24 attention cases, norms, argmax, sampling), then 201 step benchmarks: F16 27
+    # (3 kinds x 5 launch modes, tensor-core decoding, fused norms), Q8_0 and Q4_0 87 each (activations and
+    # layouts). A step case no longer prefills its context (zeroed K/V), so a case costs its timed steps,
+    # a capture and a Forward; a run cut by the limit keeps the cases before it (summarize.py reads them).
+    step bench_decode_step 170 "$pack/skippy_bench_decode_step" --benchmark_min_time=0.05 \
       --benchmark_out="$out/decode_step.json" --benchmark_out_format=json
     step demo 20 "$pack/skippy_demo" --tokens 256 --no-stream
     step demo_sampling 20 "$pack/skippy_demo" --tokens 256 --no-stream --accept sampling

@@ -28,12 +28,35 @@ STREAM_PATHS = {"interleaved": "BM_gemv", "int8": "BM_gemv_q8", "packed": "BM_ge
                 "packed_int8": "BM_gemv_q8_packed", "tiled_int8": "BM_gemv_q8_tiled", "mma": "BM_gemv_mma"}
 
 
+def parse(text, path):
+    """A Google Benchmark JSON file; one cut short (a step killed by its timeout before the closing brackets)
+    is read up to its last complete benchmark entry, with a warning, so the other tables still print."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    start, end = text.find('"benchmarks"'), len(text)
+    while start >= 0:
+        end = text.rfind("}", start, end)  # the next candidate end of an entry, from the back
+        if end < 0:
+            break
+        try:
+            data = json.loads(text[:end + 1] + "]}")
+        except json.JSONDecodeError:
+            continue
+        print("summarize: %s is truncated; read its first %d benchmarks" % (path, len(data.get("benchmarks", []))),
+              file=sys.stderr)
+        return data
+    print("summarize: %s is not readable JSON; left out" % path, file=sys.stderr)
+    return {}
+
+
 def load(run_dir, name):
     path = os.path.join(run_dir, name)
     if not os.path.exists(path):
         return {}
     with open(path) as f:
-        data = json.load(f)
+        data = parse(f.read(), path)
     out = {}
     for b in data.get("benchmarks", []):
         if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
@@ -117,7 +140,7 @@ def step_table(d, base):
     if not names:
         return
     print("## Steps at 7B dimensions (BM_step; AR target %g %% of the roofline)\n" % AR_TARGET)
-    head = "| model | launches | AR ms (% roofline) | draft ms | verify ms | verify / AR |"
+    head = "| model | launches | AR ms (% roofline) | AR tokens/s | draft ms | verify ms | verify / AR |"
     if base:
         head += " AR / base | verify / base |"
     print(head)
@@ -132,7 +155,8 @@ def step_table(d, base):
             ms = lambda b: "-" if b is None else "%.2f" % (us(b) / 1e3)
             arcell = "-" if ar is None else "%.2f (%.1f%%)" % (us(ar) / 1e3, ar.get("pct_of_copy_bw", float("nan")))
             ratio = "-" if not (ar and verify) else "%.2f" % (us(verify) / us(ar))
-            row = "| %s | %s | %s | %s | %s | %s |" % (fam, what, arcell, ms(draft), ms(verify), ratio)
+            tps = "-" if ar is None else "%.0f" % (1e6 / us(ar))  # an AR step emits one token
+            row = "| %s | %s | %s | %s | %s | %s | %s |" % (fam, what, arcell, tps, ms(draft), ms(verify), ratio)
             if base:
                 row += " %s | %s |" % (versus(ar, get(0, base)), versus(verify, get(2, base)))
             print(row)

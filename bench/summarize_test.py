@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """bench/summarize.py over a synthetic run: every step mode BM_step registers and the baseline families
-of the weight kernels reach the tables, and a benchmark that reported an error is left out."""
+of the weight kernels reach the tables, the AR step's tokens/s is given, a benchmark that reported an error
+is left out, and a decode_step.json cut short is read up to its last complete entry."""
 
 import json
 import os
@@ -39,6 +40,22 @@ def main():
             failures.append("missing: " + want)
     if "BM_gemv_residual" in out:
         failures.append("an errored benchmark was summarised")
+    if "| 250 |" not in out:  # the AR step of 4000 us: 250 tokens/s
+        failures.append("no AR tokens/s")
+    # A decode_step.json cut short by its step's timeout: the complete entries before the cut are read, and
+    # the weight-kernel tables still print.
+    with tempfile.TemporaryDirectory() as run:
+        with open(os.path.join(run, "gemv.json"), "w") as f:
+            json.dump({"benchmarks": gemv}, f)
+        text = json.dumps({"context": {"host_name": "x"}, "benchmarks": steps}, indent=2)
+        cut = text.index('"BM_step<quant::F16>/1/0') + 10  # inside the tenth entry (kinds 0, modes 0..8 first)
+        with open(os.path.join(run, "decode_step.json"), "w") as f:
+            f.write(text[:cut])
+        r = subprocess.run([sys.executable, os.path.join(HERE, "summarize.py"), run], capture_output=True, text=True)
+        if r.returncode != 0 or "truncated; read its first 9 benchmarks" not in r.stderr:
+            failures.append("truncated JSON: rc %d, stderr %s" % (r.returncode, r.stderr))
+        if "BM_gemv<quant::F16>" not in r.stdout or "## Steps" not in r.stdout:
+            failures.append("truncated JSON: tables missing")
     if failures:
         print(out)
         print("\n".join(failures))
