@@ -1,6 +1,7 @@
 // libFuzzer target for the GGUF reader: parse arbitrary bytes, map the configuration, the S3D metadata,
-// the vocabulary and every storage type's zero-copy view, convert to floats, and run a forward pass when
-// a model loads. Rejections are skippy::Error; anything else (a crash, a sanitizer report, another
+// the vocabulary (and encode bytes with it) and every storage type's zero-copy view, convert to floats,
+// run a forward pass when a model loads, quantise it into a HostModel, and re-quantise the file with the
+// writer and parse the result. Rejections are skippy::Error; anything else (a crash, a sanitizer report, another
 // exception) is a finding. Build and run: test/fuzz/run.sh.
 
 #include <cstddef>
@@ -54,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
       const auto v = gguf::Vocabulary::load(f);
       for (int i = 0; i < v.size() && i < 300; ++i) sink += v.text(i).size();
+      sink += v.encode_bytes(std::string(reinterpret_cast<const char*>(data), size < 64 ? size : 64)).size();
     } catch (const Error&) {
     }
     try_view<quant::F32>(f);
@@ -64,6 +66,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
       (void)gguf::load_float_weights(f);
     } catch (const Error&) {
+    }
+    // The conversions that write: bounded, as the forward pass is (fuzz inputs are small anyway).
+    std::uint64_t elements = 0;
+    for (const auto& t : f.tensors()) elements += t.n_elements;
+    if (elements <= (1u << 22)) {
+      try {
+        sink += gguf::load_host_model<quant::Q8_0>(f).config().vocab;
+      } catch (const Error&) {
+      }
+      try {
+        const auto again = gguf::File::from_memory(gguf::requantize<quant::Q8_0>(f).bytes());
+        sink += again.tensors().size();
+      } catch (const Error&) {
+      }
     }
     (void)sink;
   } catch (const Error&) {
