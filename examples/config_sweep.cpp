@@ -22,6 +22,7 @@
 
 #include "args.hpp"
 #include "eval_text.hpp"
+#include "plot.hpp"
 #include "sweep_run.hpp"
 
 using namespace skippy;
@@ -74,8 +75,8 @@ void report(const SweepResult& res, const SweepOptions& opt, const ModelConfig& 
   std::printf("%-28s %-24s %5s %5s %5s %5s %7s %7s %7s %6s %7s\n", "configuration", "held-out acceptance", "tau",
               "SE", "free", "rep8", "ms/step", "meas.", "theory", "error", "GPU-pred");
   std::FILE* csv = std::fopen(csv_path.c_str(), "w");
-  if (csv)
-    std::fprintf(csv, "config,skipped,k,mode,acceptance,tau_heldout,tau_heldout_se,tau_free,repeated8,ms_per_step,"
+  require(csv != nullptr, "cannot write --csv file ", csv_path);
+  std::fprintf(csv, "config,skipped,k,mode,acceptance,tau_heldout,tau_heldout_se,tau_free,repeated8,ms_per_step,"
                       "measured_speedup,predicted_speedup_measured_times,predicted_speedup_memory_bound\n");
   std::size_t best_pred = 0, best_meas = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -96,7 +97,7 @@ void report(const SweepResult& res, const SweepOptions& opt, const ModelConfig& 
     if (r.predicted_bytes > rows[best_pred].predicted_bytes) best_pred = i;
     if (r.measured > rows[best_meas].measured) best_meas = i;
   }
-  if (csv) std::fclose(csv);
+  std::fclose(csv);
   std::printf("\ncolumns: tau = held-out (true prefixes), SE = its standard error with the text windows as\n"
               "samples, free = free greedy generation, rep8 = repeated 8-grams in it, meas. = measured tokens/s\n"
               "over AR here, theory = E[tau] from held-out acceptance x T_AR / (T_draft + T_verify) with this\n"
@@ -105,20 +106,29 @@ void report(const SweepResult& res, const SweepOptions& opt, const ModelConfig& 
               "theory picks %s for a memory-bound device (%.2fx); measured best on this machine: %s (%.2fx)\n",
               rows[best_pred].name.c_str(), rows[best_pred].predicted_bytes, rows[best_meas].name.c_str(),
               rows[best_meas].measured);
-  if (csv && std::system("command -v gnuplot >/dev/null 2>&1") == 0) {
-    const std::string stem = csv_path.substr(0, csv_path.rfind('.')), png = stem + ".png";
-    const std::string titles = write_plot_data(rows, stem + ".dat");
-    const std::string cmd =
-        "gnuplot -e \"set terminal png noenhanced size 900,640; set output '" + png + "'; set key below;"
-        " set xtics 1; set offsets 0.3, 0.3, 0.1, 0.1; set grid; set title '" + res.backend + "';"
-        " set xlabel 'skipped layers'; set ylabel 'speed-up over AR'; titles = '" + titles + "';"
-        " plot for [i=1:words(titles)] '" + stem + ".dat' index (i-1) using 1:2 with linespoints lt i"
-        " title word(titles, i).' predicted (memory-bound)', for [i=1:words(titles)] '" + stem +
-        ".dat' index (i-1) using 1:3 with points lt i pt 6 title word(titles, i).' measured here'\"";
-    std::printf(std::system(cmd.c_str()) == 0 ? "wrote %s and %s\n" : "wrote %s (gnuplot failed)\n", csv_path.c_str(),
-                png.c_str());
+  if (examples::have_gnuplot()) {
+    const std::string stem = examples::path_stem(csv_path), png = stem + ".png", data = stem + ".dat",
+                      script = stem + ".gp";
+    const std::string titles = write_plot_data(rows, data);
+    std::FILE* gp = std::fopen(script.c_str(), "w");
+    require(gp != nullptr, "cannot write ", script);
+    std::fprintf(gp,
+                 "set terminal png noenhanced size 900,640\nset output %s\nset key below\nset xtics 1\n"
+                 "set offsets 0.3, 0.3, 0.1, 0.1\nset grid\nset title %s\nset xlabel 'skipped layers'\n"
+                 "set ylabel 'speed-up over AR'\ntitles = %s\n"
+                 "plot for [i=1:words(titles)] %s index (i-1) using 1:2 with linespoints lt i"
+                 " title word(titles, i).' predicted (memory-bound)', for [i=1:words(titles)] %s index (i-1)"
+                 " using 1:3 with points lt i pt 6 title word(titles, i).' measured here'\n",
+                 examples::gnuplot_string(png).c_str(), examples::gnuplot_string(res.backend).c_str(),
+                 examples::gnuplot_string(titles).c_str(), examples::gnuplot_string(data).c_str(),
+                 examples::gnuplot_string(data).c_str());
+    std::fclose(gp);
+    if (examples::run_gnuplot(script))
+      std::printf("wrote %s and %s\n", csv_path.c_str(), png.c_str());
+    else
+      std::printf("wrote %s (gnuplot failed on %s)\n", csv_path.c_str(), script.c_str());
   } else {
-    std::printf("wrote %s%s\n", csv_path.c_str(), csv ? " (install gnuplot for a plot)" : " -- FAILED to open");
+    std::printf("wrote %s (install gnuplot for a plot)\n", csv_path.c_str());
   }
 }
 
@@ -191,7 +201,7 @@ static int run_main(int argc, char** argv) {
       }
       check_rows(gpu.result);
       std::printf("\n");
-      report(gpu.result, opt, c, text.size(), opt.csv.substr(0, opt.csv.rfind('.')) + "_cuda.csv");
+      report(gpu.result, opt, c, text.size(), examples::path_stem(opt.csv) + "_cuda.csv");
     }
     return 0;
   } catch (const Error& e) {

@@ -65,7 +65,12 @@ bool parse(int argc, char** argv, DemoOptions& o) {
     else if (a == "--prompt" && v) o.prompt = argv[++i];
     else if (a == "--tokens" && v) o.tokens = static_cast<int>(examples::int_arg("--tokens", argv[++i], 1, 1 << 20));
     else if (a == "--skip" && v) {
-      if (std::sscanf(argv[++i], "%d:%d", &o.skip_begin, &o.skip_end) != 2) return false;
+      const std::string range = argv[++i];  // B:E, both whole numbers (sscanf took -1:5 as "not given")
+      const auto colon = range.find(':');
+      require(colon != std::string::npos, "--skip needs B:E (skip layers B..E-1), got '", range, "'");
+      o.skip_begin = static_cast<int>(examples::int_arg("--skip's B", range.substr(0, colon).c_str(), 0, 1 << 20));
+      o.skip_end = static_cast<int>(examples::int_arg("--skip's E", range.substr(colon + 1).c_str(), 1, 1 << 20));
+      require(o.skip_begin < o.skip_end, "--skip needs B < E, got '", range, "'");
     } else if (a == "--k" && v) o.k = static_cast<int>(examples::int_arg("--k", argv[++i], 1, 64));
     else if (a == "--draft" && v) o.draft = argv[++i];
     else if (a == "--accept" && v) o.accept = argv[++i];

@@ -72,6 +72,12 @@ int convert(const std::string& in, const std::string& out, bool quiet) {
 static int run_main(int argc, char** argv) {
   std::string in, out, type;
   bool quiet = false;
+  // A usage error: what is wrong, then the usage, on stderr; exit status 2.
+  const auto bad = [](const std::string& what) {
+    std::fprintf(stderr, "skippy_gguf_convert: %s\n", what.c_str());
+    usage(stderr);
+    return 2;
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -79,29 +85,27 @@ static int run_main(int argc, char** argv) {
       return 0;
     } else if (a == "--quiet") {
       quiet = true;
-    } else if (a == "--type" && i + 1 < argc) {
+    } else if (a == "--type") {
+      if (i + 1 >= argc) return bad("--type needs a value (q8_0 or q4_0)");
       type = argv[++i];
     } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr, "unknown option %s\n", a.c_str());
-      usage(stderr);
-      return 2;
+      return bad("unknown option " + a);
     } else if (in.empty()) {
       in = a;
     } else if (out.empty()) {
       out = a;
     } else {
-      usage(stderr);
-      return 2;
+      return bad("unexpected argument '" + a + "' (INPUT and OUTPUT are given)");
     }
   }
-  if (in.empty() || out.empty() || (type != "q8_0" && type != "q4_0" && type != "Q8_0" && type != "Q4_0")) {
-    usage(stderr);
-    return 2;
-  }
+  if (in.empty() || out.empty()) return bad("INPUT.gguf and OUTPUT.gguf are both needed");
+  if (type.empty()) return bad("--type is needed (q8_0 or q4_0)");
+  if (type != "q8_0" && type != "q4_0" && type != "Q8_0" && type != "Q4_0")
+    return bad("--type needs q8_0 or q4_0, got '" + type + "'");
   try {
     return (type == "q8_0" || type == "Q8_0") ? convert<quant::Q8_0>(in, out, quiet) : convert<quant::Q4_0>(in, out, quiet);
   } catch (const Error& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    std::fprintf(stderr, "skippy_gguf_convert: %s\n", e.what());
     return 1;
   }
 }

@@ -22,7 +22,9 @@
 #include <skippy/grpo/grpo.hpp>
 
 #include "args.hpp"
+#include "plot.hpp"
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -42,9 +44,9 @@ struct Options {
   std::string out = "grpo_synthetic";
 };
 
-void usage() {
+void usage(std::FILE* out) {
   const Options d;
-  std::printf(
+  std::fprintf(out,
       "usage: skippy_grpo_synthetic [options]\n"
       "  --seeds N        number of seeds (default %d)\n"
       "  --steps N        gradient steps (DPO-type) / alternations (IPO-type) (default %d)\n"
@@ -102,8 +104,6 @@ loglinear::TrainResult run(MethodRow& row, int seed, const std::vector<loglinear
   return r;
 }
 
-bool have_gnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") == 0; }
-
 }  // namespace
 
 static int run_main(int argc, char** argv) {
@@ -112,7 +112,7 @@ static int run_main(int argc, char** argv) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
     if (a == "--help" || a == "-h") {
-      usage();
+      usage(stdout);
       return 0;
     } else if (a == "--seeds" && has_value) {
       opt.seeds = static_cast<int>(examples::int_arg("--seeds", argv[++i], 1, 1 << 20));
@@ -135,8 +135,8 @@ static int run_main(int argc, char** argv) {
     } else if (a == "--out" && has_value) {
       opt.out = argv[++i];
     } else {
-      std::fprintf(stderr, "unknown or incomplete option '%s'\n\n", a.c_str());
-      usage();
+      std::fprintf(stderr, "skippy_grpo_synthetic: unknown or incomplete option '%s'\n\n", a.c_str());
+      usage(stderr);
       return 2;
     }
   }
@@ -161,8 +161,8 @@ static int run_main(int argc, char** argv) {
 
   const std::string csv_path = opt.out + ".csv", alpha_path = opt.out + "_alpha.csv";
   std::FILE* csv = std::fopen(csv_path.c_str(), "w");
-  if (csv)
-    std::fprintf(csv, "method,seed,worst_group_loss,max_reward_error,loss_g0,loss_g1,reward_error_g0,"
+  require(csv != nullptr, "cannot write ", csv_path, " (--out ", opt.out, ")");
+  std::fprintf(csv, "method,seed,worst_group_loss,max_reward_error,loss_g0,loss_g1,reward_error_g0,"
                       "reward_error_g1,theta0,theta1,theta2,theta3,alpha_g0\n");
 
   std::vector<MethodRow> rows(6);
@@ -173,6 +173,11 @@ static int run_main(int argc, char** argv) {
     const auto s = static_cast<std::uint64_t>(seed);
     const auto train = loglinear::make_synthetic(s, train_cfg, loglinear::Split::train);
     const auto validation = loglinear::make_synthetic(s, val_cfg, loglinear::Split::validation);
+    std::array<int, loglinear::groups> per_group{};
+    for (const loglinear::Pair& p : validation) ++per_group[static_cast<std::size_t>(p.group)];
+    for (int g = 0; g < loglinear::groups; ++g)  // checked before training, not after it
+      require(per_group[static_cast<std::size_t>(g)] > 0, "--val ", opt.validation_pairs, " gives group ", g,
+              " no validation pairs");
     run<DpoMethod>(rows[0], seed, train, validation, opt, csv);
     run<IsDpoMethod>(rows[1], seed, train, validation, opt, csv);
     auto gd = run<GrDpoMethod>(rows[2], seed, train, validation, opt, csv);
@@ -184,7 +189,7 @@ static int run_main(int argc, char** argv) {
       gr_ipo_first = gi;
     }
   }
-  if (csv) std::fclose(csv);
+  std::fclose(csv);
 
   std::printf("%-8s  %-24s  %-24s  %-16s  %-16s\n", "method", "worst-group val loss", "max reward error",
               "val loss g0", "val loss g1");
@@ -214,41 +219,41 @@ static int run_main(int argc, char** argv) {
   std::printf("\n");
 
   std::FILE* traj = std::fopen(alpha_path.c_str(), "w");
-  if (traj) std::fprintf(traj, "step,gr_dpo_alpha_g0,gr_dpo_alpha_g1,gr_ipo_alpha_g0,gr_ipo_alpha_g1\n");
+  require(traj != nullptr, "cannot write ", alpha_path);
+  std::fprintf(traj, "step,gr_dpo_alpha_g0,gr_dpo_alpha_g1,gr_ipo_alpha_g0,gr_ipo_alpha_g1\n");
   std::printf("group weights alpha (seed 1): step  GR-DPO [g0 g1]   GR-IPO [g0 g1]\n");
   const std::size_t steps = gr_dpo_first.alpha.size();
   const std::size_t every = steps > 20 ? (steps - 1) / 20 : 1;
   for (std::size_t t = 0; t < steps; ++t) {
     const auto& a = gr_dpo_first.alpha[t];
     const auto& b = gr_ipo_first.alpha[t];
-    if (traj) std::fprintf(traj, "%zu,%.6f,%.6f,%.6f,%.6f\n", t, a[0], a[1], b[0], b[1]);
+    std::fprintf(traj, "%zu,%.6f,%.6f,%.6f,%.6f\n", t, a[0], a[1], b[0], b[1]);
     if (t % every == 0 || t + 1 == steps)
       std::printf("                                %5zu  [%.3f %.3f]   [%.3f %.3f]\n", t, a[0], a[1], b[0], b[1]);
   }
-  if (traj) std::fclose(traj);
+  std::fclose(traj);
   std::printf("\nwrote %s (per seed and method) and %s (alpha trajectory, seed 1)\n", csv_path.c_str(),
               alpha_path.c_str());
 
-  if (have_gnuplot()) {
+  if (examples::have_gnuplot()) {
     const std::string png = opt.out + ".png", script = opt.out + ".gp";
     if (std::FILE* gp = std::fopen(script.c_str(), "w")) {
       std::fprintf(gp,
-                   "set terminal pngcairo size 1200,450\nset output '%s'\nset datafile separator ','\n"
+                   "set terminal pngcairo size 1200,450\nset output %s\nset datafile separator ','\n"
                    "set multiplot layout 1,2\n"
                    "set title 'worst-group validation loss (mean +- std, %d seeds)'\nset style data histogram\n"
                    "set style histogram errorbars gap 1 lw 1\nset style fill solid 0.6\nset yrange [0:*]\n"
                    "plot '-' using 2:3:xtic(1) title 'worst-group loss'\n",
-                   png.c_str(), opt.seeds);
+                   examples::gnuplot_string(png).c_str(), opt.seeds);
       for (const MethodRow& r : rows) std::fprintf(gp, "%s,%.6f,%.6f\n", r.name, r.worst.mean(), r.worst.std());
       std::fprintf(gp,
                    "e\nset style data lines\nset title 'group weight alpha_0 (minority), seed 1'\n"
                    "set xlabel 'step'\nset yrange [0:1]\n"
-                   "plot '%s' every ::1 using 1:2 title 'GR-DPO', '' every ::1 using 1:4 title 'GR-IPO'\n"
+                   "plot %s every ::1 using 1:2 title 'GR-DPO', '' every ::1 using 1:4 title 'GR-IPO'\n"
                    "unset multiplot\n",
-                   alpha_path.c_str());
+                   examples::gnuplot_string(alpha_path).c_str());
       std::fclose(gp);
-      const std::string cmd = "gnuplot '" + script + "'";
-      if (std::system(cmd.c_str()) == 0)
+      if (examples::run_gnuplot(script))
         std::printf("wrote %s\n", png.c_str());
       else
         std::printf("gnuplot failed; the script is %s\n", script.c_str());

@@ -151,4 +151,22 @@ TEST_CASE("grpo: sequence log-probability rejects bad input") {
     s.mask.pop_back();
     CHECK(message([&] { forward(s); }).find("mismatched lengths: mask has 5 entries") != std::string::npos);
   }
+  {  // The backward pass checks its own inputs: a coefficient and, where the mask is on, lse.
+    Seq s = make(2, 3, 4);
+    std::vector<double> lse, coef{0.5, 0.25}, d(s.shape.logits());
+    forward(s, &lse);
+    const auto backward = [&] {
+      sequence_logprob_backward(Span<const double>(s.logits), Span<const int>(s.targets),
+                                Span<const std::uint8_t>(s.mask), Span<const double>(lse), Span<const double>(coef),
+                                s.shape, Span<double>(d));
+    };
+    CHECK(message(backward) == "no error");
+    coef[1] = std::numeric_limits<double>::quiet_NaN();
+    CHECK(message(backward).find("coef[1] is not finite") != std::string::npos);
+    coef[1] = 0.25;
+    lse[3] = std::numeric_limits<double>::infinity();  // response 1, position 0: masked off, not read
+    CHECK(message(backward) == "no error");
+    lse[4] = std::numeric_limits<double>::infinity();
+    CHECK(message(backward).find("lse of response 1 position 1 is not finite") != std::string::npos);
+  }
 }

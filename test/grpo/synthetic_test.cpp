@@ -223,3 +223,13 @@ TEST_CASE("grpo synthetic, uneven difficulty: GR-IPO beats IPO and IS-IPO on bot
   CHECK(gr_dpo < is_dpo - 0.008);   // 0.0179
   CHECK(dpo_wins >= 14);            // 18/20
 }
+
+TEST_CASE("grpo synthetic: the relative reward error needs a positive optimal reward") {
+  // At s = (1, 1) every action's true reward is negative in both groups (-4u): (r_opt - r_pi) / r_opt would
+  // rate a worse policy better.
+  const std::vector<loglinear::Pair> bad = {{0, 1.0, 1.0, 0, 1}, {1, 1.0, 1.0, 0, 1}};
+  CHECK_THROWS_WITH_AS(loglinear::evaluate<Dpo>(loglinear::Vec{}, bad, 0.1),
+                       doctest::Contains("group 0's optimal reward over the validation pairs is -4"), Error);
+  const std::vector<loglinear::Pair> good = {{0, 0.0, 0.0, 1, 0}, {1, 0.0, 0.0, 1, 0}};  // rewards 4u > 0
+  CHECK(loglinear::evaluate<Dpo>(loglinear::Vec{}, good, 0.1).max_reward_error > 0.0);
+}

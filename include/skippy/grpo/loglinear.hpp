@@ -375,6 +375,10 @@ Evaluation evaluate(const Vec& theta, const std::vector<Pair>& data, double beta
   }
   for (std::size_t g = 0; g < static_cast<std::size_t>(groups); ++g) {
     e.group_loss[g] = mean[g];
+    // Relative to r_opt: with r_opt <= 0 (a few states whose best reward is negative) the ratio would call
+    // a worse policy better, or divide by zero.
+    require(r_opt[g] > 0.0, "grpo: group ", g, "'s optimal reward over the validation pairs is ", r_opt[g],
+            " (<= 0): the relative reward error is undefined; validate on more pairs");
     e.reward_error[g] = (r_opt[g] - r_pi[g]) / r_opt[g];
     e.worst_loss = g == 0 ? e.group_loss[g] : (e.group_loss[g] > e.worst_loss ? e.group_loss[g] : e.worst_loss);
     e.max_reward_error =

@@ -86,6 +86,9 @@ void sequence_logprob_backward(Span<const Real> logits, Span<const int> targets,
   const auto vs = static_cast<std::size_t>(shape.vocab);
   for (int b = 0; b < shape.batch; ++b) {
     const Real c = coef[static_cast<std::size_t>(b)];
+    // As the forward pass checks its inputs: a NaN coefficient or log-normaliser would make NaN (or, for an
+    // infinite lse, silently wrong) gradients.
+    require(formula::finite(c), "grpo: coef[", b, "] is not finite (", c, ")");
     for (int t = 0; t < shape.length; ++t) {
       const std::size_t p = static_cast<std::size_t>(b) * static_cast<std::size_t>(shape.length) +
                             static_cast<std::size_t>(t);
@@ -97,6 +100,7 @@ void sequence_logprob_backward(Span<const Real> logits, Span<const int> targets,
       const int y = targets[p];
       require(y >= 0 && y < shape.vocab, "grpo: target id ", y, " of response ", b, " position ", t,
               " is out of range 0..", shape.vocab - 1);
+      require(formula::finite(lse[p]), "grpo: lse of response ", b, " position ", t, " is not finite (", lse[p], ")");
       const Real* z = logits.data + p * vs;
       for (std::size_t v = 0; v < vs; ++v)
         d[v] = formula::dlogit(z[v], lse[p], v == static_cast<std::size_t>(y), c);
