@@ -236,7 +236,8 @@ void check_forward(skippy::cuda::Upload layout = skippy::cuda::Upload::in_place)
     const double e = test::row_error(got[1], got[0], V);
     INFO("fused against unfused: relative error ", e);
     CHECK(e <= 1e-4);
-    CHECK_FALSE(same_bits(got[1], got[0]));  // the fused pass ran: the scales' order differs
+    // (Not "the bits differ": both sums of squares are chains of fused multiply-adds, and over this small
+    // model's rows their two orders can round alike. uses_fused_norms() above says which pass ran.)
   }
 }
 

@@ -7,14 +7,27 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/error.hpp"
 #include "../model/view.hpp"
 #include "../quant/dot.hpp"
 #include "../quant/q8_slice.hpp"
 
 namespace skippy::host {
 
+namespace detail {
+// What both products assume: whole chunks per row (a tail would be dropped silently) and the ggml block
+// layout (a packed or tiled view is the device's). A model's checks already ensure it; a bare view may not.
+template <class Q>
+void require_host_matrix(const MatrixView<Q>& w, int m, const char* who) {
+  require(w.cols % quant::dot_chunk == 0 && w.rows >= 0 && m >= 0, who, ": a ", w.rows, " x ", w.cols,
+          " matrix times ", m, " rows; columns must be a multiple of ", quant::dot_chunk);
+  require(!w.packed && !w.tiled, who, ": the host reads the ggml block layout, not a packed or tiled view");
+}
+}  // namespace detail
+
 template <class Q>
 void matmul(const MatrixView<Q>& w, const float* x, int m, float* y) {
+  detail::require_host_matrix(w, m, "host::matmul");
   constexpr int tile = 8;
   constexpr int blocks_per_chunk = quant::dot_chunk / Q::block_size;
   const int chunks = w.cols / quant::dot_chunk;
@@ -60,6 +73,7 @@ class Q8Activations {
 // not depend on m.
 template <class Q>
 void matmul_q8(const MatrixView<Q>& w, const quant::Q8Rows& x, int m, float* y) {
+  detail::require_host_matrix(w, m, "host::matmul_q8");
   using A = quant::Q8Slices<Q>;
   for (int r = 0; r < w.rows; ++r)
     for (int i = 0; i < m; ++i)

@@ -11,14 +11,25 @@ namespace skippy::math {
 
 inline constexpr int reduce_lanes = 8;
 
+// a * b + c rounded once, on host and device alike, so a chain of them has the same bits on both.
+SKIPPY_HD_INLINE float fma(float a, float b, float c) {
+#if SKIPPY_DEVICE_PASS
+  return __fmaf_rn(a, b, c);
+#else
+  return std::fma(a, b, c);
+#endif
+}
+
 SKIPPY_HD_INLINE float join_lanes(const float (&acc)[reduce_lanes]) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-// Lane `lane` of sum_squares: x[lane]^2 + x[lane+8]^2 + ... in that order.
+// Lane `lane` of sum_squares: x[lane]^2 + x[lane+8]^2 + ... in that order, each step one fused
+// multiply-add. Written as fma because nvcc contracts s += x * x into one by default and the host does not:
+// kernels::add_rmsnorm runs these lanes and promises the host's bits.
 SKIPPY_HD_INLINE float lane_sum_squares(const float* x, int n, int lane) {
   float s = 0.0f;
-  for (int i = lane; i < n; i += reduce_lanes) s += x[i] * x[i];
+  for (int i = lane; i < n; i += reduce_lanes) s = fma(x[i], x[i], s);
   return s;
 }
 
@@ -41,15 +52,6 @@ SKIPPY_HD_INLINE float dot(const float* a, const float* b, int n) {
   for (; i + reduce_lanes <= n; i += reduce_lanes) dot_step(acc, a + i, b + i);
   for (; i < n; ++i) acc[i % reduce_lanes] += a[i] * b[i];
   return join_lanes(acc);
-}
-
-// a * b + c rounded once, on host and device alike, so a chain of them has the same bits on both.
-SKIPPY_HD_INLINE float fma(float a, float b, float c) {
-#if SKIPPY_DEVICE_PASS
-  return __fmaf_rn(a, b, c);
-#else
-  return std::fma(a, b, c);
-#endif
 }
 
 inline constexpr int warp_lanes = 32;

@@ -6,8 +6,9 @@
 //   F16: two parts, hi = f16(x) and lo = f16(x - hi); |x - (hi + lo)| <= max(2^-22 |x|, 2^-25). |x| must
 //     stay below 65520 (F16's range): beyond it hi is infinite and the result not finite (a decoder
 //     reports non-finite logits).
-//   BF16: three parts, each bf16 of what the parts before left; |x - (p0 + p1 + p2)| <= 2^-24 |x|, over
-//     float's whole range.
+//   BF16: three parts, each bf16 of what the parts before left; |x - (p0 + p1 + p2)| <= 2^-24 |x| for
+//     |x| below 0x1.ff8p127 (float's top half-ulp of bf16): above it p0 rounds to infinity and the sum is
+//     NaN, as on the device (cvt.rn.bf16x2), and a decoder reports non-finite logits.
 // x - part is exact at every step (each part is its remainder rounded to fewer bits), so the remainders
 // are the host's and the device's alike: the same parts, bit for bit, from the same conversions.
 
