@@ -1,7 +1,7 @@
 // Compile-time configuration sweep: every (skip range, K, drafting mode) in examples/sweep_configs.hpp
 // is its own decoder type. Each runs on the bundled S3D-trained model (or --model) and reports:
 //   held-out acceptance per draft position and tau (drafts from true prefixes of --text, compared with
-//   the full model's greedy continuation: DESIGN.md §1), tau and the repeated 8-gram share in free greedy
+//   the full model's greedy continuation: README §1), tau and the repeated 8-gram share in free greedy
 //   generation, time per step and the measured speed-up over AR on this machine, the theory's speed-up
 //   from the held-out acceptance with this machine's measured step times (and its error against the
 //   measurement), and the speed-up the weight-byte cost model predicts for a memory-bound device.

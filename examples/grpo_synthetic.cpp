@@ -1,4 +1,4 @@
-// grpo_synthetic: the synthetic experiment of the GRPO paper (Ramesh et al. 2024; DESIGN.md §2) with the
+// grpo_synthetic: the synthetic experiment of the GRPO paper (Ramesh et al. 2024; README §2) with the
 // log-linear trainer of skippy::grpo::loglinear.
 //
 // Each seed draws 300 training pairs (20% group 0, 80% group 1, deterministic preferences) and a validation set
@@ -8,7 +8,7 @@
 // deviation over the seeds; the GR-DPO group-weight trajectory of the first seed follows. Per-seed results go
 // to a CSV, and a PNG plot is drawn when gnuplot is on PATH.
 //
-// What it shows (defaults, 60 seeds): GR-DPO lowers DPO's worst-group loss in 59/60 seeds, but on DESIGN.md's
+// What it shows (defaults, 60 seeds): GR-DPO lowers DPO's worst-group loss in 59/60 seeds, but on README §2's
 // benchmark GR ties with importance sampling (IS-DPO 0.3421, GR-DPO 0.3468; IS-IPO 0.1240, GR-IPO 0.1266):
 // the two groups mirror each other, so the group-balanced objective (L_0 + L_1) / 2 already has equal
 // population losses at its optimum, and GR follows training losses, where the 60-pair minority's looks

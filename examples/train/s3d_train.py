@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """S3D training recipe: a small LLaMA-architecture byte model trained jointly for next-token prediction
-and for self-speculative drafting (DESIGN.md section 3).
+and for self-speculative drafting (the top-level README, §3).
 
 The draft objective is the inference computation: for sampled positions t, the kept layers (all but
 [skip_begin, skip_end)) run over the block [x_t, m, ..., m] (K tokens, m the mask token) at positions

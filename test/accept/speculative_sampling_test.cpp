@@ -180,7 +180,7 @@ TEST_CASE("speculative sampling at temperature 0 is greedy") {
   CHECK(v.next == (d == best ? sampling::argmax(t1.data(), V) : best));
 }
 
-// p and q equal but for a residual of rounding size (DESIGN.md §1): a rejection samples from p, not from a
+// p and q equal but for a residual of rounding size (README §1): a rejection samples from p, not from a
 // residual that is noise. The rejection needs an accept-test uniform within ~5e-7 of 1: the test looks for
 // a position that draws one (a few million Philox draws).
 TEST_CASE("speculative sampling: a rejection whose residual mass is below min_residual_mass samples from p") {

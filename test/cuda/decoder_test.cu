@@ -147,7 +147,7 @@ TEST_CASE("cuda: greedy S3D emits exactly the greedy AR tokens over a grid of po
 TEST_CASE("cuda greedy output equals host greedy output up to a top-2 margin below 1e-3") {
   SKIPPY_SKIP_WITHOUT_GPU("cuda vs host greedy");
   using Q = quant::F32;
-  constexpr float tolerance = 1e-3f;  // the stated cross-backend tolerance (DESIGN.md §1)
+  constexpr float tolerance = 1e-3f;  // the stated cross-backend tolerance (README §1)
   GenerateOptions o;
   o.max_new_tokens = 40;
   int agreed = 0;

@@ -1,5 +1,5 @@
 // skippy::cuda::Forward against host::Forward for every storage type (full and skipped-layer passes), a row's
-// bits independent of the block it comes in (DESIGN.md §1), caller-owned workspace, early launches, the
+// bits independent of the block it comes in (README §1), caller-owned workspace, early launches, the
 // attention's 8-bit output and the argmax kernel.
 
 #include <doctest/doctest.h>

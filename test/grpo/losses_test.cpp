@@ -36,7 +36,7 @@ Buffers make(int n, int groups) {
   return b;
 }
 
-// J with the weights held fixed (alpha fixed, as in DESIGN.md §2).
+// J with the weights held fixed (alpha fixed, as in README §2).
 template <class Loss>
 double objective_fixed(const Buffers& b, const std::vector<double>& weight, double beta) {
   const int groups = static_cast<int>(weight.size());

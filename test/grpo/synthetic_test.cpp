@@ -1,4 +1,4 @@
-// The log-linear trainer and the paper's synthetic benchmark (DESIGN.md §2).
+// The log-linear trainer and the paper's synthetic benchmark (README §2).
 
 #include <doctest/doctest.h>
 
@@ -196,7 +196,7 @@ TEST_CASE("grpo synthetic: GR-DPO lowers the worst-group validation loss of DPO 
   CHECK(gr_err < dpo_err);      // measured 0.1523 vs 0.1637
 }
 
-// DESIGN.md's benchmark (above) has groups that mirror each other: group-balanced weights (IS) already
+// README §2's benchmark (above) has groups that mirror each other: group-balanced weights (IS) already
 // equalise their population losses, and GR ties with IS there (skippy_grpo_synthetic over 60 seeds:
 // worst-group loss GR-DPO 0.3468 vs IS-DPO 0.3421, GR-IPO 0.1266 vs IS-IPO 0.1240). With a hard minority
 // (the paper's uneven setting) balancing counts is not enough, and the worst-case weights pay. Measured

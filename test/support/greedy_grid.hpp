@@ -1,5 +1,5 @@
 #pragma once
-// The central property (DESIGN.md §1): greedy S3D emits exactly the tokens of greedy autoregressive
+// The central property (README §1): greedy S3D emits exactly the tokens of greedy autoregressive
 // decoding, for every skip range, K, drafting mode and quantization type. The grid is split by K into
 // translation units (decoder_greedy_grid_k*_test.cpp) so it compiles in parallel.
 

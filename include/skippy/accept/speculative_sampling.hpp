@@ -28,7 +28,7 @@ class SpeculativeSampling {
  public:
   using Params = SpeculativeSamplingParams;
   static constexpr const char* name = "speculative-sampling";
-  // Below this residual mass the residual is rounding noise: sample from p instead (DESIGN.md §1).
+  // Below this residual mass the residual is rounding noise: sample from p instead (README §1).
   static constexpr float min_residual_mass = 1e-6f;
 
   SpeculativeSampling(const Params& params, int vocab)

@@ -8,7 +8,7 @@
 //
 // Decoding steps keep gemv, whose rows are bit-identical whatever M; every decoder of the backend
 // prefills through this kernel alike, so greedy S3D still emits exactly the greedy AR tokens. Against
-// the host the TF32 rounding adds a relative error of about 1e-3 to prefilled rows (DESIGN.md §1 promises
+// the host the TF32 rounding adds a relative error of about 1e-3 to prefilled rows (README §1 promises
 // no bit equality across backends). Tensor cores need sm_80 or newer; gemm_supported<Q>() tells.
 
 #include <cuda_runtime.h>

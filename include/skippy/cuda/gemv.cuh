@@ -2,7 +2,7 @@
 // Weight x activation for m = 1..K+1 activation rows, on the ggml block layout in place, one pass over
 // the weights for all m rows. Two kernels, one contract: each (weight row, activation row) result uses
 // the same operations in the same order whatever m is, so a token's row is bit-identical alone or inside
-// a verify block (DESIGN.md §1).
+// a verify block (README §1).
 //
 // - interleaved (used wherever its alignment holds: activations 16-byte aligned, float-type weights
 //   16-byte aligned): the slices of quant/slice.hpp. Thread t of a block takes slices t, t+128, ... of

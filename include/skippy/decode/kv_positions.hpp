@@ -2,7 +2,7 @@
 // The bookkeeping of a KV cache, whatever memory holds it: `length` counts committed positions (exact
 // full-model K/V); `filled` >= length counts contiguous slots written since (draft scratch, a verify
 // block). Rollback and commit only move these counters: slots past `length` are overwritten later, never
-// copied (DESIGN.md §1).
+// copied (README §1).
 
 #include <cstdint>
 

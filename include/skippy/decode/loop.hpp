@@ -68,7 +68,7 @@ inline void require_rewind(int length, int committed, int token, int vocab) {
   require(token >= 0 && token < vocab, "decoder: pending token id ", token, " is outside [0, ", vocab, ")");
 }
 
-// NaN logits are an error the decoder reports, not a token (DESIGN.md §1).
+// NaN logits are an error the decoder reports, not a token (README §1).
 inline void require_finite_logits(const float* logits, int rows, int vocab, const char* pass, int t) {
   for (int r = 0; r < rows; ++r)
     for (int v = 0; v < vocab; ++v)

@@ -1,6 +1,6 @@
 #pragma once
 // Share of repeated n-grams in generated tokens: small models fall into loops, and loops are trivially
-// easy to draft, so tau in free generation is reported next to this (DESIGN.md §1).
+// easy to draft, so tau in free generation is reported next to this (README §1).
 
 #include <cstddef>
 #include <set>

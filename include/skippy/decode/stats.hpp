@@ -1,5 +1,5 @@
 #pragma once
-// Decoding statistics (DESIGN.md §1).
+// Decoding statistics (README §1).
 
 #include <array>
 

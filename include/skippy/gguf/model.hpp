@@ -7,7 +7,7 @@
 //   load_host_model<Q>(file)   -> owning HostModel<Q> (copies; converts via float, so types may differ)
 //   model_writer / write_model -> a GGUF file llama.cpp loads, from a ModelView<Q> or HostModel<Q>
 //
-// Conventions (checked against llama.cpp, DESIGN.md §3): tensor names token_embd, blk.N.attn_norm,
+// Conventions (checked against llama.cpp, README §3): tensor names token_embd, blk.N.attn_norm,
 // attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up, ffn_down, output_norm, output (all
 // ".weight"); GGUF dims are innermost first, so a row-major [rows][cols] matrix has dims (cols, rows);
 // no output.weight means tied embeddings (the LM head is token_embd.weight).

@@ -1,6 +1,6 @@
 #pragma once
 // The vocabulary of a GGUF file (tokenizer.ggml.*), for turning token ids into text, and the byte-level
-// vocabulary that llama.cpp accepts (DESIGN.md §3): <unk>, <s>, </s>, <0x00>..<0xFF> (type 6 = byte),
+// vocabulary that llama.cpp accepts (README §3): <unk>, <s>, </s>, <0x00>..<0xFF> (type 6 = byte),
 // then further special tokens such as the S3D mask.
 
 #include <cstdint>

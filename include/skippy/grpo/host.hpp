@@ -1,5 +1,5 @@
 #pragma once
-// Host kernels of group-robust preference optimization (DESIGN.md §2), the reference backend.
+// Host kernels of group-robust preference optimization (README §2), the reference backend.
 //
 // Inputs per sample i: log pi(y_w), log pi(y_l) under the policy being trained, the same under the frozen
 // reference, and a group id in 0..G-1. Pipeline of one step (step() runs it all):

@@ -1,5 +1,5 @@
 #pragma once
-// A log-linear policy trainer and the synthetic benchmark of the GRPO paper (DESIGN.md §2).
+// A log-linear policy trainer and the synthetic benchmark of the GRPO paper (README §2).
 //
 // Policy: pi_theta(a | s, g) = exp(theta . phi_g(s, a)) / sum_a' exp(theta . phi_g(s, a')), 8 actions, theta in R^4,
 // one theta shared by both groups (the group enters only through the features, as the prompt does in an LLM).
@@ -9,7 +9,7 @@
 //   group 0: phi = [u cos(pi s1), u cos(pi s2), sin(pi s1)/u, sin(pi s2)/u],  true theta* = [1, 3, 1, 3]
 //   group 1: phi = [sin(pi s1)/u, sin(pi s2)/u, u cos(pi s1), u cos(pi s2)],  true theta* = [3, 1, 3, 1]
 // A pair draws two distinct actions uniformly; the one with the higher true reward theta*_g . phi_g wins
-// (deterministic preferences). Optionally (action_gap, the GRPO paper's "uneven" setting; not DESIGN.md's
+// (deterministic preferences). Optionally (action_gap, the GRPO paper's "uneven" setting; not README §2's
 // benchmark) a group's pairs compare a with a + d instead (a - d where a + d passes the last action): gap 1
 // (neighbouring actions, close rewards) makes a group's preferences hard, gap 4 easy. Imbalance: the first
 // round(minority_share * N) pairs belong to group 0 (the minority, 20% by default), the rest to group 1.
@@ -22,7 +22,7 @@
 //   IPO-type losses: for fixed weights the minimiser is weighted least squares,
 //     theta = (Y^T W Y + lambda I)^-1 Y^T W t,  rows Y_i = phi(y_w) - phi(y_l),  W_ii = w_{g_i}/N_{g_i},  t_i = 1/(2 beta),
 //     solved by Cholesky; GR-IPO alternates it with the mirror-ascent update of alpha, `steps` times.
-//   GroupRobust: every step first updates alpha from the current group losses, then moves theta (DESIGN.md §2).
+//   GroupRobust: every step first updates alpha from the current group losses, then moves theta (README §2).
 //
 // Evaluation (evaluate<Loss>) on a validation set:
 //   group loss L_g     = mean loss of group g's validation pairs under the method's own loss and beta;
@@ -94,7 +94,7 @@ inline const Pair& checked(const Pair& p, std::size_t i) {
 struct SyntheticConfig {
   int pairs = 300;              // N
   double minority_share = 0.2;  // share of group 0 (20/80 imbalance)
-  // Per group: 0 compares two distinct actions drawn uniformly (DESIGN.md §2); d in 1..4 compares a with
+  // Per group: 0 compares two distinct actions drawn uniformly (README §2); d in 1..4 compares a with
   // a + d (or a - d). Groups of equal difficulty mirror each other, so group-balanced weights (IS) already
   // equalise their losses; {1, 4} (the paper's uneven setting: the minority hard) is where GR differs.
   std::array<int, 2> action_gap = {0, 0};

@@ -1,5 +1,5 @@
 #pragma once
-// Group-robust preference optimization (DESIGN.md §2): the preference loss and the group weighting are
+// Group-robust preference optimization (README §2): the preference loss and the group weighting are
 // policies, chosen as template parameters; their runtime values (beta, chi, eta_alpha) live in small
 // Params structs at namespace scope.
 //
@@ -53,7 +53,7 @@ struct NoWeightingParams {};
 
 // What the mirror-ascent step does with a group that has no sample in the batch.
 enum class AbsentGroups {
-  // DESIGN.md §2 (default): the group keeps its alpha exactly; the present groups are updated among
+  // README §2 (default): the group keeps its alpha exactly; the present groups are updated among
   // themselves and renormalised to the mass they held before, so the simplex constraint still holds.
   keep_alpha,
   // The paper's per-sample loop (Ramesh et al., Algorithm 1): the absent group's exponent is 0 and all

@@ -1,7 +1,7 @@
 #pragma once
 // The host S3D decoder, composed from compile-time policies:
 //   host::Decoder<ModelView<quant::Q8_0>, SkipRange<3, 6>, Simultaneous<4>, accept::Greedy>
-// One step (DESIGN.md §1): draft with the kept layers (one mask-block pass or K single-token passes),
+// One step (README §1): draft with the kept layers (one mask-block pass or K single-token passes),
 // verify [x_t, d_1..d_K] with all layers, accept n drafts plus one token, move the cache length to t+n+1.
 
 #include <chrono>

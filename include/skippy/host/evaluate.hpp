@@ -1,5 +1,5 @@
 #pragma once
-// tau on held-out text (DESIGN.md §1): every draft block starts from the true prefix and is compared with
+// tau on held-out text (README §1): every draft block starts from the true prefix and is compared with
 // the full model's own greedy continuation, so no feedback loop (a model repeating itself) can inflate it.
 //
 // A window of the text is prefilled once; then, for sampled positions p in descending order, the decoder
@@ -63,7 +63,7 @@ inline double held_out_tau_standard_error(const std::vector<HeldOutBlock>& block
   return std::sqrt(windows / (windows - 1) * ss) / n;
 }
 
-// Runs the evaluation with `dec` (greedy acceptance gives the DESIGN's definition) and returns the summed
+// Runs the evaluation with `dec` (greedy acceptance gives README §1's held-out tau) and returns the summed
 // statistics: tau() is the mean tokens per step, acceptance(i) the conditional acceptance per position.
 // `blocks`, when given, receives every block evaluated.
 template <class Dec>

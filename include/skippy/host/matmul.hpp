@@ -1,7 +1,7 @@
 #pragma once
 // y[i][r] = W[r] . x[i] for m activation rows: one pass over the weights serves every row, each chunk of
 // a weight row is decoded once per tile of activation rows, and each (r, i) result is accumulated with
-// exactly dot_row's operations, so it is the same whatever m is (S3D's bit-exactness, DESIGN.md §1).
+// exactly dot_row's operations, so it is the same whatever m is (S3D's bit-exactness, README §1).
 
 #include <algorithm>
 #include <cstdint>

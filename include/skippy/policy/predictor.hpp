@@ -1,5 +1,5 @@
 #pragma once
-// Drafting policies: how the K drafts of a step are produced (DESIGN.md §1).
+// Drafting policies: how the K drafts of a step are produced (README §1).
 
 #include <type_traits>
 

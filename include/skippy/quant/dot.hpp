@@ -2,7 +2,7 @@
 // Dot product of a stored weight row with a float activation row. The summation order is part of the
 // contract: per 32-value chunk, 8 lanes accumulate strided products, a fixed pairwise tree reduces them,
 // the chunk sum is scaled (quantized types) and added to the running total. A row's result therefore
-// never depends on how many activation rows are processed together (S3D's bit-exactness, DESIGN.md §1).
+// never depends on how many activation rows are processed together (S3D's bit-exactness, README §1).
 
 #include "../math/reduce.hpp"
 #include "dequantize.hpp"

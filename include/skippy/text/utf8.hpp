@@ -1,5 +1,5 @@
 #pragma once
-// Joining streamed bytes into valid UTF-8 (DESIGN.md §1: byte tokens are joined into valid UTF-8).
+// Joining streamed bytes into valid UTF-8 (README §1: byte tokens are joined into valid UTF-8).
 // A byte model emits one byte per token, so a character arrives over up to four tokens; the stream holds
 // an incomplete sequence back and replaces invalid bytes with U+FFFD, as a terminal expects.
 

@@ -1,5 +1,5 @@
 #pragma once
-// The S3D speed-up model of DESIGN.md §1, usable at compile time:
+// The S3D speed-up model of README §1, usable at compile time:
 //   E[tau] = 1 + sum_i prod_{j<=i} a_j                      (a_j: acceptance of draft position j given reached)
 //   IF     = E[tau] * T_AR / (T_draft + T_verify(K+1))
 // with times either measured or from the weight-byte cost model of a memory-bound device, where a step

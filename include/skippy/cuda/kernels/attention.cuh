@@ -5,7 +5,7 @@
 // the last split of a (head, row) to finish merges the partials in split order. Chunk boundaries sit at
 // absolute key positions and every sum inside a chunk splits keys by absolute position (key j goes to
 // thread j mod Threads, value group (j - j0) mod groups), so a row's result depends on its position only,
-// never on m (DESIGN.md §1). Scores use math::dot (the host's lane order), read with 16-byte loads
+// never on m (README §1). Scores use math::dot (the host's lane order), read with 16-byte loads
 // where the head size and the cache allow (dot_aligned: the same steps, so the same bits).
 
 #include <cuda_runtime.h>

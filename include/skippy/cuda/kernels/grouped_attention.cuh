@@ -8,7 +8,7 @@
 // with the values, and writes the same partials (max, sum, unnormalised values per (row, head, split)) as
 // kernels::attention; the last split of a (tile, KV head) to finish merges them (SplitMerge, shared).
 //
-// A row's result depends on its position only, never on m or its tile (DESIGN.md §1): its scores are
+// A row's result depends on its position only, never on m or its tile (README §1): its scores are
 // math::dot's steps over its own keys times the scale (kernels::attention's scores, bit for bit), its chunk
 // sum is a fixed per-lane order then a fixed warp butterfly over the key slots (keys it does not see add
 // zero), its value sums run over its keys in position order, and chunks sit at absolute positions. Its

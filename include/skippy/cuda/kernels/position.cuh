@@ -1,7 +1,7 @@
 #pragma once
 // Where a pass's kernels find their position and a step's seed. A position is a host offset plus,
 // optionally, a value the kernel reads from device memory when it runs: a step captured once in a CUDA
-// Graph then replays at any position, with any seed, from one small upload (DESIGN.md §1's counters).
+// Graph then replays at any position, with any seed, from one small upload (README §1's counters).
 
 #include <cuda_runtime.h>
 

@@ -18,7 +18,7 @@
 // launch_warp_sample_rows), which run the same cuts and draws over their chunks' candidates.
 // CUB's reductions are deterministic, so a seed gives the same tokens on every run; their summation
 // order is not the host's, so a token may differ from the host's where a cumulative sum lies within
-// rounding of a boundary (bit equality across backends is not promised, DESIGN.md §1).
+// rounding of a boundary (bit equality across backends is not promised, README §1).
 
 #include <cuda_runtime.h>
 
