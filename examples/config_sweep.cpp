@@ -77,7 +77,7 @@ void report(const SweepResult& res, const SweepOptions& opt, const ModelConfig& 
   std::FILE* csv = std::fopen(csv_path.c_str(), "w");
   require(csv != nullptr, "cannot write --csv file ", csv_path);
   std::fprintf(csv, "config,skipped,k,mode,acceptance,tau_heldout,tau_heldout_se,tau_free,repeated8,ms_per_step,"
-                      "measured_speedup,predicted_speedup_measured_times,predicted_speedup_memory_bound\n");
+               "measured_speedup,predicted_speedup_measured_times,predicted_speedup_memory_bound\n");
   std::size_t best_pred = 0, best_meas = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const SweepRow& r = rows[i];

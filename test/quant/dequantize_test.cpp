@@ -338,6 +338,33 @@ TEST_CASE("quantize_row -> dequantize: Q4_0 error <= |d|, extreme maps to nibble
   }
 }
 
+// ggml's reference rule in the cases where plausible variants differ: levels are trunc(x / d + 8.5), so a
+// value half-way between two levels goes up (round-half-even would send 0.5 d to level 0, -1.5 d to -2),
+// and between extremes of equal magnitude the first one sets the scale's sign.
+TEST_CASE("quantize_row: Q4_0 rounds half-way values up and takes the first of equal extremes") {
+  std::vector<float> x(2 * qk, 0.0f);
+  x[0] = -8.0f;  // d = 1 exactly
+  const float halves[] = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 6.5f, -7.5f, 7.5f};
+  const int levels[] = {1, 0, 2, -1, 3, -2, 7, -7, 7};  // 7.5 clamps
+  for (int i = 0; i < 9; ++i) x[static_cast<std::size_t>(1 + i)] = halves[i];
+  x[qk + 3] = 4.0f;  // second block: +4 then -4, equal magnitudes
+  x[qk + 20] = -4.0f;
+  std::vector<block_q4_0> q(2);
+  quantize_row<Q4_0>(x.data(), q.data(), x.size());
+  CHECK(q[0].d.bits == 0x3c00u);  // 1.0
+  for (int i = 0; i < 9; ++i) {
+    INFO("x = " << halves[i]);
+    CHECK(q4_0_value(q[0], 1 + i) == levels[i]);
+  }
+  CHECK(q[1].d.bits == 0xb800u);  // -0.5: the +4 came first
+  CHECK(q4_0_value(q[1], 3) == -8);
+  CHECK(q4_0_value(q[1], 20) == 7);  // -4 / -0.5 = 8 clamps to 7
+  std::swap(x[qk + 3], x[qk + 20]);
+  quantize_row<Q4_0>(x.data(), q.data(), x.size());
+  CHECK(q[1].d.bits == 0x3800u);  // +0.5: now the -4 comes first
+  CHECK(q4_0_value(q[1], 3) == -8);
+}
+
 TEST_CASE("quantize_row: all-zero block gives zeros for every type") {
   const std::vector<float> z(64, 0.0f);
   std::vector<float> out(64, 1.0f);
