@@ -8,6 +8,7 @@
 #include <skippy/grpo/cuda.cuh>
 #include <skippy/grpo/grpo.hpp>
 
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -237,6 +238,8 @@ TEST_CASE("grpo CUDA entry points reject bad parameters before launching, and ke
     return device::step<GrIpoMethod>(pc.p, pr.p, rc.p, rr.p, group.p, count, groups, p, alpha.p, out, st, nullptr) ==
            cudaSuccess;
   };
+  const std::vector<float> sentinel(n, 7.0f);  // no kernel may write out before a parameter is rejected
+  REQUIRE(cudaMemcpy(margin.p, sentinel.data(), n * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
   auto bad = gr;
   bad.loss.beta = 0.0;
   CHECK(has([&] { run(bad, n, status.p); }, "beta must be positive"));
@@ -248,6 +251,11 @@ TEST_CASE("grpo CUDA entry points reject bad parameters before launching, and ke
   CHECK(has([&] { run(bad, n, status.p); }, "eta_alpha must be finite"));
   CHECK(has([&] { run(gr, -5, status.p); }, "number of samples must be >= 0, got -5"));
   CHECK(has([&] { run(gr, n, nullptr); }, "status must not be null"));
+  CHECK(has([&] {
+    (void)device::step<GrIpoMethod>(pc.p, pr.p, rc.p, rr.p, group.p, n, groups, gr, static_cast<float*>(nullptr), out,
+                                    status.p, nullptr);
+  }, "GroupRobust needs alpha"));
+  CHECK(margin.get() == sentinel);
   CHECK(has([&] { (void)device::sequence_logprob<float>(nullptr, nullptr, nullptr, -1, 4, 8, nullptr, nullptr, status.p,
                                                         nullptr); },
             "sequence shape must be non-negative"));
@@ -269,8 +277,39 @@ TEST_CASE("grpo CUDA entry points reject bad parameters before launching, and ke
   REQUIRE(run(gr, n, status.p));
   CHECK(has([&] { device::check_status(status.p, nullptr); }, "alpha[1] must be finite and >= 0"));
   CHECK(alpha.get() == negative);
-  // And a good step after them moves alpha.
   REQUIRE(cudaMemcpy(alpha.p, alpha0.data(), alpha0.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  // Faults step 1 reports while the group losses stay finite: the host rejects such a batch before mirror
+  // ascent, so alpha is kept. A group id out of range (its sample left out of every group) ...
+  std::vector<int> stray = b.group;
+  stray[5] = groups + 4;
+  REQUIRE(cudaMemcpy(group.p, stray.data(), stray.size() * sizeof(int), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(run(gr, n, status.p));
+  CHECK(has([&] { device::check_status(status.p, nullptr); }, "group id 7 of sample 5 is out of range"));
+  CHECK(alpha.get() == alpha0);
+  REQUIRE(cudaMemcpy(group.p, b.group.data(), b.group.size() * sizeof(int), cudaMemcpyHostToDevice) == cudaSuccess);
+  // ... and, under DPO, a log-probability of +inf (margin +inf, loss -log sigmoid(inf) = 0: finite).
+  std::vector<float> inf = b.pc;
+  inf[2] = std::numeric_limits<float>::infinity();
+  REQUIRE(cudaMemcpy(pc.p, inf.data(), inf.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  REQUIRE(device::reset_status(status.p, nullptr) == cudaSuccess);
+  CUDA_OK(device::step<GrDpoMethod>(pc.p, pr.p, rc.p, rr.p, group.p, n, groups, gr, alpha.p, out, status.p, nullptr));
+  CHECK(has([&] { device::check_status(status.p, nullptr); }, "policy_chosen[2] is not finite"));
+  CHECK(alpha.get() == alpha0);
+  REQUIRE(cudaMemcpy(pc.p, b.pc.data(), b.pc.size() * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+  // Caller counts summing past INT_MAX: reported (as the host's group_weights), alpha kept.
+  {
+    Dev<int> counts(std::vector<int>{INT_MAX, 1, 0});
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::update_weights<GroupRobust>(alpha.p, gloss.p, counts.p, groups, gr.weighting, weight.p, obj.p,
+                                                status.p, nullptr));
+    CHECK(has([&] { device::check_status(status.p, nullptr); }, "group counts sum to more than 2147483647"));
+    CHECK(alpha.get() == alpha0);
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    CUDA_OK(device::update_weights<UniformWeights>(static_cast<float*>(nullptr), gloss.p, counts.p, groups, {},
+                                                   weight.p, obj.p, status.p, nullptr));
+    CHECK(has([&] { device::check_status(status.p, nullptr); }, "group counts sum to more than 2147483647"));
+  }
+  // And a good step after them moves alpha.
   REQUIRE(run(gr, n, status.p));
   device::check_status(status.p, nullptr);
   CHECK(alpha.get() != alpha0);
@@ -302,7 +341,22 @@ TEST_CASE("grpo CUDA kernels: float sums and the mirror-ascent step in double; a
     CUDA_OK(device::reset_status(status.p, nullptr));
     CUDA_OK(device::update_weights<GroupRobust>(alpha.p, gloss.p, gcount.p, 2, p, weight.p, obj.p, status.p, nullptr));
     device::check_status(status.p, nullptr);
-    CHECK(alpha.get() == std::vector<float>{1.0f, 0.0f});
+    CHECK(alpha.get() == std::vector<float>{1.0f, std::numeric_limits<float>::min()});
+    // A positive alpha stays at least the smallest normal float (a 0 would be permanent): the group
+    // behind regains the weight once its losses lead, as on the host.
+    const Dev<float> first(std::vector<float>{1.0f, 0.0f}), second(std::vector<float>{0.0f, 1.0f});
+    const GroupRobustParams q{1.0, 5.0, AbsentGroups::keep_alpha};
+    CUDA_OK(device::reset_status(status.p, nullptr));
+    for (int k = 0; k < 40; ++k)
+      CUDA_OK(
+          device::update_weights<GroupRobust>(alpha.p, first.p, gcount.p, 2, q, weight.p, obj.p, status.p, nullptr));
+    device::check_status(status.p, nullptr);
+    CHECK(alpha.get()[1] == std::numeric_limits<float>::min());
+    for (int k = 0; k < 80; ++k)
+      CUDA_OK(
+          device::update_weights<GroupRobust>(alpha.p, second.p, gcount.p, 2, q, weight.p, obj.p, status.p, nullptr));
+    device::check_status(status.p, nullptr);
+    CHECK(alpha.get()[1] > 0.99f);
     // An exponent that overflows double: reported, alpha kept.
     const std::vector<float> kept{0.5f, 0.5f};
     Dev<float> alpha2(kept), gloss2(std::vector<float>{1e10f, 1.0f});
@@ -426,7 +480,8 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
   const auto key = [](const std::string& what) {
     static const std::regex r(
         R"(group id -?\d+ of sample \d+|(policy|reference)_(chosen|rejected)\[\d+\]|margin or loss of sample \d+|)"
-        R"(group_count\[\d+\]|target id -?\d+ of response \d+ position \d+|non-finite logits in response \d+ position \d+)");
+        R"(group_count\[\d+\]|target id -?\d+ of response \d+ position \d+|)"
+        R"(non-finite logits in response \d+ position \d+|coef\[\d+\]|lse of response \d+ position \d+)");
     std::smatch m;
     return std::regex_search(what, m, r) ? m.str() : "no error: " + what;
   };
@@ -515,19 +570,21 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
     CHECK(kinds_first == 3);  // both kinds came first in some trial
   }
 
-  SUBCASE("sequence_logprob and its backward: the lowest response and position, the target before the logits") {
+  SUBCASE("sequence_logprob and its backward: the lowest response and position, the coef before its positions, "
+          "the target before the logits or lse") {
     const int B = 24, T = 6, V = 40;  // a block per response (forward) and per position (backward)
     const SequenceShape shape{B, T, V};
     std::uniform_int_distribution<int> pick_p(0, B * T - 1), pick_v(0, V - 1), kind(0, 2), faults(1, 4);
     Dev<float> lp(static_cast<std::size_t>(B)), lse(shape.positions()), dl(shape.logits());
-    const std::vector<float> h_coef(static_cast<std::size_t>(B), 0.5f);
-    Dev<float> coef(h_coef);
-    int kinds_first = 0;
+    std::uniform_int_distribution<int> pick_b(0, B - 1);
+    int kinds_first = 0, back_kinds_first = 0;
     for (int trial = 0; trial < 40; ++trial) {
       std::vector<float> logits(shape.logits());
       for (std::size_t k = 0; k < logits.size(); ++k) logits[k] = std::sin(0.37f * static_cast<float>(k));
       std::vector<int> targets(shape.positions());
       std::vector<std::uint8_t> mask(shape.positions(), 1);
+      std::vector<float> h_coef(static_cast<std::size_t>(B), 0.5f);
+      if (trial % 3 == 0) h_coef[static_cast<std::size_t>(pick_b(rng))] = std::numeric_limits<float>::quiet_NaN();
       for (std::size_t p = 0; p < targets.size(); ++p) targets[p] = static_cast<int>((p * 7) % V);
       for (int f = faults(rng); f > 0; --f) {
         const auto p = static_cast<std::size_t>(pick_p(rng));
@@ -543,24 +600,31 @@ TEST_CASE("grpo CUDA sample and sequence kernels name the fault the host names f
         sequence_logprob(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask), shape,
                          Span<float>(h_lp), Span<float>(h_lse));
       }));
-      // The host's backward checks the targets alone.
-      const std::string want_back = key(test::error_message([&] {
-        sequence_logprob_backward(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask),
-                                  Span<const float>(h_lse), Span<const float>(h_coef), shape, Span<float>(h_dl));
-      }));
-      Dev<float> d_logits(logits);
+      Dev<float> d_logits(logits), coef(h_coef);
       Dev<int> d_targets(targets);
       Dev<std::uint8_t> d_mask(mask);
       INFO("trial ", trial);
       CUDA_OK(device::reset_status(status.p, nullptr));
       CUDA_OK(device::sequence_logprob(d_logits.p, d_targets.p, d_mask.p, B, T, V, lp.p, lse.p, status.p, nullptr));
       CHECK(key(test::error_message([&] { device::check_status(status.p, nullptr); })) == want);
+      // The backward from the device forward's lse (NaN where the logits are): the host's backward checks
+      // each response's coef, then per position its target and lse.
+      const std::vector<float> d_lse = lse.get();
+      const std::string want_back = key(test::error_message([&] {
+        sequence_logprob_backward(Span<const float>(logits), Span<const int>(targets), Span<const std::uint8_t>(mask),
+                                  Span<const float>(d_lse), Span<const float>(h_coef), shape, Span<float>(h_dl));
+      }));
       CUDA_OK(device::reset_status(status.p, nullptr));
       CUDA_OK(device::sequence_logprob_backward(d_logits.p, d_targets.p, d_mask.p, lse.p, coef.p, B, T, V, dl.p,
                                                 status.p, nullptr));
       CHECK(key(test::error_message([&] { device::check_status(status.p, nullptr); })) == want_back);
       kinds_first |= want.find("target") == 0 ? 1 : want.find("non-finite") == 0 ? 2 : 4;
+      back_kinds_first |= want_back.find("coef") == 0     ? 1
+                          : want_back.find("target") == 0 ? 2
+                          : want_back.find("lse") == 0    ? 4
+                                                          : 8;
     }
     CHECK((kinds_first & 3) == 3);  // each kind came first in some trial
+    CHECK((back_kinds_first & 7) == 7);
   }
 }

@@ -98,6 +98,18 @@ TEST_CASE("grpo: dloss/dh of DPO and IPO match central differences") {
       CHECK(formula::dloss<Ipo>(h, beta) == doctest::Approx(fd_ipo).epsilon(1e-6));
     }
   }
+  // The definitions, written out here (the checks above compare the library with itself): DPO
+  // -log sigmoid(beta h) = log(1 + e^(-beta h)), IPO (h - 1/(2 beta))^2, and their derivatives.
+  for (const double beta : {0.1, 0.5, 2.0}) {
+    for (const double h : {-7.0, -1.3, 0.4, 3.0, 12.0}) {
+      INFO("beta ", beta, " h ", h);
+      CHECK(formula::loss<Dpo>(h, beta) == doctest::Approx(std::log1p(std::exp(-beta * h))).epsilon(1e-12));
+      CHECK(formula::dloss<Dpo>(h, beta) == doctest::Approx(-beta / (1.0 + std::exp(beta * h))).epsilon(1e-12));
+      const double t = 1.0 / (2.0 * beta);
+      CHECK(formula::loss<Ipo>(h, beta) == doctest::Approx((h - t) * (h - t)).epsilon(1e-12));
+      CHECK(formula::dloss<Ipo>(h, beta) == doctest::Approx(2.0 * (h - t)).epsilon(1e-12));
+    }
+  }
   // The defining values: DPO at h = 0 is log 2; IPO is 0 at its target margin 1/(2 beta).
   CHECK(formula::loss<Dpo>(0.0, 0.3) == doctest::Approx(std::log(2.0)));
   CHECK(formula::loss<Ipo>(1.0 / (2 * 0.3), 0.3) == doctest::Approx(0.0));
@@ -182,8 +194,14 @@ TEST_CASE("grpo: bad input gets a clear error") {
     Buffers b = make(5, 2);
     ObjectiveParams<GroupRobust> bad;
     bad.weighting.chi = 1.5;
+    bad.weighting.eta_alpha = 2.0;
     GroupState<double> s(2);
+    const std::vector<double> before = s.alpha;
     CHECK(says([&] { step<GrDpoMethod>(b.view(), bad, s); }, "chi must be in [0, 1]"));
+    CHECK(s.alpha == before);  // rejected before mirror ascent moved it
+    bad.weighting.chi = 1.0;
+    (void)step<GrDpoMethod>(b.view(), bad, s);
+    CHECK(s.alpha != before);  // the same batch with a valid chi does move it
   }
   CHECK(says([] { GroupState<double> s(0); }, "number of groups must be >= 1"));
 }

@@ -6,6 +6,7 @@
 #include <skippy/grpo/grpo.hpp>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 using namespace skippy;
@@ -70,6 +71,29 @@ TEST_CASE("grpo: the alpha update is alpha_g exp(eta L_g) / Z") {
   const double r = static_cast<double>(1e-39f) * std::exp(100.0);  // alpha_0 exp(eta L_0) / alpha_1 exp(eta L_1)
   CHECK(a4[0] == doctest::Approx(r / (1.0 + r)).epsilon(1e-5));
   CHECK(a4[1] == doctest::Approx(1.0 / (1.0 + r)).epsilon(1e-4));
+}
+
+// Exact mirror ascent never reaches 0; a group far behind underflows there, and a zero alpha stays zero.
+// Kept at the smallest normal value instead, it regains the weight once its losses lead.
+template <class Real>
+void check_underflow_recovers(double eta, int behind, int ahead) {
+  std::vector<Real> a{Real(0.5), Real(0.5)};
+  const std::vector<int> count{3, 3};
+  const std::vector<Real> first{Real(1), Real(0)}, second{Real(0), Real(1)};
+  for (int k = 0; k < behind; ++k) update_alpha(Span<Real>(a), Span<const Real>(first), Span<const int>(count), eta);
+  CHECK(a[1] == std::numeric_limits<Real>::min());  // floored: exp(-eta * behind) is far below it
+  CHECK(a[0] == doctest::Approx(1.0));
+  for (int k = 0; k < ahead; ++k) update_alpha(Span<Real>(a), Span<const Real>(second), Span<const int>(count), eta);
+  CHECK(a[1] > Real(0.99));
+  // A zero the caller set stays zero.
+  std::vector<Real> z{Real(1), Real(0)};
+  update_alpha(Span<Real>(z), Span<const Real>(second), Span<const int>(count), eta);
+  CHECK(z == std::vector<Real>{Real(1), Real(0)});
+}
+
+TEST_CASE("grpo: a positive alpha never underflows to 0, so a group far behind can regain its weight") {
+  check_underflow_recovers<double>(10.0, 100, 200);  // e^-1000 underflows double
+  check_underflow_recovers<float>(5.0, 40, 80);      // e^-200 underflows float
 }
 
 TEST_CASE("grpo: weights of the three policies") {

@@ -6,13 +6,14 @@
 // knows is checked before any launch and throws skippy::Error with the host kernels' messages: beta, chi,
 // eta_alpha, negative sizes, a null status. Bad data in device memory (a group id out of range, a
 // non-finite log-probability or group loss, a margin or loss that overflows Real, an alpha that is negative
-// or not finite, a negative group count, a mirror-ascent exponent that overflows double, a target id out of
-// range, non-finite logits) is recorded on the device in a DeviceStatus by whichever entry point meets it;
-// check_status() reads it back on the host and throws skippy::Error with the sample/position and value, as
-// the host kernels do. Each kernel reports the fault the host's checks name first (their order of fields,
-// the lowest index), not whichever thread or block wins a race: a multi-block kernel flags a 64-bit order
-// key with atomicMax on its complement, and a one-thread kernel launched after it turns the lowest key into
-// the report. Across the kernels of a step the first kernel's report stands.
+// or not finite, a negative group count or counts summing past INT_MAX, a mirror-ascent exponent that
+// overflows double, a target id out of range, non-finite logits, a non-finite coef or lse) is recorded on
+// the device in a DeviceStatus by whichever entry point meets it; check_status() reads it back on the host
+// and throws skippy::Error with the sample/position and value, as the host kernels do. Each kernel reports
+// the fault the host's checks name first (their order of fields, the lowest index), not whichever thread
+// or block wins a race: a multi-block kernel flags a 64-bit order key with atomicMax on its complement,
+// and a one-thread kernel launched after it turns the lowest key into the report. Across the kernels of a
+// step the first kernel's report stands.
 // Lengths are the caller's sizes here, so "mismatched lengths" cannot arise below this boundary.
 //
 // Reductions are deterministic: per-group sums use one block per group (cub::BlockReduce over a fixed
@@ -47,6 +48,9 @@ enum StatusCode : int {
   status_exponent_overflow = 7,
   status_negative_count = 8,
   status_nonfinite_loss = 9,
+  status_count_overflow = 10,
+  status_nonfinite_coef = 11,
+  status_nonfinite_lse = 12,
 };
 
 // Written by the kernels; zero it (reset_status) before a step.
@@ -83,11 +87,13 @@ __host__ __device__ constexpr unsigned long long sample_key(int rank, std::int64
 }
 inline constexpr int rank_group = 0;  // rank 1 + f: field f not finite
 inline constexpr int rank_loss = 5, rank_count = 6;
-// Responses: position by position (p = b * length + t), the target before the logits.
+// Responses: position by position (p = b * length + t). The backward pass checks a response's coef before
+// its positions (keyed at its first position), then per position the target before the lse; the forward
+// pass the target before the logits.
 __host__ __device__ constexpr unsigned long long position_key(std::int64_t p, int kind) {
-  return (static_cast<unsigned long long>(p) << 1) | static_cast<unsigned>(kind);
+  return (static_cast<unsigned long long>(p) << 2) | static_cast<unsigned>(kind);
 }
-inline constexpr int kind_target = 0, kind_logits = 1;
+inline constexpr int kind_coef = 0, kind_target = 1, kind_nonfinite = 2;
 
 // The pending key of the per-sample kernels as a report (one thread; an earlier kernel's report stands).
 template <int = 0>  // a template: defined in a header, one copy per program
@@ -115,25 +121,30 @@ __global__ void resolve_samples_kernel(DeviceStatus* s, const int* group, const 
   }
 }
 
-// The pending key of the sequence kernels as a report.
+// The pending key of the sequence kernels as a report; for the backward pass kind_nonfinite is the lse
+// (else the logits).
 template <int = 0>  // a template: defined in a header, one copy per program
-__global__ void resolve_positions_kernel(DeviceStatus* s, const int* targets, int length) {
+__global__ void resolve_positions_kernel(DeviceStatus* s, const int* targets, int length, bool backward) {
   const unsigned long long pending = s->pending;
   if (pending == 0) return;
   s->pending = 0;
   if (s->code != status_ok) return;
   const unsigned long long key = ~pending;
-  const auto p = static_cast<std::int64_t>(key >> 1);
+  const auto p = static_cast<std::int64_t>(key >> 2);
   const int b = static_cast<int>(p / length), t = static_cast<int>(p % length);
+  const int kind = static_cast<int>(key & 3u);
   s->index = b;
-  if (static_cast<int>(key & 1u) == kind_target) {
+  s->extra = 0;
+  if (kind == kind_coef) {
+    s->code = status_nonfinite_coef;
+    s->value = 0;
+  } else if (kind == kind_target) {
     s->code = status_target_out_of_range;
     s->value = targets[p];
     s->extra = t;
   } else {
-    s->code = status_nonfinite_logits;
+    s->code = backward ? status_nonfinite_lse : status_nonfinite_logits;
     s->value = t;
-    s->extra = 0;
   }
 }
 
@@ -227,24 +238,33 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
   using ReduceR = cub::BlockReduce<Real, block_threads>;
   using ReduceD = cub::BlockReduce<double, block_threads>;
   using ReduceI = cub::BlockReduce<int, block_threads>;
+  using ReduceL = cub::BlockReduce<long long, block_threads>;
   __shared__ typename ReduceR::TempStorage tmp_r;
   __shared__ typename ReduceD::TempStorage tmp_d;
   __shared__ typename ReduceI::TempStorage tmp_i;
+  __shared__ typename ReduceL::TempStorage tmp_l;
   __shared__ double shared_d;
   __shared__ double shared_sum;
   __shared__ int shared_i;
   const int t = threadIdx.x;
   const auto updated = [&](int g) { return absent_mode == 1 || group_count[g] > 0; };
 
-  int c = 0, negative = INT_MAX;  // this thread's lowest group with a negative count
+  // In 64 bits: counts a caller passes may sum past INT_MAX (the host's group_weights refuses that too).
+  long long c = 0;
+  int negative = INT_MAX;  // this thread's lowest group with a negative count
   for (int g = t; g < groups; g += block_threads) {
     if (group_count[g] < 0 && negative == INT_MAX) negative = g;
     c += group_count[g];
   }
-  const int total_count = ReduceI(tmp_i).Sum(c);
-  if (t == 0) shared_i = total_count;
+  const long long total_count = ReduceL(tmp_l).Sum(c);
+  // -1 flags the overflow; a negative sum (negative counts, reported below) counts as 0.
+  if (t == 0) shared_i = total_count > INT_MAX ? -1 : total_count < 0 ? 0 : static_cast<int>(total_count);
   __syncthreads();
-  const int count = shared_i;
+  const bool count_overflow = shared_i < 0;
+  const int count = count_overflow ? 0 : shared_i;
+  // A fault an earlier kernel of the step reported (a group id out of range, a non-finite log-probability):
+  // the host rejects such a batch before mirror ascent, so alpha is kept here too.
+  const bool earlier_fault = status != nullptr && (status->code != status_ok || status->pending != 0);
   __syncthreads();
   const int first_negative = lowest_flagged<ReduceI>(tmp_i, &shared_i, negative);
   const auto report_negative = [&] {
@@ -265,8 +285,10 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
       if (first_alpha != INT_MAX) report(status, status_bad_alpha, first_alpha, 0, 0);
       else if (first_negative != INT_MAX) report_negative();
       else if (first_loss != INT_MAX) report(status, status_nonfinite_group_loss, first_loss, 0, 0);
+      else if (count_overflow) report(status, status_count_overflow, 0, 0, 0);
     }
-    const bool any_bad = first_alpha != INT_MAX || first_negative != INT_MAX || first_loss != INT_MAX;
+    const bool any_bad =
+        first_alpha != INT_MAX || first_negative != INT_MAX || first_loss != INT_MAX || count_overflow || earlier_fault;
     // Any updated group with a positive alpha (zero ones stay zero)? And the largest exponent among them;
     // one that overflows even in double is reported (the lowest such group), alpha kept.
     const auto a = [&](int g) { return static_cast<double>(alpha[g]); };
@@ -309,12 +331,12 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
       __syncthreads();
       for (int g = t; g < groups; g += block_threads)
         if (updated(g))
-          alpha[g] = static_cast<Real>(formula::mirror_normalise(formula::mirror_unnormalised(a(g), eta, l(g), shift),
-                                                                 shared_d, shared_sum));
+          alpha[g] = formula::mirror_alpha<Real>(a(g), eta, l(g), shift, shared_d, shared_sum);
       __syncthreads();
     }
   } else {
     if (t == 0 && first_negative != INT_MAX) report_negative();  // as the host's group_weights
+    else if (t == 0 && count_overflow) report(status, status_count_overflow, 0, 0, 0);
   }
 
   Real j = Real(0);
@@ -385,7 +407,7 @@ __global__ void __launch_bounds__(block_threads) sequence_logprob_kernel(const R
       if (y < 0 || y >= vocab) {
         flag(status, position_key(p, kind_target));
       } else {
-        if (!formula::finite(l) || !formula::finite(z[y])) flag(status, position_key(p, kind_logits));
+        if (!formula::finite(l) || !formula::finite(z[y])) flag(status, position_key(p, kind_nonfinite));
         total += z[y] - l;
       }
     }
@@ -402,21 +424,59 @@ __global__ void __launch_bounds__(block_threads) sequence_logprob_backward_kerne
   const std::int64_t p = blockIdx.x;
   const int b = static_cast<int>(p / length);
   Real* d = dlogits + p * vocab;
+  const Real c = coef[b];
   const bool on = mask[p] != 0;
   const int y = on ? targets[p] : 0;  // a masked-off position's target is not read (it may be padding)
-  if (on && (y < 0 || y >= vocab) && threadIdx.x == 0) flag(status, position_key(p, kind_target));
-  if (!on || y < 0 || y >= vocab) {
+  const bool target_ok = y >= 0 && y < vocab;
+  const Real l = on && target_ok ? lse[p] : Real(0);
+  // The host's order: the response's coef (flagged once, at its first position), then the target, the lse.
+  if (threadIdx.x == 0) {
+    if (p % length == 0 && !formula::finite(c)) flag(status, position_key(p, kind_coef));
+    if (on && !target_ok) flag(status, position_key(p, kind_target));
+    if (on && target_ok && !formula::finite(l)) flag(status, position_key(p, kind_nonfinite));
+  }
+  // A flagged row is zeroed rather than left NaN or silently wrong (an infinite lse gives zeros anyway).
+  if (!on || !target_ok || !formula::finite(c) || !formula::finite(l)) {
     for (int v = threadIdx.x; v < vocab; v += block_threads) d[v] = Real(0);
     return;
   }
   const Real* z = logits + p * vocab;
-  const Real c = coef[b], l = lse[p];
   for (int v = threadIdx.x; v < vocab; v += block_threads) d[v] = formula::dlogit(z[v], l, v == y, c);
+}
+
+// The weighting's parameters, checked by update_weights and, before its first launch, by step().
+template <class Weighting, class Real>
+void check_weighting(const typename Weighting::Params& params, const Real* alpha, const DeviceStatus* status) {
+  if constexpr (Weighting::adaptive) {
+    grpo::detail::check_chi(params.chi);
+    grpo::detail::check_eta(params.eta_alpha);
+    require(status != nullptr, "grpo::device: status must not be null (GroupRobust reports a bad alpha there)");
+    require(alpha != nullptr, "grpo::device: GroupRobust needs alpha (device memory, one value per group)");
+  } else {
+    (void)params, (void)alpha, (void)status;
+  }
 }
 
 inline int grid_for(int n) {
   const int blocks = static_cast<int>((static_cast<std::int64_t>(n) + block_threads - 1) / block_threads);
   return blocks < 1 ? 1 : (blocks > 4096 ? 4096 : blocks);
+}
+
+// After a multi-block launch: its launch error, else (with a status) the one-thread kernel that turns the
+// lowest flagged key into the report.
+inline cudaError_t resolve_samples(DeviceStatus* status, const int* group, const int* group_count,
+                                   cudaStream_t stream) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess || status == nullptr) return e;
+  resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group, group_count);
+  return cudaGetLastError();
+}
+inline cudaError_t resolve_positions(DeviceStatus* status, const int* targets, int length, bool backward,
+                                     cudaStream_t stream) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return e;
+  resolve_positions_kernel<><<<1, 1, 0, stream>>>(status, targets, length, backward);
+  return cudaGetLastError();
 }
 
 // The launches of steps 2 and 6; with a status, the group ids (and step 6's counts) are checked and a fault
@@ -426,10 +486,7 @@ cudaError_t launch_group_reduce(const int* group, const Real* loss, int n, int g
                                 int* group_count, Real* group_loss, DeviceStatus* status, cudaStream_t stream) {
   group_reduce_kernel<Real><<<groups, block_threads, 0, stream>>>(group, loss, n, groups, group_sum, group_count,
                                                                   group_loss, status);
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess || status == nullptr) return e;
-  resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group, nullptr);
-  return cudaGetLastError();
+  return resolve_samples(status, group, nullptr, stream);
 }
 
 template <class Loss, class Real>
@@ -439,10 +496,7 @@ cudaError_t launch_coefficients(const Real* margin, const int* group, int n, int
   const int grid = grid_for(n > groups ? n : groups);
   coefficients_kernel<Loss, Real><<<grid, block_threads, 0, stream>>>(margin, group, n, groups, weight, group_count,
                                                                       beta, d_chosen, d_rejected, status);
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess || status == nullptr) return e;
-  resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group, group_count);
-  return cudaGetLastError();
+  return resolve_samples(status, group, group_count, stream);
 }
 
 }  // namespace detail
@@ -483,6 +537,12 @@ inline void check_status(const DeviceStatus* status, cudaStream_t stream) {
     case status_nonfinite_loss:
       skippy::detail::fail("grpo: the margin or loss of sample ", s.index,
                            " is not finite (device): its log-probabilities are too far apart");
+    case status_count_overflow:
+      skippy::detail::fail("grpo: the group counts sum to more than ", INT_MAX, " (device; alpha kept)");
+    case status_nonfinite_coef:
+      skippy::detail::fail("grpo: coef[", s.index, "] is not finite (device)");
+    case status_nonfinite_lse:
+      skippy::detail::fail("grpo: lse of response ", s.index, " position ", s.value, " is not finite (device)");
     case status_exponent_overflow:
       skippy::detail::fail("grpo: the mirror-ascent exponent log alpha + eta_alpha * group_loss of group ", s.index,
                            " overflows (device; alpha kept)");
@@ -505,10 +565,7 @@ cudaError_t sample_losses(const Real* policy_chosen, const Real* policy_rejected
   detail::sample_losses_kernel<Loss, Real><<<detail::grid_for(n), block_threads, 0, stream>>>(
       policy_chosen, policy_rejected, reference_chosen, reference_rejected, group, n, groups, beta, margin, loss,
       status);
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) return e;
-  detail::resolve_samples_kernel<><<<1, 1, 0, stream>>>(status, group, nullptr);
-  return cudaGetLastError();
+  return detail::resolve_samples(status, group, nullptr, stream);
 }
 
 // Step 2: per-group sums, counts and means (one block per group). A group id out of range is reported in
@@ -523,7 +580,9 @@ cudaError_t group_reduce(const int* group, const Real* loss, int n, int groups, 
 }
 
 // Steps 3-5: mirror ascent of alpha (GroupRobust; alpha may be null otherwise), weights, objective (one value).
-// A bad alpha or a non-finite group loss (GroupRobust) is reported in status, and alpha kept.
+// A bad alpha or a non-finite group loss (GroupRobust) is reported in status, and alpha kept; alpha is also
+// kept when status already holds a fault (an earlier kernel's: the host rejects such a batch before mirror
+// ascent), so reset the status before each step.
 template <class Weighting, class Real>
 cudaError_t update_weights(Real* alpha, const Real* group_loss, const int* group_count, int groups,
                            const typename Weighting::Params& params, Real* weight, Real* objective,
@@ -531,13 +590,11 @@ cudaError_t update_weights(Real* alpha, const Real* group_loss, const int* group
   static_assert(is_weighting_policy_v<Weighting>,
                 "grpo::device::update_weights<Weighting>: Weighting must be UniformWeights, BalancedWeights or GroupRobust");
   grpo::detail::check_groups(groups);
+  detail::check_weighting<Weighting>(params, alpha, status);
   Real chi = Real(0);
   double eta = 0.0;
   int absent = 0;
   if constexpr (Weighting::adaptive) {
-    grpo::detail::check_chi(params.chi);
-    grpo::detail::check_eta(params.eta_alpha);
-    require(alpha != nullptr && status != nullptr, "grpo::device::update_weights: GroupRobust needs alpha and status");
     chi = static_cast<Real>(params.chi);
     eta = params.eta_alpha;
     absent = params.absent == AbsentGroups::zero_exponent ? 1 : 0;
@@ -586,6 +643,7 @@ cudaError_t step(const Real* policy_chosen, const Real* policy_rejected, const R
   using Loss = typename Method::loss;
   using Weighting = typename Method::weighting;
   const Real beta = grpo::detail::narrow_beta<Real>(params.loss.beta);
+  detail::check_weighting<Weighting>(params.weighting, alpha, status);  // before any kernel writes out
   cudaError_t e = sample_losses<Loss>(policy_chosen, policy_rejected, reference_chosen, reference_rejected, group, n,
                                       groups, beta, out.margin, out.loss, status, stream);
   if (e == cudaSuccess)
@@ -609,15 +667,13 @@ cudaError_t sequence_logprob(const Real* logits, const int* targets, const std::
   if (batch == 0) return cudaSuccess;
   detail::sequence_logprob_kernel<Real><<<batch, block_threads, 0, stream>>>(logits, targets, mask, length, vocab,
                                                                             logprob, lse, status);
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) return e;
-  detail::resolve_positions_kernel<><<<1, 1, 0, stream>>>(status, targets, length);
-  return cudaGetLastError();
+  return detail::resolve_positions(status, targets, length, false, stream);
 }
 
-// Fused backward: dlogits = coef[b] * mask * (onehot(target) - softmax), from forward's lse. A target out of
-// range gets a zero row and is reported in status (as forward reports it: a backward called alone must not
-// leave a silently zeroed row).
+// Fused backward: dlogits = coef[b] * mask * (onehot(target) - softmax), from forward's lse. A non-finite
+// coef, a target out of range or a non-finite lse (forward's, for non-finite logits) gets zero rows and is
+// reported in status, as the host's backward names it (a backward called alone must not leave silently
+// zeroed or NaN rows).
 template <class Real>
 cudaError_t sequence_logprob_backward(const Real* logits, const int* targets, const std::uint8_t* mask, const Real* lse,
                                       const Real* coef, int batch, int length, int vocab, Real* dlogits,
@@ -630,10 +686,7 @@ cudaError_t sequence_logprob_backward(const Real* logits, const int* targets, co
           batch, " x ", length, " positions exceed one grid (2^31 - 1 blocks)");
   detail::sequence_logprob_backward_kernel<Real><<<batch * length, block_threads, 0, stream>>>(
       logits, targets, mask, lse, coef, length, vocab, dlogits, status);
-  const cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess) return e;
-  detail::resolve_positions_kernel<><<<1, 1, 0, stream>>>(status, targets, length);
-  return cudaGetLastError();
+  return detail::resolve_positions(status, targets, length, true, stream);
 }
 
 }  // namespace skippy::grpo::device

@@ -2,6 +2,7 @@
 // The GRPO formulas, written once as __host__ __device__ code and used by the host kernels (host.hpp,
 // sequence_logprob.hpp) and the CUDA kernels (cuda.cuh). Real is float or double.
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -132,6 +133,21 @@ SKIPPY_HD_INLINE Real mirror_unnormalised(Real alpha_g, Real eta, Real loss_g, R
 template <class Real>
 SKIPPY_HD_INLINE Real mirror_normalise(Real unnormalised_g, Real mass, Real sum) {
   return sum > Real(0) ? unnormalised_g * (mass / sum) : unnormalised_g;
+}
+
+// The smallest positive normal value of Real.
+SKIPPY_HD_INLINE float smallest_normal(float) { return FLT_MIN; }
+SKIPPY_HD_INLINE double smallest_normal(double) { return DBL_MIN; }
+
+// The new alpha_g as Real, from the step's double arithmetic: alpha_g exp(eta L_g) (shifted) times
+// mass / sum. A positive alpha stays at least Real's smallest normal value: exact mirror ascent never
+// reaches 0, but a group far behind underflows there, and a zero alpha stays zero, so the group could
+// never regain weight however large its losses became (eta 10, losses {1, 0} for 100 steps in double).
+// An alpha the caller set to 0 stays 0.
+template <class Real>
+SKIPPY_HD_INLINE Real mirror_alpha(double alpha_g, double eta, double loss_g, double shift, double mass, double sum) {
+  const Real a = static_cast<Real>(mirror_normalise(mirror_unnormalised(alpha_g, eta, loss_g, shift), mass, sum));
+  return alpha_g > 0.0 && a < smallest_normal(Real(0)) ? smallest_normal(Real(0)) : a;
 }
 
 // d objective / d l_i for a sample of group g: w_g / N_g (objective = sum_g w_g * mean_{i in g} l_i).

@@ -227,8 +227,7 @@ void update_alpha(Span<Real> alpha, Span<const Real> group_loss, Span<const int>
     if (updated(g)) sum += formula::mirror_unnormalised(a(g), eta, l(g), shift);
   for (std::size_t g = 0; g < g_size; ++g)
     if (updated(g))
-      alpha[g] = static_cast<Real>(
-          formula::mirror_normalise(formula::mirror_unnormalised(a(g), eta, l(g), shift), mass, sum));
+      alpha[g] = formula::mirror_alpha<Real>(a(g), eta, l(g), shift, mass, sum);
 }
 
 // Step 4: the weights w_g of the weighting policy. alpha is read only by GroupRobust (may be empty otherwise).
@@ -322,6 +321,12 @@ StepResult<Real> step(const PreferenceBatch<Real>& b, const typename Method::Par
                 "grpo::step<Method>: Method must be grpo::Objective<Loss, Weighting> (e.g. grpo::GrDpoMethod)");
   using Loss = typename Method::loss;
   using Weighting = typename Method::weighting;
+  // The weighting's parameters before anything runs: a bad chi found after update_alpha would throw
+  // with state.alpha already moved.
+  if constexpr (Weighting::adaptive) {
+    detail::check_chi(params.weighting.chi);
+    detail::check_eta(params.weighting.eta_alpha);
+  }
   const int groups = state.groups();
   const std::size_t n = b.size();
   const auto gs = static_cast<std::size_t>(groups);
