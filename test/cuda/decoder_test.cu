@@ -15,6 +15,7 @@
 #include "../support/models.hpp"
 #include "../support/user_rule.hpp"
 
+#include <cmath>
 #include <limits>
 #include <map>
 #include <set>
@@ -178,11 +179,23 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
   using Q = quant::F32;
   using Model = ModelView<Q>;
   const std::vector<int> prompt = {3, 14, 15, 9, 26};
-  const auto hm = HostModel<Q>::from_float(test::damped_weights(10));
+  // Random weights: the draft q is far from p (a damped model's was so close that a decoder accepting every
+  // draft passed the counts below), and the first draft's acceptance is checked against sum min(p, q).
+  const auto hm = HostModel<Q>::from_float(test::random_weights(10));
   skippy::cuda::DeviceModel<Q> dm(hm.view());
   const int V = hm.config().vocab;
   GenerateOptions o;
   o.max_new_tokens = 24;
+  const auto check_acceptance = [&](const DecodeStats& first, long runs, const sampling::WarpParams& warp) {
+    const double a = test::overlap(test::warped_next_token(hm.view(), prompt, warp),
+                                   test::warped_first_draft(hm.view(), prompt, LayerRange{1, 3}, warp));
+    const auto reached = static_cast<double>(first.reached[0]);
+    MESSAGE("cuda first-draft acceptance ", first.acceptance(0), ", sum min(p, q) = ", a);
+    CHECK(first.reached[0] == runs);
+    CHECK(a < 0.9);  // power: q far from p
+    CHECK(std::fabs(static_cast<double>(first.accepted_at[0]) - a * reached) <
+          5.0 * std::sqrt(reached * a * (1 - a)));
+  };
   skippy::cuda::AutoregressiveDecoder<Model> ar(dm.view(), 32);
   skippy::cuda::Decoder<Model, SkipRange<1, 3>, Sequential<2>, accept::SpeculativeSampling> cold(
       dm.view(), 32, {sampling::WarpParams{0.0f, 0, 1.0f}});
@@ -192,7 +205,9 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
   const std::vector<float> p = test::warped_next_token(hm.view(), prompt, w);
   skippy::cuda::Decoder<Model, SkipRange<1, 3>, Sequential<2>, accept::SpeculativeSampling> dec(dm.view(), 16, {w});
   const long runs = 8000;
-  const std::vector<long> counts = test::first_token_counts(dec, prompt, V, runs, 5000);
+  DecodeStats first{};
+  const std::vector<long> counts = test::first_token_counts(dec, prompt, V, runs, 5000, &first);
+  check_acceptance(first, runs, w);
   const test::ChiSquare fit = test::chi_square(counts, p, runs);
   MESSAGE("cuda first-token chi-square ", fit.chi2, " on ", fit.df, " df (standardised ", fit.z(), ")");
   CHECK(fit.df >= 10);
@@ -207,7 +222,10 @@ TEST_CASE("cuda: speculative sampling at temperature 0 is greedy, and at tempera
   const sampling::WarpParams cut{1.2f, 24, 0.9f};
   const std::vector<float> pc = test::warped_next_token(hm.view(), prompt, cut);
   skippy::cuda::Decoder<Model, SkipRange<1, 3>, Simultaneous<4>, accept::SpeculativeSampling> sim(dm.view(), 16, {cut});
-  const test::ChiSquare fit_cut = test::chi_square(test::first_token_counts(sim, prompt, V, runs, 9000), pc, runs);
+  DecodeStats first_cut{};  // a simultaneous block's first draft sees only x_t: the same q
+  const test::ChiSquare fit_cut =
+      test::chi_square(test::first_token_counts(sim, prompt, V, runs, 9000, &first_cut), pc, runs);
+  check_acceptance(first_cut, runs, cut);
   MESSAGE("cuda first-token chi-square with top-k 24, top-p 0.9: ", fit_cut.chi2, " on ", fit_cut.df, " df");
   CHECK(fit_cut.df >= 10);
   CHECK(fit_cut.z() < 5.0);

@@ -268,17 +268,27 @@ TEST_CASE("speculative sampling decoding is reproducible per seed and greedy at 
 
 TEST_CASE("end-to-end: S3D speculative sampling draws the model's own next-token distribution") {
   // Exact p(first token | prompt) from a full forward pass, against the first tokens of 20000 seeded S3D
-  // first steps, which draft with skipped layers and accept or resample (test::first_token_counts).
-  const auto hm = HostModel<Q>::from_float(test::damped_weights(10));
+  // first steps, which draft with skipped layers and accept or resample (test::first_token_counts). Random
+  // weights, so the draft q is far from p (a damped model's q was so close that a decoder accepting every
+  // draft passed): wrong wiring (the wrong q, no verification, the wrong residual) moves the counts.
+  const auto hm = HostModel<Q>::from_float(test::random_weights(10));
   const sampling::WarpParams w{1.5f, 0, 1.0f};  // flattened so many tokens carry mass
   const std::vector<float> p = test::warped_next_token(hm.view(), prompt, w);
   host::Decoder<Model, SkipRange<1, 3>, Sequential<2>, accept::SpeculativeSampling> dec(hm.view(), 16, {w});
   const int runs = test::sanitized_build ? 4000 : 20000;
-  const std::vector<long> counts = test::first_token_counts(dec, prompt, hm.config().vocab, runs, 1000);
+  DecodeStats first{};
+  const std::vector<long> counts = test::first_token_counts(dec, prompt, hm.config().vocab, runs, 1000, &first);
   const test::ChiSquare fit = test::chi_square(counts, p, runs);
   MESSAGE("end-to-end first-token chi-square ", fit.chi2, " on ", fit.df, " df (standardised ", fit.z(), ")");
   CHECK(fit.df >= 10);
   CHECK(fit.z() < 5.0);
+  // The first draft is accepted with probability sum_v min(p, q): a binomial count within 5 sigma.
+  const double a = test::overlap(p, test::warped_first_draft(hm.view(), prompt, LayerRange{1, 3}, w));
+  const auto reached = static_cast<double>(first.reached[0]);
+  MESSAGE("first-draft acceptance ", first.acceptance(0), ", sum min(p, q) = ", a);
+  CHECK(first.reached[0] == runs);
+  CHECK(a < 0.9);  // the test has power only if q is far from p
+  CHECK(std::fabs(static_cast<double>(first.accepted_at[0]) - a * reached) < 5.0 * std::sqrt(reached * a * (1 - a)));
 
   // The second token's marginal: a first step that accepted draft 1 either accepts draft 2 (its test
   // conditioned on draft 1) or draws from the residual; either way the marginal must be the model's.
@@ -288,6 +298,30 @@ TEST_CASE("end-to-end: S3D speculative sampling draws the model's own next-token
   MESSAGE("end-to-end second-token chi-square ", fit2.chi2, " on ", fit2.df, " df (standardised ", fit2.z(), ")");
   CHECK(fit2.df >= 10);
   CHECK(fit2.z() < 5.0);
+}
+
+TEST_CASE("typical acceptance: a threshold of 1 rejects every draft (greedy AR), a tiny one accepts them all") {
+  const auto hm = HostModel<Q>::from_float(test::damped_weights(14));
+  GenerateOptions o;
+  o.max_new_tokens = 24;
+  using Typical = host::Decoder<Model, SkipRange<1, 3>, Simultaneous<4>, accept::Typical>;
+  // eps = 1: p(d) > 1 never holds, so each step emits the target argmax of row 0: greedy AR.
+  Typical never(hm.view(), 96, {1.0f, 1.0f, 1e30f});
+  CHECK(never.generate(prompt, o) == ar_tokens(hm.view(), 24));
+  CHECK(never.stats().accept_count[0] == never.stats().steps);
+  // A tiny threshold accepts every draft: 5 tokens a step, the drafts being the draft pass's argmaxes, so
+  // the tokens differ from greedy AR's where the skipped layers mattered.
+  Typical always(hm.view(), 96, {1.0f, 1e-30f, 1e-30f});
+  const std::vector<int> got = always.generate(prompt, o);
+  CHECK(always.stats().accept_count[4] >= always.stats().steps - 1);
+  CHECK(got.size() == 24);
+  std::vector<int> out;
+  for (const int budget : {5, 2, 4, 1, 3}) CHECK(always.step(out, budget) == budget);
+  // The default thresholds sit in between: some drafts accepted, some rejected.
+  Typical mid(hm.view(), 96, {});
+  mid.generate(prompt, o);
+  CHECK(mid.stats().accepted > 0);
+  CHECK(mid.stats().accepted < mid.stats().drafted);
 }
 
 TEST_CASE("runtime errors name what is wrong") {

@@ -4,6 +4,7 @@
 
 #include "../support/models.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 using namespace skippy;
@@ -92,4 +93,33 @@ TEST_CASE("held-out evaluation: bad options and a short text are rejected") {
   CHECK(blocks.size() == 8);
   CHECK(s.steps == 8);
   CHECK(s.drafted == 8 * 3);
+}
+
+TEST_CASE("held-out evaluation with a sampling rule: windows do not share random draws") {
+  // A text of exactly one window: every window is the same text, so blocks at the same position in two
+  // windows are the same computation and differ only in their random draws. Under one seed for all
+  // windows (a block's counters hold its position) their accepted counts were always equal.
+  const auto model = HostModel<quant::F32>::from_float(test::random_weights(3));
+  using Dec = host::Decoder<ModelView<quant::F32>, SkipRange<1, 3>, Sequential<3>, accept::SpeculativeSampling>;
+  Dec dec(model.view(), 32, {sampling::WarpParams{1.5f, 0, 1.0f}});
+  host::HeldOutOptions o;
+  o.window = 24;
+  o.min_context = 4;
+  o.per_window = 6;
+  o.positions = 600;
+  std::vector<int> text;
+  for (std::uint32_t i = 0; i < 24; ++i)
+    text.push_back(static_cast<int>(rng::uniform(5, {i, 0, rng::Purpose::evaluation, 9}) * 63.0f));
+  std::vector<host::HeldOutBlock> blocks;
+  (void)host::evaluate_held_out(dec, text, o, &blocks);
+  std::vector<std::vector<int>> by_position(24);
+  for (const auto& b : blocks) by_position[static_cast<std::size_t>(b.position)].push_back(b.accepted);
+  int positions_compared = 0, differing = 0;
+  for (const auto& a : by_position) {
+    if (a.size() < 2) continue;
+    ++positions_compared;
+    differing += std::any_of(a.begin(), a.end(), [&](int x) { return x != a[0]; });
+  }
+  CHECK(positions_compared >= 10);
+  CHECK(differing >= positions_compared / 2);
 }

@@ -23,6 +23,31 @@ std::vector<float> warped_next_token(const ModelView<Q>& m, const std::vector<in
   return p;
 }
 
+// The warped distribution of the first draft: the kept layers (skip skipped) over the prompt's last token,
+// attending to the full model's K/V of the positions before it, as a decoder's first step drafts.
+// Speculative sampling accepts that draft with probability sum_v min(p(v), q(v)).
+template <class Q>
+std::vector<float> warped_first_draft(const ModelView<Q>& m, const std::vector<int>& prompt, LayerRange skip,
+                                      const sampling::WarpParams& w) {
+  const int V = m.config.vocab;
+  const int last = static_cast<int>(prompt.size()) - 1;
+  host::Forward<Q> fwd(m);
+  auto cache = fwd.make_cache(static_cast<int>(prompt.size()));
+  if (last > 0) fwd.run(prompt.data(), last, 0, cache, LayerRange{}, nullptr);
+  cache.set_length(last);
+  std::vector<float> logits(static_cast<std::size_t>(V)), q(static_cast<std::size_t>(V));
+  fwd.run(prompt.data() + last, 1, last, cache, skip, logits.data());
+  std::vector<int> order;
+  sampling::warp(logits.data(), q.data(), V, w, order);
+  return q;
+}
+
+inline double overlap(const std::vector<float>& p, const std::vector<float>& q) {
+  double s = 0.0;
+  for (std::size_t v = 0; v < p.size(); ++v) s += static_cast<double>(p[v] < q[v] ? p[v] : q[v]);
+  return s;
+}
+
 // The marginal of the second generated token: sum over x1 of p(x1 | prompt) p(x2 | prompt, x1).
 template <class Q>
 std::vector<float> warped_second_token(const ModelView<Q>& m, const std::vector<int>& prompt,
@@ -44,10 +69,11 @@ std::vector<float> warped_second_token(const ModelView<Q>& m, const std::vector<
 // fresh start and whole steps (drafts, acceptance tests, a residual draw where one is rejected) until the
 // token is out. Not generate() with one new token: a budget of 1 drafts nothing, and the count would test
 // the final draw alone. Throws unless some first step drafted and handed out the token itself, so that the
-// speculative path to it (for index 1: a draft tested after an accepted draft) was tested.
+// speculative path to it (for index 1: a draft tested after an accepted draft) was tested. With first_steps,
+// the statistics of every run's first step are added there (its acceptance of the first draft).
 template <class Dec>
 std::vector<long> token_counts(Dec& dec, const std::vector<int>& prompt, int vocab, long runs, std::uint64_t seed0,
-                               std::size_t index) {
+                               std::size_t index, DecodeStats* first_steps = nullptr) {
   std::vector<long> counts(static_cast<std::size_t>(vocab));
   std::vector<int> out;
   long tested = 0;
@@ -56,6 +82,7 @@ std::vector<long> token_counts(Dec& dec, const std::vector<int>& prompt, int voc
     dec.start(prompt);
     out.clear();
     dec.step(out);
+    if (first_steps != nullptr) *first_steps += dec.stats();
     if (dec.stats().drafted > 0 && out.size() > index) ++tested;
     while (out.size() <= index) dec.step(out);
     counts[static_cast<std::size_t>(out[index])] += 1;
@@ -66,8 +93,8 @@ std::vector<long> token_counts(Dec& dec, const std::vector<int>& prompt, int voc
 }
 template <class Dec>
 std::vector<long> first_token_counts(Dec& dec, const std::vector<int>& prompt, int vocab, long runs,
-                                     std::uint64_t seed0) {
-  return token_counts(dec, prompt, vocab, runs, seed0, 0);
+                                     std::uint64_t seed0, DecodeStats* first_steps = nullptr) {
+  return token_counts(dec, prompt, vocab, runs, seed0, 0, first_steps);
 }
 template <class Dec>
 std::vector<long> second_token_counts(Dec& dec, const std::vector<int>& prompt, int vocab, long runs,

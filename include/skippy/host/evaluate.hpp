@@ -24,7 +24,7 @@ struct HeldOutOptions {
   int window = 256;        // tokens prefilled per window (the decoder's capacity must be >= window + K - 1)
   int per_window = 32;     // positions sampled per window
   int min_context = 16;    // positions p >= min_context: every block has some prefix
-  std::uint64_t seed = 1;  // window offsets and positions are a function of (seed, index)
+  std::uint64_t seed = 1;  // window offsets, positions and (sampling rules) draws are a function of it
 };
 
 // One evaluated block: the draft started at text[offset + position] with text[offset .. offset+position)
@@ -99,6 +99,13 @@ DecodeStats evaluate_held_out(Dec& dec, const std::vector<int>& text, const Held
       std::swap(candidates[static_cast<std::size_t>(i)], candidates[static_cast<std::size_t>(j)]);
     }
     std::sort(candidates.begin(), candidates.begin() + take, std::greater<int>());
+    // A block's random draws are keyed by its position, which recurs across windows: with a sampling rule,
+    // windows under one seed would share draws and correlate their blocks. Each window gets its own seed
+    // (the decoder keeps the last one).
+    const rng::Philox4x32 key = rng::philox4x32_10(
+        rng::Philox4x32{{w, 0, static_cast<std::uint32_t>(rng::Purpose::evaluation), 1}},
+        static_cast<std::uint32_t>(o.seed), static_cast<std::uint32_t>(o.seed >> 32));
+    dec.set_seed(static_cast<std::uint64_t>(key.v[0]) | (static_cast<std::uint64_t>(key.v[1]) << 32));
     dec.start(win);
     total.prefill_seconds += dec.stats().prefill_seconds;
     for (int i = 0; i < take; ++i) {
