@@ -72,9 +72,37 @@ using Candidates = std::tuple<theory::Config<SkipRange<1, 7>, Simultaneous<4>>, 
 constexpr std::array<Candidate, 2> table{std::tuple_element_t<0, Candidates>::candidate(deep),
                                          std::tuple_element_t<1, Candidates>::candidate(shallow)};
 using Best = std::tuple_element_t<best_index(table, 8), Candidates>;
-// The shallow skip wins: IF = 4.24 / 1.75 = 2.42 against 1.90 / 1.25 = 1.52.
+// The shallow skip wins: IF = 3.97 / 1.75 = 2.27 against 1.89 / 1.25 = 1.51.
 static_assert(std::is_same_v<Best::skip, SkipRange<3, 5>>, "the theory selects the configuration as a type");
+
+// Autoregressive decoding among the candidates is worth exactly 1, whatever acceptance it is given: with
+// IF(S3D) = 1.68 / 1.5 = 1.12, S3D wins (AR used to score E[tau] of the acceptance, 1.68, and won).
+constexpr Acceptance modest{{0.5, 0.3, 0.2, 0.1}, 4};
+using WithAr =
+    std::tuple<theory::Config<SkipRange<0, 0>, Autoregressive>, theory::Config<SkipRange<2, 6>, Simultaneous<4>>>;
+constexpr std::array<Candidate, 2> with_ar{std::tuple_element_t<0, WithAr>::candidate(modest),
+                                           std::tuple_element_t<1, WithAr>::candidate(modest)};
+static_assert(best_index(with_ar, 8) == 1, "S3D at IF 1.12 beats autoregressive decoding at 1");
+static_assert(predicted_speedup<SkipRange<0, 0>, Autoregressive>(modest, 8) == 1.0, "no drafts: exactly 1");
 }  // namespace
+
+TEST_CASE("the typed model uses the type's K, and bad inputs are errors") {
+  const Acceptance a{{0.9, 0.8, 0.7, 0.6}, 4};
+  const Acceptance first_two{{0.9, 0.8}, 2};
+  CHECK(predicted_speedup<SkipRange<2, 6>, Simultaneous<2>>(a, 8) == doctest::Approx(expected_tau(first_two) / 1.5));
+  CHECK(predicted_speedup<SkipRange<2, 6>, Sequential<2>>(a, 8) == doctest::Approx(expected_tau(first_two) / 2.0));
+  CHECK(Config<SkipRange<2, 6>, Sequential<2>>::candidate(a).acceptance.k == 2);
+  CHECK_THROWS_WITH_AS((predicted_speedup<SkipRange<2, 6>, Sequential<4>>(first_two, 8)),
+                       doctest::Contains("an acceptance of 2 positions for a predictor with K = 4"), Error);
+  CHECK(predicted_speedup<SkipRange<0, 0>, Autoregressive>(a, 8) == 1.0);
+  CHECK_THROWS_WITH_AS(draft_fraction(8, 6, 2, 4, DraftMode::simultaneous), doctest::Contains("skip range [6, 2)"),
+                       Error);
+  CHECK_THROWS_AS(draft_fraction(8, 0, 10, 4, DraftMode::simultaneous), Error);
+  CHECK_THROWS_AS(draft_fraction(0, 0, 0, 4, DraftMode::simultaneous), Error);
+  CHECK_THROWS_AS(draft_fraction(8, 2, 6, 4, DraftMode::simultaneous, 1.5), Error);
+  CHECK_THROWS_WITH_AS(expected_tau(Acceptance{{}, 33}), doctest::Contains("K = 33 outside [0, 32]"), Error);
+  CHECK_THROWS_AS(expected_tau(Acceptance{{}, -1}), Error);
+}
 
 TEST_CASE("the configuration the theory picks from calibrated runs is the best under the byte cost model") {
   // Calibrate each configuration on the damped test model, pick by predicted IF, and compare with the

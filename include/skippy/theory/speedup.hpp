@@ -9,6 +9,7 @@
 #include <array>
 #include <cstddef>
 
+#include "../core/error.hpp"
 #include "../decode/stats.hpp"
 #include "../model/config.hpp"
 #include "../policy/predictor.hpp"
@@ -22,7 +23,14 @@ struct Acceptance {
   int k = 0;
 };
 
+// The checks below throw at run time and, in a constant expression, fail to compile (a call of a
+// non-constexpr function), naming what is wrong either way.
+constexpr void check_k(int k, const char* who) {
+  if (k < 0 || k > max_predictors) detail::fail(who, ": K = ", k, " outside [0, ", max_predictors, "]");
+}
+
 constexpr double expected_tau(const Acceptance& acc) {
+  check_k(acc.k, "expected_tau");
   double tau = 1.0, reach = 1.0;
   for (int i = 0; i < acc.k; ++i) {
     reach *= acc.a[static_cast<std::size_t>(i)];
@@ -39,6 +47,7 @@ constexpr double improvement_factor(double tau, double t_ar, double t_draft, dou
 // The LM head's share of a full pass's weight bytes for a model (every pass reads all of it; the
 // embedding lookup reads one row, so it is left out).
 inline double head_fraction(const ModelConfig& c) {
+  require(c.n_layers > 0 && c.dim > 0 && c.vocab > 0, "head_fraction: a model needs layers, dim and vocab > 0");
   const double layer = 2.0 * c.dim * c.dim + 2.0 * c.kv_dim() * c.dim + 3.0 * c.dim * c.ffn_dim;
   const double head = static_cast<double>(c.vocab) * c.dim;
   return head / (head + c.n_layers * layer);
@@ -49,6 +58,12 @@ inline double head_fraction(const ModelConfig& c) {
 // draft pass).
 constexpr double draft_fraction(int n_layers, int skip_begin, int skip_end, int k, DraftMode mode,
                                 double head_fraction = 0.0) {
+  if (!(n_layers > 0 && 0 <= skip_begin && skip_begin <= skip_end && skip_end <= n_layers))
+    detail::fail("draft_fraction: skip range [", skip_begin, ", ", skip_end, ") must lie within ", n_layers,
+                 " layers (and there must be some)");
+  if (!(head_fraction >= 0.0 && head_fraction <= 1.0))
+    detail::fail("draft_fraction: head_fraction ", head_fraction, " outside [0, 1]");
+  check_k(k, "draft_fraction");
   const double layer_share = 1.0 - head_fraction;
   const double kept = static_cast<double>(n_layers - (skip_end - skip_begin)) / static_cast<double>(n_layers);
   const double pass = head_fraction + layer_share * kept;
@@ -63,17 +78,32 @@ constexpr double draft_fraction(int n_layers, int skip_begin, int skip_end, int 
   return 0.0;
 }
 
-// IF = E[tau] / (1 + c) under the weight-byte cost model.
+// IF = E[tau] / (1 + c) under the weight-byte cost model, K = acc.k. Without drafts (DraftMode::none) a
+// step is an AR step: exactly 1, whatever acc holds.
 constexpr double predicted_speedup(const Acceptance& acc, int n_layers, int skip_begin, int skip_end, DraftMode mode,
                                    double head_fraction = 0.0) {
+  if (mode == DraftMode::none) return 1.0;
   return expected_tau(acc) / (1.0 + draft_fraction(n_layers, skip_begin, skip_end, acc.k, mode, head_fraction));
+}
+
+// The first Predictor::k positions of acc: the type's K, not whatever acc was calibrated for (acc must
+// cover them).
+template <class Predictor>
+constexpr Acceptance for_predictor(Acceptance acc) {
+  static_assert(is_predictor<Predictor>::value, "for_predictor<Predictor>: expected a predictor policy");
+  check_k(acc.k, "for_predictor");
+  if (acc.k < Predictor::k)
+    detail::fail("theory: an acceptance of ", acc.k, " positions for a predictor with K = ", Predictor::k);
+  acc.k = Predictor::k;
+  return acc;
 }
 
 template <class Skip, class Predictor>
 constexpr double predicted_speedup(const Acceptance& acc, int n_layers, double head_fraction = 0.0) {
   static_assert(is_skip_range<Skip>::value && is_predictor<Predictor>::value,
                 "predicted_speedup<Skip, Predictor>: expected a SkipRange<B, E> and a predictor policy");
-  return predicted_speedup(acc, n_layers, Skip::begin, Skip::end, Predictor::mode, head_fraction);
+  return predicted_speedup(for_predictor<Predictor>(acc), n_layers, Skip::begin, Skip::end, Predictor::mode,
+                           head_fraction);
 }
 
 // Calibration: the per-position acceptance a run measured (accepted_i / reached_i).
@@ -115,7 +145,7 @@ struct Config {
   using skip = Skip;
   using predictor = Predictor;
   static constexpr Candidate candidate(const Acceptance& acc) {
-    return Candidate{Skip::begin, Skip::end, Predictor::mode, acc};
+    return Candidate{Skip::begin, Skip::end, Predictor::mode, for_predictor<Predictor>(acc)};
   }
 };
 
