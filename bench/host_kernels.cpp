@@ -60,7 +60,7 @@ void BM_matvec(benchmark::State& state) {
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
-  for (int m : {1, 5}) b->Args({4096, 4096, m});
+  for (int m : {1, 2, 5, 8}) b->Args({4096, 4096, m});
   b->Unit(benchmark::kMillisecond);
 }
 

@@ -7,9 +7,66 @@
 #include <skippy/quant/quantize.hpp>
 
 #include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
 #include <vector>
 
 using namespace skippy;
+
+// Where the row-vector path exists, make sure it is the one under test (not only the by-row fallback).
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__)) && !defined(__FAST_MATH__) && \
+    !defined(SKIPPY_HOST_ROW_VECTORS)
+#error "host::matmul's row-vector path is not compiled on this target"
+#endif
+
+namespace {
+
+// Every (row, activation) result equals quant::dot_row (the contract) bit for bit, for every weight row
+// count around the 4- and 8-row vectors (a partial last group included), activation counts around the
+// 8-row tiles, and row lengths under, past and far past the 512-column decoded tile; and the two loops
+// (by row, by row vectors) agree.
+template <class Q>
+void check_against_dot_row(int rows, int cols, std::mt19937& gen) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> wf(static_cast<std::size_t>(rows) * cols), x(static_cast<std::size_t>(11) * cols);
+  for (float& v : wf) v = normal(gen);
+  for (float& v : x) v = normal(gen);
+  const auto w = quant::quantize<Q>(wf);
+  const MatrixView<Q> view{w.data(), rows, cols};
+  for (int m = 1; m <= 11; ++m) {
+    std::vector<float> y(static_cast<std::size_t>(m) * rows), by_row(y.size());
+    host::matmul(view, x.data(), m, y.data());
+    host::detail::matmul_by_row(view, x.data(), m, by_row.data());
+    int differ = 0;
+    for (int i = 0; i < m; ++i)
+      for (int r = 0; r < rows; ++r) {
+        const float want = quant::dot_row<Q>(view.row(r), x.data() + static_cast<long>(i) * cols, cols);
+        differ += std::memcmp(&want, &y[static_cast<std::size_t>(i * rows + r)], sizeof want) != 0;
+      }
+    INFO(std::string(Q::name), ": ", rows, " x ", cols, ", m = ", m);
+    CHECK(differ == 0);
+    CHECK(std::memcmp(y.data(), by_row.data(), y.size() * sizeof(float)) == 0);
+  }
+}
+
+template <class Q>
+void check_against_dot_row() {
+  std::mt19937 gen(7);
+  for (int cols : {96, 544, 1056})
+    for (int rows : {1, 7, 8, 9, 17, 24}) check_against_dot_row<Q>(rows, cols, gen);
+}
+
+}  // namespace
+
+TEST_CASE("host::matmul is dot_row bit for bit for every storage type, row count and activation count") {
+  check_against_dot_row<quant::F32>();
+  check_against_dot_row<quant::F16>();
+  check_against_dot_row<quant::BF16>();
+  check_against_dot_row<quant::F8_E4M3>();
+  check_against_dot_row<quant::Q8_0>();
+  check_against_dot_row<quant::Q4_0>();
+}
 
 TEST_CASE("host::matmul: every row count gives each row's own result; bad views are refused") {
   const int rows = 5, cols = 64;

@@ -4,6 +4,9 @@
 // kernel may give each lane to its own thread and get the same bits as the host's interleaved loop.
 
 #include <cmath>
+#if defined(__GNUC__) && !defined(__CUDACC__) && defined(__FP_FAST_FMAF) && defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "../core/config.hpp"
 
@@ -20,7 +23,67 @@ SKIPPY_HD_INLINE float fma(float a, float b, float c) {
 #endif
 }
 
-SKIPPY_HD_INLINE float join_lanes(const float (&acc)[reduce_lanes]) {
+// The dot contract's multiply-add a * b + c: rounded once where the target has a fused multiply-add (the
+// device; a host compiled for FMA hardware, which GCC marks __FP_FAST_FMAF), otherwise as the compiler
+// evaluates the one expression a * b + c, the same wherever it stands (twice without FMA hardware; Clang,
+// which does not define the macro, fuses it unless told -ffp-contract=off).
+// Written out because GCC, left to contract across statements, may fuse in one loop and not in another,
+// and a row's bits then depend on how many rows a product had (host::matmul's two loops disagreed with
+// -march=native at -O2).
+SKIPPY_HD_INLINE float madd(float a, float b, float c) {
+#if SKIPPY_DEVICE_PASS
+  return __fmaf_rn(a, b, c);
+#elif defined(__FP_FAST_FMAF)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
+// Only where float arithmetic is plain IEEE single precision in registers: not on the x87 (excess
+// precision in the scalar loop would differ from the vector one) and not under -ffast-math (free to
+// reassociate each loop differently).
+#if defined(__GNUC__) && !defined(__CUDACC__) && (defined(__x86_64__) || defined(__aarch64__)) && \
+    defined(__FLT_EVAL_METHOD__) && __FLT_EVAL_METHOD__ == 0 && !defined(__FAST_MATH__)
+#define SKIPPY_HOST_ROW_VECTORS 1
+// Independent sums side by side, one per element (host::matmul's weight rows): a GCC/Clang vector as wide
+// as one SIMD register (AVX: 8 floats; otherwise 4, as SSE and NEON hold; a vector wider than the
+// target's registers would change the ABI of these inline functions and GCC warns).
+#if defined(__AVX__)
+typedef float row_vector __attribute__((vector_size(32)));  // __m256's layout
+#else
+typedef float row_vector __attribute__((vector_size(16)));
+#endif
+inline constexpr int row_vector_size = static_cast<int>(sizeof(row_vector) / sizeof(float));
+
+// madd element by element, each element exactly the scalar madd. With x86 FMA the intrinsic: inlined into
+// host::matmul, GCC 12 compiled the generic loops (std::fma per element, the broadcast) to scalar code,
+// 2x slower there.
+#if defined(__FP_FAST_FMAF) && defined(__FMA__) && defined(__AVX__)
+inline row_vector madd(row_vector a, row_vector b, row_vector c) { return _mm256_fmadd_ps(a, b, c); }
+inline row_vector madd(row_vector a, float b, row_vector c) { return _mm256_fmadd_ps(a, _mm256_set1_ps(b), c); }
+#else
+inline row_vector madd(row_vector a, row_vector b, row_vector c) {
+#if defined(__FP_FAST_FMAF)
+  row_vector r;
+  for (int j = 0; j < row_vector_size; ++j) r[j] = std::fma(a[j], b[j], c[j]);
+  return r;
+#else
+  return a * b + c;
+#endif
+}
+inline row_vector madd(row_vector a, float b, row_vector c) {
+  row_vector bv;
+  for (int j = 0; j < row_vector_size; ++j) bv[j] = b;
+  return madd(a, bv, c);
+}
+#endif
+#endif
+
+// T is float, or on the host a vector of several independent sums (host::matmul's rows): each element
+// then goes through exactly the float operations.
+template <class T>
+SKIPPY_HD_INLINE T join_lanes(const T (&acc)[reduce_lanes]) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 

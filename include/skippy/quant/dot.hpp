@@ -1,8 +1,9 @@
 #pragma once
 // Dot product of a stored weight row with a float activation row. The summation order is part of the
-// contract: per 32-value chunk, 8 lanes accumulate strided products, a fixed pairwise tree reduces them,
-// the chunk sum is scaled (quantized types) and added to the running total. A row's result therefore
-// never depends on how many activation rows are processed together (S3D's bit-exactness, README §1).
+// contract: per 32-value chunk, 8 lanes accumulate strided products (each a math::madd), a fixed pairwise
+// tree reduces them, and madd(scale, chunk sum, total) adds the chunk to the running total (scale 1 for
+// the float types). A row's result therefore never depends on how many activation rows are processed
+// together (S3D's bit-exactness, README §1).
 
 #include "../math/reduce.hpp"
 #include "dequantize.hpp"
@@ -12,13 +13,17 @@ namespace skippy::quant {
 inline constexpr int dot_chunk = 32;  // every supported row length is a multiple of this
 inline constexpr int dot_lanes = math::reduce_lanes;
 
-// The contract for one chunk of 32 decoded weights.
-SKIPPY_HD_INLINE float chunk_dot(const float (&w)[dot_chunk], const float* x) {
-  float acc[dot_lanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+// The contract for one chunk of 32 decoded weights. T is float, or on the host a vector whose elements
+// are the same position of several weight rows (host::matmul): each element then gets exactly the float
+// operations, so a row's result does not depend on which rows share its vector.
+template <class T>
+SKIPPY_HD_INLINE T decoded_chunk_dot(const T (&w)[dot_chunk], const float* x) {
+  T acc[dot_lanes] = {};
   for (int i = 0; i < dot_chunk; i += dot_lanes)
-    for (int l = 0; l < dot_lanes; ++l) acc[l] += w[i + l] * x[i + l];
+    for (int l = 0; l < dot_lanes; ++l) acc[l] = math::madd(w[i + l], x[i + l], acc[l]);
   return math::join_lanes(acc);
 }
+SKIPPY_HD_INLINE float chunk_dot(const float (&w)[dot_chunk], const float* x) { return decoded_chunk_dot(w, x); }
 
 // Decodes the 32 values of a chunk (unscaled for the block types) and returns the chunk's scale (1 for
 // the float types: the product by 1 is exact), so chunk_dot(w, x) == scale * chunk_dot(v, x) and a caller
@@ -39,6 +44,7 @@ SKIPPY_HD_INLINE float decode_chunk(const block_q4_0* w, float (&v)[dot_chunk]) 
   return to_float(w->d);
 }
 
+// A chunk's scaled dot: the step of the CUDA reference kernel, which sums chunks in its own order.
 template <class Block>
 SKIPPY_HD_INLINE float chunk_dot(const Block* w, const float* x) {
   float v[dot_chunk];
@@ -46,12 +52,17 @@ SKIPPY_HD_INLINE float chunk_dot(const Block* w, const float* x) {
   return scale * chunk_dot(v, x);
 }
 
-// sum_i w[i] * x[i] over n values; n must be a multiple of dot_chunk.
+// sum_i w[i] * x[i] over n values; n must be a multiple of dot_chunk. Each chunk's dot joins the running
+// sum as madd(scale, dot, sum).
 template <class Q>
 SKIPPY_HD float dot_row(const typename Q::block* row, const float* x, int n) {
   constexpr int blocks_per_chunk = dot_chunk / Q::block_size;
   float sum = 0.0f;
-  for (int c = 0; c < n / dot_chunk; ++c) sum += chunk_dot(row + c * blocks_per_chunk, x + c * dot_chunk);
+  for (int c = 0; c < n / dot_chunk; ++c) {
+    float v[dot_chunk];
+    const float scale = decode_chunk(row + c * blocks_per_chunk, v);
+    sum = math::madd(scale, chunk_dot(v, x + c * dot_chunk), sum);
+  }
   return sum;
 }
 
