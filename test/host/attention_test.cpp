@@ -86,7 +86,9 @@ TEST_CASE("attend matches naive double attention (MHA, GQA, MQA)") {
   struct Shape {
     int heads, kv_heads, hd;
   };
-  for (const Shape& sh : {Shape{4, 4, 8}, Shape{8, 2, 16}, Shape{8, 4, 4}, Shape{4, 1, 32}}) {
+  // head_dim 48 and 64: whole 32-value parts of the output plus a tail, and two parts.
+  for (const Shape& sh :
+       {Shape{4, 4, 8}, Shape{8, 2, 16}, Shape{8, 4, 4}, Shape{4, 1, 32}, Shape{2, 1, 48}, Shape{2, 2, 64}}) {
     const ModelConfig c = make_config(sh.heads, sh.kv_heads, sh.hd);
     c.validate();
     const int n = 20;
