@@ -197,9 +197,9 @@ int demo(const LoadedModel<Q>& m, const ModelView<Q>& view, const gguf::Vocabula
               "expected speed-up tau/(1+c) = %.2fx.\n%s\n",
               c_frac, s.stats.tau() / (1 + c_frac),
               std::strncmp(backend, "host", 4) == 0
-                  ? "On this CPU the model is compute-bound: the weight products of K+1 tokens cost far less than\n"
-                    "K+1 times one token's (each decoded weight serves every row), but attention costs K+1 times\n"
-                    "one token's, so the measured ratio above falls as the context grows."
+                  ? "On this CPU the model is compute-bound (its weights stay in cache): each decoded weight serves\n"
+                    "all K+1 rows of a step, but every row costs its own multiply-adds, as does its attention, so\n"
+                    "a step costs a few AR steps and the measured ratio is below the memory-bound one."
                   : "A model this small is launch-bound on a GPU: each pass is a few dozen short kernels.");
   return (std::is_same_v<Rule, accept::Greedy> && s.tokens != a.tokens) ? 3 : 0;
 }

@@ -24,17 +24,17 @@ namespace {
 
 // Every (row, activation) result equals quant::dot_row (the contract) bit for bit, for every weight row
 // count around the 4- and 8-row vectors (a partial last group included), activation counts around the
-// 8-row tiles, and row lengths under, past and far past the 512-column decoded tile; and the two loops
+// 8-row tiles and the 64-row passes, and row lengths under, past and far past the 512-column decoded tile; and the two loops
 // (by row, by row vectors) agree.
 template <class Q>
 void check_against_dot_row(int rows, int cols, std::mt19937& gen) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> wf(static_cast<std::size_t>(rows) * cols), x(static_cast<std::size_t>(11) * cols);
+  std::vector<float> wf(static_cast<std::size_t>(rows) * cols), x(static_cast<std::size_t>(130) * cols);
   for (float& v : wf) v = normal(gen);
   for (float& v : x) v = normal(gen);
   const auto w = quant::quantize<Q>(wf);
   const MatrixView<Q> view{w.data(), rows, cols};
-  for (int m = 1; m <= 11; ++m) {
+  for (int m : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 64, 65, 130}) {
     std::vector<float> y(static_cast<std::size_t>(m) * rows), by_row(y.size());
     host::matmul(view, x.data(), m, y.data());
     host::detail::matmul_by_row(view, x.data(), m, by_row.data());

@@ -26,7 +26,8 @@ void require_host_matrix(const MatrixView<Q>& w, int m, const char* who) {
 }
 
 // One row at a time: each chunk of the row is decoded once for a tile of up to 8 activation rows, and
-// chunk_dot's lanes fill one SIMD register (then a horizontal join). Best for m = 1: nothing to transpose.
+// chunk_dot's lanes fill one SIMD register (then a horizontal join). The portable loop, and the reference
+// the row-vector loop is tested against.
 template <class Q>
 void matmul_by_row(const MatrixView<Q>& w, const float* x, int m, float* y) {
   constexpr int tile = 8;
@@ -52,45 +53,64 @@ void matmul_by_row(const MatrixView<Q>& w, const float* x, int m, float* y) {
 }
 
 #if defined(SKIPPY_HOST_ROW_VECTORS)
-// A SIMD register of weight rows at a time (math::row_vector: 8 rows with AVX, else 4), for m >= 2. The rows
-// are decoded 512 columns at a time, each row's segment read front to back, into a transposed tile (position
-// k of every row in one vector; 16 KB with AVX, so it stays in L1) that serves all m activation rows; the
-// dot's lanes and join then run on whole vectors, with no horizontal step. Per element these are exactly
-// the scalar operations (decoded_chunk_dot, join_lanes and madd are the same functions) in the same chunk
-// order, so y is bit for bit matmul_by_row's (NaN payloads aside), and 5 activation rows cost 1.2-2x one
-// (4096 x 4096 on a 2-core EPYC, bench/results/host-2026-12-07.md) instead of 2.2-3.8x.
+// A group of weight rows at a time, as many as a SIMD register holds floats (math::row_vector: 8 with AVX,
+// else 4). The group's chunks are decoded 16 at a time (512 columns) into an L1 tile that serves every
+// activation row; for each, a chunk's 8 dot lanes of every row of the group run in registers (one vector
+// per row with AVX, two otherwise), join_lanes_of_rows joins them into one vector of the rows' chunk dots,
+// and one vector madd adds them to the rows' sums with their scales. Per element these are dot_row's
+// operations in its order (madd and the join's additions), so y is bit for bit matmul_by_row's (NaN payloads
+// aside), with no horizontal step per dot and no transposed copy of the weights.
 template <class Q>
 void matmul_by_row_vectors(const MatrixView<Q>& w, const float* x, int m, float* y) {
   using math::row_vector;
-  constexpr int rows = math::row_vector_size, tile_chunks = 16;
+  constexpr int rows = math::row_vector_size, per_row = quant::dot_lanes / rows;
+  static_assert(rows * per_row == quant::dot_lanes, "a group's dot lanes must fill whole vectors");
+  // Up to 64 activation rows per pass over the weights (their sums on the stack); a prefill block of more
+  // decodes the weights once per 64 rows, a small cost beside 64 rows of products.
+  constexpr int tile_chunks = 16, tile_rows = 64;
   constexpr int blocks_per_chunk = quant::dot_chunk / Q::block_size;
   const int chunks = w.cols / quant::dot_chunk;
-  std::vector<row_vector> sum(static_cast<std::size_t>(m));
-  for (int r0 = 0; r0 < w.rows; r0 += rows) {
-    const int nr = std::min(rows, w.rows - r0);
-    std::fill(sum.begin(), sum.end(), row_vector{});
-    for (int c0 = 0; c0 < chunks; c0 += tile_chunks) {
-      const int nc = std::min(tile_chunks, chunks - c0);
-      row_vector v[tile_chunks][quant::dot_chunk], scale[tile_chunks];
-      for (int j = 0; j < rows; ++j) {
-        // A last partial group repeats its last row; those sums are dropped.
-        const auto* row = w.row(r0 + std::min(j, nr - 1)) + c0 * blocks_per_chunk;
-        for (int c = 0; c < nc; ++c) {
-          float vj[quant::dot_chunk];
-          scale[c][j] = quant::decode_chunk(row + c * blocks_per_chunk, vj);
-          for (int k = 0; k < quant::dot_chunk; ++k) v[c][k][j] = vj[k];
+  for (int i0 = 0; i0 < m; i0 += tile_rows) {
+    const int mt = std::min(tile_rows, m - i0);
+    const float* xi = x + static_cast<long>(i0) * w.cols;
+    float* yi = y + static_cast<long>(i0) * w.rows;
+    for (int r0 = 0; r0 < w.rows; r0 += rows) {
+      const int nr = std::min(rows, w.rows - r0);
+      row_vector sum[tile_rows];
+      for (int t = 0; t < mt; ++t) sum[t] = row_vector{};
+      for (int c0 = 0; c0 < chunks; c0 += tile_chunks) {
+        const int nc = std::min(tile_chunks, chunks - c0);
+        float v[tile_chunks][rows][quant::dot_chunk];
+        float scale[tile_chunks][rows];
+        for (int j = 0; j < rows; ++j) {
+          // A last partial group repeats its last row; those sums are dropped.
+          const auto* row = w.row(r0 + std::min(j, nr - 1)) + c0 * blocks_per_chunk;
+          for (int c = 0; c < nc; ++c) scale[c][j] = quant::decode_chunk(row + c * blocks_per_chunk, v[c][j]);
+        }
+        for (int t = 0; t < mt; ++t) {
+          const float* xt = xi + static_cast<long>(t) * w.cols + c0 * quant::dot_chunk;
+          row_vector s = sum[t];
+          for (int c = 0; c < nc; ++c) {
+            const float* xc = xt + c * quant::dot_chunk;
+            row_vector lanes[quant::dot_lanes] = {};  // lanes[j * per_row + p]: row j's lanes p*W .. p*W+W-1
+#pragma GCC unroll 8
+            for (int i = 0; i < quant::dot_chunk; i += quant::dot_lanes)
+#pragma GCC unroll 8
+              for (int j = 0; j < rows; ++j)
+#pragma GCC unroll 2
+                for (int p = 0; p < per_row; ++p) {
+                  const int k = i + p * rows;
+                  row_vector& acc = lanes[j * per_row + p];
+                  acc = math::madd(math::load_row_vector(&v[c][j][k]), math::load_row_vector(xc + k), acc);
+                }
+            s = math::madd(math::load_row_vector(scale[c]), math::join_lanes_of_rows(lanes), s);
+          }
+          sum[t] = s;
         }
       }
-      for (int t = 0; t < m; ++t) {
-        const float* xt = x + static_cast<long>(t) * w.cols + c0 * quant::dot_chunk;
-        row_vector s = sum[static_cast<std::size_t>(t)];
-        for (int c = 0; c < nc; ++c)
-          s = math::madd(scale[c], quant::decoded_chunk_dot(v[c], xt + c * quant::dot_chunk), s);
-        sum[static_cast<std::size_t>(t)] = s;
-      }
+      for (int t = 0; t < mt; ++t)
+        for (int j = 0; j < nr; ++j) yi[static_cast<long>(t) * w.rows + r0 + j] = sum[t][j];
     }
-    for (int t = 0; t < m; ++t)
-      for (int j = 0; j < nr; ++j) y[static_cast<long>(t) * w.rows + r0 + j] = sum[static_cast<std::size_t>(t)][j];
   }
 }
 #endif
@@ -102,9 +122,10 @@ template <class Q>
 void matmul(const MatrixView<Q>& w, const float* x, int m, float* y) {
   detail::require_host_matrix(w, m, "host::matmul");
 #if defined(SKIPPY_HOST_ROW_VECTORS)
-  if (m >= 2) return detail::matmul_by_row_vectors(w, x, m, y);
-#endif
+  detail::matmul_by_row_vectors(w, x, m, y);
+#else
   detail::matmul_by_row(w, x, m, y);
+#endif
 }
 
 // Activations quantised to 8 bits for matmul_q8, the buffers grown on demand: quantise once, then

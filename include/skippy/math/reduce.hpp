@@ -57,11 +57,9 @@ typedef float row_vector __attribute__((vector_size(16)));
 inline constexpr int row_vector_size = static_cast<int>(sizeof(row_vector) / sizeof(float));
 
 // madd element by element, each element exactly the scalar madd. With x86 FMA the intrinsic: inlined into
-// host::matmul, GCC 12 compiled the generic loops (std::fma per element, the broadcast) to scalar code,
-// 2x slower there.
+// host::matmul, GCC 12 compiled the generic loop (std::fma per element) to scalar code, 2x slower there.
 #if defined(__FP_FAST_FMAF) && defined(__FMA__) && defined(__AVX__)
 inline row_vector madd(row_vector a, row_vector b, row_vector c) { return _mm256_fmadd_ps(a, b, c); }
-inline row_vector madd(row_vector a, float b, row_vector c) { return _mm256_fmadd_ps(a, _mm256_set1_ps(b), c); }
 #else
 inline row_vector madd(row_vector a, row_vector b, row_vector c) {
 #if defined(__FP_FAST_FMAF)
@@ -72,20 +70,52 @@ inline row_vector madd(row_vector a, row_vector b, row_vector c) {
   return a * b + c;
 #endif
 }
-inline row_vector madd(row_vector a, float b, row_vector c) {
-  row_vector bv;
-  for (int j = 0; j < row_vector_size; ++j) bv[j] = b;
-  return madd(a, bv, c);
-}
 #endif
 #endif
 
-// T is float, or on the host a vector of several independent sums (host::matmul's rows): each element
-// then goes through exactly the float operations.
-template <class T>
-SKIPPY_HD_INLINE T join_lanes(const T (&acc)[reduce_lanes]) {
+SKIPPY_HD_INLINE float join_lanes(const float (&acc)[reduce_lanes]) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
+
+#if defined(SKIPPY_HOST_ROW_VECTORS)
+// Elements I... of the concatenation a:b (GCC before 12 has no __builtin_shufflevector).
+template <int... I>
+inline row_vector shuffle(row_vector a, row_vector b) {
+  static_assert(sizeof...(I) == row_vector_size);
+#if defined(__clang__)
+  return __builtin_shufflevector(a, b, I...);
+#else
+  typedef int mask __attribute__((vector_size(sizeof(row_vector))));
+  return __builtin_shuffle(a, b, mask{I...});
+#endif
+}
+
+// join_lanes of row_vector_size dots at once (host::matmul's weight rows): lanes[k] holds elements
+// k*W .. k*W+W-1 of the dots' lanes laid end to end (dot j's 8 lanes are elements 8j .. 8j+7), and element j
+// of the result is join_lanes of dot j: the same additions in the same order, adjacent pairs added level by
+// level, with shuffles in place of a horizontal step per dot.
+inline row_vector join_lanes_of_rows(const row_vector (&lanes)[reduce_lanes]) {
+#if defined(__AVX__)
+  // Pairs within each 128-bit half (vshufps), whose halves then hold each dot's (l0..l3) and (l4..l7) sums.
+  const auto pairs = [](row_vector a, row_vector b) {
+    return shuffle<0, 2, 8, 10, 4, 6, 12, 14>(a, b) + shuffle<1, 3, 9, 11, 5, 7, 13, 15>(a, b);
+  };
+  const row_vector x = pairs(pairs(lanes[0], lanes[1]), pairs(lanes[2], lanes[3]));
+  const row_vector y = pairs(pairs(lanes[4], lanes[5]), pairs(lanes[6], lanes[7]));
+  return shuffle<0, 1, 2, 3, 8, 9, 10, 11>(x, y) + shuffle<4, 5, 6, 7, 12, 13, 14, 15>(x, y);
+#else
+  const auto pairs = [](row_vector a, row_vector b) { return shuffle<0, 2, 4, 6>(a, b) + shuffle<1, 3, 5, 7>(a, b); };
+  return pairs(pairs(pairs(lanes[0], lanes[1]), pairs(lanes[2], lanes[3])),
+               pairs(pairs(lanes[4], lanes[5]), pairs(lanes[6], lanes[7])));
+#endif
+}
+
+inline row_vector load_row_vector(const float* p) {
+  row_vector v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+#endif
 
 // Lane `lane` of sum_squares: x[lane]^2 + x[lane+8]^2 + ... in that order, each step one fused
 // multiply-add. Written as fma because nvcc contracts s += x * x into one by default and the host does not:

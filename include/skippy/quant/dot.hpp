@@ -13,17 +13,14 @@ namespace skippy::quant {
 inline constexpr int dot_chunk = 32;  // every supported row length is a multiple of this
 inline constexpr int dot_lanes = math::reduce_lanes;
 
-// The contract for one chunk of 32 decoded weights. T is float, or on the host a vector whose elements
-// are the same position of several weight rows (host::matmul): each element then gets exactly the float
-// operations, so a row's result does not depend on which rows share its vector.
-template <class T>
-SKIPPY_HD_INLINE T decoded_chunk_dot(const T (&w)[dot_chunk], const float* x) {
-  T acc[dot_lanes] = {};
+// The contract for one chunk of 32 decoded weights: lane l accumulates elements l, l+8, l+16, l+24 by madd,
+// then join_lanes. host::matmul's row-vector loop runs these operations for several rows side by side.
+SKIPPY_HD_INLINE float chunk_dot(const float (&w)[dot_chunk], const float* x) {
+  float acc[dot_lanes] = {};
   for (int i = 0; i < dot_chunk; i += dot_lanes)
     for (int l = 0; l < dot_lanes; ++l) acc[l] = math::madd(w[i + l], x[i + l], acc[l]);
   return math::join_lanes(acc);
 }
-SKIPPY_HD_INLINE float chunk_dot(const float (&w)[dot_chunk], const float* x) { return decoded_chunk_dot(w, x); }
 
 // Decodes the 32 values of a chunk (unscaled for the block types) and returns the chunk's scale (1 for
 // the float types: the product by 1 is exact), so chunk_dot(w, x) == scale * chunk_dot(v, x) and a caller
