@@ -16,7 +16,7 @@ using namespace skippy;
 
 // Where the row-vector path exists, make sure it is the one under test (not only the by-row fallback).
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__)) && !defined(__FAST_MATH__) && \
-    !defined(SKIPPY_HOST_ROW_VECTORS)
+    (defined(__clang__) || __GNUC__ >= 8) && !defined(SKIPPY_HOST_ROW_VECTORS)
 #error "host::matmul's row-vector path is not compiled on this target"
 #endif
 

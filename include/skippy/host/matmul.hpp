@@ -53,13 +53,13 @@ void matmul_by_row(const MatrixView<Q>& w, const float* x, int m, float* y) {
 }
 
 #if defined(SKIPPY_HOST_ROW_VECTORS)
-// A group of weight rows at a time, as many as a SIMD register holds floats (math::row_vector: 8 with AVX,
-// else 4). The group's chunks are decoded 16 at a time (512 columns) into an L1 tile that serves every
-// activation row; for each, a chunk's 8 dot lanes of every row of the group run in registers (one vector
-// per row with AVX, two otherwise), join_lanes_of_rows joins them into one vector of the rows' chunk dots,
-// and one vector madd adds them to the rows' sums with their scales. Per element these are dot_row's
-// operations in its order (madd and the join's additions), so y is bit for bit matmul_by_row's (NaN payloads
-// aside), with no horizontal step per dot and no transposed copy of the weights.
+// A group of weight rows at a time, as many as math::row_vector holds (8 with AVX, AVX-512 included; else 4). The
+// group's chunks are decoded 16 at a time (512 columns) into an L1 tile that serves every activation row of a pass
+// of up to 64; for each, a chunk's 8 dot lanes of every row of the group run in registers (one vector per row with
+// AVX, two otherwise), join_lanes_of_rows joins them into one vector of the rows' chunk dots, and one vector madd
+// adds them to the rows' sums with their scales. Per element these are dot_row's operations in its order (madd and
+// the join's additions), so y is bit for bit matmul_by_row's (NaN payloads aside), with no horizontal step per dot
+// and no transposed copy of the weights.
 template <class Q>
 void matmul_by_row_vectors(const MatrixView<Q>& w, const float* x, int m, float* y) {
   using math::row_vector;

@@ -42,9 +42,10 @@ SKIPPY_HD_INLINE float madd(float a, float b, float c) {
 
 // Only where float arithmetic is plain IEEE single precision in registers: not on the x87 (excess
 // precision in the scalar loop would differ from the vector one) and not under -ffast-math (free to
-// reassociate each loop differently).
+// reassociate each loop differently). GCC 8 or Clang: host::matmul's loop uses #pragma GCC unroll.
 #if defined(__GNUC__) && !defined(__CUDACC__) && (defined(__x86_64__) || defined(__aarch64__)) && \
-    defined(__FLT_EVAL_METHOD__) && __FLT_EVAL_METHOD__ == 0 && !defined(__FAST_MATH__)
+    defined(__FLT_EVAL_METHOD__) && __FLT_EVAL_METHOD__ == 0 && !defined(__FAST_MATH__) && \
+    (defined(__clang__) || __GNUC__ >= 8)
 #define SKIPPY_HOST_ROW_VECTORS 1
 // Independent sums side by side, one per element (host::matmul's weight rows): a GCC/Clang vector as wide
 // as one SIMD register (AVX: 8 floats; otherwise 4, as SSE and NEON hold; a vector wider than the
@@ -63,7 +64,7 @@ inline row_vector madd(row_vector a, row_vector b, row_vector c) { return _mm256
 #else
 inline row_vector madd(row_vector a, row_vector b, row_vector c) {
 #if defined(__FP_FAST_FMAF)
-  row_vector r;
+  row_vector r = c;  // (initialised: GCC 12 warned maybe-uninitialized at -march=bdver1)
   for (int j = 0; j < row_vector_size; ++j) r[j] = std::fma(a[j], b[j], c[j]);
   return r;
 #else
@@ -96,7 +97,8 @@ inline row_vector shuffle(row_vector a, row_vector b) {
 // level, with shuffles in place of a horizontal step per dot.
 inline row_vector join_lanes_of_rows(const row_vector (&lanes)[reduce_lanes]) {
 #if defined(__AVX__)
-  // Pairs within each 128-bit half (vshufps), whose halves then hold each dot's (l0..l3) and (l4..l7) sums.
+  // Pairs within each 128-bit half (vshufps; Clang makes vhaddps of them), whose halves then hold each
+  // dot's (l0..l3) and (l4..l7) sums.
   const auto pairs = [](row_vector a, row_vector b) {
     return shuffle<0, 2, 8, 10, 4, 6, 12, 14>(a, b) + shuffle<1, 3, 9, 11, 5, 7, 13, 15>(a, b);
   };
