@@ -24,8 +24,8 @@ namespace {
 
 // Every (row, activation) result equals quant::dot_row (the contract) bit for bit, for every weight row
 // count around the 4- and 8-row vectors (a partial last group included), activation counts around the
-// 8-row tiles and the 64-row passes, and row lengths under, past and far past the 512-column decoded tile; and the two loops
-// (by row, by row vectors) agree.
+// 8-row tiles and the 64-row passes, and row lengths under, past and far past the 512-column decoded
+// tile; and the two loops (by row, by row vectors) agree.
 template <class Q>
 void check_against_dot_row(int rows, int cols, std::mt19937& gen) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
