@@ -145,3 +145,27 @@ TEST_CASE("gguf model: a mixed-type file converts through load_host_model, but v
   CHECK(loaded.config().vocab == 64);
   CHECK(greedy(loaded.view()).size() == 24);
 }
+
+TEST_CASE("gguf model: requantize keeps norms stored as (n, 1) as they are, so the result still loads") {
+  // view<Q> takes a norm with trailing 1s in its dimensions; requantize used to turn those into Q.
+  const auto hm = HostModel<quant::Q8_0>::from_float(test::random_weights(31));
+  const gguf::File orig = gguf::File::from_memory(gguf::model_bytes(hm.view()));
+  gguf::Writer w;
+  for (const auto& kv : orig.metadata()) w.set_value(kv.first, kv.second);
+  int norms = 0;
+  for (const auto& t : orig.tensors()) {
+    auto dims = t.dims;
+    if (dims.size() == 1) {
+      dims.push_back(1);
+      ++norms;
+    }
+    w.add_tensor(t.name, t.type, dims, t.data);
+  }
+  const gguf::File f = gguf::File::from_memory(w.bytes());
+  REQUIRE(norms == 2 * hm.config().n_layers + 1);
+  const gguf::File q = gguf::File::from_memory(gguf::requantize<quant::Q4_0>(f).bytes());
+  CHECK(q.tensor("output_norm.weight").type == static_cast<std::uint32_t>(quant::GgmlType::F32));
+  CHECK(q.tensor("blk.0.attn_norm.weight").dims == std::vector<std::uint64_t>{static_cast<std::uint64_t>(hm.config().dim), 1});
+  CHECK(q.tensor("blk.0.attn_q.weight").type == static_cast<std::uint32_t>(quant::GgmlType::Q4_0));
+  CHECK_NOTHROW(gguf::view<quant::Q4_0>(q));
+}

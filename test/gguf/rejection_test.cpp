@@ -154,6 +154,78 @@ TEST_CASE("gguf rejects: string and array lengths past the end (overflow-safe)")
   rejects(b, "truncated file: metadata key 'general.architecture'");
 }
 
+// The header of a file of n_kv metadata entries and no tensors, then a key of a string array of n strings.
+void put_string_array_key(Bytes& b, const std::string& key, std::uint64_t n) {
+  const auto put = [&b](const void* p, std::size_t size) {
+    b.insert(b.end(), static_cast<const std::uint8_t*>(p), static_cast<const std::uint8_t*>(p) + size);
+  };
+  const std::uint64_t len = key.size();
+  const std::uint32_t array = 9, string = 8;
+  put(&len, 8);
+  put(key.data(), key.size());
+  put(&array, 4);
+  put(&string, 4);
+  put(&n, 8);
+}
+Bytes header(std::uint64_t n_kv) {
+  Bytes b(24, 0);
+  poke(b, 0, gguf::magic);
+  poke(b, 4, std::uint32_t{3});
+  poke(b, 16, n_kv);
+  return b;
+}
+
+TEST_CASE("gguf rejects: keys past GGUF's 65535 bytes and tensor names past ggml's 63, before copying them") {
+  Bytes b = header(1);
+  put_string_array_key(b, std::string(gguf::File::max_key + 1, 'k'), 0);
+  rejects(b, "metadata entry 0 key 'kkkk");
+  rejects(b, "...' is 65536 bytes, longer than GGUF's limit for keys (65535)");
+  Bytes c = small_file();
+  const std::size_t p = after(c, "t1") - 2 - 8;
+  poke(c, p, std::uint64_t{64});  // the name runs into its n_dims and dims
+  rejects(c, "tensor info 1 name 't1");
+  rejects(c, "' is 64 bytes, longer than ggml's limit for names (63)");
+}
+
+TEST_CASE("gguf rejects: messages quote at most 64 bytes of a key, however long") {
+  // A key of GGUF's maximum length twice: the duplicate's message holds its first 64 bytes. (Each array
+  // element's message was built from the whole key, which made parsing quadratic in the key's length.)
+  Bytes b = header(2);
+  const std::string key(gguf::File::max_key, 'k');
+  put_string_array_key(b, key, 3);
+  b.insert(b.end(), 3 * 8, 0);  // three empty strings
+  put_string_array_key(b, key, 0);
+  try {
+    (void)gguf::File::from_memory(b);
+    FAIL("the duplicate key was accepted");
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    CHECK(m.find("duplicate metadata key '" + std::string(64, 'k') + "...'") != std::string::npos);
+    CHECK(m.size() < 200);
+  }
+}
+
+TEST_CASE("gguf rejects: more strings in metadata arrays than a model file holds, counted over all arrays") {
+  // Three strings, then an array that would take the file one past the bound; its 8-byte lengths are in the
+  // file, so only the bound refuses it.
+  constexpr std::uint64_t max = gguf::File::max_strings;
+  Bytes b = header(2);
+  put_string_array_key(b, "a", 3);
+  b.insert(b.end(), 3 * 8, 0);
+  put_string_array_key(b, "b", max - 2);
+  b.resize(b.size() + 8 * (max - 2), 0);
+  rejects(b, "metadata key 'b' array of 4194302 strings takes the file past 4194304 strings in its metadata (3 "
+             "before it)");
+  // At the bound it parses.
+  Bytes c = header(2);
+  put_string_array_key(c, "a", 3);
+  c.insert(c.end(), 3 * 8, 0);
+  put_string_array_key(c, "b", max - 3);
+  c.resize(c.size() + 8 * (max - 3), 0);
+  const gguf::File f = gguf::File::from_memory(c);
+  CHECK(f.get_array<std::string>("b").size() == max - 3);
+}
+
 TEST_CASE("gguf rejects: duplicate keys") {
   Bytes b = small_file();
   b[after(b, "aab") - 1] = 'a';

@@ -94,7 +94,12 @@ TEST_CASE("grpo: beta is checked in the kernels' type") {
   p.loss.beta = 1e-320;  // a double denormal: 1/(2 beta) overflows
   CHECK(has([&] { step<IpoMethod>(PreferenceBatch<double>{pcd, prd, rcd, rrd, group}, p, sd); }, "1/(2 beta)"));
   // The device entry points take beta as Real and check it the same way.
-  CHECK(has([] { grpo::detail::check_beta(1e-39f); }, "beta must be positive and finite, with 1/(2 beta) finite"));
+  CHECK(has([] { grpo::detail::check_beta(1e-39f); }, "beta must be positive and finite, with 1/(2 beta) and its"));
+  // 1/(2 beta) fits, its square (IPO's loss) does not: beta is named, not the sample's loss.
+  p.loss.beta = 1e-20;
+  CHECK(has([&] { step<IpoMethod>(b, p, s); }, "beta = 1e-20 does not fit float"));
+  CHECK(has([] { grpo::detail::check_beta(1e-20f); }, "1/(2 beta) and its square finite, got 1e-20"));
+  CHECK_NOTHROW(grpo::detail::check_beta(1e-18f));
 }
 
 TEST_CASE("grpo: a margin or loss that overflows the kernels' type names its sample") {
@@ -180,6 +185,18 @@ TEST_CASE("grpo loglinear: the trainer and its helpers reject what would give si
   CHECK(has([&] { weighted_least_squares(data, {1.0}, {10, 30}, 1.0, 1e-3); }, "weight has 1 entries"));
   CHECK(has([&] { weighted_least_squares(data, {0.5, 0.5}, {10}, 1.0, 1e-3); }, "group_count has 1 entries"));
   CHECK(has([&] { weighted_least_squares(data, {0.5, 0.5}, {10, 30}, 0.0, 1e-3); }, "beta must be positive"));
+  CHECK(has([&] { weighted_least_squares(data, {0.5, -0.5}, {10, 30}, 1.0, 1e-3); }, "weight[1] must be finite"));
+  CHECK(has([&] { weighted_least_squares(data, {std::nan(""), 0.5}, {10, 30}, 1.0, 1e-3); }, "weight[0] must be"));
+  CHECK(has([&] { weighted_least_squares(data, {0.5, 0.5}, {10, 0}, 1.0, 1e-3); }, "whose group_count is 0"));
+  // Coefficient vectors or a feature table shorter than the data used to be read past their ends.
+  const auto table = feature_table(data);
+  const std::vector<double> c(data.size(), 0.1), short_c(data.size() - 1, 0.1);
+  const Vec theta{};
+  CHECK_NOTHROW(backprop(theta, data, table, c, c));
+  CHECK(has([&] { backprop(theta, data, table, short_c, c); }, "d_chosen has"));
+  CHECK(has([&] { backprop(theta, data, table, c, short_c); }, "d_rejected has"));
+  const std::vector<ActionFeatures> short_table(table.begin(), table.end() - 1);
+  CHECK(has([&] { backprop(theta, data, short_table, c, c); }, "feature table does not match"));
   TrainConfig cfg;
   cfg.steps = 2;
   cfg.learning_rate = 0.0;

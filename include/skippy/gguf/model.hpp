@@ -109,6 +109,12 @@ inline void check_tensor_set(const File& f, const ModelConfig& c) {
   }
 }
 
+// attn_norm, ffn_norm and output_norm, whatever their stored dimensions.
+inline bool is_norm(const std::string& name) {
+  static const std::string suffix = "_norm.weight";
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 // The tensor `name` with shape [rows][cols] (dims (cols, rows)); rows == 0 means a vector of cols values.
 inline const TensorInfo& shaped(const File& f, const std::string& name, int rows, int cols) {
   const TensorInfo& t = f.tensor(name);
@@ -426,8 +432,9 @@ std::vector<std::uint8_t> model_bytes(const ModelView<Q>& m, const WriteOptions&
   return model_writer(m, o).bytes();
 }
 
-// A Writer that re-quantises `src` to Q: every tensor with two or more dimensions (the matrices) becomes
-// Q, one-dimensional tensors (norms) are kept as stored; all metadata is copied, general.file_type set.
+// A Writer that re-quantises `src` to Q: the matrices become Q; one-dimensional tensors and the norms
+// (which view<Q> also takes stored as (n, 1)) are kept as stored; all metadata is copied,
+// general.file_type set.
 // Tensor data is read from `src` during write(), one tensor at a time, so `src` must outlive the Writer.
 template <class Q>
 Writer requantize(const File& src) {
@@ -437,7 +444,7 @@ Writer requantize(const File& src) {
   w.set("general.file_type", detail::file_type<Q>());
   for (const TensorInfo& t : src.tensors()) {
     detail::supported(t);
-    if (t.dims.size() < 2) {
+    if (t.dims.size() < 2 || detail::is_norm(t.name)) {
       w.add_tensor(t.name, t.type, t.dims, t.data);
       continue;
     }

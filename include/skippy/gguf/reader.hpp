@@ -43,6 +43,10 @@ class File {
  public:
   // Counts past these are refused before parsing (see parse()): generous for any model file.
   static constexpr std::uint64_t max_metadata = 1u << 16, max_tensors = 1u << 20;
+  // Strings in all metadata arrays together (llama 3's vocabulary and merges: about 408k).
+  static constexpr std::uint64_t max_strings = 1u << 22;
+  // GGUF's bound on a key's length.
+  static constexpr std::uint64_t max_key = (1u << 16) - 1;
 
   File() = default;
   File(const File&) = delete;
@@ -179,12 +183,48 @@ class File {
       std::memcpy(&v, take(sizeof(T), what), sizeof(T));
       return v;
     }
-    std::string string(const std::string& what) {
+    // A length-prefixed string of at most max_size bytes (`limit` names that bound in the error), checked
+    // before anything is copied: a forged length costs neither memory nor time.
+    std::string string(const std::string& what, std::uint64_t max_size = ~std::uint64_t{0}, const char* limit = "") {
       const auto n = read<std::uint64_t>(what + " (string length)");
+      if (n > max_size && n <= remaining())
+        detail::fail("gguf: ", what, " '", clip(base + pos, n), "' is ", n, " bytes, longer than ", limit, " (",
+                     max_size, ")");
       const std::uint8_t* p = take(n, what + " (string of " + std::to_string(n) + " bytes)");
       return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
     }
+    // The next string when it lies inside the buffer (else nothing is consumed and string() names the
+    // error): an array's elements are read without building a message for each.
+    bool try_string(std::string& out) {
+      std::uint64_t n = 0;
+      if (remaining() < sizeof n) return false;
+      std::memcpy(&n, base + pos, sizeof n);
+      if (n > remaining() - sizeof n) return false;
+      out.assign(reinterpret_cast<const char*>(base + pos + sizeof n), static_cast<std::size_t>(n));
+      pos += sizeof n + n;
+      return true;
+    }
   };
+
+  // A name for an error message: at most 64 of its bytes, so that a long forged key does not make every
+  // message built from it long, and bytes outside printable ASCII as \xNN.
+  static std::string clip(const std::uint8_t* p, std::uint64_t n) {
+    static const char* digits = "0123456789abcdef";
+    std::string s;
+    for (std::uint64_t i = 0; i < std::min<std::uint64_t>(n, 64); ++i) {
+      if (p[i] >= 0x20 && p[i] < 0x7f) {
+        s += static_cast<char>(p[i]);
+      } else {
+        s += "\\x";
+        s += digits[p[i] >> 4];
+        s += digits[p[i] & 15];
+      }
+    }
+    return n > 64 ? s + "..." : s;
+  }
+  static std::string clip(const std::string& s) {
+    return clip(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  }
 
   void parse() {
     Cursor c{base_, size_};
@@ -208,10 +248,10 @@ class File {
     metadata_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n_kv, reserve_cap)));
     for (std::uint64_t i = 0; i < n_kv; ++i) {
       const std::string where = "metadata entry " + std::to_string(i);
-      std::string key = c.string(where + " key");
+      std::string key = c.string(where + " key", max_key, "GGUF's limit for keys");
       require(!key.empty(), "gguf: ", where, " has an empty key");
-      require(!has(key), "gguf: duplicate metadata key '", key, "'");
-      const std::string what = "metadata key '" + key + "'";
+      require(!has(key), "gguf: duplicate metadata key '", clip(key), "'");
+      const std::string what = "metadata key '" + clip(key) + "'";
       const auto t = c.read<std::uint32_t>(what + " type");
       require(valid_value_type(t), "gguf: ", what, " has unknown value type ", t);
       Value v = parse_value(c, static_cast<ValueType>(t), what);
@@ -233,10 +273,8 @@ class File {
     tensors_.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n_tensors, reserve_cap)));
     for (std::uint64_t i = 0; i < n_tensors; ++i) {
       TensorInfo ti;
-      ti.name = c.string("tensor info " + std::to_string(i) + " name");
+      ti.name = c.string("tensor info " + std::to_string(i) + " name", max_tensor_name, "ggml's limit for names");
       require(!ti.name.empty(), "gguf: tensor info ", i, " has an empty name");
-      require(ti.name.size() <= max_tensor_name, "gguf: tensor name '", ti.name.substr(0, 80), "...' is ",
-              ti.name.size(), " bytes, longer than ggml's limit of ", max_tensor_name);
       require(tensor_index_.count(ti.name) == 0, "gguf: duplicate tensor '", ti.name, "'");
       const std::string what = "tensor '" + ti.name + "'";
       const auto n_dims = c.read<std::uint32_t>(what + " n_dims");
@@ -287,7 +325,7 @@ class File {
               order[i - 1]->offset, ", +", order[i - 1]->n_bytes, ")");
   }
 
-  static Value parse_value(Cursor& c, ValueType t, const std::string& what) {
+  Value parse_value(Cursor& c, ValueType t, const std::string& what) {
     if (t == ValueType::STRING) return Value::string(c.string(what));
     if (t != ValueType::ARRAY) return Value::raw_scalar(t, c.take(scalar_size(t), what));
     const auto et = c.read<std::uint32_t>(what + " array element type");
@@ -298,9 +336,17 @@ class File {
     if (elem == ValueType::STRING) {
       require(n <= c.remaining() / 8, "gguf: truncated file: ", what, " array of ", n, " strings cannot fit in the ", c.remaining(),
               " bytes that remain");
+      // A string takes several times its 8 bytes of length in memory (10M empty strings, 76 MiB, took 580
+      // MiB), and real files hold a vocabulary and its merges, well under a million.
+      require(n <= max_strings - strings_, "gguf: ", what, " array of ", n, " strings takes the file past ",
+              max_strings, " strings in its metadata (", strings_, " before it), more than a model file holds");
+      strings_ += n;
       std::vector<std::string> v;
       v.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, reserve_cap)));
-      for (std::uint64_t i = 0; i < n; ++i) v.push_back(c.string(what + " element " + std::to_string(i)));
+      for (std::uint64_t i = 0; i < n; ++i) {
+        v.emplace_back();
+        if (!c.try_string(v.back())) v.back() = c.string(what + " element " + std::to_string(i));
+      }
       return Value::string_array(std::move(v));
     }
     const std::size_t es = scalar_size(elem);
@@ -329,6 +375,7 @@ class File {
   std::uint32_t version_ = 0;
   std::uint32_t alignment_ = default_alignment;
   std::uint64_t data_offset_ = 0;
+  std::uint64_t strings_ = 0;  // strings parsed in metadata arrays so far
   std::vector<std::pair<std::string, Value>> metadata_;
   std::unordered_map<std::string, std::size_t> key_index_;
   std::vector<TensorInfo> tensors_;

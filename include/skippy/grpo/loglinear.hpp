@@ -255,6 +255,9 @@ inline BatchBuffers make_batch(const Vec& theta, const std::vector<Pair>& data) 
 // dlog pi(a|s)/dtheta = phi(s,a) - E_pi[phi(s,.)].
 inline Vec backprop(const Vec& theta, const std::vector<Pair>& data, const std::vector<ActionFeatures>& table,
                     const std::vector<double>& d_chosen, const std::vector<double>& d_rejected) {
+  require(table.size() == data.size(), "grpo::loglinear: the feature table does not match the data set");
+  detail::check_length(d_chosen.size(), data.size(), "d_chosen", "the data set");
+  detail::check_length(d_rejected.size(), data.size(), "d_rejected", "the data set");
   Vec grad{};
   for (std::size_t i = 0; i < data.size(); ++i) {
     const Pair& p = checked(data[i], i);
@@ -279,6 +282,9 @@ inline Vec weighted_least_squares(const std::vector<Pair>& data, const std::vect
   detail::check_length(weight.size(), groups, "weight", "the benchmark's groups");
   detail::check_length(group_count.size(), groups, "group_count", "the benchmark's groups");
   detail::check_group_counts(Span<const int>(group_count));
+  for (std::size_t g = 0; g < weight.size(); ++g)
+    require(formula::finite(weight[g]) && weight[g] >= 0.0, "grpo::loglinear: weight[", g,
+            "] must be finite and >= 0, got ", weight[g]);
   detail::check_beta(beta);
   require(lambda >= 0.0 && formula::finite(lambda), "grpo::loglinear: lambda must be finite and >= 0, got ", lambda);
   std::vector<double> a(static_cast<std::size_t>(dim * dim), 0.0), rhs(static_cast<std::size_t>(dim), 0.0);
@@ -286,6 +292,8 @@ inline Vec weighted_least_squares(const std::vector<Pair>& data, const std::vect
   for (std::size_t i = 0; i < data.size(); ++i) {
     const Pair& p = checked(data[i], i);
     const auto g = static_cast<std::size_t>(p.group);
+    // (a count of 0 would drop the group's pairs silently)
+    require(group_count[g] > 0, "grpo::loglinear: pair ", i, " is in group ", g, ", whose group_count is 0");
     const double w = formula::sample_scale(weight[g], group_count[g]);
     const Vec fw = features(p.group, p.s1, p.s2, p.chosen), fl = features(p.group, p.s1, p.s2, p.rejected);
     Vec y{};
