@@ -677,6 +677,13 @@ TEST_CASE("cuda decoder: errors name what is wrong") {
   CHECK(legacy.generate({1, 2}, o) == dec.generate({1, 2}, o));
   CHECK(dec.uses_graphs());
 
+  // A caught CUDA error is not reported again by the next launch: a failed allocation left CUDA's last error
+  // set, and every launch after it returned that error as its own.
+  CHECK(has([&] { skippy::cuda::DeviceBuffer<float> huge(std::size_t{1} << 50); }, "CUDA error in cudaMalloc"));
+  o.max_new_tokens = 8;
+  S3d after(dm.view(), 16);
+  CHECK(after.generate({1, 2}, o).size() == 8);
+
   dec.start({1, 2, 3});
   CHECK(has([&] { dec.step(out, 0); }, "budget"));
   CHECK(has([&] { dec.rewind(3, 1); }, "rewind to 3 outside [0, 2]"));

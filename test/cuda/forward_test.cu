@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -452,6 +453,23 @@ TEST_CASE("skippy::cuda::Forward's workspace: the attention partials do not grow
   CHECK(growth(rows) == 32 * rows * per_split_row);
   CHECK(growth(64) == growth(rows));
   CHECK(growth(5) == 32 * 5 * per_split_row);
+}
+
+TEST_CASE("skippy::cuda::Forward's workspace query checks the block and the capacity as the constructor does "
+          "(no GPU needed)") {
+  using Forward = skippy::cuda::Forward<quant::F32>;
+  const ModelConfig c = test::head32_config();
+  // The capacity whose attention splits fill the grid's z (65535) is the largest.
+  CHECK(Forward::max_capacity == 65535 * skippy::cuda::kernels::attention_chunk);
+  CHECK(Forward::workspace_bytes(c, 16, Forward::max_capacity) > Forward::workspace_bytes(c, 16, 1));
+  const auto rejects = [&](int max_block, int capacity, const char* message) {
+    CHECK_THROWS_WITH_AS(Forward::workspace_bytes(c, max_block, capacity), doctest::Contains(message), Error);
+  };
+  rejects(16, Forward::max_capacity + 1, "capacity must be in [1, 8388480]");
+  rejects(16, 0, "capacity must be in");
+  rejects(16, std::numeric_limits<int>::max(), "capacity must be in");
+  rejects(0, 64, "max_block must be in [1, 65535], got 0");
+  rejects(-5, 64, "max_block must be in [1, 65535], got -5");
 }
 
 TEST_CASE("skippy::cuda::Forward with the grouped attention: within rounding of the host and of kernels::attention, "

@@ -420,8 +420,10 @@ struct Chevron {
 
 // The runtime calls the library makes, on host memory. Fresh allocations hold 0xcd bytes (not zeros).
 inline cudaError_t malloc(void** p, std::size_t n) {
-  const std::size_t size = (n + 255) / 256 * 256 + 256;
-  *p = std::aligned_alloc(256, size);
+  // An allocation the host cannot make fails as the device's would (a test asks for 2^50 floats).
+  const std::size_t size = n > (std::size_t{1} << 48) ? 0 : (n + 255) / 256 * 256 + 256;
+  *p = size == 0 ? nullptr : std::aligned_alloc(256, size);
+  if (*p == nullptr) return cudaErrorMemoryAllocation;
   std::memset(*p, 0xcd, size);
   return cudaSuccess;
 }

@@ -55,7 +55,7 @@ class DeviceBuffer {
 
  private:
   void release() {
-    if (p_ != nullptr) cudaFree(p_);
+    if (p_ != nullptr) ignore(cudaFree(p_));
     p_ = nullptr;
     n_ = 0;
   }

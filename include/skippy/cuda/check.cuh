@@ -7,8 +7,18 @@
 
 namespace skippy::cuda {
 
+// A failed call also leaves its error as the thread's last error, which launch() reports after the next
+// kernel launch: check clears it, so that a caller who catches this error (an allocation too large, say)
+// is not told it again by an unrelated launch. (A sticky error, a fault on the device, cannot be cleared.)
 inline void check(cudaError_t e, const char* what) {
-  require(e == cudaSuccess, "CUDA error in ", what, ": ", cudaGetErrorString(e));
+  if (e == cudaSuccess) return;
+  (void)cudaGetLastError();
+  skippy::detail::fail("CUDA error in ", what, ": ", cudaGetErrorString(e));
+}
+
+// For calls whose failure is ignored (releases, a capture abandoned on an error path): the same clearing.
+inline void ignore(cudaError_t e) {
+  if (e != cudaSuccess) (void)cudaGetLastError();
 }
 
 // True when a CUDA device is usable. Any error (no driver, no device) means "no device".

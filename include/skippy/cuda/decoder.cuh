@@ -203,8 +203,11 @@ class Decoder {
         skippy::detail::fail("decoder: NaN or infinite logit in the draft or verify pass of the step at position ", t);
       }
       v = {host_state_[verdict], host_state_[verdict + 1]};
+      // What the host decoder checks of every rule's verdict (a wrong count would index drafts_ below).
+      decode::require_verdict(v, k, vocab());
       pending_ = v.next;
       drafts_.assign(host_state_.begin() + block + 1, host_state_.begin() + block + 1 + k);
+      for (int i = 0; i < v.accepted; ++i) decode::require_draft(drafts_[static_cast<std::size_t>(i)], i, vocab());
     } else {
       const accept::StepContext ctx{seed_, static_cast<std::uint32_t>(t), 0};
       check(cudaEventRecord(events_[0], stream_), "cudaEventRecord");
@@ -279,13 +282,13 @@ class Decoder {
   int* ints(int offset) const { return state_.data() + offset; }
   void release_handles() {
     for (auto& e : events_)
-      if (e != nullptr) cudaEventDestroy(e);
-    if (owned_stream_ != nullptr) cudaStreamDestroy(owned_stream_);
+      if (e != nullptr) ignore(cudaEventDestroy(e));
+    if (owned_stream_ != nullptr) ignore(cudaStreamDestroy(owned_stream_));
   }
 
   void drop_graphs() {
     for (auto& g : graphs_) {
-      if (g != nullptr) cudaGraphExecDestroy(g);
+      if (g != nullptr) ignore(cudaGraphExecDestroy(g));
       g = nullptr;
     }
   }
@@ -380,12 +383,14 @@ class Decoder {
       try {
         launch_step(r, k, b.end_bound, true);
       } catch (...) {
-        if (cudaStreamEndCapture(stream_, &graph) == cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
+        const cudaError_t e = cudaStreamEndCapture(stream_, &graph);
+        ignore(e);
+        if (e == cudaSuccess && graph != nullptr) ignore(cudaGraphDestroy(graph));
         throw;
       }
       check(cudaStreamEndCapture(stream_, &graph), "end the step capture");
       const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
-      cudaGraphDestroy(graph);
+      ignore(cudaGraphDestroy(graph));
       if (e != cudaSuccess) exec = nullptr;
       check(e, "instantiate the step graph");
     }

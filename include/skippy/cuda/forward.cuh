@@ -67,8 +67,13 @@ class Forward {
   // (K <= 15) runs its attention in one launch at any context; more rows, in slices at long contexts.
   static constexpr int attention_rows = 16;
 
+  // The largest cache: the attention's splits of a row (one per attention_chunk keys) are its grid's z,
+  // which CUDA caps at 65535.
+  static constexpr int max_capacity = 65535 * kernels::attention_chunk;
+
   // Bytes of device workspace for blocks of up to max_block tokens and a cache of `capacity` positions.
   static std::size_t workspace_bytes(const ModelConfig& c, int max_block, int capacity) {
+    check_sizes(max_block, capacity);
     return Layout(c, max_block, capacity).floats * sizeof(float);
   }
 
@@ -81,9 +86,7 @@ class Forward {
     tiled_ = model_.any_tiled();
     require(int8 || !tiled_, "CUDA forward: tiled weight matrices need Int8Activations (the tensor-core kernel "
             "reads 8-bit activations)");
-    // Blocks run as grid.y of the row kernels.
-    require(max_block >= 1 && max_block <= 65535, "CUDA forward: max_block must be in [1, 65535], got ", max_block);
-    require(capacity >= 1, "CUDA forward: capacity must be >= 1, got ", capacity);
+    check_sizes(max_block, capacity);
     const ModelConfig& c = model_.config;
     require(kernels::attention_fits(c.head_dim()), "CUDA forward: head_dim ", c.head_dim(),
             " needs more shared memory than the attention kernel may use (48 KiB)");
@@ -259,6 +262,13 @@ class Forward {
   }
 
  private:
+  static void check_sizes(int max_block, int capacity) {
+    // Blocks run as grid.y of the row kernels.
+    require(max_block >= 1 && max_block <= 65535, "CUDA forward: max_block must be in [1, 65535], got ", max_block);
+    require(capacity >= 1 && capacity <= max_capacity, "CUDA forward: capacity must be in [1, ", max_capacity,
+            "] (the attention's splits are its grid's z, at most 65535), got ", capacity);
+  }
+
   // What the host can check of a pass. A position held on the host must lie inside the cache: the pass
   // writes K/V at it, and a slot past the capacity is the next layer's (or past the allocation).
   void validate(int m, kernels::Position start, const KvCache& cache, LayerRange skip, int end_bound) const {
