@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 #include <skippy/gguf/gguf.hpp>
+#include <skippy/quant/packed.hpp>
 
 #include "../support/models.hpp"
 
@@ -168,4 +169,16 @@ TEST_CASE("gguf model: requantize keeps norms stored as (n, 1) as they are, so t
   CHECK(q.tensor("blk.0.attn_norm.weight").dims == std::vector<std::uint64_t>{static_cast<std::uint64_t>(hm.config().dim), 1});
   CHECK(q.tensor("blk.0.attn_q.weight").type == static_cast<std::uint32_t>(quant::GgmlType::Q4_0));
   CHECK_NOTHROW(gguf::view<quant::Q4_0>(q));
+}
+
+TEST_CASE("gguf model: a view in the packed device layout is not written as ggml blocks") {
+  const auto hm = HostModel<quant::Q8_0>::from_float(test::random_weights(3));
+  auto v = hm.view();
+  const auto& w = v.layers[0].wq;
+  std::vector<unsigned char> packed(w.bytes());
+  quant::pack_matrix<quant::Q8_0>(w.data, w.rows, w.cols, packed.data());
+  v.layers[0].wq.data = reinterpret_cast<const quant::block_q8_0*>(packed.data());
+  v.layers[0].wq.packed = true;
+  CHECK_THROWS_WITH_AS(gguf::model_bytes(v), doctest::Contains("packed or tiled device layout"), Error);
+  CHECK_NOTHROW(gguf::model_bytes(hm.view()));
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <skippy/core/error.hpp>
 #include <skippy/quant/dequantize.hpp>
@@ -363,6 +364,29 @@ TEST_CASE("quantize_row: Q4_0 rounds half-way values up and takes the first of e
   quantize_row<Q4_0>(x.data(), q.data(), x.size());
   CHECK(q[1].d.bits == 0x3800u);  // +0.5: now the -4 comes first
   CHECK(q4_0_value(q[1], 3) == -8);
+}
+
+TEST_CASE("quantize_row: a Q4_0 block holding a NaN or an infinity reads back NaN, as Q8_0's does") {
+  for (const float bad : {std::nanf(""), std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
+    INFO("bad value " << bad);
+    std::vector<float> x(2 * qk);
+    for (int i = 0; i < 2 * qk; ++i) x[static_cast<std::size_t>(i)] = 0.25f * static_cast<float>(i % 5);
+    x[3] = bad;  // the first block only
+    std::vector<block_q4_0> q(2);
+    quantize_row<Q4_0>(x.data(), q.data(), x.size());
+    std::vector<float> y(x.size());
+    dequantize_row<Q4_0>(q.data(), y.data(), y.size());
+    for (int i = 0; i < qk; ++i) CHECK(std::isnan(y[static_cast<std::size_t>(i)]));
+    for (int i = qk; i < 2 * qk; ++i) CHECK(std::fabs(y[static_cast<std::size_t>(i)] - x[static_cast<std::size_t>(i)]) <= 0.125f);
+  }
+  // A block whose scale overflows 1 / d (|max| below 8 / FLT_MAX): quants of level 0, no undefined conversion
+  // (-fsanitize=float-cast-overflow reported one), and values 0 as the half scale is 0.
+  std::vector<float> tiny(qk);
+  for (int i = 0; i < qk; ++i) tiny[static_cast<std::size_t>(i)] = 1e-40f * static_cast<float>(i - 16);
+  block_q4_0 t;
+  quantize_row<Q4_0>(tiny.data(), &t, qk);
+  for (int i = 0; i < qk; ++i) CHECK(q4_0_value(t, i) == 0);
+  CHECK((t.d.bits & 0x7fffu) == 0u);
 }
 
 TEST_CASE("quantize_row: all-zero block gives zeros for every type") {

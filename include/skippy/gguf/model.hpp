@@ -357,6 +357,8 @@ struct WriteOptions {
 template <class Q>
 Writer model_writer(const ModelView<Q>& m, const WriteOptions& o = {}) {
   m.validate();
+  require(!m.any_packed(), "gguf writer: a weight matrix is in the packed or tiled device layout; a file holds the "
+          "ggml block layout (write the model the view was packed from)");
   const ModelConfig& c = m.config;
   Writer w(o.alignment);
   w.set("general.architecture", "llama");

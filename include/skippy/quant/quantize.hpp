@@ -20,15 +20,27 @@ inline void quantize_block(const float* x, fp8_e4m3_t* out) { *out = to_fp8_e4m3
 // The quants round against the float scale, which is then stored as a half (ggml's reference order).
 inline void quantize_block(const float* x, block_q8_0* out) { out->d = to_half(quantize_q8(x, out->qs)); }
 
+// A block holding a NaN or an infinity gets a NaN scale (every value reads back NaN), as Q8_0's does: the
+// search below skips a NaN, which then became nibble 15, a finite weight that hid the corruption.
 inline void quantize_block(const float* x, block_q4_0* out) {
   float amax = 0.0f, max = 0.0f;  // max keeps the sign of the largest-magnitude value
-  for (int i = 0; i < qk; ++i)
+  bool finite = true;
+  for (int i = 0; i < qk; ++i) {
+    finite = finite && std::isfinite(x[i]);
     if (std::fabs(x[i]) > amax) {
       amax = std::fabs(x[i]);
       max = x[i];
     }
+  }
+  if (!finite) {
+    out->d = to_half(bits_float(0x7fc00000u));
+    for (int j = 0; j < qk / 2; ++j) out->qs[j] = 0x88;  // level 0
+    return;
+  }
   const float d = max / -8.0f;
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  // ggml's id = 1 / d, except where that overflows (|d| below 1 / FLT_MAX, stored as a half 0 anyway):
+  // x * inf + 8.5 would reach the int conversion as an infinity, which is undefined.
+  const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
   out->d = to_half(d);
   for (int j = 0; j < qk / 2; ++j) {
     const int lo = static_cast<int>(std::fmin(15.0f, x[j] * id + 8.5f));
