@@ -3,12 +3,19 @@
 // skippy::Error that names the option (atoi would turn "5x" into 5 and "abc" into 0 silently); and the
 // tools' guarded main.
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <skippy/core/error.hpp>
+#include <string>
 
 namespace skippy::examples {
 
@@ -28,6 +35,34 @@ inline double real_arg(const char* option, const char* text, double lo, double h
   require(end != text && *end == '\0' && errno != ERANGE && std::isfinite(v) && v >= lo && v <= hi, option,
           " needs a number in [", lo, ", ", hi, "], got '", text, "'");
   return v;
+}
+
+// Checks, before a long run, that `path` (an option's output file) can be written: the file if it exists,
+// else its directory. Nothing is created or truncated, so a run that fails later leaves an old file as it was.
+inline void require_writable(const char* option, const std::string& path) {
+  require(!path.empty(), option, " needs a file name");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    require(S_ISREG(st.st_mode), option, " ", path, " is not a regular file");
+    require(::access(path.c_str(), W_OK) == 0, "cannot write ", option, " file ", path, ": ", std::strerror(errno));
+    return;
+  }
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  require(::access(dir.c_str(), W_OK) == 0, "cannot write ", option, " file ", path, ": directory ", dir, ": ",
+          std::strerror(errno));
+}
+
+// The whole of a regular file named by an option.
+inline std::string read_text_file(const char* option, const std::string& path) {
+  struct stat st {};
+  require(::stat(path.c_str(), &st) == 0, "cannot open ", option, " file ", path, ": ", std::strerror(errno));
+  require(S_ISREG(st.st_mode), option, " ", path, " is not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  require(in.good(), "cannot open ", option, " file ", path);
+  std::string s{std::istreambuf_iterator<char>(in), {}};
+  require(!in.bad(), "cannot read ", option, " file ", path);
+  return s;
 }
 
 // A tool's main: the body's exit code, or "program: what" and 1 for an exception (a bad argument, or

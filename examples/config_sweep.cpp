@@ -54,10 +54,13 @@ std::string write_plot_data(std::vector<SweepRow> rows, const std::string& path)
   return titles;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(in.good(), "cannot open --text file ", path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+// Checked before the sweep (minutes): the CSV can be written and the plot beside it will not overwrite it.
+void require_csv(const std::string& csv) {
+  const std::string stem = examples::path_stem(csv);
+  for (const char* ext : {".png", ".dat", ".gp"})
+    require(csv != stem + ext, "--csv ", csv, " would be overwritten by the plot files ", stem,
+            ".{dat,gp,png}: name it .csv");
+  examples::require_writable("--csv", csv);
 }
 
 // Prints one backend's table, writes its CSV (and plot where gnuplot is installed).
@@ -182,8 +185,10 @@ static int run_main(int argc, char** argv) {
   try {
     const LoadedModel<Q> lm(opt.model);
     const gguf::Vocabulary vocab = gguf::Vocabulary::load(lm.file);
-    const std::vector<int> text =
-        vocab.encode_bytes(opt.text_file.empty() ? std::string(eval_text) : read_file(opt.text_file));
+    const std::vector<int> text = vocab.encode_bytes(
+        opt.text_file.empty() ? std::string(eval_text) : examples::read_text_file("--text", opt.text_file));
+    if (opt.backend != "cuda") require_csv(opt.csv);
+    if (opt.backend != "host") require_csv(examples::path_stem(opt.csv) + "_cuda.csv");
     const ModelConfig& c = lm.view.config;
     const auto check_rows = [&](const SweepResult& r) {
       require(!r.rows.empty(), "--only '", opt.only, "' matches no configuration of examples/sweep_configs.hpp");
@@ -196,7 +201,7 @@ static int run_main(int argc, char** argv) {
     if (opt.backend != "host") {
       const CudaSweep gpu = sweep_cuda(lm.view, vocab, text, opt);
       if (!gpu.ran) {
-        std::printf("\nCUDA sweep not run: %s\n", gpu.why.c_str());
+        std::fprintf(opt.backend == "cuda" ? stderr : stdout, "\nCUDA sweep not run: %s\n", gpu.why.c_str());
         return opt.backend == "cuda" ? 1 : 0;
       }
       check_rows(gpu.result);

@@ -76,7 +76,10 @@ bool parse(int argc, char** argv, DemoOptions& o) {
     else if (a == "--accept" && v) o.accept = argv[++i];
     else if (a == "--temperature" && v) o.temperature = static_cast<float>(examples::real_arg("--temperature", argv[++i], 0, 1e4));
     else if (a == "--top-k" && v) o.top_k = static_cast<int>(examples::int_arg("--top-k", argv[++i], 0, 1 << 30));
-    else if (a == "--top-p" && v) o.top_p = static_cast<float>(examples::real_arg("--top-p", argv[++i], 0, 1));
+    else if (a == "--top-p" && v) {
+      o.top_p = static_cast<float>(examples::real_arg("--top-p", argv[++i], 0, 1));
+      require(o.top_p > 0, "--top-p needs a number in (0, 1], got 0");
+    }
     else if (a == "--seed" && v) o.seed = static_cast<std::uint64_t>(examples::int_arg("--seed", argv[++i], 0, LLONG_MAX));
     else if (a == "--quant" && v) o.quant = argv[++i];
     else if (a == "--backend" && v) o.backend = argv[++i];
@@ -116,6 +119,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     require(o.tokens >= 1, "--tokens must be >= 1, got ", o.tokens);
+    require(o.accept != "typical" || o.temperature > 0, "--temperature must be > 0 with --accept typical (greedy "
+            "is --accept greedy)");
     require(o.quant == "f16" || o.quant == "q8_0" || o.quant == "q4_0", "--quant must be f16, q8_0 or q4_0, got '",
             o.quant, "'");
     require(o.backend == "auto" || o.backend == "cuda" || o.backend == "cpu",

@@ -122,13 +122,16 @@ struct Run {
   DecodeStats stats;
 };
 
-// Generates with `dec`, streaming the bytes as valid UTF-8.
+// Generates with `dec`, streaming the prompt's text and the new bytes as valid UTF-8 (the prompt's bytes go
+// through the same stream: an invalid byte shows as U+FFFD, a character it ends inside is joined).
 template <class Dec>
 Run generate(Dec& dec, const gguf::Vocabulary& vocab, const std::vector<int>& prompt, const DemoOptions& o) {
   GenerateOptions g;
   g.max_new_tokens = o.tokens;
   if (vocab.eos >= 0) g.end_tokens.push_back(vocab.eos);
   text::Utf8Stream utf8;
+  std::fputs(utf8.push(o.prompt).c_str(), stdout);
+  std::fflush(stdout);
   Run r;
   r.tokens = dec.generate(prompt, g, [&](int t) {
     if (o.stream) {
@@ -168,15 +171,15 @@ int demo(const LoadedModel<Q>& m, const ModelView<Q>& view, const gguf::Vocabula
   using ArRule = std::conditional_t<std::is_same_v<Rule, accept::SpeculativeSampling>, Rule, accept::Greedy>;
   Decoder<ModelView<Q>, NoSkip, Autoregressive, ArRule> ar(view, capacity, params<ArRule>(o), o.seed);
   const std::string runs = apply_backend_options(ar, o);
-  std::printf("backend: %s%s\n\n--- autoregressive (%s) ---\n%s", backend, runs.c_str(), rule, o.prompt.c_str());
-  std::fflush(stdout);
-  const Run a = generate(ar, vocab, prompt, o);
-
-  std::printf("\n--- S3D SkipRange<%d,%d> %s<%d>, %s ---\n%s", Skip::begin, Skip::end,
-              Pred::mode == DraftMode::simultaneous ? "Simultaneous" : "Sequential", Pred::k, rule, o.prompt.c_str());
-  std::fflush(stdout);
+  // Both decoders before either runs: what the S3D one rejects (a skip range past the model's layers,
+  // parameters of its rule) is an error before the autoregressive run, not after it.
   Decoder<ModelView<Q>, Skip, Pred, Rule> s3d(view, capacity, params<Rule>(o), o.seed);
   apply_backend_options(s3d, o);
+  std::printf("backend: %s%s\n\n--- autoregressive (%s) ---\n", backend, runs.c_str(), rule);
+  const Run a = generate(ar, vocab, prompt, o);
+
+  std::printf("\n--- S3D SkipRange<%d,%d> %s<%d>, %s ---\n", Skip::begin, Skip::end,
+              Pred::mode == DraftMode::simultaneous ? "Simultaneous" : "Sequential", Pred::k, rule);
   const Run s = generate(s3d, vocab, prompt, o);
 
   const double ar_tps = a.stats.tokens_per_second(), s3d_tps = s.stats.tokens_per_second();

@@ -2,6 +2,7 @@
 // metadata kept), streaming one tensor at a time with a progress display, then checks that the output
 // loads as a zero-copy skippy model.
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -33,9 +34,19 @@ std::string mib(std::uint64_t b) {
   return s;
 }
 
+// Whether two paths name the same existing file.
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 template <class Q>
 int convert(const std::string& in, const std::string& out, bool quiet) {
   const auto t0 = std::chrono::steady_clock::now();
+  // The writer truncates OUTPUT.partial and renames it over OUTPUT (so OUTPUT may be INPUT): as the input it
+  // would be emptied under its own mapping.
+  require(!same_file(in, out + ".partial"), "INPUT ", in, " is OUTPUT.partial, the file the conversion writes first: "
+          "choose another OUTPUT");
   const gguf::File src = gguf::File::open(in);
   const ModelConfig c = gguf::load_config(src);  // reject non-llama files before writing anything
   std::printf("%s: %d layers, dim %d, %d heads (%d KV), ffn %d, vocab %d, %zu tensors, %s\n", in.c_str(), c.n_layers,

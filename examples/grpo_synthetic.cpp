@@ -119,15 +119,24 @@ static int run_main(int argc, char** argv) {
     } else if (a == "--steps" && has_value) {
       opt.train.steps = static_cast<int>(examples::int_arg("--steps", argv[++i], 1, 1 << 30));
     } else if (a == "--beta" && has_value) {
-      opt.train.beta = examples::real_arg("--beta", argv[++i], -1e30, 1e30);
+      opt.train.beta = examples::real_arg("--beta", argv[++i], 0, 1e30);
+      // The trainer's own check (1/(2 beta) and its square finite), named by the option here.
+      require(opt.train.beta > 0, "--beta must be > 0, got 0");
+      try {
+        grpo::detail::check_beta(opt.train.beta);
+      } catch (const Error& e) {
+        const std::string what = e.what(), prefix = "skippy: ";
+        skippy::detail::fail("--beta: ", what.compare(0, prefix.size(), prefix) == 0 ? what.substr(prefix.size()) : what);
+      }
     } else if (a == "--lr" && has_value) {
-      opt.train.learning_rate = examples::real_arg("--lr", argv[++i], -1e30, 1e30);
+      opt.train.learning_rate = examples::real_arg("--lr", argv[++i], 0, 1e30);
+      require(opt.train.learning_rate > 0, "--lr must be > 0, got 0");
     } else if (a == "--lambda" && has_value) {
-      opt.train.lambda = examples::real_arg("--lambda", argv[++i], -1e30, 1e30);
+      opt.train.lambda = examples::real_arg("--lambda", argv[++i], 0, 1e30);
     } else if (a == "--eta" && has_value) {
-      opt.train.robust.eta_alpha = examples::real_arg("--eta", argv[++i], -1e30, 1e30);
+      opt.train.robust.eta_alpha = examples::real_arg("--eta", argv[++i], 0, 1e30);
     } else if (a == "--chi" && has_value) {
-      opt.train.robust.chi = examples::real_arg("--chi", argv[++i], -1e30, 1e30);
+      opt.train.robust.chi = examples::real_arg("--chi", argv[++i], 0, 1);
     } else if (a == "--val" && has_value) {
       opt.validation_pairs = static_cast<int>(examples::int_arg("--val", argv[++i], 0, 1 << 24));
     } else if (a == "--uneven") {
@@ -160,8 +169,14 @@ static int run_main(int argc, char** argv) {
               opt.train.robust.chi, opt.train.robust.eta_alpha);
 
   const std::string csv_path = opt.out + ".csv", alpha_path = opt.out + "_alpha.csv";
-  std::FILE* csv = std::fopen(csv_path.c_str(), "w");
-  require(csv != nullptr, "cannot write ", csv_path, " (--out ", opt.out, ")");
+  examples::require_writable("--out", csv_path);
+  examples::require_writable("--out", alpha_path);
+  // The rows go to memory and into the file once every seed has trained: a run that fails (a diverging
+  // --lr) leaves an earlier file as it was.
+  char* csv_text = nullptr;
+  std::size_t csv_size = 0;
+  std::FILE* csv = ::open_memstream(&csv_text, &csv_size);
+  require(csv != nullptr, "open_memstream failed");
   std::fprintf(csv, "method,seed,worst_group_loss,max_reward_error,loss_g0,loss_g1,reward_error_g0,"
                       "reward_error_g1,theta0,theta1,theta2,theta3,alpha_g0\n");
 
@@ -190,6 +205,14 @@ static int run_main(int argc, char** argv) {
     }
   }
   std::fclose(csv);
+  {
+    const std::string text(csv_text, csv_size);
+    std::free(csv_text);
+    std::FILE* f = std::fopen(csv_path.c_str(), "w");
+    require(f != nullptr, "cannot write ", csv_path, " (--out ", opt.out, ")");
+    const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    require(std::fclose(f) == 0 && written, "cannot write ", csv_path, " (--out ", opt.out, ")");
+  }
 
   std::printf("%-8s  %-24s  %-24s  %-16s  %-16s\n", "method", "worst-group val loss", "max reward error",
               "val loss g0", "val loss g1");

@@ -60,6 +60,13 @@ static int run_main(int argc, char** argv) {
     }
   }
   if (in.empty() || out.empty()) {
+    std::fprintf(stderr, "skippy_import_raw: %s\n", in.empty() ? "RAW_PREFIX and OUTPUT.gguf are both needed"
+                                                               : "OUTPUT.gguf is needed");
+    usage(stderr);
+    return 2;
+  }
+  if (type != "f16" && type != "f32" && type != "bf16" && type != "q8_0" && type != "q4_0") {
+    std::fprintf(stderr, "skippy_import_raw: unknown --type '%s'\n", type.c_str());
     usage(stderr);
     return 2;
   }
@@ -69,12 +76,7 @@ static int run_main(int argc, char** argv) {
     else if (type == "f32") import<quant::F32>(raw, out, name);
     else if (type == "bf16") import<quant::BF16>(raw, out, name);
     else if (type == "q8_0") import<quant::Q8_0>(raw, out, name);
-    else if (type == "q4_0") import<quant::Q4_0>(raw, out, name);
-    else {
-      std::fprintf(stderr, "skippy_import_raw: unknown --type '%s'\n", type.c_str());
-      usage(stderr);
-      return 2;
-    }
+    else import<quant::Q4_0>(raw, out, name);
     return 0;
   } catch (const Error& e) {
     std::fprintf(stderr, "skippy_import_raw: %s\n", e.what());

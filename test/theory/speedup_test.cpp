@@ -102,6 +102,14 @@ TEST_CASE("the typed model uses the type's K, and bad inputs are errors") {
   CHECK_THROWS_AS(draft_fraction(8, 2, 6, 4, DraftMode::simultaneous, 1.5), Error);
   CHECK_THROWS_WITH_AS(expected_tau(Acceptance{{}, 33}), doctest::Contains("K = 33 outside [0, 32]"), Error);
   CHECK_THROWS_AS(expected_tau(Acceptance{{}, -1}), Error);
+  // Acceptances must be probabilities (a NaN or 1.5 used to give a tau past K + 1 or NaN), K in range, and a
+  // config must have heads (head_fraction divided by 0).
+  CHECK_THROWS_WITH_AS(expected_tau(Acceptance{{0.9, 1.5}, 2}), doctest::Contains("draft position 2 is 1.5"), Error);
+  CHECK_THROWS_WITH_AS(expected_tau(Acceptance{{std::nan("")}, 1}), doctest::Contains("not a probability"), Error);
+  CHECK_THROWS_WITH_AS(calibrate(DecodeStats{}, -1), doctest::Contains("calibrate: K = -1"), Error);
+  ModelConfig c = test::tiny_config();
+  c.n_heads = 0;
+  CHECK_THROWS_WITH_AS(head_fraction(c), doctest::Contains("heads > 0"), Error);
 }
 
 TEST_CASE("the configuration the theory picks from calibrated runs is the best under the byte cost model") {

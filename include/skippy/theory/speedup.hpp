@@ -33,7 +33,10 @@ constexpr double expected_tau(const Acceptance& acc) {
   check_k(acc.k, "expected_tau");
   double tau = 1.0, reach = 1.0;
   for (int i = 0; i < acc.k; ++i) {
-    reach *= acc.a[static_cast<std::size_t>(i)];
+    const double a = acc.a[static_cast<std::size_t>(i)];
+    if (!(a >= 0.0 && a <= 1.0)) detail::fail("expected_tau: acceptance of draft position ", i + 1, " is ", a,
+                                                ", not a probability");
+    reach *= a;
     tau += reach;
   }
   return tau;
@@ -47,7 +50,9 @@ constexpr double improvement_factor(double tau, double t_ar, double t_draft, dou
 // The LM head's share of a full pass's weight bytes for a model (every pass reads all of it; the
 // embedding lookup reads one row, so it is left out).
 inline double head_fraction(const ModelConfig& c) {
-  require(c.n_layers > 0 && c.dim > 0 && c.vocab > 0, "head_fraction: a model needs layers, dim and vocab > 0");
+  require(c.n_layers > 0 && c.dim > 0 && c.vocab > 0 && c.n_heads > 0 && c.n_kv_heads >= 0 && c.ffn_dim >= 0,
+          "head_fraction: a model needs layers, dim, vocab and heads > 0 (got ", c.n_layers, ", ", c.dim, ", ",
+          c.vocab, ", ", c.n_heads, ")");
   const double layer = 2.0 * c.dim * c.dim + 2.0 * c.kv_dim() * c.dim + 3.0 * c.dim * c.ffn_dim;
   const double head = static_cast<double>(c.vocab) * c.dim;
   return head / (head + c.n_layers * layer);
@@ -106,8 +111,10 @@ constexpr double predicted_speedup(const Acceptance& acc, int n_layers, double h
                            head_fraction);
 }
 
-// Calibration: the per-position acceptance a run measured (accepted_i / reached_i).
+// Calibration: the per-position acceptance a run measured (accepted_i / reached_i); a position the run
+// never reached counts as 0 (a short run of a poor configuration; calibrate with the run's own K).
 inline Acceptance calibrate(const DecodeStats& s, int k) {
+  check_k(k, "calibrate");
   Acceptance acc;
   acc.k = k;
   for (int i = 0; i < k; ++i) acc.a[static_cast<std::size_t>(i)] = s.acceptance(i);
