@@ -126,7 +126,8 @@ static int run_main(int argc, char** argv) {
         grpo::detail::check_beta(opt.train.beta);
       } catch (const Error& e) {
         const std::string what = e.what(), prefix = "skippy: ";
-        skippy::detail::fail("--beta: ", what.compare(0, prefix.size(), prefix) == 0 ? what.substr(prefix.size()) : what);
+        const bool prefixed = what.compare(0, prefix.size(), prefix) == 0;
+        skippy::detail::fail("--beta: ", prefixed ? what.substr(prefix.size()) : what);
       }
     } else if (a == "--lr" && has_value) {
       opt.train.learning_rate = examples::real_arg("--lr", argv[++i], 0, 1e30);

@@ -166,7 +166,8 @@ TEST_CASE("gguf model: requantize keeps norms stored as (n, 1) as they are, so t
   REQUIRE(norms == 2 * hm.config().n_layers + 1);
   const gguf::File q = gguf::File::from_memory(gguf::requantize<quant::Q4_0>(f).bytes());
   CHECK(q.tensor("output_norm.weight").type == static_cast<std::uint32_t>(quant::GgmlType::F32));
-  CHECK(q.tensor("blk.0.attn_norm.weight").dims == std::vector<std::uint64_t>{static_cast<std::uint64_t>(hm.config().dim), 1});
+  const std::vector<std::uint64_t> norm_dims = {static_cast<std::uint64_t>(hm.config().dim), 1};
+  CHECK(q.tensor("blk.0.attn_norm.weight").dims == norm_dims);
   CHECK(q.tensor("blk.0.attn_q.weight").type == static_cast<std::uint32_t>(quant::GgmlType::Q4_0));
   CHECK_NOTHROW(gguf::view<quant::Q4_0>(q));
 }

@@ -367,7 +367,8 @@ TEST_CASE("quantize_row: Q4_0 rounds half-way values up and takes the first of e
 }
 
 TEST_CASE("quantize_row: a Q4_0 block holding a NaN or an infinity reads back NaN, as Q8_0's does") {
-  for (const float bad : {std::nanf(""), std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  for (const float bad : {std::nanf(""), inf, -inf}) {
     INFO("bad value " << bad);
     std::vector<float> x(2 * qk);
     for (int i = 0; i < 2 * qk; ++i) x[static_cast<std::size_t>(i)] = 0.25f * static_cast<float>(i % 5);
@@ -377,7 +378,7 @@ TEST_CASE("quantize_row: a Q4_0 block holding a NaN or an infinity reads back Na
     std::vector<float> y(x.size());
     dequantize_row<Q4_0>(q.data(), y.data(), y.size());
     for (int i = 0; i < qk; ++i) CHECK(std::isnan(y[static_cast<std::size_t>(i)]));
-    for (int i = qk; i < 2 * qk; ++i) CHECK(std::fabs(y[static_cast<std::size_t>(i)] - x[static_cast<std::size_t>(i)]) <= 0.125f);
+    for (std::size_t i = qk; i < 2 * qk; ++i) CHECK(std::fabs(y[i] - x[i]) <= 0.125f);
   }
   // A block whose scale overflows 1 / d (|max| below 8 / FLT_MAX): quants of level 0, no undefined conversion
   // (-fsanitize=float-cast-overflow reported one), and values 0 as the half scale is 0.
