@@ -120,15 +120,9 @@ static int run_main(int argc, char** argv) {
       opt.train.steps = static_cast<int>(examples::int_arg("--steps", argv[++i], 1, 1 << 30));
     } else if (a == "--beta" && has_value) {
       opt.train.beta = examples::real_arg("--beta", argv[++i], 0, 1e30);
-      // The trainer's own check (1/(2 beta) and its square finite), named by the option here.
-      require(opt.train.beta > 0, "--beta must be > 0, got 0");
-      try {
-        grpo::detail::check_beta(opt.train.beta);
-      } catch (const Error& e) {
-        const std::string what = e.what(), prefix = "skippy: ";
-        const bool prefixed = what.compare(0, prefix.size(), prefix) == 0;
-        skippy::detail::fail("--beta: ", prefixed ? what.substr(prefix.size()) : what);
-      }
+      // The trainer's own condition, named by the option here.
+      require(grpo::detail::beta_fits(opt.train.beta), "--beta must be > 0, with 1/(2 beta) and its square finite, "
+              "got ", opt.train.beta);
     } else if (a == "--lr" && has_value) {
       opt.train.learning_rate = examples::real_arg("--lr", argv[++i], 0, 1e30);
       require(opt.train.learning_rate > 0, "--lr must be > 0, got 0");

@@ -460,7 +460,8 @@ TEST_CASE("skippy::cuda::Forward's workspace query checks the block and the capa
   using Forward = skippy::cuda::Forward<quant::F32>;
   const ModelConfig c = test::head32_config();
   // The capacity whose attention splits fill the grid's z (65535) is the largest.
-  CHECK(Forward::max_capacity == 65535 * skippy::cuda::kernels::attention_chunk);
+  CHECK(skippy::cuda::kernels::attention_splits(Forward::max_capacity) == 65535);
+  CHECK(skippy::cuda::kernels::attention_splits(Forward::max_capacity + 1) == 65536);
   CHECK(Forward::workspace_bytes(c, 16, Forward::max_capacity) > Forward::workspace_bytes(c, 16, 1));
   const auto rejects = [&](int max_block, int capacity, const char* message) {
     CHECK_THROWS_WITH_AS(Forward::workspace_bytes(c, max_block, capacity), doctest::Contains(message), Error);

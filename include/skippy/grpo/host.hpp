@@ -79,12 +79,17 @@ inline const char* real_name(float) { return "float"; }
 inline const char* real_name(double) { return "double"; }
 
 // beta > 0 and finite, and IPO's target 1/(2 beta) finite too (a tiny beta would make it inf).
+// IPO's loss squares h - 1/(2 beta): a target whose square overflows would make every loss infinite.
+template <class Real>
+bool beta_fits(Real beta) {
+  const Real target = formula::ipo_target(beta);
+  return beta > Real(0) && formula::finite(beta) && formula::finite(target) && formula::finite(target * target);
+}
+
 template <class Real>
 void check_beta(Real beta) {
-  // IPO's loss squares h - 1/(2 beta): a target whose square overflows would make every loss infinite.
-  const Real target = formula::ipo_target(beta);
-  require(beta > Real(0) && formula::finite(beta) && formula::finite(target) && formula::finite(target * target),
-          "grpo: beta must be positive and finite, with 1/(2 beta) and its square finite, got ", beta);
+  require(beta_fits(beta), "grpo: beta must be positive and finite, with 1/(2 beta) and its square finite, got ",
+          beta);
 }
 
 // beta as the kernels' Real: checked before and after the conversion (1e-50 would become 0 in float, 1e39 inf).
@@ -93,9 +98,8 @@ Real narrow_beta(double beta) {
   check_beta(beta);
   const bool in_range = beta <= static_cast<double>(std::numeric_limits<Real>::max());  // the cast is defined
   const Real b = in_range ? static_cast<Real>(beta) : Real(0);
-  const Real target = in_range ? formula::ipo_target(b) : Real(0);
-  require(in_range && b > Real(0) && formula::finite(target) && formula::finite(target * target), "grpo: beta = ",
-          beta, " does not fit ", real_name(b), " (it becomes 0 or overflows, or 1/(2 beta) or its square overflows)");
+  require(in_range && beta_fits(b), "grpo: beta = ", beta, " does not fit ", real_name(b),
+          " (it becomes 0 or overflows, or 1/(2 beta) or its square overflows)");
   return b;
 }
 
