@@ -36,27 +36,39 @@ double copy_bandwidth() {
   return bw;
 }
 
+// A rows x cols matrix of smooth values in storage type Q: the products' weights.
+template <class Q>
+std::vector<typename Q::block> bench_weights(int rows, int cols) {
+  std::vector<float> wf(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
+  for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = std::sin(static_cast<float>(i) * 0.001f);
+  return quant::quantize<Q>(wf);
+}
+
+// Runs `product` under the benchmark's loop and reports `bytes` (read + written) per product as bytes/s
+// and % of the copy bandwidth.
+template <class F>
+void time_product(benchmark::State& state, double bytes, F&& product) {
+  const double copy_bw = copy_bandwidth();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) product();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double total = bytes * static_cast<double>(state.iterations());
+  state.counters["bytes_per_second"] = benchmark::Counter(total, benchmark::Counter::kIsRate);
+  state.counters["pct_of_copy_bw"] = 100.0 * total / seconds / copy_bw;
+}
+
 template <class Q>
 void BM_matvec(benchmark::State& state) {
   const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
   const int m = static_cast<int>(state.range(2));
-  std::vector<float> wf(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
-  for (std::size_t i = 0; i < wf.size(); ++i) wf[i] = std::sin(static_cast<float>(i) * 0.001f);
-  const auto w = quant::quantize<Q>(wf);
+  const auto w = bench_weights<Q>(rows, cols);
   const MatrixView<Q> view{w.data(), rows, cols};
   std::vector<float> x(static_cast<std::size_t>(m) * static_cast<std::size_t>(cols), 0.5f),
       y(static_cast<std::size_t>(m) * static_cast<std::size_t>(rows));
-  const double copy_bw = copy_bandwidth();
-  const auto t0 = std::chrono::steady_clock::now();
-  for (auto _ : state) {
+  time_product(state, static_cast<double>(view.bytes()) + 4.0 * static_cast<double>(x.size() + y.size()), [&] {
     host::matmul(view, x.data(), m, y.data());
     benchmark::DoNotOptimize(y.data());
-  }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const double bytes = (static_cast<double>(view.bytes()) + 4.0 * static_cast<double>(x.size() + y.size())) *
-                       static_cast<double>(state.iterations());
-  state.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate);
-  state.counters["pct_of_copy_bw"] = 100.0 * bytes / seconds / copy_bw;
+  });
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
@@ -70,6 +82,30 @@ BENCHMARK_TEMPLATE(BM_matvec, quant::BF16)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_matvec, quant::F8_E4M3)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_matvec, quant::Q8_0)->Apply(shapes);
 BENCHMARK_TEMPLATE(BM_matvec, quant::Q4_0)->Apply(shapes);
+
+// The 8-bit product (host::matmul_q8, the Int8Activations policy's arithmetic): the activations are
+// quantised once outside the loop, as a forward pass does for every product that reads them.
+template <class Q>
+void BM_matmul_q8(benchmark::State& state) {
+  const int rows = static_cast<int>(state.range(0)), cols = static_cast<int>(state.range(1));
+  const int m = static_cast<int>(state.range(2));
+  const auto w = bench_weights<Q>(rows, cols);
+  const MatrixView<Q> view{w.data(), rows, cols};
+  std::vector<float> x(static_cast<std::size_t>(m) * static_cast<std::size_t>(cols)),
+      y(static_cast<std::size_t>(m) * static_cast<std::size_t>(rows));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::cos(static_cast<float>(i) * 0.01f);
+  host::Q8Activations qa;
+  const quant::Q8Rows xq = qa.quantize(x.data(), m, cols);
+  // Activations: a byte per value and a float per 32-value block.
+  const double read = static_cast<double>(view.bytes()) + static_cast<double>(x.size()) * (1.0 + 4.0 / quant::qk);
+  time_product(state, read + 4.0 * static_cast<double>(y.size()), [&] {
+    host::matmul_q8(view, xq, m, y.data());
+    benchmark::DoNotOptimize(y.data());
+  });
+}
+
+BENCHMARK_TEMPLATE(BM_matmul_q8, quant::Q8_0)->Apply(shapes);
+BENCHMARK_TEMPLATE(BM_matmul_q8, quant::Q4_0)->Apply(shapes);
 
 // Decoding on a small random model with damped middle layers (see examples/demo.cpp).
 const HostModel<quant::Q8_0>& bench_model() {

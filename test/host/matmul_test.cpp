@@ -100,3 +100,49 @@ TEST_CASE("host::matmul: every row count gives each row's own result; bad views 
   const quant::Q8Rows none{nullptr, nullptr};
   CHECK_THROWS_WITH_AS(host::matmul_q8(packed, none, 1, one.data()), doctest::Contains("host::matmul_q8"), Error);
 }
+
+// matmul_q8 decodes a weight row once for every activation row and sums each slice's bytes its own way;
+// every result must still be the kernel's account, interleaved_dot<Q8Slices<Q>>, bit for bit: rows of
+// fewer slices than the kernel's 128 threads (warps without a slice), of more (threads summing two or
+// three slices), activation blocks holding a NaN, and all-zero rows.
+namespace {
+template <class Q>
+void check_q8_against_interleaved_dot() {
+  using A = quant::Q8Slices<Q>;
+  std::mt19937 gen(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int m_max = 9;
+  for (int cols : {32, 96, 128, 1056, 2080, 4128}) {
+    const int rows = 5;
+    std::vector<float> wf(static_cast<std::size_t>(rows) * cols), x(static_cast<std::size_t>(m_max) * cols);
+    for (float& v : wf) v = normal(gen);
+    for (float& v : x) v = normal(gen);
+    for (int c = 0; c < cols; ++c) wf[static_cast<std::size_t>(cols) + c] = 0.0f;  // row 1: zeros
+    x[static_cast<std::size_t>(2 * cols + cols / 2)] = std::nanf("");               // activation row 2
+    const auto w = quant::quantize<Q>(wf);
+    const MatrixView<Q> view{w.data(), rows, cols};
+    host::Q8Activations qa;
+    const quant::Q8Rows xq = qa.quantize(x.data(), m_max, cols);
+    for (int m : {1, 2, 5, m_max}) {
+      std::vector<float> y(static_cast<std::size_t>(m) * rows);
+      host::matmul_q8(view, xq, m, y.data());
+      int differ = 0, nan = 0;
+      for (int i = 0; i < m; ++i)
+        for (int r = 0; r < rows; ++r) {
+          const float want = quant::interleaved_dot<A>(view.row(r), A::advance(xq, i, cols), cols);
+          const float got = y[static_cast<std::size_t>(i * rows + r)];
+          nan += std::isnan(got);
+          differ += std::isnan(want) ? !std::isnan(got) : std::memcmp(&want, &got, sizeof want) != 0;
+        }
+      INFO(std::string(Q::name), ": ", rows, " x ", cols, ", m = ", m);
+      CHECK(differ == 0);
+      CHECK(nan == (m > 2 ? rows : 0));
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("host::matmul_q8 is the 8-bit kernel's arithmetic bit for bit (Q8_0, Q4_0)") {
+  check_q8_against_interleaved_dot<quant::Q8_0>();
+  check_q8_against_interleaved_dot<quant::Q4_0>();
+}

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -125,6 +126,44 @@ TEST_CASE("F8_E4M3 slices widen codes to binary16 pairs: every code at every pos
     }
   CHECK(nan_test_wrong == 0);
   CHECK(wrong == 0);
+}
+
+namespace {
+// The device's butterfly, every lane formed at every step (what butterfly_sum shortens to lane 0's part).
+float full_butterfly(const float (&lanes)[math::warp_lanes]) {
+  float v[math::warp_lanes];
+  std::copy(lanes, lanes + math::warp_lanes, v);
+  for (int o = math::warp_lanes / 2; o > 0; o >>= 1) {
+    float t[math::warp_lanes];
+    for (int l = 0; l < math::warp_lanes; ++l) t[l] = v[l] + v[l ^ o];
+    std::copy(t, t + math::warp_lanes, v);
+  }
+  return v[0];
+}
+}  // namespace
+
+TEST_CASE("butterfly_sum is lane 0 of the full xor butterfly; interleaved_join may skip warps without slices") {
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_int_distribution<int> exponent(-30, 30);
+  int differ = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    float lanes[math::warp_lanes];
+    for (float& v : lanes) v = std::ldexp(normal(gen), exponent(gen));  // wide magnitudes: rounding matters
+    const float a = math::butterfly_sum(lanes), b = full_butterfly(lanes);
+    differ += std::memcmp(&a, &b, sizeof a) != 0;
+  }
+  CHECK(differ == 0);
+  // Threads from `used` on hold +0: skipping their warps changes nothing, -0 sums included.
+  for (int used : {1, 5, 32, 33, 64, 100, quant::interleaved_threads}) {
+    float threads[quant::interleaved_threads] = {};
+    for (int t = 0; t < used; ++t) threads[t] = t % 7 == 0 ? -0.0f : normal(gen);
+    const float all = quant::interleaved_join(threads), some = quant::interleaved_join(threads, used);
+    CHECK(std::memcmp(&all, &some, sizeof all) == 0);
+  }
+  float negative_zero[quant::interleaved_threads] = {};
+  negative_zero[0] = -0.0f;
+  CHECK(!std::signbit(quant::interleaved_join(negative_zero, 1)));  // -0 + +0 is +0, as on the device
 }
 
 TEST_CASE("butterfly_sum joins lane l with lane l ^ 16 first, as warp shuffles do") {

@@ -153,14 +153,13 @@ inline constexpr int warp_lanes = 32;
 
 // What lane 0 holds after the xor butterfly of warp shuffles (v += shfl_xor(v, o) for o = 16, 8, 4, 2, 1)
 // over the 32 lane values: the host's account of a device warp sum.
+// Only the lanes lane 0 depends on are formed: after the step of offset o those are lanes 0..o-1, each
+// v[l] + v[l ^ o] = v[l] + v[l + o] as on the device (31 additions, not 160).
 SKIPPY_HD_INLINE float butterfly_sum(const float (&lanes)[warp_lanes]) {
   float v[warp_lanes];
   for (int l = 0; l < warp_lanes; ++l) v[l] = lanes[l];
-  for (int o = warp_lanes / 2; o > 0; o >>= 1) {
-    float t[warp_lanes];
-    for (int l = 0; l < warp_lanes; ++l) t[l] = v[l] + v[l ^ o];
-    for (int l = 0; l < warp_lanes; ++l) v[l] = t[l];
-  }
+  for (int o = warp_lanes / 2; o > 0; o >>= 1)
+    for (int l = 0; l < o; ++l) v[l] = v[l] + v[l + o];
   return v[0];
 }
 

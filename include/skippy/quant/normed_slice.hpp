@@ -98,14 +98,9 @@ SKIPPY_HD_INLINE float norm_thread_sum(const float* x, int n, int t) {
 
 // sum_i x[i]^2 in the fused norm's order (the kernel's bits, on the host).
 inline float norm_sum_squares(const float* x, int n) {
-  float total = 0.0f;
-  for (int w = 0; w < interleaved_warps; ++w) {
-    float lanes[math::warp_lanes];
-    for (int l = 0; l < math::warp_lanes; ++l) lanes[l] = norm_thread_sum(x, n, w * math::warp_lanes + l);
-    const float warp = math::butterfly_sum(lanes);
-    total = w == 0 ? warp : total + warp;
-  }
-  return total;
+  float threads[interleaved_threads];
+  for (int t = 0; t < interleaved_threads; ++t) threads[t] = norm_thread_sum(x, n, t);
+  return interleaved_join(threads);
 }
 
 // The fused norm's scale of a row of n values.

@@ -15,6 +15,11 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+// SSE2 intrinsics for the host's byte products; not under nvcc (as math/reduce.hpp's AVX path).
+#if defined(__SSE2__) && !defined(__CUDACC__)
+#define SKIPPY_HOST_SSE2 1
+#include <emmintrin.h>
+#endif
 
 #include "../math/reduce.hpp"
 #include "q8_activations.hpp"
@@ -31,6 +36,36 @@ SKIPPY_HD_INLINE int dot4(std::uint32_t a, std::uint32_t b, int c) {
   for (int k = 0; k < 4; ++k)
     c += static_cast<std::int8_t>(a >> (8 * k) & 0xffu) * static_cast<std::int8_t>(b >> (8 * k) & 0xffu);
   return c;
+#endif
+}
+
+// The same exact sum over the N (8 or 16) bytes at a and b, for the host's loops (integer sums do not
+// depend on their order). With SSE2 (every x86-64) the bytes widen to 16 bits and pmaddwd sums products in
+// pairs: a few instructions where GCC compiles the plain loop to a load, a sign extension and a multiply
+// per byte.
+template <int N>
+inline int dot_bytes(const std::int8_t* a, const std::int8_t* b) {
+  static_assert(N == 8 || N == 16, "dot_bytes: a slice has 8 or 16 bytes");
+#if defined(SKIPPY_HOST_SSE2)
+  const auto widen_low = [](__m128i v) { return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8); };
+  __m128i p;
+  if constexpr (N == 8) {
+    const __m128i va = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(a));
+    const __m128i vb = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b));
+    p = _mm_madd_epi16(widen_low(va), widen_low(vb));
+  } else {
+    const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
+    const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
+    const auto widen_high = [](__m128i v) { return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8); };
+    p = _mm_add_epi32(_mm_madd_epi16(widen_low(va), widen_low(vb)), _mm_madd_epi16(widen_high(va), widen_high(vb)));
+  }
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));  // + the other 64-bit half
+  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xb1));  // + the neighbouring word
+  return _mm_cvtsi128_si32(p);
+#else
+  int s = 0;
+  for (int k = 0; k < N; ++k) s += a[k] * b[k];
+  return s;
 #endif
 }
 
@@ -81,33 +116,52 @@ SKIPPY_HD_INLINE float load_float(const float* p) {
 #endif
 }
 
-// The arithmetic shared by both types: Derived::dot gives the slice's exact integer sum.
-template <class Derived, class Q>
+// The arithmetic shared by both types; each type's decode gives its Weights.
+template <class Q>
 struct Q8SliceBase {
   using Type = Q;
   using Input = Q8Rows;
+  static constexpr int words = Slice<Q>::values / 4;  // 32-bit words of a slice's bytes
   struct Activations {
-    float d;                                        // the activation block's scale
-    std::uint32_t a[Slice<Q>::values / 4];          // the slice's activation bytes, run by run
+    float d;                 // the activation block's scale
+    std::uint32_t a[words];  // the slice's activation bytes, run by run
   };
+  // A slice decoded: word j of q holds the four int8 weights that meet word j of the activations.
+  struct Weights {
+    float scale;
+    std::uint32_t q[words];
+  };
+  // The slice's exact integer sum (dp4a by dp4a on the device).
+  SKIPPY_HD_INLINE static int dot(const Weights& w, const Activations& x) {
+    int s = 0;
+    for (int j = 0; j < words; ++j) s = dot4(w.q[j], x.a[j], s);
+    return s;
+  }
   SKIPPY_HD_INLINE static Input advance(Input x, int rows, int cols) {
     return {x.q + static_cast<long>(rows) * cols, x.d + static_cast<long>(rows) * (cols / qk)};
   }
-  // The slice's runs are stored next to each other (q8_stored): one load of 8 or 16 bytes (q 16-byte
-  // aligned for Q4_0).
+  // Where slice s's activation bytes start in a row's q: its runs are stored next to each other
+  // (q8_stored), at q8_stored(Slice<Q>::first(s, 0)), which for Q4_0 (block s / 2, half s % 2) is 16 s.
+  // The slices' bytes tile the row.
+  SKIPPY_HD_INLINE static int offset(int s) {
+    return std::is_same_v<Q, Q4_0> ? 16 * s : q8_stored(Slice<Q>::first(s, 0));
+  }
+  // One load of 8 or 16 bytes (q 16-byte aligned for Q4_0).
   SKIPPY_HD_INLINE static Activations load(Input x, int s) {
     static_assert(slice_run == q8_run, "Q8Slices: a slice's runs are the stored runs");
     Activations r;
     r.d = load_float(x.d + Slice<Q>::first(s, 0) / qk);
-    // q8_stored(Slice<Q>::first(s, 0)), which for Q4_0 (block s / 2, half s % 2) is 16 s.
-    const std::int8_t* p = x.q + (std::is_same_v<Q, Q4_0> ? 16 * s : q8_stored(Slice<Q>::first(s, 0)));
+    const std::int8_t* p = x.q + offset(s);
     if constexpr (Slice<Q>::values / slice_run == 2) load16_aligned(p, r.a);
     else load8_aligned(p, r.a);
     return r;
   }
-  template <class Weights>
+  // The slice's step of a running sum, given its exact integer dot product.
+  SKIPPY_HD_INLINE static float step(float sum, float w_scale, float a_scale, int dot) {
+    return math::fma(w_scale * a_scale, static_cast<float>(dot), sum);
+  }
   SKIPPY_HD_INLINE static float step(float sum, const Weights& w, const Activations& a) {
-    return math::fma(w.scale * a.d, static_cast<float>(Derived::dot(w, a)), sum);
+    return step(sum, w.scale, a.d, dot(w, a));
   }
 };
 }  // namespace detail
@@ -119,41 +173,24 @@ struct Q8Slices {
 
 // Q8_0: the slice's eight int8 quants meet eight activation bytes as they are.
 template <>
-struct Q8Slices<Q8_0> : detail::Q8SliceBase<Q8Slices<Q8_0>, Q8_0> {
-  struct Weights {
-    float scale;
-    std::uint32_t q[2];
-  };
+struct Q8Slices<Q8_0> : detail::Q8SliceBase<Q8_0> {
   SKIPPY_HD_INLINE static Weights decode(const detail::ScaledBytes& raw) {
     return {detail::scale_float(raw.d), {raw.q[0], raw.q[1]}};
-  }
-  SKIPPY_HD_INLINE static int dot(const Weights& w, const Activations& x) {
-    return detail::dot4(w.q[1], x.a[1], detail::dot4(w.q[0], x.a[0], 0));
   }
 };
 
 // Q4_0: low nibbles meet run 0 of the activations, high nibbles run 1, each as 16 * (nibble - 8); the
 // scale is d / 16 (exact: a power of two on a half's value).
 template <>
-struct Q8Slices<Q4_0> : detail::Q8SliceBase<Q8Slices<Q4_0>, Q4_0> {
-  struct Weights {
-    float scale;
-    std::uint32_t low[2], high[2];
-  };
+struct Q8Slices<Q4_0> : detail::Q8SliceBase<Q4_0> {
   SKIPPY_HD_INLINE static Weights decode(const detail::ScaledBytes& raw) {
     Weights w;
     w.scale = detail::scale_float(raw.d) * 0.0625f;
-    for (int j = 0; j < 2; ++j) {
-      w.low[j] = detail::q4_low_x16(raw.q[j]);
-      w.high[j] = detail::q4_high_x16(raw.q[j]);
+    for (int j = 0; j < 2; ++j) {  // words 0-1 the low nibbles, 2-3 the high ones
+      w.q[j] = detail::q4_low_x16(raw.q[j]);
+      w.q[2 + j] = detail::q4_high_x16(raw.q[j]);
     }
     return w;
-  }
-  SKIPPY_HD_INLINE static int dot(const Weights& w, const Activations& x) {
-    int s = detail::dot4(w.low[0], x.a[0], 0);
-    s = detail::dot4(w.low[1], x.a[1], s);
-    s = detail::dot4(w.high[0], x.a[2], s);
-    return detail::dot4(w.high[1], x.a[3], s);
   }
 };
 

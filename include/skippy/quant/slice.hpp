@@ -335,19 +335,31 @@ SKIPPY_HD float interleaved_thread_sum(const typename A::Type::block* row, typen
   return sum;
 }
 
+// The interleaved kernels' join of their threads' sums: each warp's by the butterfly, then the warps' in
+// warp order. A caller whose threads from `used` on had no slice (their sums +0, as threads[] must then
+// hold up to the end of their warp) may say so: a warp of such threads sums to +0 without its butterfly
+// (a row of 128 values has 16 slices of 8, and four butterflies would cost more than its products).
+inline float interleaved_join(const float (&threads)[interleaved_threads], int used = interleaved_threads) {
+  float total = 0.0f;
+  for (int w = 0; w < interleaved_warps; ++w) {
+    float warp = 0.0f;
+    if (w * math::warp_lanes < used) {
+      float lanes[math::warp_lanes];
+      for (int l = 0; l < math::warp_lanes; ++l) lanes[l] = threads[w * math::warp_lanes + l];
+      warp = math::butterfly_sum(lanes);
+    }
+    total = w == 0 ? warp : total + warp;
+  }
+  return total;
+}
+
 // sum_i row[i] * x[i] with exactly the interleaved kernel's operations in arithmetic A (cols a multiple
 // of dot_chunk).
 template <class A>
 float interleaved_dot(const typename A::Type::block* row, typename A::Input x, int cols) {
-  float total = 0.0f;
-  for (int w = 0; w < interleaved_warps; ++w) {
-    float lanes[math::warp_lanes];
-    for (int l = 0; l < math::warp_lanes; ++l)
-      lanes[l] = interleaved_thread_sum<A>(row, x, cols, w * math::warp_lanes + l);
-    const float warp = math::butterfly_sum(lanes);
-    total = w == 0 ? warp : total + warp;
-  }
-  return total;
+  float threads[interleaved_threads];
+  for (int t = 0; t < interleaved_threads; ++t) threads[t] = interleaved_thread_sum<A>(row, x, cols, t);
+  return interleaved_join(threads);
 }
 
 // The interleaved kernel's sum over float activations.
