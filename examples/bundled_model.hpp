@@ -32,6 +32,7 @@ struct LoadedModel {
     }
     const auto s3d = gguf::load_s3d(file);
     if (s3d) trained = *s3d;
+    context_length = gguf::context_length(file);
   }
   bool converted() const { return owned != nullptr; }
 
@@ -39,6 +40,7 @@ struct LoadedModel {
   std::unique_ptr<HostModel<Q>> owned;
   ModelView<Q> view;
   gguf::S3dMetadata trained;  // the skip range and K the model was trained for (zeros when absent)
+  int context_length = 0;     // positions the model was trained for (0: the file does not say)
 };
 
 }  // namespace skippy::examples

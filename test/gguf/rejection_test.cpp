@@ -534,3 +534,15 @@ TEST_CASE("gguf rejects: unsupported extra tensors and inconsistent S3D metadata
   const gguf::File voc = gguf::File::from_memory(m.edit([](gguf::Writer& w) { w.set_array("tokenizer.ggml.scores", std::vector<float>{1.0f}); }));
   CHECK_THROWS_WITH_AS(gguf::Vocabulary::load(voc), doctest::Contains("'tokenizer.ggml.scores' has 1 entries"), Error);
 }
+
+TEST_CASE("gguf context_length: the trained context, 0 when absent, an error when malformed") {
+  ModelFile m;
+  auto file = [&](const std::function<void(gguf::Writer&)>& meta) { return gguf::File::from_memory(m.edit(meta)); };
+  CHECK(gguf::context_length(file([](gguf::Writer& w) { w.set("llama.context_length", std::uint32_t{4096}); })) ==
+        4096);
+  CHECK(gguf::context_length(file([](gguf::Writer& w) { w.erase("llama.context_length"); })) == 0);
+  const auto zero = file([](gguf::Writer& w) { w.set("llama.context_length", std::uint32_t{0}); });
+  CHECK_THROWS_WITH_AS(gguf::context_length(zero), doctest::Contains("'llama.context_length' is 0"), Error);
+  CHECK_THROWS_WITH_AS(gguf::context_length(file([](gguf::Writer& w) { w.set("llama.context_length", "long"); })),
+                       doctest::Contains("'llama.context_length' has type string"), Error);
+}

@@ -2,6 +2,7 @@
 // Mapping between GGUF files in llama.cpp's `llama` conventions and skippy's models:
 //   load_config(file)          -> ModelConfig from the llama.* keys (and skippy.mask_token_id)
 //   load_s3d(file)             -> the S3D metadata (skippy.* keys), when present
+//   context_length(file)       -> the trained context length (llama.context_length), 0 when absent
 //   view<Q>(file)              -> zero-copy ModelView<Q> into the mapped file (every matrix must be Q)
 //   load_float_weights(file)   -> FloatWeights (copies; dequantises any supported type)
 //   load_host_model<Q>(file)   -> owning HostModel<Q> (copies; converts via float, so types may differ)
@@ -275,6 +276,10 @@ inline std::optional<S3dMetadata> load_s3d(const File& f) {
           ", more than max_predictors (", max_predictors, ")");
   return s;
 }
+
+// The number of positions the model was trained for (llama.context_length), 0 when the file does not
+// say; a malformed value is an error. RoPE past it is extrapolation: a runtime may refuse longer texts.
+inline int context_length(const File& f) { return detail::int_key(f, "llama.context_length", 0); }
 
 // A zero-copy view of the weights (valid while `f` lives). Every matrix must be stored as Q and every
 // norm as F32; otherwise the error names the tensor and its type.
