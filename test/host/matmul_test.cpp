@@ -103,8 +103,8 @@ TEST_CASE("host::matmul: every row count gives each row's own result; bad views 
 
 // matmul_q8 decodes a weight row once for every activation row and sums each slice's bytes its own way;
 // every result must still be the kernel's account, interleaved_dot<Q8Slices<Q>>, bit for bit: rows of
-// fewer slices than the kernel's 128 threads (warps without a slice), of more (threads summing two or
-// three slices), activation blocks holding a NaN, and all-zero rows.
+// fewer slices than the kernel's 128 threads (warps without a slice), of more (threads summing up to five
+// slices), activation blocks holding a NaN, and all-zero rows.
 namespace {
 template <class Q>
 void check_q8_against_interleaved_dot() {

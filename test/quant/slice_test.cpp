@@ -161,9 +161,11 @@ TEST_CASE("butterfly_sum is lane 0 of the full xor butterfly; interleaved_join m
     const float all = quant::interleaved_join(threads), some = quant::interleaved_join(threads, used);
     CHECK(std::memcmp(&all, &some, sizeof all) == 0);
   }
+  // Warp 0 sums to -0 (every lane -0); the skipped warps still add their +0, which makes it +0 as on the
+  // device (a skip that left the total alone would return -0).
   float negative_zero[quant::interleaved_threads] = {};
-  negative_zero[0] = -0.0f;
-  CHECK(!std::signbit(quant::interleaved_join(negative_zero, 1)));  // -0 + +0 is +0, as on the device
+  std::fill(negative_zero, negative_zero + math::warp_lanes, -0.0f);
+  CHECK(!std::signbit(quant::interleaved_join(negative_zero, math::warp_lanes)));
 }
 
 TEST_CASE("butterfly_sum joins lane l with lane l ^ 16 first, as warp shuffles do") {
