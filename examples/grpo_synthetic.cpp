@@ -84,6 +84,7 @@ struct MethodRow {
   const char* name;
   Stats worst, error, loss0, loss1;
   std::vector<double> worst_by_seed, error_by_seed;
+  int rose = 0;  // seeds whose training objective ended above its start
 };
 
 template <class Method>
@@ -97,6 +98,9 @@ loglinear::TrainResult run(MethodRow& row, int seed, const std::vector<loglinear
   row.error_by_seed.push_back(e.max_reward_error);
   row.loss0.add(e.group_loss[0]);
   row.loss1.add(e.group_loss[1]);
+  // Full-batch gradient descent at a small enough rate lowers its objective: one that ends above its start
+  // (at theta = 0) overshot. IPO-type methods solve in closed form and take no rate.
+  if constexpr (Method::loss::kind != LossKind::ipo) row.rose += !(r.objective.back() <= r.objective.front());
   if (csv)
     std::fprintf(csv, "%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", row.name, seed,
                  e.worst_loss, e.max_reward_error, e.group_loss[0], e.group_loss[1], e.reward_error[0],
@@ -235,6 +239,12 @@ static int run_main(int argc, char** argv) {
   compare(5, 3);
   compare(5, 4);
   std::printf("\n");
+  for (const MethodRow& r : rows)
+    if (r.rose > 0)
+      std::fprintf(stderr,
+                   "skippy_grpo_synthetic: warning: %s's training objective ended above its start in %d/%d seeds: "
+                   "--lr %g overshoots, try a smaller one\n",
+                   r.name, r.rose, opt.seeds, opt.train.learning_rate);
 
   std::FILE* traj = std::fopen(alpha_path.c_str(), "w");
   require(traj != nullptr, "cannot write ", alpha_path);
