@@ -3,10 +3,10 @@
 // On a GPU (when the build has CUDA and a device exists) the decoders are cuda::Decoder, else host::Decoder.
 //
 // The policies are template parameters: the options below pick one of the instantiations listed in
-// Skips / Predictors / Rules / Quants, so every decoder the demo runs is a fully specialised type.
+// demo_host.hpp (the host) and demo_cuda.cu (CUDA), so every decoder the demo runs is a fully specialised type.
 
 #include "args.hpp"
-#include "demo_run.hpp"
+#include "demo_host.hpp"
 
 #if SKIPPY_DEMO_CUDA
 #include "demo_cuda.hpp"
@@ -23,10 +23,7 @@ using examples::TypeList;
 
 namespace {
 
-// Every combination is compiled for the host (3 x 6 x 3 x 3 decoders): extend the lists to offer more.
-using Skips = TypeList<SkipRange<2, 6>, SkipRange<3, 5>, SkipRange<1, 7>>;
-using Predictors = TypeList<Simultaneous<2>, Simultaneous<4>, Simultaneous<6>, Sequential<2>, Sequential<4>, Sequential<6>>;
-using Rules = TypeList<accept::Greedy, accept::SpeculativeSampling, accept::Typical>;
+// Each storage type here has its translation unit of host decoders in examples/demo_host/.
 using Quants = TypeList<quant::F16, quant::Q8_0, quant::Q4_0>;
 
 void usage(std::FILE* to) {
@@ -94,21 +91,6 @@ bool parse(int argc, char** argv, DemoOptions& o) {
   return true;
 }
 
-template <class Q>
-int with_model(const DemoOptions& o) {
-  const examples::LoadedModel<Q> m(o.model);
-  const gguf::Vocabulary vocab = gguf::Vocabulary::load(m.file);
-  const auto [b, e] = examples::skip_range_of(m, o);
-  int rc = -1;
-  const bool found = examples::dispatch_policies<Skips, Predictors, Rules>(o, b, e, [&](auto s, auto p, auto r) {
-    rc = examples::demo<host::Decoder, Q, typename decltype(s)::type, typename decltype(p)::type,
-                        typename decltype(r)::type>(m, m.view, vocab, o, "host (CPU)");
-  });
-  require(found, "--skip ", b, ":", e, " --k ", o.k, " --draft ", o.draft,
-          " is not instantiated (choose --skip 2:6|3:5|1:7, --k 2|4|6)");
-  return rc;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,7 +120,7 @@ int main(int argc, char** argv) {
     int rc = -1;
     examples::dispatch(
         Quants{}, [&](auto q) { return o.quant == examples::option_name<typename decltype(q)::type>(); },
-        [&](auto q) { rc = with_model<typename decltype(q)::type>(o); });
+        [&](auto q) { rc = examples::demo_host<typename decltype(q)::type>(o); });
     return rc;
   } catch (const std::exception& e) {  // skippy::Error, and std::bad_alloc for a cache too large for memory
     std::fprintf(stderr, "skippy_demo: %s\n", e.what());
