@@ -100,7 +100,7 @@ TEST_CASE("cuda warp_rows equals sampling::warp: temperature, top-k, top-p and t
     if (skippy::test::sanitizer_run() && shape.n > 32000) continue;  // the sanitizers' time: the others suffice
     const int n = shape.n;
     const bool ties = shape.ties;
-    const int rows = 6;
+    const int rows = skippy::test::emulated && n > 32000 ? 2 : 6;
     const auto x = random_logits(rows, n, ties, static_cast<std::uint32_t>(n + ties), shape.scale);
     const auto dx = to_device(x);
     for (const auto& w : skippy::test::warp_grid()) {
@@ -247,7 +247,7 @@ TEST_CASE("cuda speculative sampling kernels draw the host rule's drafts and ver
       std::set<int> accepted;
       int mismatches = 0;
       const bool quick = skippy::test::sanitizer_run();
-      const int trials = quick ? 12 : n < 1000 ? 300 : 100;
+      const int trials = quick ? 12 : skippy::test::emulated ? (n < 1000 ? 100 : 30) : n < 1000 ? 300 : 100;
       for (int trial = 0; trial < trials; ++trial) {
         // Target = draft + noise: the drafts are often, not always, accepted.
         const auto draft = random_logits(k, n, false, static_cast<std::uint32_t>(1000 + trial));

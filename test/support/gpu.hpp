@@ -18,6 +18,14 @@
   } while (0)
 
 namespace skippy::test {
+// Defined by test/emulation for its build of these tests, which runs each block's threads as fibers on one
+// core: there the longest cases check fewer rows or trials of the same shapes (each kernel path still runs).
+#ifdef SKIPPY_EMULATED_CUDA
+inline constexpr bool emulated = true;
+#else
+inline constexpr bool emulated = false;
+#endif
+
 // Set by bench/gpu_check.sh's sanitizer phase: tests that loop over hundreds of random cases for their
 // statistics run a few instead (a race or a bad access shows in one), and skip those statistics.
 inline bool sanitizer_run() {
