@@ -54,7 +54,8 @@ void usage(std::FILE* out) {
       "  --lr F           learning rate of the DPO-type gradient steps (default %g)\n"
       "  --lambda F       L2 penalty lambda |theta|^2, the ridge of the IPO solve (default %g)\n"
       "  --eta F          mirror-ascent step eta_alpha of the GR methods (default %g)\n"
-      "  --chi F          chi of the GR methods (default %g; 0 = plain DPO/IPO)\n"
+      "  --chi F          chi of the GR methods (default %g; 0 = plain DPO/IPO, or IS with --mix balanced)\n"
+      "  --mix M          what GR mixes alpha with at chi < 1: share (N_g/N, default) or balanced (1/G)\n"
       "  --val N          validation pairs per seed (default %d)\n"
       "  --uneven         the paper's uneven setting: group 0 compares neighbouring actions (hard), group 1\n"
       "                   actions 4 apart (easy); by default both compare two uniform distinct actions\n"
@@ -136,6 +137,10 @@ static int run_main(int argc, char** argv) {
       opt.train.robust.eta_alpha = examples::real_arg("--eta", argv[++i], 0, 1e30);
     } else if (a == "--chi" && has_value) {
       opt.train.robust.chi = examples::real_arg("--chi", argv[++i], 0, 1);
+    } else if (a == "--mix" && has_value) {
+      const std::string m = argv[++i];
+      require(m == "share" || m == "balanced", "--mix must be share or balanced, got '", m, "'");
+      opt.train.robust.mix = m == "share" ? grpo::RobustMix::sample_share : grpo::RobustMix::balanced;
     } else if (a == "--val" && has_value) {
       opt.validation_pairs = static_cast<int>(examples::int_arg("--val", argv[++i], 0, 1 << 24));
     } else if (a == "--uneven") {
@@ -163,9 +168,10 @@ static int run_main(int argc, char** argv) {
               train_cfg.pairs, 100 * train_cfg.minority_share, 100 * (1 - train_cfg.minority_share), val_cfg.pairs,
               opt.uneven ? "uneven (group 0: actions a, a +- 1; group 1: a, a +- 4)" : "uniform distinct action pairs");
   std::printf("fixed:   seeds 1..%d, beta %g, steps %d, DPO-type lr %g (full batch, theta0 = 0), lambda %g, "
-              "GR: chi %g, eta_alpha %g\n\n",
+              "GR: chi %g (mixed with %s), eta_alpha %g\n\n",
               opt.seeds, opt.train.beta, opt.train.steps, opt.train.learning_rate, opt.train.lambda,
-              opt.train.robust.chi, opt.train.robust.eta_alpha);
+              opt.train.robust.chi, opt.train.robust.mix == grpo::RobustMix::balanced ? "1/G" : "N_g/N",
+              opt.train.robust.eta_alpha);
 
   const std::string csv_path = opt.out + ".csv", alpha_path = opt.out + "_alpha.csv";
   examples::require_writable("--out", csv_path);

@@ -152,6 +152,8 @@ TEST_CASE("grpo CUDA kernels equal the host kernels") {
   check_step<GrIpoMethod>(gr, 300, 300, -1);  // more groups than threads in the block
   gr.weighting.absent = AbsentGroups::zero_exponent;
   check_step<GrDpoMethod>(gr, 640, 4, 1, false);
+  gr.weighting.mix = RobustMix::balanced;  // (1-chi)/G + chi alpha_g
+  check_step<GrIpoMethod>(gr, 500, 5, 3, false);
 
   // Sequence log-probability forward and backward.
   const int B = 3, T = 7, V = 1000;

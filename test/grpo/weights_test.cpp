@@ -112,6 +112,39 @@ TEST_CASE("grpo: weights of the three policies") {
   CHECK(w[0] == doctest::Approx(0.6 * 0.25 + 0.4 * 0.1));
   CHECK(w[1] == doctest::Approx(0.4 * 0.6));
   CHECK(w[2] == doctest::Approx(0.6 * 0.75 + 0.4 * 0.3));
+  // README §2's other form: alpha mixed with the group-balanced 1/G, absent groups included.
+  p.mix = RobustMix::balanced;
+  group_weights<GroupRobust>(Span<const double>(alpha), Span<const int>(count), p, Span<double>(w));
+  CHECK(w[0] == doctest::Approx(0.6 / 3 + 0.4 * 0.1));
+  CHECK(w[1] == doctest::Approx(0.6 / 3 + 0.4 * 0.6));
+  CHECK(w[2] == doctest::Approx(0.6 / 3 + 0.4 * 0.3));
+  CHECK(w[0] + w[1] + w[2] == doctest::Approx(1.0));
+}
+
+TEST_CASE("grpo: chi = 0 with the balanced mix reproduces IS-DPO exactly (w_g = 1/G); chi = 1 ignores the mix") {
+  const Buffers b = make(31, 3);
+  ObjectiveParams<BalancedWeights> is;
+  is.loss.beta = 0.3;
+  ObjectiveParams<GroupRobust> robust, worst, worst_balanced;
+  robust.loss.beta = worst.loss.beta = worst_balanced.loss.beta = 0.3;
+  robust.weighting.chi = 0.0;
+  robust.weighting.eta_alpha = worst.weighting.eta_alpha = worst_balanced.weighting.eta_alpha = 2.0;
+  robust.weighting.mix = worst_balanced.weighting.mix = RobustMix::balanced;
+  GroupState<double> s_is(3), s_robust(3), s_worst(3), s_worst_balanced(3);
+  for (int it = 0; it < 3; ++it) {
+    const auto a = step<IsDpoMethod>(b.view(), is, s_is);
+    const auto r = step<GrDpoMethod>(b.view(), robust, s_robust);
+    CHECK(r.objective == a.objective);  // bit for bit
+    CHECK(r.weight == a.weight);
+    CHECK(r.d_chosen == a.d_chosen);
+    CHECK(r.d_rejected == a.d_rejected);
+    const auto x = step<GrDpoMethod>(b.view(), worst, s_worst);
+    const auto y = step<GrDpoMethod>(b.view(), worst_balanced, s_worst_balanced);
+    CHECK(x.weight == y.weight);
+    CHECK(x.d_chosen == y.d_chosen);
+  }
+  CHECK(s_robust.alpha[0] != doctest::Approx(1.0 / 3));  // alpha did move
+  CHECK(s_worst.alpha == s_worst_balanced.alpha);
 }
 
 TEST_CASE("grpo: chi = 0 reproduces plain DPO exactly (w_g = N_g/N, the pooled mean)") {

@@ -233,8 +233,8 @@ __global__ void __launch_bounds__(block_threads) group_reduce_kernel(const int* 
 template <class Weighting, class Real>
 __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, const Real* group_loss,
                                                                 const int* group_count, int groups, Real chi,
-                                                                double eta, int absent_mode, Real* weight,
-                                                                Real* objective, DeviceStatus* status) {
+                                                                bool balanced_mix, double eta, int absent_mode,
+                                                                Real* weight, Real* objective, DeviceStatus* status) {
   using ReduceR = cub::BlockReduce<Real, block_threads>;
   using ReduceD = cub::BlockReduce<double, block_threads>;
   using ReduceI = cub::BlockReduce<int, block_threads>;
@@ -342,7 +342,7 @@ __global__ void __launch_bounds__(block_threads) weights_kernel(Real* alpha, con
   Real j = Real(0);
   for (int g = t; g < groups; g += block_threads) {
     const Real a = Weighting::adaptive ? alpha[g] : Real(0);
-    const Real w = formula::group_weight<Weighting>(a, chi, group_count[g], count, groups);
+    const Real w = formula::group_weight<Weighting>(a, chi, group_count[g], count, groups, balanced_mix);
     weight[g] = w;
     j += w * group_loss[g];
   }
@@ -592,17 +592,19 @@ cudaError_t update_weights(Real* alpha, const Real* group_loss, const int* group
   grpo::detail::check_groups(groups);
   detail::check_weighting<Weighting>(params, alpha, status);
   Real chi = Real(0);
+  bool balanced_mix = false;
   double eta = 0.0;
   int absent = 0;
   if constexpr (Weighting::adaptive) {
     chi = static_cast<Real>(params.chi);
+    balanced_mix = params.mix == RobustMix::balanced;
     eta = params.eta_alpha;
     absent = params.absent == AbsentGroups::zero_exponent ? 1 : 0;
   } else {
     (void)params;
   }
-  detail::weights_kernel<Weighting, Real><<<1, block_threads, 0, stream>>>(alpha, group_loss, group_count, groups, chi,
-                                                                           eta, absent, weight, objective, status);
+  detail::weights_kernel<Weighting, Real><<<1, block_threads, 0, stream>>>(
+      alpha, group_loss, group_count, groups, chi, balanced_mix, eta, absent, weight, objective, status);
   return cudaGetLastError();
 }
 

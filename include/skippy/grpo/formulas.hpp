@@ -95,22 +95,24 @@ SKIPPY_HD_INLINE Real group_mean(Real sum, int count) {
   return count > 0 ? sum / static_cast<Real>(count) : Real(0);
 }
 
-// w_g of the weighting policy. alpha, chi are ignored by the fixed weightings.
-//   UniformWeights: N_g/N.   BalancedWeights: 1/G.   GroupRobust: (1-chi) N_g/N + chi alpha_g.
+// w_g of the weighting policy. alpha, chi and balanced_mix are ignored by the fixed weightings.
+//   UniformWeights: N_g/N.   BalancedWeights: 1/G.
+//   GroupRobust: (1-chi) N_g/N + chi alpha_g, or with balanced_mix (RobustMix::balanced) (1-chi)/G + chi alpha_g.
 template <class Weighting, class Real>
-SKIPPY_HD_INLINE Real group_weight(Real alpha_g, Real chi, int count_g, int count, int groups) {
+SKIPPY_HD_INLINE Real group_weight(Real alpha_g, Real chi, int count_g, int count, int groups,
+                                   bool balanced_mix = false) {
   static_assert(is_weighting_policy_v<Weighting>,
                 "formula::group_weight<Weighting>: Weighting must be UniformWeights, BalancedWeights or GroupRobust");
   const Real share = count > 0 ? static_cast<Real>(count_g) / static_cast<Real>(count) : Real(0);
   if constexpr (Weighting::kind == WeightingKind::uniform) {
-    (void)alpha_g, (void)chi, (void)groups;
+    (void)alpha_g, (void)chi, (void)groups, (void)balanced_mix;
     return share;
   } else if constexpr (Weighting::kind == WeightingKind::balanced) {
-    (void)alpha_g, (void)chi, (void)share;
+    (void)alpha_g, (void)chi, (void)share, (void)balanced_mix;
     return Real(1) / static_cast<Real>(groups);
   } else {
-    (void)groups;
-    return (Real(1) - chi) * share + chi * alpha_g;
+    const Real base = balanced_mix ? Real(1) / static_cast<Real>(groups) : share;
+    return (Real(1) - chi) * base + chi * alpha_g;
   }
 }
 

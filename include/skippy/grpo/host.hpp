@@ -248,11 +248,13 @@ void group_weights(Span<const Real> alpha, Span<const int> group_count, const ty
   detail::check_length(weight.size, g_size, "weight", "group_count");
   detail::check_group_counts(group_count);
   Real chi = Real(0);
+  bool balanced_mix = false;
   if constexpr (Weighting::adaptive) {
     detail::check_length(alpha.size, g_size, "alpha", "group_count");
     detail::check_alpha(alpha);
     detail::check_chi(params.chi);
     chi = static_cast<Real>(params.chi);
+    balanced_mix = params.mix == RobustMix::balanced;
   } else {
     (void)params;
   }
@@ -261,7 +263,8 @@ void group_weights(Span<const Real> alpha, Span<const int> group_count, const ty
   require(total <= INT_MAX, "grpo: the group counts sum to ", total, ", more than ", INT_MAX);
   for (std::size_t g = 0; g < g_size; ++g) {
     const Real a = Weighting::adaptive ? alpha[g] : Real(0);
-    weight[g] = formula::group_weight<Weighting>(a, chi, group_count[g], static_cast<int>(total), static_cast<int>(g_size));
+    weight[g] = formula::group_weight<Weighting>(a, chi, group_count[g], static_cast<int>(total),
+                                                 static_cast<int>(g_size), balanced_mix);
   }
 }
 

@@ -7,6 +7,7 @@
 //   Weighting policies  UniformWeights   w_g = N_g/N      (plain DPO/IPO: the pooled mean over samples)
 //                       BalancedWeights  w_g = 1/G        (importance sampling / group-balanced)
 //                       GroupRobust      w_g = (1-chi) N_g/N + chi alpha_g, alpha by mirror ascent
+//                                        (or (1-chi)/G + chi alpha_g: GroupRobustParams::mix)
 //
 // Objective<Loss, Weighting> names one method (DPO = Objective<Dpo, UniformWeights>, GR-IPO =
 // Objective<Ipo, GroupRobust>, ...) and rejects anything else with a readable static_assert.
@@ -61,10 +62,17 @@ enum class AbsentGroups {
   zero_exponent,
 };
 
+// What GroupRobust mixes alpha with where chi < 1 (README §2 states both forms).
+enum class RobustMix {
+  sample_share,  // w_g = (1-chi) N_g/N + chi alpha_g (default): chi = 0 is plain DPO/IPO, the pooled mean
+  balanced,      // w_g = (1-chi)/G + chi alpha_g: chi = 0 is the group-balanced weighting (importance sampling)
+};
+
 struct GroupRobustParams {
-  double chi = 1.0;         // 1: pure worst case; 0: plain DPO/IPO (w_g = N_g/N)
+  double chi = 1.0;         // 1: pure worst case; 0: the mix's baseline alone
   double eta_alpha = 0.01;  // mirror-ascent step size of the group weights
   AbsentGroups absent = AbsentGroups::keep_alpha;
+  RobustMix mix = RobustMix::sample_share;
 };
 
 struct UniformWeights {
