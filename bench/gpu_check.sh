@@ -26,13 +26,16 @@ pack=build/gpu-pack
 
 if [ "${1:-}" = pack ]; then
   set -e
-  cmake --preset default >/dev/null
+  # The programs run on the GPU machine's CPU: built portable (the examples are -march=native by default),
+  # and the default restored afterwards (the next build of build/default recompiles the examples).
+  cmake --preset default -DSKIPPY_NATIVE_EXAMPLES=OFF >/dev/null
   cmake --build --preset default --target skippy_cuda_tests skippy_bench_gemv skippy_bench_decode_step \
     skippy_demo skippy_config_sweep
   rm -rf "$pack" && mkdir -p "$pack/lib"
   cp build/default/test/skippy_cuda_tests build/default/bench/skippy_bench_gemv \
     build/default/bench/skippy_bench_decode_step build/default/examples/skippy_demo \
     build/default/examples/skippy_config_sweep "$pack/"
+  cmake --preset default -USKIPPY_NATIVE_EXAMPLES >/dev/null
   # Shared libraries the device image may lack (Google Benchmark, this toolkit's runtime).
   for bin in "$pack"/skippy_*; do
     ldd "$bin" | awk '/libbenchmark|libcudart/ {print $3}'
