@@ -33,6 +33,14 @@ Buffers make(int n, int groups) {
   return b;
 }
 
+// The same step bit for bit: the objective, the group weights and both gradients.
+void check_same_step(const StepResult<double>& got, const StepResult<double>& want) {
+  CHECK(got.objective == want.objective);
+  CHECK(got.weight == want.weight);
+  CHECK(got.d_chosen == want.d_chosen);
+  CHECK(got.d_rejected == want.d_rejected);
+}
+
 }  // namespace
 
 TEST_CASE("grpo: the alpha update is alpha_g exp(eta L_g) / Z") {
@@ -134,14 +142,10 @@ TEST_CASE("grpo: chi = 0 with the balanced mix reproduces IS-DPO exactly (w_g = 
   for (int it = 0; it < 3; ++it) {
     const auto a = step<IsDpoMethod>(b.view(), is, s_is);
     const auto r = step<GrDpoMethod>(b.view(), robust, s_robust);
-    CHECK(r.objective == a.objective);  // bit for bit
-    CHECK(r.weight == a.weight);
-    CHECK(r.d_chosen == a.d_chosen);
-    CHECK(r.d_rejected == a.d_rejected);
+    check_same_step(r, a);
     const auto x = step<GrDpoMethod>(b.view(), worst, s_worst);
     const auto y = step<GrDpoMethod>(b.view(), worst_balanced, s_worst_balanced);
-    CHECK(x.weight == y.weight);
-    CHECK(x.d_chosen == y.d_chosen);
+    check_same_step(y, x);
   }
   CHECK(s_robust.alpha[0] != doctest::Approx(1.0 / 3));  // alpha did move
   CHECK(s_worst.alpha == s_worst_balanced.alpha);
@@ -159,10 +163,7 @@ TEST_CASE("grpo: chi = 0 reproduces plain DPO exactly (w_g = N_g/N, the pooled m
   for (int it = 0; it < 3; ++it) {
     const auto a = step<DpoMethod>(b.view(), plain, s_plain);
     const auto r = step<GrDpoMethod>(b.view(), robust, s_robust);
-    CHECK(r.objective == a.objective);  // bit for bit
-    CHECK(r.weight == a.weight);
-    CHECK(r.d_chosen == a.d_chosen);
-    CHECK(r.d_rejected == a.d_rejected);
+    check_same_step(r, a);
     double pooled = 0;
     for (double l : a.loss) pooled += l;
     CHECK(a.objective == doctest::Approx(pooled / 31).epsilon(1e-14));
