@@ -223,3 +223,30 @@ TEST_CASE("speculative sampling rejects invalid warp parameters") {
   CHECK_THROWS_AS(accept::SpeculativeSampling({sampling::WarpParams{1.0f, 0, 0.0f}}, V), Error);
   CHECK_THROWS_AS(accept::SpeculativeSampling({sampling::WarpParams{1.0f, -2, 1.0f}}, V), Error);
 }
+
+TEST_CASE("speculative sampling driven directly: verify needs this step's proposals and in-vocabulary drafts") {
+  const std::vector<float> draft(V * K, 0.5f), target(V * (K + 1), 0.25f);
+  accept::SpeculativeSampling rule({sampling::WarpParams{1.0f, 0, 1.0f}}, V);
+  const accept::StepContext ctx{11, 3, 0};
+  const int drafts[K] = {1, 2, 3};
+  // No q yet: verify would read distributions propose never wrote.
+  CHECK_THROWS_WITH_AS(rule.verify(target.data(), drafts, 1, ctx), doctest::Contains("after 0 proposed this step"),
+                       Error);
+  CHECK(rule.verify(target.data(), drafts, 0, ctx).accepted == 0);  // no drafts: only the bonus token
+  for (int i = 0; i < 2; ++i) (void)rule.propose(i, draft.data() + i * V, ctx);
+  CHECK_THROWS_WITH_AS(rule.verify(target.data(), drafts, 3, ctx), doctest::Contains("verify of 3 drafts after 2"),
+                       Error);
+  CHECK_THROWS_WITH_AS(rule.propose(3, draft.data(), ctx), doctest::Contains("propose(3) after 2 drafts"), Error);
+  for (int i = 0; i < K; ++i) (void)rule.propose(i, draft.data() + i * V, ctx);
+  const int outside[K] = {1, V, 0};
+  CHECK_THROWS_WITH_AS(rule.verify(target.data(), outside, K, ctx),
+                       doctest::Contains("token id 6 for draft 2, outside the vocabulary [0, 6)"), Error);
+  // A verify ends its step: the next one must propose again.
+  for (int i = 0; i < K; ++i) (void)rule.propose(i, draft.data() + i * V, ctx);
+  const accept::Verdict v = rule.verify(target.data(), drafts, K, ctx);
+  CHECK((v.accepted >= 0 && v.accepted <= K));
+  CHECK_THROWS_AS(rule.verify(target.data(), drafts, 1, ctx), Error);
+  // Greedy (temperature 0) keeps no q: its verify compares ids only.
+  accept::SpeculativeSampling greedy({sampling::WarpParams{0.0f, 0, 1.0f}}, V);
+  CHECK_NOTHROW(greedy.verify(target.data(), drafts, K, ctx));
+}

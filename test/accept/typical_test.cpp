@@ -146,6 +146,16 @@ TEST_CASE("Typical::verify: a certain draft is accepted; next breaks argmax ties
   CHECK(v.next == 5);
 }
 
+TEST_CASE("Typical::verify driven directly: a draft outside the vocabulary is an error, not a read past p") {
+  Typical rule(TypicalParams{}, vocab);
+  const std::vector<float> logits(3 * vocab, 0.0f);
+  for (const int bad : {-1, vocab}) {
+    const int drafts[] = {0, bad};
+    CAPTURE(bad);
+    CHECK_THROWS_WITH_AS(rule.verify(logits.data(), drafts, 2, {}), doctest::Contains("outside the vocabulary"), Error);
+  }
+}
+
 TEST_CASE("Typical::verify at a tiny temperature: the argmax draft is certain, any other impossible") {
   Typical rule(TypicalParams{1e-37f, 0.09f, 0.3f}, vocab);  // logit / T would overflow float
   std::mt19937 rng(53);

@@ -41,6 +41,9 @@ class SpeculativeSampling {
 
   int propose(int i, const float* draft_logits, const StepContext& ctx) {
     if (greedy()) return greedy_.propose(i, draft_logits, ctx);
+    require(i == 0 || i == proposed_, "speculative-sampling acceptance: propose(", i, ") after ", proposed_,
+            " drafts this step: a step proposes drafts 0, 1, ... in order");
+    proposed_ = i + 1;
     if (q_.size() <= static_cast<std::size_t>(i)) q_.resize(static_cast<std::size_t>(i) + 1);
     auto& q = q_[static_cast<std::size_t>(i)];
     q.resize(static_cast<std::size_t>(vocab_));
@@ -52,6 +55,11 @@ class SpeculativeSampling {
 
   Verdict verify(const float* target_logits, const int* drafts, int k, const StepContext& ctx) {
     if (greedy()) return greedy_.verify(target_logits, drafts, k, ctx);
+    // Draft i's q is the one propose(i) drew it from in this step, and only this step's are kept.
+    require(k >= 0 && k <= proposed_, "speculative-sampling acceptance: verify of ", k, " drafts after ", proposed_,
+            " proposed this step (each draft's q is the distribution propose drew it from)");
+    proposed_ = 0;
+    for (int i = 0; i < k; ++i) require_draft_in_vocab(name, drafts[i], i, vocab_);
     for (int i = 0; i < k; ++i) {
       warp_row(target_logits, i);
       const auto& q = q_[static_cast<std::size_t>(i)];
@@ -86,6 +94,7 @@ class SpeculativeSampling {
   std::vector<float> p_, residual_;
   std::vector<std::vector<float>> q_;
   std::vector<int> order_;
+  int proposed_ = 0;  // drafts proposed in this step, whose q_ verify may read
 };
 
 }  // namespace skippy::accept

@@ -47,6 +47,7 @@ class Typical {
   Verdict verify(const float* target_logits, const int* drafts, int k, const StepContext&) {
     int n = 0;
     for (; n < k; ++n) {
+      require_draft_in_vocab(name, drafts[n], n, vocab_);
       const float* row = target_logits + static_cast<long>(n) * vocab_;
       sampling::softmax(row, p_.data(), vocab_, params_.temperature);
       const float h = sampling::entropy(p_.data(), vocab_);
