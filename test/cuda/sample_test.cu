@@ -12,6 +12,7 @@
 #include "../support/sampling_compare.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <random>
 #include <set>
@@ -144,6 +145,32 @@ TEST_CASE("cuda warp_rows at tiny temperatures (logit / T overflows) and a subno
         CHECK(c.ok(w));
       }
     }
+  }
+}
+
+TEST_CASE("cuda warp_rows at huge temperatures over logits at float's range ends equals sampling::warp") {
+  SKIPPY_SKIP_WITHOUT_GPU("cuda warp huge temperatures");
+  const DeviceBuffer<kernels::StepKey> key = to_device(std::vector<kernels::StepKey>{{7, 100, 0}});
+  for (const int n : {1000, 32000}) {  // one block a row; chunks
+    const int rows = 2;
+    auto x = random_logits(rows, n, false, static_cast<std::uint32_t>(n + 13));
+    // Differences that overflow float (-1e38 - 3e38) but not once scaled; spread over the row's chunks.
+    const float ends[] = {3e38f, -3e38f, 1e38f, -1e38f, FLT_MAX, -FLT_MAX};
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < 6; ++j) x[static_cast<std::size_t>(r * n + (j * 7919 + r * 101) % n)] = ends[j];
+    const auto dx = to_device(x);
+    for (const float t : {8e37f, 1e36f})
+      for (const int top_k : {0, 3}) {
+        const sampling::WarpParams w{t, top_k, top_k ? 0.9f : 1.0f};
+        const Warped got = warp_on_device<kernels::sample_candidates>(dx, n, rows, w, key);
+        CHECK(got.bad == 0);
+        for (int r = 0; r < rows; ++r) {
+          const auto c = skippy::test::compare_warp(x.data() + static_cast<long>(r) * n,
+                                                    got.p.data() + static_cast<long>(r) * n, n, w);
+          INFO("n ", n, " T ", t, " top_k ", top_k, " row ", r, " kept ", c.kept, " mass ", c.mass);
+          CHECK(c.ok(w));
+        }
+      }
   }
 }
 

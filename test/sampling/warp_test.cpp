@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -223,6 +224,17 @@ TEST_CASE("warp: tiny temperatures put the mass on the largest logits, never NaN
   sampling::WarpParams w;
   w.temperature = 0.02f;
   check_warp(g, w, softmax_ref(g, 0.02));
+}
+
+TEST_CASE("warp: huge temperatures over logits at float's range ends match the double reference") {
+  // -1e38 - 3e38 overflows float to -inf, a weight of 0, where its scaled difference is ~-5 at T = 8e37.
+  const std::vector<float> l = {3e38f, -3e38f, 1e38f, -1e38f, 0.0f, FLT_MAX, -FLT_MAX};
+  for (float t : {8e37f, 3e37f, 1e36f}) {
+    sampling::WarpParams w;
+    w.temperature = t;
+    CAPTURE(t);
+    check_warp(l, w, softmax_ref(l, t));
+  }
 }
 
 TEST_CASE("warp and softmax: temperature 0 (greedy, which has no softmax) is an error, not a row of NaNs") {

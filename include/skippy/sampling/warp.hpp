@@ -5,6 +5,7 @@
 // semantics the device kernels reproduce without sorting.
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <numeric>
 #include <vector>
@@ -17,9 +18,12 @@ namespace skippy::sampling {
 // The unnormalised softmax weight of a logit at inverse temperature inv_t, given the row's largest logit;
 // and a probability's entropy term. Host loops and device kernels share both. Scaling the difference
 // (<= 0) rather than each logit keeps tiny temperatures finite: logit * inv_t overflows to inf where
-// (logit - max) * inv_t only falls to -inf, a weight of 0.
+// (logit - max) * inv_t only falls to -inf, a weight of 0. The difference itself overflows only between
+// logits near float's range ends (-3e38 against 3e38); a huge temperature (inv_t < 1) can still make their
+// scaled difference finite, so then each is scaled first (a select, not a branch, on the device).
 SKIPPY_HD_INLINE float softmax_weight(float logit, float inv_t, float max_logit) {
-  return expf((logit - max_logit) * inv_t);
+  const float d = logit - max_logit;
+  return expf(d >= -FLT_MAX ? d * inv_t : logit * inv_t - max_logit * inv_t);
 }
 SKIPPY_HD_INLINE float entropy_term(float p) { return p > 0.0f ? -p * logf(p) : 0.0f; }
 
