@@ -444,6 +444,9 @@ TEST_CASE("gguf rejects: missing or mistyped required keys, other architectures"
   CHECK_NOTHROW(gguf::view<quant::Q8_0>(none));
   view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.attention.layer_norm_rms_epsilon", INFINITY); }),
                "rms_eps must be finite and > 0");
+  // A float64 value beyond float's range (converting it would be undefined behaviour).
+  view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.rope.freq_base", 1e300); }),
+               "'llama.rope.freq_base' = 1e+300 is outside float's range");
   view_rejects(m.edit([](gguf::Writer& w) { w.set("llama.rope.dimension_count", std::uint32_t{8}); }),
                "'llama.rope.dimension_count' is 8");
   view_rejects(m.edit([](gguf::Writer& w) { w.set("skippy.mask_token_id", std::uint32_t{64}); }),

@@ -85,6 +85,8 @@ TEST_CASE("raw tensors: malformed exports are rejected with the reason") {
   CHECK_THROWS_WITH(RawTensors::load(p), doctest::Contains("expected 'meta' or 'tensor', got 'bogus'"));
   write_raw(p, w, "meta n_layers x\n");
   CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("'n_layers' holds 'x', not an integer"));
+  write_raw(p, w, "meta rope_theta 1e300\n");  // beyond float: converting it would be undefined behaviour
+  CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("'rope_theta' = 1e+300 is outside float's range"));
   write_raw(p, w, "meta n_layers 4294967300\n");  // would truncate to 4
   CHECK_THROWS_WITH(RawTensors::load(p).float_weights(), doctest::Contains("'n_layers' holds '4294967300', outside the range of int"));
   // A listed size is checked against the .bin before anything is allocated for it.

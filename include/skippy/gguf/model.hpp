@@ -74,7 +74,7 @@ inline float real_key(const File& f, const std::string& key, std::optional<float
   }
   const auto r = v->as_real();
   require(r.has_value(), "gguf: metadata key '", key, "' has type ", v->type_string(), ", expected float32");
-  return static_cast<float>(*r);
+  return to_float(*r, "gguf: metadata key '", key, "'");
 }
 
 inline std::string layer_name(int l, const char* what) { return "blk." + std::to_string(l) + "." + what + ".weight"; }

@@ -140,8 +140,8 @@ struct RawTensors {
     c.n_kv_heads = meta_int("n_kv_heads");
     c.ffn_dim = meta_int("ffn_dim");
     c.vocab = meta_int("vocab");
-    c.rope_theta = static_cast<float>(meta_float("rope_theta"));
-    c.rms_eps = static_cast<float>(meta_float("rms_eps"));
+    c.rope_theta = to_float(meta_float("rope_theta"), "raw tensors: metadata key 'rope_theta'");
+    c.rms_eps = to_float(meta_float("rms_eps"), "raw tensors: metadata key 'rms_eps'");
     c.mask_token_id = has_meta("mask_token_id") ? meta_int("mask_token_id") : -1;
     c.validate();
     FloatWeights w;
