@@ -41,22 +41,31 @@ inline double real_arg(const char* option, const char* text, double lo, double h
 // else its directory. Nothing is created or truncated, so a run that fails later leaves an old file as it was.
 inline void require_writable(const char* option, const std::string& path) {
   require(!path.empty(), option, " needs a file name");
+  // The plots' scripts quote paths as gnuplot strings (plot.hpp), where a newline would end the line.
+  for (const char ch : path)
+    require(static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f, option, " names a file with a control character",
+            " (code ", static_cast<int>(static_cast<unsigned char>(ch)), "): use a plain name");
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
     require(S_ISREG(st.st_mode), option, " ", path, " is not a regular file");
-    require(::access(path.c_str(), W_OK) == 0, "cannot write ", option, " file ", path, ": ", std::strerror(errno));
+    const bool ok = ::access(path.c_str(), W_OK) == 0;
+    const int e = errno;  // read before the message: require's arguments are evaluated in no set order
+    require(ok, "cannot write ", option, " file ", path, ": ", std::strerror(e));
     return;
   }
   const auto slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  require(::access(dir.c_str(), W_OK) == 0, "cannot write ", option, " file ", path, ": directory ", dir, ": ",
-          std::strerror(errno));
+  const bool ok = ::access(dir.c_str(), W_OK) == 0;
+  const int e = errno;
+  require(ok, "cannot write ", option, " file ", path, ": directory ", dir, ": ", std::strerror(e));
 }
 
 // The whole of a regular file named by an option.
 inline std::string read_text_file(const char* option, const std::string& path) {
   struct stat st {};
-  require(::stat(path.c_str(), &st) == 0, "cannot open ", option, " file ", path, ": ", std::strerror(errno));
+  const bool found = ::stat(path.c_str(), &st) == 0;
+  const int e = errno;  // read before the message: require's arguments are evaluated in no set order
+  require(found, "cannot open ", option, " file ", path, ": ", std::strerror(e));
   require(S_ISREG(st.st_mode), option, " ", path, " is not a regular file");
   std::ifstream in(path, std::ios::binary);
   require(in.good(), "cannot open ", option, " file ", path);

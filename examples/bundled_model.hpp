@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #ifndef SKIPPY_BUNDLED_MODEL
 #error "SKIPPY_BUNDLED_MODEL (the path of examples/models/skippy-byte.gguf) is defined by examples/CMakeLists.txt"
@@ -42,5 +43,21 @@ struct LoadedModel {
   gguf::S3dMetadata trained;  // the skip range and K the model was trained for (zeros when absent)
   int context_length = 0;     // positions the model was trained for (0: the file does not say)
 };
+
+// A prompt as the examples feed it: BOS, then the text's bytes. A vocabulary that names no BOS gets id 1,
+// llama's.
+inline std::vector<int> bos_prompt(const gguf::Vocabulary& vocab, const std::string& text) {
+  std::vector<int> ids = {vocab.bos >= 0 ? vocab.bos : 1};
+  const std::vector<int> bytes = vocab.encode_bytes(text);
+  ids.insert(ids.end(), bytes.begin(), bytes.end());
+  return ids;
+}
+
+// Past the trained context RoPE extrapolates (and the host's attention costs grow quadratically): refuse,
+// as llama.cpp refuses a prompt longer than its context. `what` names the positions, `fix` how to use fewer.
+inline void require_within_context(int context_length, long positions, const std::string& what, const char* fix) {
+  require(context_length == 0 || positions <= context_length, what, " exceed the model's context of ",
+          context_length, " positions (llama.context_length): ", fix);
+}
 
 }  // namespace skippy::examples

@@ -187,6 +187,19 @@ static int run_main(int argc, char** argv) {
     const gguf::Vocabulary vocab = gguf::Vocabulary::load(lm.file);
     const std::vector<int> text = vocab.encode_bytes(
         opt.text_file.empty() ? std::string(eval_text) : examples::read_text_file("--text", opt.text_file));
+    // The free generations' prompts plus --tokens, and the held-out windows with the longest K's last block,
+    // within the trained context (examples/bundled_model.hpp).
+    std::size_t longest = 0;
+    for (const auto& p : sweep_prompts) longest = std::max(longest, bos_prompt(vocab, p).size());
+    require_within_context(lm.context_length, static_cast<long>(longest) + opt.tokens,
+                           "the longest sweep prompt's " + std::to_string(longest) + " tokens plus --tokens " +
+                               std::to_string(opt.tokens),
+                           "lower --tokens");
+    const int window = host::HeldOutOptions{}.window;
+    require_within_context(lm.context_length, window + Sweep::max_k - 1,
+                           "the held-out windows of " + std::to_string(window) + " tokens plus K - 1 = " +
+                               std::to_string(Sweep::max_k - 1) + " draft positions",
+                           "the sweep needs a model trained for more positions");
     if (opt.backend != "cuda") require_csv(opt.csv);
     if (opt.backend != "host") require_csv(examples::path_stem(opt.csv) + "_cuda.csv");
     const ModelConfig& c = lm.view.config;

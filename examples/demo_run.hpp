@@ -153,14 +153,11 @@ template <template <class, class, class, class> class Decoder, class Q, class Sk
 int demo(const LoadedModel<Q>& m, const ModelView<Q>& view, const gguf::Vocabulary& vocab, const DemoOptions& o,
          const char* backend) {
   const ModelConfig& c = m.view.config;
-  std::vector<int> prompt = {vocab.bos >= 0 ? vocab.bos : 1};
-  const std::vector<int> text = vocab.encode_bytes(o.prompt);
-  prompt.insert(prompt.end(), text.begin(), text.end());
-  // Past the trained context RoPE extrapolates (and the host's attention costs grow quadratically): refuse,
-  // as llama.cpp refuses a prompt longer than its context.
-  require(m.context_length == 0 || static_cast<long>(prompt.size()) + o.tokens <= m.context_length,
-          "the prompt's ", prompt.size(), " tokens plus --tokens ", o.tokens, " exceed the model's context of ",
-          m.context_length, " positions (llama.context_length): shorten --prompt or lower --tokens");
+  const std::vector<int> prompt = bos_prompt(vocab, o.prompt);
+  require_within_context(m.context_length, static_cast<long>(prompt.size()) + o.tokens,
+                         "the prompt's " + std::to_string(prompt.size()) + " tokens plus --tokens " +
+                             std::to_string(o.tokens),
+                         "shorten --prompt or lower --tokens");
   const int capacity = static_cast<int>(prompt.size()) + o.tokens + Pred::k + 1;
   const char* rule = std::is_same_v<Rule, accept::Greedy> ? "greedy"
                      : std::is_same_v<Rule, accept::Typical> ? "typical acceptance"

@@ -12,7 +12,8 @@
 
 namespace skippy::examples {
 
-// s as a gnuplot single-quoted string: nothing is special inside one but the quote, which is doubled.
+// s as a gnuplot single-quoted string: nothing is special inside one but the quote, which is doubled. A
+// newline cannot be quoted: the tools refuse output paths with control characters (require_writable).
 inline std::string gnuplot_string(const std::string& s) {
   std::string r = "'";
   for (char ch : s) {

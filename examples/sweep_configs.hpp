@@ -4,6 +4,8 @@
 
 #include <skippy/skippy.hpp>
 
+#include <algorithm>
+
 namespace skippy::examples {
 
 template <class Skip, class Pred>
@@ -13,7 +15,9 @@ struct SweepConfig {
 };
 
 template <class... C>
-struct SweepList {};
+struct SweepList {
+  static constexpr int max_k = std::max({C::predictor::k...});  // the most drafts a step of the list makes
+};
 
 // The bundled model was trained for SkipRange<2, 6> with K = 4 mask predictors; the neighbours show what
 // skipping more or fewer layers, other K and sequential drafting give on it.

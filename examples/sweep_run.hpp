@@ -47,9 +47,7 @@ template <class Dec, class Model>
 FreeRun free_generation(const Model& m, const gguf::Vocabulary& vocab, int tokens) {
   FreeRun f;
   for (const auto& p : sweep_prompts) {
-    std::vector<int> ids = {vocab.bos};
-    const auto b = vocab.encode_bytes(p);
-    ids.insert(ids.end(), b.begin(), b.end());
+    const std::vector<int> ids = bos_prompt(vocab, p);
     Dec dec(m, static_cast<int>(ids.size()) + tokens + Dec::K + 1, {});
     GenerateOptions o;
     o.max_new_tokens = tokens;

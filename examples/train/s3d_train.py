@@ -468,6 +468,31 @@ def export(a):
           % (a.out, len(tensors), ck["step"], a.out))
 
 
+def check_args(p, a):
+    """Ranges the recipe needs, named before any work (a zero would divide, a bad skip range index past the
+    layers, a K beyond the sequence draw no block)."""
+    def need(ok, what):
+        if not ok:
+            p.error(what)
+    for name in ("layers", "dim", "heads", "kv_heads", "ffn", "predictors", "draft_positions", "steps", "batch",
+                 "threads", "log_every"):
+        need(getattr(a, name) >= 1, "--%s must be >= 1, got %d" % (name.replace("_", "-"), getattr(a, name)))
+    need(a.heads % a.kv_heads == 0, "--heads %d must be a multiple of --kv-heads %d" % (a.heads, a.kv_heads))
+    need(a.dim % a.heads == 0 and (a.dim // a.heads) % 2 == 0,
+         "--dim %d must be --heads %d times an even head dimension (RoPE rotates pairs)" % (a.dim, a.heads))
+    need(0 <= a.skip_begin <= a.skip_end <= a.layers,
+         "the skip range [--skip-begin %d, --skip-end %d) must lie within the %d layers"
+         % (a.skip_begin, a.skip_end, a.layers))
+    need(a.seq >= 2 and a.predictors <= a.seq, "--seq %d must be >= 2 and >= --predictors %d" % (a.seq, a.predictors))
+    need(a.held_out_every >= 2, "--held-out-every must be >= 2 (1 would hold out every file), got %d"
+         % a.held_out_every)
+    need(a.warmup >= 0, "--warmup must be >= 0, got %d" % a.warmup)
+    for name in ("lr", "save_every"):
+        need(getattr(a, name) > 0, "--%s must be > 0, got %g" % (name.replace("_", "-"), getattr(a, name)))
+    for name in ("draft_weight", "distill"):
+        need(getattr(a, name) >= 0, "--%s must be >= 0, got %g" % (name.replace("_", "-"), getattr(a, name)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=["train", "evaluate", "export"])
@@ -498,6 +523,7 @@ def main():
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--save-every", type=float, default=120.0, help="seconds between checkpoints")
     a = p.parse_args()
+    check_args(p, a)
     torch.set_num_threads(a.threads)
     a.device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
     if a.command == "train":
